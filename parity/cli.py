@@ -1,0 +1,138 @@
+"""The `parity` command line. Commands are thin: parse, call a room, render.
+
+Heavy libraries (mitmproxy, deepdiff) are imported inside the commands that need them,
+so `parity --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from parity import __version__
+from parity.errors import EXIT_USAGE, UserError
+from parity.sessions_cmd import sessions
+
+DEFAULT_SESSIONS = Path(".parity") / "sessions"
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="parity")
+def cli() -> None:
+    """Record real traffic against one backend, replay it against its port, see what differs.
+
+    Example:
+
+        parity record --upstream http://127.0.0.1:5000 --listen 127.0.0.1:8080 --label pilot-ana
+    """
+
+
+def _parse_listen(value: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep:
+        host, port = "127.0.0.1", value
+    host = host.strip("[]") or "127.0.0.1"
+    try:
+        number = int(port)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not HOST:PORT") from None
+    if not 0 <= number <= 65535:
+        raise click.BadParameter(f"port {number} is out of range")
+    return host, number
+
+
+@cli.command()
+@click.option("--upstream", metavar="URL", help="The backend to record, e.g. http://127.0.0.1:5000.")
+@click.option(
+    "--listen",
+    default="127.0.0.1:8080",
+    show_default=True,
+    metavar="HOST:PORT",
+    help="Where the app connects instead of the backend (port 0: any free port).",
+)
+@click.option("--label", default="", help="A name for the session, e.g. pilot-ana.")
+@click.option(
+    "--sessions",
+    "sessions_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=DEFAULT_SESSIONS,
+    envvar="PARITY_SESSIONS",
+    show_default=True,
+    help="Directory for session files.",
+)
+@click.option(
+    "--mode",
+    type=click.Choice(["reverse", "regular"]),
+    default="reverse",
+    show_default=True,
+    help="reverse: the app talks to parity as if it were the backend; "
+    "regular: the app uses parity as its HTTP(S)_PROXY.",
+)
+@click.option("--insecure", is_flag=True, help="Do not verify the upstream's TLS certificate.")
+def record(
+    upstream: str | None,
+    listen: str,
+    label: str,
+    sessions_dir: Path,
+    mode: str,
+    insecure: bool,
+) -> None:
+    """Record every exchange between an app and its backend into a session file.
+
+    Runs until Ctrl-C (or SIGTERM), then closes the session file cleanly.
+
+    Example:
+
+        parity record --upstream http://127.0.0.1:5000 --listen 127.0.0.1:8080 --label pilot-ana
+    """
+    if mode == "reverse" and not upstream:
+        raise click.UsageError("--upstream URL is required (or use --mode regular)")
+    if upstream and not upstream.startswith(("http://", "https://")):
+        raise click.BadParameter("must start with http:// or https://", param_hint="--upstream")
+    host, port = _parse_listen(listen)
+
+    from recorder import RecordError, RecordSettings
+    from recorder import record as run_recorder
+
+    settings = RecordSettings(
+        upstream=upstream.rstrip("/") if upstream else None,
+        listen_host=host,
+        listen_port=port,
+        label=label,
+        sessions=sessions_dir,
+        mode=mode,
+        ssl_insecure=insecure,
+    )
+    try:
+        run_recorder(settings, out=lambda line: click.echo(line))
+    except RecordError as exc:
+        raise UserError(f"cannot record: {exc}") from None
+
+
+cli.add_command(sessions)
+
+
+def main() -> None:
+    """Console-script entry point: any unexpected failure is one line, not a traceback."""
+    try:
+        cli.main(prog_name="parity")
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:  # the last line of defence; PARITY_DEBUG=1 shows the traceback
+        if os.environ.get("PARITY_DEBUG"):
+            raise
+        click.secho(
+            f"parity: internal error: {type(exc).__name__}: {exc} (PARITY_DEBUG=1 shows where)",
+            fg="red",
+            err=True,
+        )
+        sys.exit(EXIT_USAGE)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,195 @@
+"""The parity recorder, a mitmproxy addon: every exchange that crosses the proxy is
+appended to a session file the moment it completes.
+
+Use it alone with mitmproxy's own tools:
+
+    mitmdump --mode reverse:http://127.0.0.1:5000 -s recorder/addon.py \\
+        --set parity_sessions=.parity/sessions --set parity_label=pilot-ana
+
+or through `parity record`, which runs the same addon in-process.
+
+A plain response is written in the `response` hook, before mitmproxy sends it on, so
+a client never receives an answer that is not on disk. If the session file cannot be
+written, the flow is killed and the proxy exits: traffic never passes unrecorded in
+silence (mitmproxy's save addon behaves the same way).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import mitmproxy.version
+from mitmproxy import ctx, exceptions, http
+from mitmproxy.addonmanager import Loader
+from mitmproxy.proxy import mode_specs
+
+from recorder.capture import StreamTap, capture
+from sessions import SessionFileError, SessionStore, SessionWriter
+
+logger = logging.getLogger(__name__)
+
+_RECORDED = "parity.recorded"
+EXIT_CANNOT_WRITE = 2
+
+
+def upstream_of(modes: list[str] | tuple[str, ...]) -> str | None:
+    """The reverse-proxy target among mitmproxy's `mode` specs, if there is one."""
+    for spec in modes:
+        try:
+            mode = mode_specs.ProxyMode.parse(spec)
+        except ValueError:
+            continue
+        if isinstance(mode, mode_specs.ReverseMode):
+            return mode.data
+    return None
+
+
+class Recorder:
+    """Writes one parity session file per proxy run.
+
+    `on_open(path)` and `on_close(writer)` let a launcher (`parity record`) talk to its
+    user; by default both are logged.
+    """
+
+    def __init__(
+        self,
+        on_open: Callable[[Path], None] | None = None,
+        on_close: Callable[[SessionWriter], None] | None = None,
+    ) -> None:
+        self.writer: SessionWriter | None = None
+        self._in_flight: dict[str, http.HTTPFlow] = {}
+        self._seq = 0
+        self._on_open = on_open
+        self._on_close = on_close
+
+    # -- options ----------------------------------------------------------------------
+
+    def load(self, loader: Loader) -> None:
+        loader.add_option(
+            "parity_sessions", str, ".parity/sessions", "Directory for parity session files."
+        )
+        loader.add_option(
+            "parity_label", str, "", "A label for the session (stored in its header)."
+        )
+
+    def configure(self, updated: set[str]) -> None:
+        if "parity_sessions" in updated:
+            root = Path(ctx.options.parity_sessions)
+            if root.exists() and not root.is_dir():
+                raise exceptions.OptionsError(f"parity_sessions: {root} is not a directory")
+
+    # -- lifecycle --------------------------------------------------------------------
+
+    def running(self) -> None:
+        if self.writer is None:
+            self.open()
+
+    def open(self) -> SessionWriter:
+        """Create the session file (done in `running`; tests may call it directly)."""
+        store = SessionStore(Path(ctx.options.parity_sessions))
+        modes = list(ctx.options.mode)
+        try:
+            self.writer = store.create(
+                label=ctx.options.parity_label,
+                upstream=upstream_of(modes),
+                recorder={
+                    "parity": _parity_version(),
+                    "mitmproxy": mitmproxy.version.VERSION,
+                    "python": sys.version.split()[0],
+                },
+                meta={"modes": modes},
+            )
+        except SessionFileError as exc:
+            self._fail(str(exc))
+        assert self.writer is not None
+        if self._on_open:
+            self._on_open(self.writer.path)
+        else:
+            logger.info(f"parity: recording to {self.writer.path}")
+        return self.writer
+
+    def done(self) -> None:
+        writer = self.writer
+        if writer is None or writer.closed:
+            return
+        for flow in list(self._in_flight.values()):
+            # Still open at shutdown (a hanging request, a live WebSocket): keep what we have.
+            if flow.error is None and flow.response is None:
+                flow.error = http.Error("recorder stopped before the exchange completed")
+            self._record(flow)
+        try:
+            writer.close(trailer=True)
+        except SessionFileError as exc:
+            self._fail(str(exc))
+        if self._on_close:
+            self._on_close(writer)
+        else:
+            logger.info(f"parity: {writer.exchanges} exchanges recorded to {writer.path}")
+
+    # -- traffic ----------------------------------------------------------------------
+
+    def requestheaders(self, flow: http.HTTPFlow) -> None:
+        self._in_flight[flow.id] = flow
+        if flow.request.stream is True:
+            flow.request.stream = StreamTap()
+
+    def responseheaders(self, flow: http.HTTPFlow) -> None:
+        assert flow.response is not None
+        content_type = flow.response.headers.get("content-type", "")
+        if content_type.lower().startswith("text/event-stream"):
+            # Stream server-sent events as they come (buffering would hold them back
+            # from the client) and keep a copy for the session.
+            flow.response.stream = StreamTap(sse=True)
+        elif flow.response.stream is True:
+            flow.response.stream = StreamTap()
+
+    def response(self, flow: http.HTTPFlow) -> None:
+        if flow.websocket is None:
+            self._record(flow)
+        # A WebSocket's exchange is written when it ends, with its messages.
+
+    def error(self, flow: http.HTTPFlow) -> None:
+        self._record(flow)
+
+    def websocket_end(self, flow: http.HTTPFlow) -> None:
+        self._record(flow)
+
+    # -- internals --------------------------------------------------------------------
+
+    def _record(self, flow: http.HTTPFlow) -> None:
+        if flow.metadata.get(_RECORDED):
+            return  # e.g. a client that went away after its response was recorded
+        if self.writer is None or self.writer.closed:
+            flow.kill()
+            self._fail("parity: no open session file; refusing to pass traffic unrecorded")
+        assert self.writer is not None
+        self._seq += 1
+        try:
+            self.writer.append(capture(flow, self._seq))
+        except SessionFileError as exc:
+            flow.kill()
+            self._fail(str(exc))
+        flow.metadata[_RECORDED] = True
+        self._in_flight.pop(flow.id, None)
+
+    def _fail(self, message: str) -> None:
+        # Not a log line: logging may be what failed. Exiting from a hook stops the
+        # whole proxy, which is the point (mitmproxy's save addon does the same).
+        sys.stderr.write(f"parity record: {message}; stopping so that no traffic passes unrecorded\n")
+        sys.stderr.flush()
+        raise SystemExit(EXIT_CANNOT_WRITE)
+
+
+def _parity_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("parity")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+addons = [Recorder()]

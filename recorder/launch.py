@@ -1,0 +1,142 @@
+"""Running mitmproxy in-process with the recorder: what `parity record` does."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from mitmproxy import addons, exceptions, log, master, options
+from mitmproxy.addons import errorcheck
+
+from recorder.addon import Recorder
+from sessions import SessionWriter
+
+
+class RecordError(Exception):
+    """The proxy could not be configured or started; the message says why, in one line."""
+
+
+@dataclass(slots=True)
+class RecordSettings:
+    upstream: str | None
+    """Reverse-proxy target, e.g. `http://127.0.0.1:5000`; None with `mode="regular"`."""
+    listen_host: str = "127.0.0.1"
+    listen_port: int = 8080
+    label: str = ""
+    sessions: Path = Path(".parity/sessions")
+    mode: str = "reverse"
+    ssl_insecure: bool = False
+
+
+class _StartupCheck(errorcheck.ErrorCheck):
+    """mitmproxy's startup error check, but raising one error instead of printing and exiting."""
+
+    name = "errorcheck"
+
+    async def shutdown_if_errored(self) -> None:
+        await asyncio.sleep(0)
+        if self.logger.has_errored:
+            # mitmproxy adds a second line of advice on its own flags; keep the first.
+            raise RecordError(self.logger.has_errored[0].getMessage().splitlines()[0])
+
+
+class _Warnings(log.MitmLogHandler):
+    """Once the proxy runs, mitmproxy's warnings and errors go to stderr, one line each."""
+
+    def __init__(self, err: Callable[[str], None]) -> None:
+        super().__init__(logging.WARNING)
+        self.err = err
+        self.active = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.active:
+            self.err(f"parity record: {record.levelname.lower()}: {record.getMessage()}")
+
+
+def _mode_spec(settings: RecordSettings) -> str:
+    if settings.mode == "reverse":
+        if not settings.upstream:
+            raise RecordError("--upstream is required in reverse mode")
+        return f"reverse:{settings.upstream}"
+    if settings.mode == "regular":
+        return "regular"
+    raise RecordError(f"unknown mode {settings.mode!r} (choose reverse or regular)")
+
+
+def record(
+    settings: RecordSettings,
+    out: Callable[[str], None] = print,
+    err: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
+) -> SessionWriter | None:
+    """Run the recording proxy until Ctrl-C or SIGTERM; return the closed session's writer.
+
+    Raises `RecordError` when the proxy cannot start (bad upstream, port in use).
+    """
+    spec = _mode_spec(settings)
+    closed: list[SessionWriter] = []
+
+    async def main() -> None:
+        opts = options.Options()
+        proxy = master.Master(opts, with_termlog=False)
+        proxy.addons.add(*addons.default_addons())
+        proxy.addons.add(_StartupCheck())
+        warnings = _Warnings(err)
+        warnings.install()
+
+        def opened(path: Path) -> None:
+            server = proxy.addons.get("proxyserver")
+            for host, port, *_ in server.listen_addrs():
+                out(f"parity record: listening on http://{host}:{port}")
+            target = settings.upstream if settings.mode == "reverse" else "(regular proxy)"
+            out(f"parity record: forwarding to {target}")
+            out(f"parity record: recording to {path}")
+            out("parity record: press Ctrl-C to stop")
+            warnings.active = True
+
+        def finished(writer: SessionWriter) -> None:
+            closed.append(writer)
+            out(f"parity record: {writer.exchanges} exchanges ({writer.errors} errors) in {writer.path}")
+
+        proxy.addons.add(Recorder(on_open=opened, on_close=finished))
+        try:
+            opts.update(
+                mode=[spec],
+                listen_host=settings.listen_host,
+                listen_port=settings.listen_port,
+                parity_sessions=str(settings.sessions),
+                parity_label=settings.label,
+                ssl_insecure=settings.ssl_insecure,
+                # A recorder must not rewrite what it records.
+                anticache=False,
+                anticomp=False,
+            )
+        except exceptions.OptionsError as exc:
+            raise RecordError(str(exc)) from None
+        _install_signal_handlers(proxy)
+        try:
+            await proxy.run()
+        finally:
+            warnings.uninstall()
+
+    asyncio.run(main())
+    return closed[0] if closed else None
+
+
+def _install_signal_handlers(proxy: master.Master) -> None:
+    loop = asyncio.get_running_loop()
+
+    def stop(*_: object) -> None:
+        loop.call_soon_threadsafe(proxy.shutdown)
+
+    try:
+        loop.add_signal_handler(signal.SIGINT, stop)
+        loop.add_signal_handler(signal.SIGTERM, stop)
+    except (NotImplementedError, RuntimeError):
+        # Windows' proactor loop has no add_signal_handler; plain handlers work there.
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)

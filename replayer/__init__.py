@@ -1,0 +1,1 @@
+"""replayer — built by the replay-and-diff issue (see DESIGN.md)."""

@@ -1,0 +1,49 @@
+"""Recorded traffic: the `Exchange` model and the msgpack session file (see docs/session-format.md).
+
+This room knows nothing of HTTP clients, SQLite or diffs.
+"""
+
+from sessions.file import (
+    FORMAT_VERSION,
+    SUFFIX,
+    ReadResult,
+    SessionFileError,
+    SessionReader,
+    SessionWriter,
+    read_session,
+)
+from sessions.model import (
+    Exchange,
+    FlowError,
+    Headers,
+    Message,
+    Request,
+    Response,
+    SessionHeader,
+    Trailer,
+    header_value,
+)
+from sessions.store import SessionStore, SessionSummary, new_session_id, summarize
+
+__all__ = [
+    "FORMAT_VERSION",
+    "SUFFIX",
+    "Exchange",
+    "FlowError",
+    "Headers",
+    "Message",
+    "ReadResult",
+    "Request",
+    "Response",
+    "SessionFileError",
+    "SessionHeader",
+    "SessionReader",
+    "SessionStore",
+    "SessionSummary",
+    "SessionWriter",
+    "Trailer",
+    "header_value",
+    "new_session_id",
+    "read_session",
+    "summarize",
+]

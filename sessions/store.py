@@ -1,0 +1,150 @@
+"""The session directory: where session files are created, found and summarized."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sessions.file import SUFFIX, ReadResult, SessionFileError, SessionReader, SessionWriter
+from sessions.model import SessionHeader
+
+
+def new_session_id(now: float | None = None) -> str:
+    """A sortable, collision-safe id: UTC time of the start plus 6 random hex digits."""
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(now if now is not None else time.time()))
+    return f"{stamp}-{secrets.token_hex(3)}"
+
+
+@dataclass(slots=True)
+class SessionSummary:
+    """What `parity sessions list/show` says about one file, read in one pass."""
+
+    path: Path
+    header: SessionHeader
+    exchanges: int = 0
+    errors: int = 0
+    messages: int = 0
+    request_bytes: int = 0
+    response_bytes: int = 0
+    last_at: float | None = None
+    by_status: Counter[str] = field(default_factory=Counter)
+    read: ReadResult = field(default_factory=ReadResult)
+
+    @property
+    def complete(self) -> bool:
+        """True when the recorder closed the file cleanly (it has a trailer)."""
+        return self.read.trailer is not None
+
+    @property
+    def ended_at(self) -> float | None:
+        return self.read.trailer.ended_at if self.read.trailer else self.last_at
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.header.id,
+            "label": self.header.label,
+            "path": str(self.path),
+            "upstream": self.header.upstream,
+            "started_at": self.header.started_at,
+            "ended_at": self.ended_at,
+            "complete": self.complete,
+            "exchanges": self.exchanges,
+            "errors": self.errors,
+            "messages": self.messages,
+            "request_bytes": self.request_bytes,
+            "response_bytes": self.response_bytes,
+            "by_status": dict(sorted(self.by_status.items())),
+            "skipped_bytes": self.read.skipped_bytes,
+            "skipped_reason": self.read.skipped_reason or None,
+            "malformed_records": self.read.malformed_records,
+        }
+
+
+def summarize(path: Path) -> SessionSummary:
+    """Count a session's exchanges, errors and bytes without keeping them in memory."""
+    with SessionReader(path) as reader:
+        summary = SessionSummary(path=path, header=reader.header)
+        for exchange in reader:
+            summary.exchanges += 1
+            summary.messages += len(exchange.messages)
+            summary.request_bytes += len(exchange.request.body)
+            summary.last_at = exchange.request.timestamp_start
+            if exchange.response is not None:
+                summary.response_bytes += len(exchange.response.body)
+                summary.by_status[str(exchange.response.status)] += 1
+            if exchange.error is not None:
+                summary.errors += 1
+                if exchange.response is None:
+                    summary.by_status["error"] += 1
+        summary.read = reader.result
+    return summary
+
+
+class SessionStore:
+    """A directory of `ID.parity` files.
+
+    The directory is created owner-only (0700) because sessions hold users' journal
+    text and credentials.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def create(
+        self,
+        label: str = "",
+        upstream: str | None = None,
+        recorder: dict[str, str] | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> SessionWriter:
+        """Start a new session file and return its writer (the header is already written)."""
+        try:
+            self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as exc:
+            raise SessionFileError(f"cannot create session directory {self.root}: {exc}") from exc
+        if not self.root.is_dir():
+            raise SessionFileError(f"session directory {self.root} is not a directory")
+        now = time.time()
+        header = SessionHeader(
+            id=new_session_id(now),
+            label=label,
+            started_at=now,
+            upstream=upstream,
+            recorder=recorder or {},
+            meta=meta or {},
+        )
+        return SessionWriter(self.root / f"{header.id}{SUFFIX}", header)
+
+    def paths(self) -> list[Path]:
+        """Session files, oldest first (ids sort by start time)."""
+        if not self.root.is_dir():
+            return []
+        return sorted(p for p in self.root.iterdir() if p.suffix == SUFFIX and p.is_file())
+
+    def resolve(self, ref: str) -> Path:
+        """A session file from a path, a full id, or a unique id prefix."""
+        as_path = Path(ref)
+        if as_path.suffix == SUFFIX and as_path.is_file():
+            return as_path
+        matches = [p for p in self.paths() if p.stem == ref]
+        if not matches:
+            matches = [p for p in self.paths() if p.stem.startswith(ref)]
+        if not matches:
+            raise SessionFileError(f"no session {ref!r} in {self.root}")
+        if len(matches) > 1:
+            names = ", ".join(p.stem for p in matches[:5])
+            raise SessionFileError(f"session {ref!r} is ambiguous: {names}")
+        return matches[0]
+
+    def summaries(self) -> Iterator[SessionSummary | SessionFileError]:
+        """A summary per file; a file that cannot be read yields its error instead."""
+        for path in self.paths():
+            try:
+                yield summarize(path)
+            except SessionFileError as exc:
+                yield exc

@@ -1,0 +1,196 @@
+"""The session file format: round trip, owner-only files, torn tails, foreign files."""
+
+from __future__ import annotations
+
+import os
+import stat
+import sys
+from pathlib import Path
+
+import msgpack
+import pytest
+
+from sessions import (
+    SessionFileError,
+    SessionHeader,
+    SessionReader,
+    SessionStore,
+    SessionWriter,
+    read_session,
+)
+from tests.factories import make_exchange
+
+posix_only = pytest.mark.skipif(sys.platform == "win32", reason="POSIX permission bits")
+
+
+def _header(**kw: object) -> SessionHeader:
+    values: dict[str, object] = {"id": "s1", "label": "pilot", "started_at": 1.0, "upstream": "http://x"}
+    values.update(kw)
+    return SessionHeader(**values)  # type: ignore[arg-type]
+
+
+def _write(path: Path, n: int, trailer: bool = True) -> list[int]:
+    """Write n exchanges; return the file size after the header and after each record."""
+    sizes = []
+    writer = SessionWriter(path, _header())
+    sizes.append(path.stat().st_size)
+    for seq in range(1, n + 1):
+        writer.append(make_exchange(seq, error="upstream down" if seq == 2 else None))
+        sizes.append(path.stat().st_size)
+    writer.close(trailer=trailer)
+    return sizes
+
+
+def test_round_trip_keeps_everything_as_on_the_wire(tmp_path: Path) -> None:
+    path = tmp_path / "s.parity"
+    writer = SessionWriter(path, _header())
+    originals = [make_exchange(i, path="/p/caf\udcc3x?q=1" if i == 1 else "/a") for i in range(1, 5)]
+    for exchange in originals:
+        writer.append(exchange)
+    writer.close()
+
+    header, exchanges, result = read_session(path)
+    assert header.label == "pilot" and header.version == 1
+    assert exchanges == originals
+    # Duplicates, case and order of headers survive.
+    assert exchanges[0].request.headers[1:3] == [(b"Cookie", b"a=1"), (b"cookie", b"b=2")]
+    assert result.trailer is not None and result.trailer.exchanges == 4
+    assert result.skipped_bytes == 0
+
+
+@posix_only
+def test_files_and_directories_are_owner_only(tmp_path: Path) -> None:
+    old = os.umask(0)  # even with a permissive umask
+    try:
+        writer = SessionStore(tmp_path / "sessions").create(label="x")
+        writer.close()
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(writer.path.stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / "sessions").stat().st_mode) == 0o700
+
+
+def test_an_existing_file_is_never_reopened(tmp_path: Path) -> None:
+    path = tmp_path / "s.parity"
+    _write(path, 1)
+    before = path.read_bytes()
+    with pytest.raises(SessionFileError, match="cannot create session file"):
+        SessionWriter(path, _header())
+    assert path.read_bytes() == before
+
+
+def test_every_cut_point_reads_back_every_complete_record(tmp_path: Path) -> None:
+    full = tmp_path / "full.parity"
+    sizes = _write(full, 3, trailer=False)
+    data = full.read_bytes()
+    cut_file = tmp_path / "cut.parity"
+    for cut in range(sizes[0], len(data) + 1):
+        cut_file.write_bytes(data[:cut])
+        with SessionReader(cut_file) as reader:
+            exchanges = list(reader)
+        complete = sum(1 for end in sizes[1:] if end <= cut)
+        assert [e.seq for e in exchanges] == list(range(1, complete + 1)), cut
+        assert reader.result.skipped_bytes == cut - sizes[complete], cut
+        assert reader.result.trailer is None
+
+
+def test_torn_tail_is_reported(tmp_path: Path) -> None:
+    path = tmp_path / "s.parity"
+    sizes = _write(path, 3, trailer=False)
+    with path.open("r+b") as f:
+        f.truncate(sizes[3] - 7)
+    _, exchanges, result = read_session(path)
+    assert len(exchanges) == 2
+    assert result.skipped_bytes == sizes[3] - 7 - sizes[2]
+    assert "torn tail" in result.skipped_reason
+
+
+def test_garbage_in_the_middle_keeps_what_came_before(tmp_path: Path) -> None:
+    path = tmp_path / "s.parity"
+    sizes = _write(path, 3)
+    data = bytearray(path.read_bytes())
+    data[sizes[1]] = 0xC1  # a byte msgpack never uses
+    path.write_bytes(bytes(data))
+    _, exchanges, result = read_session(path)
+    assert [e.seq for e in exchanges] == [1]
+    assert result.skipped_reason.startswith(f"corrupt record at byte {sizes[1]}")
+    assert result.skipped_bytes == len(data) - sizes[1]
+
+
+def test_a_malformed_record_is_passed_over_not_fatal(tmp_path: Path) -> None:
+    path = tmp_path / "s.parity"
+    writer = SessionWriter(path, _header())
+    writer.append(make_exchange(1))
+    writer._write({"kind": "exchange", "seq": "two", "request": {}})
+    writer._write({"kind": "annotation", "note": "from a newer writer"})
+    writer.append(make_exchange(3))
+    writer.close()
+    _, exchanges, result = read_session(path)
+    assert [e.seq for e in exchanges] == [1, 3]
+    assert result.malformed_records == 1
+    assert result.unknown_records == 1
+
+
+@pytest.mark.parametrize(
+    ("content", "why"),
+    [
+        (b"", "it is empty"),
+        (b'{"format": "parity-session"}', "no parity-session header"),
+        (b"GET / HTTP/1.1\r\n\r\n", "no parity-session header"),
+        (msgpack.packb({"format": "har", "version": 1}), "no parity-session header"),
+        (msgpack.packb([1, 2, 3]), "no parity-session header"),
+        (b"\xdf\xff\xff\xff\xff", "unreadable header: 4294967295 exceeds max_map_len"),
+        (b"\x82\xa6format", "no complete header"),
+        (b"\xc1\x00\x00", "unreadable header"),
+        (msgpack.packb({"format": "parity-session"}), "header without a version"),
+        (
+            msgpack.packb({"format": "parity-session", "version": 1, "id": 3}),
+            "malformed header",
+        ),
+    ],
+)
+def test_foreign_files_are_one_clear_error(tmp_path: Path, content: bytes, why: str) -> None:
+    path = tmp_path / "foreign.parity"
+    path.write_bytes(content)
+    with pytest.raises(SessionFileError) as info:
+        SessionReader(path)
+    assert str(info.value).startswith(f"{path} is not a parity session file ({why}")
+
+
+def test_a_newer_version_says_to_upgrade(tmp_path: Path) -> None:
+    path = tmp_path / "new.parity"
+    path.write_bytes(msgpack.packb({**_header().to_record(), "version": 2}))
+    with pytest.raises(SessionFileError, match="version 2 session file; this parity reads version 1"):
+        SessionReader(path)
+
+
+def test_a_missing_file_is_one_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(SessionFileError, match="cannot open"):
+        SessionReader(tmp_path / "nope.parity")
+
+
+def test_a_100_mb_body_is_recorded_as_it_is(tmp_path: Path) -> None:
+    body = os.urandom(1024) * (100 * 1024)
+    path = tmp_path / "big.parity"
+    with SessionWriter(path, _header()) as writer:
+        writer.append(make_exchange(1, body=body))
+    _, exchanges, result = read_session(path)
+    assert exchanges[0].response is not None
+    assert exchanges[0].response.body == body
+    assert result.trailer is not None
+
+
+def test_store_resolves_ids_prefixes_and_paths(tmp_path: Path) -> None:
+    store = SessionStore(tmp_path)
+    first = store.create(label="a")
+    first.close()
+    second = store.create(label="b")
+    second.close()
+    assert store.paths() == sorted([first.path, second.path])
+    assert store.resolve(first.path.stem) == first.path
+    assert store.resolve(str(second.path)) == second.path
+    with pytest.raises(SessionFileError, match="no session 'zzz'"):
+        store.resolve("zzz")
+    common = os.path.commonprefix([first.path.stem, second.path.stem])
+    with pytest.raises(SessionFileError, match="ambiguous"):
+        store.resolve(common)

@@ -1,0 +1,1 @@
+"""triage — built by the replay-and-diff issue (see DESIGN.md)."""
