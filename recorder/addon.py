@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import mitmproxy.version
-from mitmproxy import ctx, exceptions, http
+from mitmproxy import ctx, exceptions, flow as mitmflow, http
 from mitmproxy.addonmanager import Loader
 from mitmproxy.proxy import mode_specs
 
@@ -118,7 +118,7 @@ class Recorder:
         for flow in list(self._in_flight.values()):
             # Still open at shutdown (a hanging request, a live WebSocket): keep what we have.
             if flow.error is None and flow.response is None:
-                flow.error = http.Error("recorder stopped before the exchange completed")
+                flow.error = mitmflow.Error("recorder stopped before the exchange completed")
             self._record(flow)
         try:
             writer.close(trailer=True)

@@ -1,0 +1,193 @@
+"""The recorder addon driven through mitmproxy's own test harness (taddons, tflow)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from mitmproxy import exceptions
+from mitmproxy.flow import Error
+from mitmproxy.test import taddons, tflow
+from mitmproxy.websocket import WebSocketMessage
+from wsproto.frame_protocol import Opcode
+
+from recorder import Recorder, StreamTap, upstream_of
+from sessions import SessionStore, read_session
+
+ADDON_SCRIPT = Path(__file__).resolve().parent.parent / "recorder" / "addon.py"
+
+
+def _only_session(root: Path) -> Path:
+    paths = SessionStore(root).paths()
+    assert len(paths) == 1
+    return paths[0]
+
+
+@pytest.fixture
+def recorder(tmp_path: Path):
+    rec = Recorder()
+    with taddons.context(rec) as tctx:
+        tctx.configure(rec, parity_sessions=str(tmp_path), parity_label="unit", mode=["reverse:http://127.0.0.1:5000"])
+        rec.running()
+        yield rec
+
+
+def test_a_response_is_written_with_everything_on_the_wire(recorder: Recorder, tmp_path: Path) -> None:
+    flow = tflow.tflow(resp=True)
+    flow.request.headers.add("X-Dup", "1")
+    flow.request.headers.add("x-dup", "2")
+    flow.response.headers["Content-Encoding"] = "gzip"
+    flow.response.raw_content = b"\x1f\x8b not really gzip \xff"
+    recorder.requestheaders(flow)
+    recorder.response(flow)
+    recorder.done()
+
+    header, exchanges, result = read_session(_only_session(tmp_path))
+    assert header.label == "unit" and header.upstream == "http://127.0.0.1:5000"
+    assert result.trailer is not None and result.trailer.exchanges == 1
+    (exchange,) = exchanges
+    assert exchange.request.headers == list(flow.request.headers.fields)
+    assert exchange.request.headers[-2:] == [(b"X-Dup", b"1"), (b"x-dup", b"2")]
+    assert exchange.response is not None
+    assert exchange.response.body == b"\x1f\x8b not really gzip \xff"  # raw, not decoded
+    assert exchange.response.headers == list(flow.response.headers.fields)
+    assert exchange.flow_id == flow.id and exchange.seq == 1
+
+
+def test_an_error_is_recorded_as_such_and_only_once(recorder: Recorder, tmp_path: Path) -> None:
+    down = tflow.tflow(err=True)
+    recorder.requestheaders(down)
+    recorder.error(down)
+    gone = tflow.tflow(resp=True)
+    recorder.requestheaders(gone)
+    recorder.response(gone)
+    gone.error = Error("client disconnected")
+    recorder.error(gone)  # after its response was recorded: not a second exchange
+    recorder.done()
+
+    _, exchanges, result = read_session(_only_session(tmp_path))
+    assert [e.seq for e in exchanges] == [1, 2]
+    assert exchanges[0].response is None
+    assert exchanges[0].error is not None and exchanges[0].error.message == down.error.msg
+    assert result.trailer is not None and result.trailer.errors == 1
+
+
+def test_a_websocket_is_written_when_it_ends_with_its_messages(recorder: Recorder, tmp_path: Path) -> None:
+    flow = tflow.twebsocketflow()
+    flow.websocket.messages = [
+        WebSocketMessage(Opcode.TEXT, True, b"hello", 1.0),
+        WebSocketMessage(Opcode.BINARY, False, b"\x00\x01", 2.0),
+    ]
+    recorder.requestheaders(flow)
+    recorder.response(flow)
+    assert not SessionStore(tmp_path).paths()[0].stat().st_size > 400  # header only so far
+    recorder.websocket_end(flow)
+    recorder.done()
+
+    (exchange,) = read_session(_only_session(tmp_path))[1]
+    assert [(m.kind, m.from_client, m.content) for m in exchange.messages] == [
+        ("text", True, b"hello"),
+        ("binary", False, b"\x00\x01"),
+    ]
+    assert exchange.websocket_close is not None
+    assert exchange.response is not None and exchange.response.status == 101
+
+
+def test_server_sent_events_are_streamed_and_captured(recorder: Recorder, tmp_path: Path) -> None:
+    flow = tflow.tflow(resp=True)
+    flow.response.headers["content-type"] = "text/event-stream"
+    recorder.requestheaders(flow)
+    recorder.responseheaders(flow)
+    tap = flow.response.stream
+    assert isinstance(tap, StreamTap)
+    chunks = [b"data: one\n", b"\ndata: tw", b"o\r\n\r\nevent: done\ndata: x"]
+    assert [tap(c) for c in chunks] == chunks  # passed through unchanged
+    assert tap(b"") == b""
+    flow.response.data.content = None  # what a streamed response looks like in the hook
+    recorder.response(flow)
+    recorder.done()
+
+    (exchange,) = read_session(_only_session(tmp_path))[1]
+    assert exchange.response is not None
+    assert exchange.response.body == b"".join(chunks)
+    assert [m.content for m in exchange.messages] == [
+        b"data: one\n\n",
+        b"data: two\r\n\r\n",
+        b"event: done\ndata: x",
+    ]
+
+
+def test_large_streamed_bodies_are_kept(recorder: Recorder, tmp_path: Path) -> None:
+    flow = tflow.tflow(resp=True)
+    flow.request.stream = True
+    flow.response.stream = True
+    recorder.requestheaders(flow)
+    recorder.responseheaders(flow)
+    assert isinstance(flow.request.stream, StreamTap)
+    assert isinstance(flow.response.stream, StreamTap)
+    flow.request.stream(b"up" * 10)
+    flow.response.stream(b"down" * 10)
+    recorder.response(flow)
+    recorder.done()
+    (exchange,) = read_session(_only_session(tmp_path))[1]
+    assert exchange.request.body == b"up" * 10
+    assert exchange.response is not None and exchange.response.body == b"down" * 10
+
+
+def test_flows_in_flight_at_shutdown_are_kept(recorder: Recorder, tmp_path: Path) -> None:
+    hanging = tflow.tflow()
+    recorder.requestheaders(hanging)
+    recorder.done()
+    (exchange,) = read_session(_only_session(tmp_path))[1]
+    assert exchange.response is None
+    assert exchange.error is not None
+    assert "recorder stopped" in exchange.error.message
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full to fail writes")
+def test_a_write_failure_stops_the_proxy_and_kills_the_flow(recorder: Recorder, capsys) -> None:
+    assert recorder.writer is not None
+    recorder.writer._file = open("/dev/full", "ab", buffering=0)  # every write: ENOSPC
+    flow = tflow.tflow(resp=True)
+    recorder.requestheaders(flow)
+    with pytest.raises(SystemExit) as info:
+        recorder.response(flow)
+    assert info.value.code == 2
+    assert flow.error is not None and flow.error.msg == "Connection killed."  # the client gets nothing
+    assert "stopping so that no traffic passes unrecorded" in capsys.readouterr().err
+
+
+def test_sessions_option_must_be_a_directory(tmp_path: Path) -> None:
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    rec = Recorder()
+    with taddons.context(rec) as tctx, pytest.raises(exceptions.OptionsError, match="not a directory"):
+        tctx.configure(rec, parity_sessions=str(a_file))
+
+
+def test_upstream_is_read_from_the_reverse_mode() -> None:
+    assert upstream_of(["reverse:http://127.0.0.1:5000@8080"]) == "http://127.0.0.1:5000"
+    assert upstream_of(["regular"]) is None
+
+
+def test_the_addon_script_loads_in_mitmproxy(tmp_path: Path) -> None:
+    """`mitmdump -s recorder/addon.py` must keep working: load it as mitmproxy does."""
+    with taddons.context() as tctx:
+        module = tctx.script(str(ADDON_SCRIPT))
+        (recorder,) = module.addons
+        assert type(recorder).__name__ == "Recorder"
+        tctx.master.addons.add(recorder)
+        tctx.configure(recorder, parity_sessions=str(tmp_path))
+        recorder.running()
+        flow = tflow.tflow(resp=True)
+        recorder.requestheaders(flow)
+        recorder.response(flow)
+        recorder.done()
+    assert len(read_session(_only_session(tmp_path))[1]) == 1
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX permission bits")
+def test_session_file_is_owner_only(recorder: Recorder) -> None:
+    assert recorder.writer is not None
+    assert recorder.writer.path.stat().st_mode & 0o077 == 0
