@@ -177,7 +177,6 @@ def test_the_addon_script_loads_in_mitmproxy(tmp_path: Path) -> None:
         module = tctx.script(str(ADDON_SCRIPT))
         (recorder,) = module.addons
         assert type(recorder).__name__ == "Recorder"
-        tctx.master.addons.add(recorder)
         tctx.configure(recorder, parity_sessions=str(tmp_path))
         recorder.running()
         flow = tflow.tflow(resp=True)
