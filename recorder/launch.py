@@ -114,6 +114,9 @@ def record(
                 # A recorder must not rewrite what it records.
                 anticache=False,
                 anticomp=False,
+                # Connect upstream per request, so a dead backend becomes a recorded 502
+                # exchange instead of a silently dropped client connection.
+                connection_strategy="lazy",
             )
         except exceptions.OptionsError as exc:
             raise RecordError(str(exc)) from None

@@ -1,0 +1,207 @@
+"""`parity record` and the standalone addon as real processes on loopback ports."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from sessions import SessionStore, read_session
+from tests.procs import BIN, ROOT, Proc, parity, python
+
+pytestmark = pytest.mark.timeout(90)
+
+
+@pytest.fixture
+def upstream():
+    with Proc(python("tests/upstream.py")) as proc:
+        yield proc.wait_for(r"UPSTREAM_LISTENING (\S+)").group(1)
+
+
+def start_recorder(upstream: str, sessions: Path, *extra: str) -> tuple[Proc, str]:
+    proc = Proc(parity("record", "--upstream", upstream, "--listen", "127.0.0.1:0", "--sessions", str(sessions), *extra))
+    url = proc.wait_for(r"listening on (http://\S+)").group(1)
+    proc.wait_for(r"recording to ")
+    return proc, url
+
+
+async def client_view(base: str) -> list[dict[str, Any]]:
+    """Make a varied set of requests; return what the client saw, raw."""
+    seen: list[dict[str, Any]] = []
+    async with aiohttp.ClientSession(auto_decompress=False) as http:
+
+        async def call(method: str, path: str, **kw: Any) -> None:
+            async with http.request(method, base + path, **kw) as resp:
+                seen.append(
+                    {
+                        "path": path,
+                        "status": resp.status,
+                        "headers": list(resp.raw_headers),
+                        "body": await resp.read(),
+                    }
+                )
+
+        await call("GET", "/json?size=2048")
+        await call("GET", "/json?size=1048576")
+        await call("GET", "/gzip")
+        await call("GET", "/dup")
+        await call("POST", "/echo", data=os.urandom(3 * 1024 * 1024))
+        await call("GET", "/sse")
+        async with http.ws_connect(base + "/ws") as ws:
+            await ws.send_str("hello")
+            assert (await ws.receive()).data == "echo:hello"
+            await ws.send_bytes(b"\x01\x02\x03")
+            assert (await ws.receive()).data == b"\x03\x02\x01"
+            await ws.send_str("END")
+            await ws.receive()
+    return seen
+
+
+def test_record_is_byte_identical_and_sigterm_leaves_a_trailer(upstream: str, tmp_path: Path) -> None:
+    proc, url = start_recorder(upstream, tmp_path, "--label", "integration")
+    with proc:
+        seen = asyncio.run(client_view(url))
+        assert proc.terminate() == 0
+        assert "7 exchanges (0 errors)" in proc.output()
+
+    header, exchanges, result = read_session(SessionStore(tmp_path).paths()[0])
+    assert header.label == "integration" and header.upstream == upstream
+    assert result.trailer is not None and result.trailer.exchanges == 7
+    http_exchanges = [e for e in exchanges if e.request.path != "/ws"]
+    assert [e.request.path for e in http_exchanges] == [s["path"] for s in seen]
+    for exchange, client in zip(http_exchanges, seen, strict=True):
+        assert exchange.response is not None
+        assert exchange.response.status == client["status"]
+        assert exchange.response.headers == client["headers"], client["path"]
+        assert exchange.response.body == client["body"], client["path"]
+    assert exchanges[4].request.body and len(exchanges[4].request.body) == 3 * 1024 * 1024
+
+    sse = http_exchanges[5]
+    assert [m.content for m in sse.messages][-1] == b"event: done\ndata: end\n\n"
+    assert len(sse.messages) == 4
+    (ws,) = [e for e in exchanges if e.request.path == "/ws"]
+    assert [(m.kind, m.from_client, m.content) for m in ws.messages] == [
+        ("text", True, b"hello"),
+        ("text", False, b"echo:hello"),
+        ("binary", True, b"\x01\x02\x03"),
+        ("binary", False, b"\x03\x02\x01"),
+        ("text", True, b"END"),
+    ]
+
+
+async def _hammer(base: str, stop_after: float, completed: list[bytes]) -> None:
+    """Sequential requests until cancelled or `stop_after` seconds; bounded either way."""
+    deadline = time.monotonic() + stop_after
+    async with aiohttp.ClientSession() as http:
+        for n in range(5000):
+            if time.monotonic() > deadline:
+                return
+            try:
+                async with http.get(f"{base}/json?size=4096&n={n}") as resp:
+                    await resp.read()
+            except aiohttp.ClientError:
+                return
+            completed.append(f"/json?size=4096&n={n}".encode())
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
+def test_kill_9_mid_traffic_keeps_every_completed_exchange(upstream: str, tmp_path: Path) -> None:
+    proc, url = start_recorder(upstream, tmp_path)
+    completed: list[bytes] = []
+
+    async def scenario() -> None:
+        task = asyncio.create_task(_hammer(url, 20, completed))
+        while len(completed) < 150 and not task.done():
+            await asyncio.sleep(0.01)
+        os.kill(proc.popen.pid, signal.SIGKILL)
+        await asyncio.wait_for(task, 20)
+
+    with proc:
+        asyncio.run(scenario())
+        proc.popen.wait(10)
+
+    header, exchanges, result = read_session(SessionStore(tmp_path).paths()[0])
+    assert result.trailer is None
+    recorded = [e.request.path.encode() for e in exchanges]
+    # Recorded before it was delivered: every answer the client got is on disk.
+    assert recorded[: len(completed)] == completed
+    assert len(recorded) >= len(completed) >= 150
+    assert all(e.response is not None and e.response.status == 200 for e in exchanges)
+
+
+def test_a_dead_upstream_is_recorded_as_an_error(tmp_path: Path) -> None:
+    proc, url = start_recorder("http://127.0.0.1:9", tmp_path)  # discard port: nothing listens
+
+    async def call() -> int:
+        async with aiohttp.ClientSession() as http, http.get(url + "/api/health") as resp:
+            return resp.status
+
+    with proc:
+        assert asyncio.run(call()) == 502
+        assert proc.terminate() == 0
+    (exchange,) = read_session(SessionStore(tmp_path).paths()[0])[1]
+    assert exchange.error is not None
+    assert exchange.request.path == "/api/health"
+
+
+def test_mitmdump_with_the_addon_script_records_alone(upstream: str, tmp_path: Path) -> None:
+    cmd = [
+        str(BIN / "mitmdump"),
+        "--mode",
+        f"reverse:{upstream}",
+        "--listen-host",
+        "127.0.0.1",
+        "--listen-port",
+        "0",
+        "-s",
+        str(ROOT / "recorder" / "addon.py"),
+        "--set",
+        f"parity_sessions={tmp_path}",
+        "--set",
+        "parity_label=standalone",
+    ]
+    with Proc(cmd) as proc:
+        port = proc.wait_for(r"listening at \S+:(\d+)").group(1)
+        proc.wait_for(r"parity: recording to")
+
+        async def call() -> bytes:
+            async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{port}/dup") as resp:
+                return await resp.read()
+
+        assert asyncio.run(call()) == b"ok"
+        assert proc.terminate() == 0
+    header, exchanges, result = read_session(SessionStore(tmp_path).paths()[0])
+    assert header.label == "standalone"
+    assert [e.request.path for e in exchanges] == ["/dup"]
+    assert result.trailer is not None
+
+
+def test_regular_proxy_mode_records_an_app_using_http_proxy(upstream: str, tmp_path: Path) -> None:
+    proc = Proc(parity("record", "--mode", "regular", "--listen", "127.0.0.1:0", "--sessions", str(tmp_path)))
+    proxy = proc.wait_for(r"listening on (http://\S+)").group(1)
+
+    async def call() -> int:
+        async with aiohttp.ClientSession() as http, http.get(upstream + "/dup", proxy=proxy) as resp:
+            return resp.status
+
+    with proc:
+        assert asyncio.run(call()) == 200
+        assert proc.terminate() == 0
+    (exchange,) = read_session(SessionStore(tmp_path).paths()[0])[1]
+    assert exchange.request.url == upstream + "/dup"
+
+
+def test_port_in_use_is_one_line_and_exit_2(upstream: str, tmp_path: Path) -> None:
+    port = upstream.rsplit(":", 1)[1]
+    with Proc(parity("record", "--upstream", upstream, "--listen", f"127.0.0.1:{port}", "--sessions", str(tmp_path))) as proc:
+        assert proc.popen.wait(20) == 2
+        out = proc.output().strip().splitlines()
+    assert len(out) == 1 and out[0].startswith("parity: error: cannot record:") and "address already in use" in out[0]
+    assert SessionStore(tmp_path).paths() == []
