@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import re
 
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
+_UUID = re.compile(
+    r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$"
+)
 _NUMBER = re.compile(r"^[+-]?\d+$")
 _HEX = re.compile(r"^(?=.*\d)[0-9a-fA-F]{8,}$")
 _TOKEN = re.compile(r"^(?=.*[A-Za-z])(?=.*\d)[A-Za-z0-9_\-.~=]{16,}$")

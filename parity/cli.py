@@ -45,7 +45,9 @@ def _parse_listen(value: str) -> tuple[str, int]:
 
 
 @cli.command()
-@click.option("--upstream", metavar="URL", help="The backend to record, e.g. http://127.0.0.1:5000.")
+@click.option(
+    "--upstream", metavar="URL", help="The backend to record, e.g. http://127.0.0.1:5000."
+)
 @click.option(
     "--listen",
     default="127.0.0.1:8080",

@@ -21,7 +21,9 @@ def json_option(func: F) -> F:
 
 
 def print_json(value: Any) -> None:
-    sys.stdout.buffer.write(orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS))
+    sys.stdout.buffer.write(
+        orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS)
+    )
     sys.stdout.buffer.write(b"\n")
     sys.stdout.flush()
 

@@ -56,10 +56,7 @@ def list_sessions(sessions_dir: Path, as_json: bool) -> None:
     found = list(store.summaries())
     if as_json:
         print_json(
-            [
-                s.to_json() if isinstance(s, SessionSummary) else {"error": str(s)}
-                for s in found
-            ]
+            [s.to_json() if isinstance(s, SessionSummary) else {"error": str(s)} for s in found]
         )
         return
     from rich.table import Table
@@ -118,7 +115,9 @@ def _exchange_json(exchange: Exchange) -> dict[str, Any]:
 @sessions.command("show")
 @click.argument("session_ref", metavar="ID")
 @sessions_dir_option
-@click.option("--limit", type=int, default=200, show_default=True, help="Exchanges to list (0: all).")
+@click.option(
+    "--limit", type=int, default=200, show_default=True, help="Exchanges to list (0: all)."
+)
 @json_option
 def show_session(session_ref: str, sessions_dir: Path, limit: int, as_json: bool) -> None:
     """Show one session: its header, counts by route and status, and its exchanges.
@@ -192,7 +191,9 @@ def _render_show(
     else:
         out.print("  ended     [yellow]no trailer: the recorder is running or was killed[/yellow]")
     if result.skipped_bytes:
-        out.print(f"  [yellow]skipped {result.skipped_bytes} bytes: {result.skipped_reason}[/yellow]")
+        out.print(
+            f"  [yellow]skipped {result.skipped_bytes} bytes: {result.skipped_reason}[/yellow]"
+        )
     if result.malformed_records:
         out.print(f"  [yellow]{result.malformed_records} malformed records passed over[/yellow]")
     out.print(f"  exchanges {total}")
@@ -202,11 +203,13 @@ def _render_show(
     routes.add_column("count", justify="right")
     routes.add_column("statuses")
     for r in route_rows:
-        statuses = "  ".join(f"{k}×{v}" for k, v in r["statuses"].items())
+        statuses = "  ".join(f"{k}: {v}" for k, v in r["statuses"].items())
         routes.add_row(_esc(r["route"]), str(r["count"]), statuses)
     out.print(routes)
 
-    table = Table(title="Exchanges" if len(rows) == total else f"First {len(rows)} of {total} exchanges")
+    table = Table(
+        title="Exchanges" if len(rows) == total else f"First {len(rows)} of {total} exchanges"
+    )
     for name in ("seq", "method", "path", "status", "ms", "bytes"):
         table.add_column(name, justify="right" if name in ("seq", "ms", "bytes") else "left")
     for row in rows:
@@ -219,6 +222,11 @@ def _render_show(
             status += f" +{row['messages']} msgs"
         ms = f"{row['duration_ms']:.1f}" if row["duration_ms"] is not None else "-"
         table.add_row(
-            str(row["seq"]), _esc(row["method"]), _esc(row["path"]), status, ms, format_bytes(row["response_bytes"])
+            str(row["seq"]),
+            _esc(row["method"]),
+            _esc(row["path"]),
+            status,
+            ms,
+            format_bytes(row["response_bytes"]),
         )
     out.print(table)

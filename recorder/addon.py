@@ -22,7 +22,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import mitmproxy.version
-from mitmproxy import ctx, exceptions, flow as mitmflow, http
+from mitmproxy import ctx, exceptions, http
+from mitmproxy import flow as mitmflow
 from mitmproxy.addonmanager import Loader
 from mitmproxy.proxy import mode_specs
 
@@ -178,7 +179,9 @@ class Recorder:
     def _fail(self, message: str) -> None:
         # Not a log line: logging may be what failed. Exiting from a hook stops the
         # whole proxy, which is the point (mitmproxy's save addon does the same).
-        sys.stderr.write(f"parity record: {message}; stopping so that no traffic passes unrecorded\n")
+        sys.stderr.write(
+            f"parity record: {message}; stopping so that no traffic passes unrecorded\n"
+        )
         sys.stderr.flush()
         raise SystemExit(EXIT_CANNOT_WRITE)
 

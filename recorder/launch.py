@@ -100,7 +100,9 @@ def record(
 
         def finished(writer: SessionWriter) -> None:
             closed.append(writer)
-            out(f"parity record: {writer.exchanges} exchanges ({writer.errors} errors) in {writer.path}")
+            out(
+                f"parity record: {writer.exchanges} exchanges ({writer.errors} errors) in {writer.path}"
+            )
 
         proxy.addons.add(Recorder(on_open=opened, on_close=finished))
         try:

@@ -35,7 +35,11 @@ def make_exchange(
             status=status,
             reason="OK",
             http_version="HTTP/1.1",
-            headers=[(b"Content-Type", b"application/json"), (b"Set-Cookie", b"x=1"), (b"Set-Cookie", b"y=2")],
+            headers=[
+                (b"Content-Type", b"application/json"),
+                (b"Set-Cookie", b"x=1"),
+                (b"Set-Cookie", b"y=2"),
+            ],
             body=body,
             timestamp_start=1_700_000_000.002 + seq,
             timestamp_end=1_700_000_000.003 + seq,

@@ -20,7 +20,9 @@ BIN = Path(sys.executable).parent
 class Proc:
     """A subprocess whose output lines are collected by a thread, so waits never block."""
 
-    def __init__(self, args: Sequence[str], cwd: Path | None = None, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, args: Sequence[str], cwd: Path | None = None, env: dict[str, str] | None = None
+    ) -> None:
         self.args = list(args)
         self.popen = subprocess.Popen(
             self.args,
@@ -53,11 +55,16 @@ class Proc:
             except queue.Empty:
                 break
             if line is None:
-                raise AssertionError(f"{self.args[:3]} exited ({self.popen.wait()}) before {pattern!r}:\n" + "\n".join(self.lines))
+                raise AssertionError(
+                    f"{self.args[:3]} exited ({self.popen.wait()}) before {pattern!r}:\n"
+                    + "\n".join(self.lines)
+                )
             self.lines.append(line)
             if match := regex.search(line):
                 return match
-        raise AssertionError(f"no {pattern!r} within {timeout}s from {self.args[:3]}:\n" + "\n".join(self.lines))
+        raise AssertionError(
+            f"no {pattern!r} within {timeout}s from {self.args[:3]}:\n" + "\n".join(self.lines)
+        )
 
     def output(self, timeout: float = 5.0) -> str:
         """All output once the process has exited."""

@@ -26,7 +26,18 @@ def upstream():
 
 
 def start_recorder(upstream: str, sessions: Path, *extra: str) -> tuple[Proc, str]:
-    proc = Proc(parity("record", "--upstream", upstream, "--listen", "127.0.0.1:0", "--sessions", str(sessions), *extra))
+    proc = Proc(
+        parity(
+            "record",
+            "--upstream",
+            upstream,
+            "--listen",
+            "127.0.0.1:0",
+            "--sessions",
+            str(sessions),
+            *extra,
+        )
+    )
     url = proc.wait_for(r"listening on (http://\S+)").group(1)
     proc.wait_for(r"recording to ")
     return proc, url
@@ -64,7 +75,9 @@ async def client_view(base: str) -> list[dict[str, Any]]:
     return seen
 
 
-def test_record_is_byte_identical_and_sigterm_leaves_a_trailer(upstream: str, tmp_path: Path) -> None:
+def test_record_is_byte_identical_and_sigterm_leaves_a_trailer(
+    upstream: str, tmp_path: Path
+) -> None:
     proc, url = start_recorder(upstream, tmp_path, "--label", "integration")
     with proc:
         seen = asyncio.run(client_view(url))
@@ -127,7 +140,7 @@ def test_kill_9_mid_traffic_keeps_every_completed_exchange(upstream: str, tmp_pa
         asyncio.run(scenario())
         proc.popen.wait(10)
 
-    header, exchanges, result = read_session(SessionStore(tmp_path).paths()[0])
+    _header, exchanges, result = read_session(SessionStore(tmp_path).paths()[0])
     assert result.trailer is None
     recorded = [e.request.path.encode() for e in exchanges]
     # Recorded before it was delivered: every answer the client got is on disk.
@@ -172,7 +185,10 @@ def test_mitmdump_with_the_addon_script_records_alone(upstream: str, tmp_path: P
         proc.wait_for(r"parity: recording to")
 
         async def call() -> bytes:
-            async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{port}/dup") as resp:
+            async with (
+                aiohttp.ClientSession() as http,
+                http.get(f"http://127.0.0.1:{port}/dup") as resp,
+            ):
                 return await resp.read()
 
         assert asyncio.run(call()) == b"ok"
@@ -184,11 +200,18 @@ def test_mitmdump_with_the_addon_script_records_alone(upstream: str, tmp_path: P
 
 
 def test_regular_proxy_mode_records_an_app_using_http_proxy(upstream: str, tmp_path: Path) -> None:
-    proc = Proc(parity("record", "--mode", "regular", "--listen", "127.0.0.1:0", "--sessions", str(tmp_path)))
+    proc = Proc(
+        parity(
+            "record", "--mode", "regular", "--listen", "127.0.0.1:0", "--sessions", str(tmp_path)
+        )
+    )
     proxy = proc.wait_for(r"listening on (http://\S+)").group(1)
 
     async def call() -> int:
-        async with aiohttp.ClientSession() as http, http.get(upstream + "/dup", proxy=proxy) as resp:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(upstream + "/dup", proxy=proxy) as resp,
+        ):
             return resp.status
 
     with proc:
@@ -200,8 +223,22 @@ def test_regular_proxy_mode_records_an_app_using_http_proxy(upstream: str, tmp_p
 
 def test_port_in_use_is_one_line_and_exit_2(upstream: str, tmp_path: Path) -> None:
     port = upstream.rsplit(":", 1)[1]
-    with Proc(parity("record", "--upstream", upstream, "--listen", f"127.0.0.1:{port}", "--sessions", str(tmp_path))) as proc:
+    with Proc(
+        parity(
+            "record",
+            "--upstream",
+            upstream,
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--sessions",
+            str(tmp_path),
+        )
+    ) as proc:
         assert proc.popen.wait(20) == 2
         out = proc.output().strip().splitlines()
-    assert len(out) == 1 and out[0].startswith("parity: error: cannot record:") and "address already in use" in out[0]
+    assert (
+        len(out) == 1
+        and out[0].startswith("parity: error: cannot record:")
+        and "address already in use" in out[0]
+    )
     assert SessionStore(tmp_path).paths() == []

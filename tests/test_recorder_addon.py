@@ -28,12 +28,19 @@ def _only_session(root: Path) -> Path:
 def recorder(tmp_path: Path):
     rec = Recorder()
     with taddons.context(rec) as tctx:
-        tctx.configure(rec, parity_sessions=str(tmp_path), parity_label="unit", mode=["reverse:http://127.0.0.1:5000"])
+        tctx.configure(
+            rec,
+            parity_sessions=str(tmp_path),
+            parity_label="unit",
+            mode=["reverse:http://127.0.0.1:5000"],
+        )
         rec.running()
         yield rec
 
 
-def test_a_response_is_written_with_everything_on_the_wire(recorder: Recorder, tmp_path: Path) -> None:
+def test_a_response_is_written_with_everything_on_the_wire(
+    recorder: Recorder, tmp_path: Path
+) -> None:
     flow = tflow.tflow(resp=True)
     flow.request.headers.add("X-Dup", "1")
     flow.request.headers.add("x-dup", "2")
@@ -73,7 +80,9 @@ def test_an_error_is_recorded_as_such_and_only_once(recorder: Recorder, tmp_path
     assert result.trailer is not None and result.trailer.errors == 1
 
 
-def test_a_websocket_is_written_when_it_ends_with_its_messages(recorder: Recorder, tmp_path: Path) -> None:
+def test_a_websocket_is_written_when_it_ends_with_its_messages(
+    recorder: Recorder, tmp_path: Path
+) -> None:
     flow = tflow.twebsocketflow()
     flow.websocket.messages = [
         WebSocketMessage(Opcode.TEXT, True, b"hello", 1.0),
@@ -148,13 +157,16 @@ def test_flows_in_flight_at_shutdown_are_kept(recorder: Recorder, tmp_path: Path
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full to fail writes")
 def test_a_write_failure_stops_the_proxy_and_kills_the_flow(recorder: Recorder, capsys) -> None:
     assert recorder.writer is not None
-    recorder.writer._file = open("/dev/full", "ab", buffering=0)  # every write: ENOSPC
     flow = tflow.tflow(resp=True)
     recorder.requestheaders(flow)
-    with pytest.raises(SystemExit) as info:
-        recorder.response(flow)
+    with open("/dev/full", "ab", buffering=0) as full:
+        recorder.writer._file = full  # every write now fails with ENOSPC
+        with pytest.raises(SystemExit) as info:
+            recorder.response(flow)
     assert info.value.code == 2
-    assert flow.error is not None and flow.error.msg == "Connection killed."  # the client gets nothing
+    assert (
+        flow.error is not None and flow.error.msg == "Connection killed."
+    )  # the client gets nothing
     assert "stopping so that no traffic passes unrecorded" in capsys.readouterr().err
 
 
@@ -162,7 +174,10 @@ def test_sessions_option_must_be_a_directory(tmp_path: Path) -> None:
     a_file = tmp_path / "file"
     a_file.write_text("x")
     rec = Recorder()
-    with taddons.context(rec) as tctx, pytest.raises(exceptions.OptionsError, match="not a directory"):
+    with (
+        taddons.context(rec) as tctx,
+        pytest.raises(exceptions.OptionsError, match="not a directory"),
+    ):
         tctx.configure(rec, parity_sessions=str(a_file))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import stat
 import sys
+from os.path import commonpath
 from pathlib import Path
 
 import msgpack
@@ -24,7 +25,12 @@ posix_only = pytest.mark.skipif(sys.platform == "win32", reason="POSIX permissio
 
 
 def _header(**kw: object) -> SessionHeader:
-    values: dict[str, object] = {"id": "s1", "label": "pilot", "started_at": 1.0, "upstream": "http://x"}
+    values: dict[str, object] = {
+        "id": "s1",
+        "label": "pilot",
+        "started_at": 1.0,
+        "upstream": "http://x",
+    }
     values.update(kw)
     return SessionHeader(**values)  # type: ignore[arg-type]
 
@@ -44,7 +50,9 @@ def _write(path: Path, n: int, trailer: bool = True) -> list[int]:
 def test_round_trip_keeps_everything_as_on_the_wire(tmp_path: Path) -> None:
     path = tmp_path / "s.parity"
     writer = SessionWriter(path, _header())
-    originals = [make_exchange(i, path="/p/caf\udcc3x?q=1" if i == 1 else "/a") for i in range(1, 5)]
+    originals = [
+        make_exchange(i, path="/p/caf\udcc3x?q=1" if i == 1 else "/a") for i in range(1, 5)
+    ]
     for exchange in originals:
         writer.append(exchange)
     writer.close()
@@ -160,7 +168,9 @@ def test_foreign_files_are_one_clear_error(tmp_path: Path, content: bytes, why: 
 def test_a_newer_version_says_to_upgrade(tmp_path: Path) -> None:
     path = tmp_path / "new.parity"
     path.write_bytes(msgpack.packb({**_header().to_record(), "version": 2}))
-    with pytest.raises(SessionFileError, match="version 2 session file; this parity reads version 1"):
+    with pytest.raises(
+        SessionFileError, match="version 2 session file; this parity reads version 1"
+    ):
         SessionReader(path)
 
 
@@ -191,6 +201,6 @@ def test_store_resolves_ids_prefixes_and_paths(tmp_path: Path) -> None:
     assert store.resolve(str(second.path)) == second.path
     with pytest.raises(SessionFileError, match="no session 'zzz'"):
         store.resolve("zzz")
-    common = os.path.commonprefix([first.path.stem, second.path.stem])
+    common = commonpath([first.path.stem, second.path.stem])
     with pytest.raises(SessionFileError, match="ambiguous"):
         store.resolve(common)

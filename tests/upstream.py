@@ -1,11 +1,12 @@
 """A small backend for recorder tests: JSON, gzip, duplicate headers, SSE, WebSocket.
 
-    python tests/upstream.py   ->  prints `UPSTREAM_LISTENING http://127.0.0.1:PORT`
+python tests/upstream.py   ->  prints `UPSTREAM_LISTENING http://127.0.0.1:PORT`
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
 import json
 
@@ -21,7 +22,9 @@ async def json_body(request: web.Request) -> web.Response:
 
 async def gzipped(request: web.Request) -> web.Response:
     body = gzip.compress(json.dumps({"entry": "é" * 1000}).encode())
-    return web.Response(body=body, headers={"Content-Encoding": "gzip", "Content-Type": "application/json"})
+    return web.Response(
+        body=body, headers={"Content-Encoding": "gzip", "Content-Type": "application/json"}
+    )
 
 
 async def dup_headers(request: web.Request) -> web.Response:
@@ -40,7 +43,7 @@ async def sse(request: web.Request) -> web.StreamResponse:
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
     await response.prepare(request)
     for i in range(3):
-        await response.write(f"id: {i}\ndata: {{\"n\": {i}}}\n\n".encode())
+        await response.write(f'id: {i}\ndata: {{"n": {i}}}\n\n'.encode())
         await asyncio.sleep(0.02)
     await response.write(b"event: done\ndata: end\n\n")
     await response.write_eof()
@@ -86,7 +89,5 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(main())
-    except KeyboardInterrupt:
-        pass
