@@ -5,7 +5,6 @@ from __future__ import annotations
 import secrets
 import time
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -141,10 +140,16 @@ class SessionStore:
             raise SessionFileError(f"session {ref!r} is ambiguous: {names}")
         return matches[0]
 
-    def summaries(self) -> Iterator[SessionSummary | SessionFileError]:
-        """A summary per file; a file that cannot be read yields its error instead."""
+    def summaries(self) -> list[SessionSummary | SessionFileError]:
+        """A summary per file, oldest first; a file that cannot be read gives its error
+        instead (listed last)."""
+        found: list[SessionSummary | SessionFileError] = []
         for path in self.paths():
             try:
-                yield summarize(path)
+                found.append(summarize(path))
             except SessionFileError as exc:
-                yield exc
+                found.append(exc)
+        return sorted(
+            found,
+            key=lambda s: (0, s.header.started_at) if isinstance(s, SessionSummary) else (1, 0.0),
+        )
