@@ -23,7 +23,7 @@ lint: install
 	$(BIN)/mypy
 
 demo: install
-	$(BIN)/python examples/demo.py
+	$(BIN)/python -m examples.demo
 
 bench: install
 	$(BIN)/python bench/run.py

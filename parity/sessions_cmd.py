@@ -211,7 +211,11 @@ def _render_show(
         title="Exchanges" if len(rows) == total else f"First {len(rows)} of {total} exchanges"
     )
     for name in ("seq", "method", "path", "status", "ms", "bytes"):
-        table.add_column(name, justify="right" if name in ("seq", "ms", "bytes") else "left")
+        table.add_column(
+            name,
+            justify="right" if name in ("seq", "ms", "bytes") else "left",
+            overflow="fold" if name == "path" else "ellipsis",
+        )
     for row in rows:
         status = (
             str(row["status"])
