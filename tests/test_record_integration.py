@@ -164,6 +164,25 @@ def test_a_dead_upstream_is_recorded_as_an_error(tmp_path: Path) -> None:
     assert exchange.request.path == "/api/health"
 
 
+def test_a_client_that_gives_up_is_recorded_as_an_error(upstream: str, tmp_path: Path) -> None:
+    proc, url = start_recorder(upstream, tmp_path)
+
+    async def impatient() -> None:
+        timeout = aiohttp.ClientTimeout(total=0.2)
+        async with aiohttp.ClientSession(timeout=timeout) as http:
+            with pytest.raises(asyncio.TimeoutError):
+                async with http.get(url + "/slow?ms=1500") as resp:
+                    await resp.read()
+        await asyncio.sleep(2)  # the upstream answers after the client left
+
+    with proc:
+        asyncio.run(impatient())
+        assert proc.terminate() == 0
+    (exchange,) = read_session(SessionStore(tmp_path).paths()[0])[1]
+    assert exchange.request.path == "/slow?ms=1500"
+    assert exchange.error is not None and "disconnect" in exchange.error.message.lower()
+
+
 def test_mitmdump_with_the_addon_script_records_alone(upstream: str, tmp_path: Path) -> None:
     cmd = [
         str(BIN / "mitmdump"),

@@ -35,6 +35,11 @@ async def dup_headers(request: web.Request) -> web.Response:
     return response
 
 
+async def slow(request: web.Request) -> web.Response:
+    await asyncio.sleep(int(request.query.get("ms", "500")) / 1000)
+    return web.Response(text="late")
+
+
 async def echo(request: web.Request) -> web.Response:
     return web.Response(body=await request.read(), content_type="application/octet-stream")
 
@@ -70,6 +75,7 @@ def make_app() -> web.Application:
     app.router.add_get("/gzip", gzipped)
     app.router.add_get("/dup", dup_headers)
     app.router.add_post("/echo", echo)
+    app.router.add_get("/slow", slow)
     app.router.add_get("/sse", sse)
     app.router.add_get("/ws", websocket)
     return app
