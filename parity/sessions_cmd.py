@@ -12,6 +12,7 @@ from differ import route_of
 from parity.errors import UserError
 from parity.output import console, format_bytes, format_time, json_option, print_json
 from sessions import Exchange, SessionFileError, SessionReader, SessionStore, SessionSummary
+from sessions.secrets import mask_path
 
 sessions_dir_option = click.option(
     "--sessions",
@@ -100,7 +101,7 @@ def _exchange_json(exchange: Exchange) -> dict[str, Any]:
     return {
         "seq": exchange.seq,
         "method": exchange.request.method,
-        "path": exchange.request.path,
+        "path": mask_path(exchange.request.path),
         "route": route_of(exchange.request.method, exchange.request.path),
         "status": response.status if response else None,
         "error": exchange.error.message if exchange.error else None,
