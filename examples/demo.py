@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import shutil
 import sys
-from pathlib import Path
 
 from examples.procs import ROOT, Proc, parity, python
 

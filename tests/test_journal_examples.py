@@ -27,6 +27,7 @@ import aiohttp
 import pytest
 
 from examples.journal.divergences import DIVERGENCES
+from examples.journal.pilot import run_pilot
 
 ROOT = Path(__file__).resolve().parents[1]
 JOURNAL = ROOT / "examples" / "journal"
@@ -64,9 +65,9 @@ def _listening_url(proc: subprocess.Popen[str]) -> str:
     try:
         line = lines.get(timeout=STARTUP_TIMEOUT)
     except queue.Empty:
-        pytest.fail(f"server printed nothing within {STARTUP_TIMEOUT}s: {proc.args}")
+        pytest.fail(f"server printed nothing within {STARTUP_TIMEOUT}s: {proc.args!r}")
     match = re.fullmatch(r"JOURNAL_LISTENING (http://\S+)\n", line)
-    assert match, f"unexpected first line {line!r} from {proc.args}"
+    assert match, f"unexpected first line {line!r} from {proc.args!r}"
     return match.group(1)
 
 
@@ -95,35 +96,36 @@ def servers(*specs: Spec) -> Iterator[list[str]]:
 
 @dataclass(frozen=True)
 class PilotRun:
+    """A finished ``pilot.py`` process and the trace it wrote."""
+
     returncode: int
     stdout: str
     stderr: str
     trace: list[Exchange]
 
 
-def run_pilots(urls: list[str], trace_dir: Path) -> list[PilotRun]:
-    """Run ``pilot.py URL --trace FILE`` for every URL in parallel."""
-    traces = [trace_dir / f"trace-{i}.jsonl" for i in range(len(urls))]
-    procs = [
-        subprocess.Popen(
-            [sys.executable, str(JOURNAL / "pilot.py"), url, "--trace", str(trace)],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for url, trace in zip(urls, traces, strict=True)
-    ]
-    runs = []
-    for proc, trace in zip(procs, traces, strict=True):
-        try:
-            out, err = proc.communicate(timeout=PILOT_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            out, err = proc.communicate(timeout=10)
-        exchanges = load_trace(trace) if trace.exists() else []
-        runs.append(PilotRun(proc.returncode, out, err, exchanges))
-    return runs
+def start_pilot(url: str, trace: Path) -> subprocess.Popen[str]:
+    args = [sys.executable, str(JOURNAL / "pilot.py"), url, "--trace", str(trace)]
+    return subprocess.Popen(
+        args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def finish_pilot(proc: subprocess.Popen[str], trace: Path) -> PilotRun:
+    try:
+        out, err = proc.communicate(timeout=PILOT_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate(timeout=10)
+    return PilotRun(proc.returncode, out, err, load_trace(trace) if trace.exists() else [])
+
+
+async def pilot_traces(urls: list[str], trace_dir: Path) -> list[list[Exchange]]:
+    """Run ``run_pilot`` in this process against every URL concurrently."""
+    paths = [trace_dir / f"in-process-{i}.jsonl" for i in range(len(urls))]
+    pilots = (run_pilot(url, path) for url, path in zip(urls, paths, strict=True))
+    await asyncio.wait_for(asyncio.gather(*pilots), timeout=PILOT_TIMEOUT)
+    return [load_trace(path) for path in paths]
 
 
 # --- traces ------------------------------------------------------------------------------
@@ -238,19 +240,25 @@ class Runs:
     baseline: PilotRun
     baseline_again: PilotRun
     candidate: PilotRun
-    fixed: dict[str, PilotRun]
+    fixed: dict[str, list[Exchange]]  # divergence name -> trace of candidate --fix NAME
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
+    """Pilot processes against two baselines and the candidate; in-process pilots (cheaper)
+    against one candidate per ``--fix NAME``. All servers and pilots run concurrently."""
+    trace_dir = tmp_path_factory.mktemp("journal-traces")
     names = list(DIVERGENCES)
     specs = [Spec("baseline"), Spec("baseline"), Spec("candidate")]
     specs += [Spec("candidate", fixes=(name,)) for name in names]
     with servers(*specs) as urls:
-        results = run_pilots(urls, tmp_path_factory.mktemp("journal-traces"))
-    for spec, run in zip(specs, results, strict=True):
+        paths = [trace_dir / f"process-{i}.jsonl" for i in range(3)]
+        procs = [start_pilot(url, path) for url, path in zip(urls, paths, strict=False)]
+        fixed = asyncio.run(pilot_traces(urls[3:], trace_dir))
+        plain = [finish_pilot(proc, path) for proc, path in zip(procs, paths, strict=True)]
+    for spec, run in zip(specs, plain, strict=False):
         assert run.returncode == 0, f"pilot against {spec} failed:\n{run.stderr}"
-    baseline, baseline_again, candidate, *fixed = results
+    baseline, baseline_again, candidate = plain
     return Runs(baseline, baseline_again, candidate, dict(zip(names, fixed, strict=True)))
 
 
@@ -310,7 +318,7 @@ def test_candidate_diverges(runs: Runs, name: str) -> None:
 
 @pytest.mark.parametrize("name", list(DIVERGENCES))
 def test_fix_removes_only_that_divergence(runs: Runs, name: str) -> None:
-    fixed, baseline = runs.fixed[name].trace, runs.baseline.trace
+    fixed, baseline = runs.fixed[name], runs.baseline.trace
     assert PROBES[name](fixed) == PROBES[name](baseline)
     others = [other for other in PROBES if other != name]
     assert all(PROBES[other](fixed) != PROBES[other](baseline) for other in others)

@@ -34,9 +34,13 @@ _ALL = (
     Divergence("null-omitted", "serialization-only", "keys whose value is null are left out"),
     Divergence("search-order", "behaviour", "search ties on date are broken by id ascending"),
     Divergence("problem-details", "behaviour", "validation errors are 400 problem+json, not 422"),
-    Divergence("content-type-charset", "serialization-only", "GET /api/vaults omits ; charset=utf-8"),
+    Divergence(
+        "content-type-charset", "serialization-only", "GET /api/vaults omits ; charset=utf-8"
+    ),
     Divergence("speech-failure-http-status", "behaviour", "speech.speak failure is HTTP 502"),
-    Divergence("pagination-off-by-one", "behaviour", "entry list pages after the first skip one item"),
+    Divergence(
+        "pagination-off-by-one", "behaviour", "entry list pages after the first skip one item"
+    ),
     Divergence("enum-casing", "behaviour", 'entry type is "Journal", not "journal"'),
     Divergence("unicode-unescaped", "serialization-only", "non-ASCII is written raw, not \\uXXXX"),
     Divergence("checkbox-filter", "behaviour", "the search checkbox filter is ignored"),
@@ -53,7 +57,9 @@ def parse_fixes(values: Iterable[str]) -> frozenset[str]:
     names = {part.strip() for value in values for part in value.split(",") if part.strip()}
     unknown = sorted(names - DIVERGENCES.keys())
     if unknown:
-        raise ValueError(f"unknown divergence(s): {', '.join(unknown)}; known: {', '.join(DIVERGENCES)}")
+        raise ValueError(
+            f"unknown divergence(s): {', '.join(unknown)}; known: {', '.join(DIVERGENCES)}"
+        )
     return frozenset(names)
 
 

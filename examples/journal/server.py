@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
+import re
 import signal
 import sys
 import time
@@ -39,7 +41,6 @@ from examples.journal.store import (
     Store,
     Vault,
     is_iso_date,
-    new_vault_session,
     page_of,
     search,
     utc_now,
@@ -106,8 +107,10 @@ class JournalApi:
                 "title": "One or more validation errors occurred.",
                 "status": 400,
                 "detail": "See the errors property for details.",
-                "errors": {_pascal(name): [f"The {_pascal(name)} field {message}."]
-                           for name, message in errors.items()},
+                "errors": {
+                    _pascal(name): [f"The {_pascal(name)} field {message}."]
+                    for name, message in errors.items()
+                },
             }
             return self.json(problem, 400, content_type="application/problem+json")
         body = {"code": "validation_error", "message": "Invalid request", "fields": errors}
@@ -166,11 +169,11 @@ class JournalApi:
         return vault
 
     def entry_of(self, request: web.Request, vault: Vault) -> Entry:
-        raw = request.match_info["entry_id"]
-        entry = vault.entries.get(int(raw)) if raw.isdigit() else None
+        entry_id = int(request.match_info["entry_id"])  # the route only matches digits
+        entry = vault.entries.get(entry_id)
         if entry is None:
             status = 400 if self.diverges("missing-entry-status") else 404
-            raise ApiError(status, "entry_not_found", f"No entry {raw}")
+            raise ApiError(status, "entry_not_found", f"No entry {entry_id}")
         return entry
 
     # --- health, admin, auth ------------------------------------------------------
@@ -228,14 +231,11 @@ class JournalApi:
         if (await read_json(request)).get("passphrase") != vault.passphrase:
             raise ApiError(403, "bad_passphrase", "Wrong passphrase")
         info = {"id": vault.id, "name": vault.name, "entry_count": len(vault.entries)}
-        token = new_vault_session(request[SESSION], vault)
+        token = request[SESSION].unlock(vault)
         return self.json({"vault": info, "vault_session": token, "loaded_at": utc_now()})
 
     async def unload_vault(self, request: web.Request) -> web.Response:
-        vault = self.owned_vault(request)
-        sessions = request[SESSION].vault_sessions
-        for token in [t for t, vault_id in sessions.items() if vault_id == vault.id]:
-            del sessions[token]
+        request[SESSION].lock(self.owned_vault(request))
         return web.Response(status=204)
 
     # --- entries ------------------------------------------------------------------
@@ -271,7 +271,7 @@ class JournalApi:
         if entry.etag in etag_list(request.headers.get("If-None-Match", "")):
             return web.Response(status=304, headers={"ETag": entry.etag})
         response = self.entry_response(entry)
-        if response.body is not None and len(response.body) > COMPRESS_ABOVE:
+        if (response.content_length or 0) > COMPRESS_ABOVE:
             response.enable_compression()
         return response
 
@@ -323,7 +323,9 @@ class JournalApi:
     # --- bridge (JSON-RPC), SSE and WebSocket ------------------------------------
 
     def rpc_error(self, rpc_id: object, code: int, message: str) -> web.Response:
-        return self.json({"jsonrpc": "2.0", "id": rpc_id, "error": {"code": code, "message": message}})
+        return self.json(
+            {"jsonrpc": "2.0", "id": rpc_id, "error": {"code": code, "message": message}}
+        )
 
     async def bridge(self, request: web.Request) -> web.StreamResponse:
         """One URL, the operation in the body; errors are JSON-RPC error objects (HTTP 200)."""
@@ -332,7 +334,11 @@ class JournalApi:
         except ApiError:
             return self.rpc_error(None, bridge.PARSE_ERROR, "Parse error")
         rpc_id, method, params = rpc.get("id"), rpc.get("method"), rpc.get("params", {})
-        if rpc.get("jsonrpc") != "2.0" or not isinstance(method, str) or not isinstance(params, dict):
+        if (
+            rpc.get("jsonrpc") != "2.0"
+            or not isinstance(method, str)
+            or not isinstance(params, dict)
+        ):
             return self.rpc_error(rpc_id, bridge.INVALID_REQUEST, "Invalid Request")
         try:
             if method == "ai.chat" and "text/event-stream" in request.headers.get("Accept", ""):
@@ -373,12 +379,12 @@ class JournalApi:
         heard: list[str] = []
         async for message in ws:
             if message.type is WSMsgType.TEXT and message.data == "END":
-                await ws.send_str(self.wire.dumps({"final": " ".join(heard), "seq": len(heard)}).decode())
+                await ws.send_str(self.wire.text({"final": " ".join(heard), "seq": len(heard)}))
                 await ws.close()
             elif message.type in (WSMsgType.TEXT, WSMsgType.BINARY):
                 is_text = message.type is WSMsgType.TEXT
                 heard.append(message.data if is_text else f"[{len(message.data)} audio bytes]")
-                await ws.send_str(self.wire.dumps({"partial": " ".join(heard), "seq": len(heard)}).decode())
+                await ws.send_str(self.wire.text({"partial": " ".join(heard), "seq": len(heard)}))
         return ws
 
 
@@ -398,16 +404,22 @@ async def read_json(request: web.Request) -> dict[str, Any]:
 
 def int_param(request: web.Request, name: str, default: int, *, maximum: int) -> int:
     raw = request.query.get(name, str(default))
-    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+    if not re.fullmatch(r"[0-9]{1,9}", raw) or not 1 <= int(raw) <= maximum:
         raise ValidationFailed({name: f"must be an integer from 1 to {maximum}"})
     return int(raw)
 
 
 def search_query(request: web.Request) -> SearchQuery:
     """Parse ``q, from, to, section, tag, type, checkbox`` (empty values mean no filter)."""
-    q = {name: request.query.get(name) or None for name in ("q", "from", "to", "section", "tag", "type")}
-    errors = {name: "must be a date like 2026-01-31" for name in ("from", "to")
-              if q[name] is not None and not is_iso_date(q[name])}
+    q = {
+        name: request.query.get(name) or None
+        for name in ("q", "from", "to", "section", "tag", "type")
+    }
+    errors = {
+        name: "must be a date like 2026-01-31"
+        for name in ("from", "to")
+        if q[name] is not None and not is_iso_date(q[name])
+    }
     checkbox = request.query.get("checkbox") or None
     if checkbox not in (None, "true", "false"):
         errors["checkbox"] = "must be true or false"
@@ -454,7 +466,7 @@ def build_app(profile: Profile, fixtures: Path = FIXTURES) -> web.Application:
         middlewares=[api.errors_middleware, api.auth_middleware], client_max_size=8 * 2**20
     )
     app.on_response_prepare.append(add_request_id)
-    entry = "/api/vaults/{vault_id}/entries/{entry_id}"
+    entry = "/api/vaults/{vault_id}/entries/{entry_id:[0-9]{1,18}}"
     app.add_routes(
         [
             web.get("/api/health", api.health),
@@ -489,10 +501,9 @@ async def serve(app: web.Application, host: str, port: int) -> None:
         print(f"JOURNAL_LISTENING http://{shown}:{bound_port}", flush=True)
         stop = asyncio.Event()
         for signum in (signal.SIGINT, signal.SIGTERM):
-            try:
+            # Windows has no loop signal handlers; Ctrl+C arrives as KeyboardInterrupt there.
+            with contextlib.suppress(NotImplementedError):
                 asyncio.get_running_loop().add_signal_handler(signum, stop.set)
-            except NotImplementedError:  # Windows: Ctrl+C arrives as KeyboardInterrupt
-                pass
         await stop.wait()
     finally:
         await runner.cleanup()
@@ -503,8 +514,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--mode", choices=("baseline", "candidate"), required=True)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=5000, help="0 picks a free port")
-    parser.add_argument("--fix", action="append", default=[], metavar="NAME",
-                        help="switch one candidate divergence off (repeatable)")
+    parser.add_argument(
+        "--fix",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="switch one candidate divergence off (repeatable)",
+    )
     parser.add_argument("--fixtures", type=Path, default=FIXTURES, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     try:
@@ -517,10 +533,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     app = build_app(Profile.build(args.mode, args.fix), args.fixtures)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(app, args.host, args.port))
-    except KeyboardInterrupt:
-        pass
 
 
 if __name__ == "__main__":

@@ -11,8 +11,9 @@ import json
 import re
 import secrets
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 def utc_now() -> datetime:
     """The current time, timezone-aware UTC with microseconds."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @dataclass
@@ -105,6 +106,17 @@ class Session:
     expires_at: datetime
     vault_sessions: dict[str, str] = field(default_factory=dict)  # vault_session -> vault id
 
+    def unlock(self, vault: Vault) -> str:
+        """Mint the ``X-Vault-Session`` id that entry calls on ``vault`` must present."""
+        token = str(uuid.uuid4())
+        self.vault_sessions[token] = vault.id
+        return token
+
+    def lock(self, vault: Vault) -> None:
+        """Invalidate every vault session of ``vault``."""
+        for token in [t for t, vault_id in self.vault_sessions.items() if vault_id == vault.id]:
+            del self.vault_sessions[token]
+
 
 @dataclass(frozen=True)
 class SearchQuery:
@@ -146,7 +158,8 @@ class Store:
         manifest = json.loads((self.fixtures_dir / "manifest.json").read_text("utf-8"))
         self.users = {u["username"]: User(**u) for u in manifest["users"]}
         self.vaults = {v["id"]: self._load_vault(v) for v in manifest["vaults"]}
-        self.sessions: dict[str, Session] = {}
+        self.by_token: dict[str, Session] = {}
+        self.by_sid: dict[str, Session] = {}
         self._next_id = self.id_offset
 
     def _load_vault(self, meta: dict[str, Any]) -> Vault:
@@ -166,20 +179,19 @@ class Store:
         session = Session(
             user, secrets.token_urlsafe(32), secrets.token_urlsafe(24), utc_now() + SESSION_LIFETIME
         )
-        self.sessions[session.token] = self.sessions[session.sid] = session
+        self.by_token[session.token] = self.by_sid[session.sid] = session
         return session
 
     def session_for(self, token: str | None, sid: str | None) -> Session | None:
         """The live session for a bearer token, else for a ``sid`` cookie."""
-        for key in (token, sid):
-            session = self.sessions.get(key) if key else None
+        for session in (self.by_token.get(token or ""), self.by_sid.get(sid or "")):
             if session is not None and session.expires_at > utc_now():
                 return session
         return None
 
     def logout(self, session: Session) -> None:
-        self.sessions.pop(session.token, None)
-        self.sessions.pop(session.sid, None)
+        self.by_token.pop(session.token, None)
+        self.by_sid.pop(session.sid, None)
 
     # --- vaults and entries -------------------------------------------------------
 
@@ -207,13 +219,6 @@ class Store:
         return entry
 
 
-def new_vault_session(session: Session, vault: Vault) -> str:
-    """Mint the ``X-Vault-Session`` id that entry calls must present."""
-    token = str(uuid.uuid4())
-    session.vault_sessions[token] = vault.id
-    return token
-
-
 def search(vault: Vault, query: SearchQuery, *, ties_newest_first: bool) -> list[Entry]:
     """Matching entries, newest date first; ties by id descending unless told otherwise."""
     found = [e for e in vault.entries.values() if query.matches(e)]
@@ -232,7 +237,7 @@ def validate_entry(data: dict[str, Any], *, partial: bool) -> tuple[dict[str, An
     """Check a create (``partial=False``) or edit body; returns (clean values, field errors)."""
     values: dict[str, Any] = {}
     errors: dict[str, str] = {}
-    checks = {
+    checks: dict[str, tuple[Callable[[Any], bool], str]] = {
         "title": (lambda v: isinstance(v, str) and v.strip() != "", "must be a non-empty string"),
         "body": (lambda v: isinstance(v, str), "must be a string"),
         "section": (lambda v: v is None or isinstance(v, str), "must be a string or null"),

@@ -26,6 +26,10 @@ class Wire:
         ensure_ascii = not self.profile.diverges("unicode-unescaped")
         return json.dumps(self._shape(value), ensure_ascii=ensure_ascii).encode("utf-8")
 
+    def text(self, value: object) -> str:
+        """``dumps`` as a str, for WebSocket text frames."""
+        return self.dumps(value).decode("utf-8")
+
     def timestamp(self, moment: datetime) -> str:
         """``2026-01-04T08:15:30.120000+00:00`` in baseline (fraction dropped when zero)."""
         text = moment.strftime("%Y-%m-%dT%H:%M:%S")
