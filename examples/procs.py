@@ -51,14 +51,15 @@ class Proc:
                 return match
         while (left := deadline - time.monotonic()) > 0:
             try:
-                line = self._queue.get(timeout=left)
+                received = self._queue.get(timeout=left)
             except queue.Empty:
                 break
-            if line is None:
+            if received is None:
                 raise AssertionError(
                     f"{self.args[:3]} exited ({self.popen.wait()}) before {pattern!r}:\n"
                     + "\n".join(self.lines)
                 )
+            line = received
             self.lines.append(line)
             if match := regex.search(line):
                 return match
