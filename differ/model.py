@@ -1,0 +1,90 @@
+"""What the differ takes and what it gives back. Plain data: the replayer builds the
+inputs from sessions and target answers; triage stores the outputs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+Headers = list[tuple[bytes, bytes]]
+
+
+@dataclass(frozen=True, slots=True)
+class HttpRequest:
+    """The recorded request, as far as the differ needs it (route keys, rule matching)."""
+
+    method: str
+    path: str
+    headers: Headers = field(default_factory=list)
+    body: bytes = b""
+
+
+@dataclass(frozen=True, slots=True)
+class HttpResponse:
+    """One answer: the recording's (expected), the candidate's (actual) or the baseline's."""
+
+    status: int
+    headers: Headers
+    body: bytes
+    origin: str | None = None
+    """`scheme://host:port` of whoever answered; the origins of the recording, the target
+    and the baseline are equivalent wherever they appear (Location, Link, bodies)."""
+
+
+class DiffKind(StrEnum):
+    CHANGED = "changed"
+    TYPE_CHANGED = "type_changed"
+    ADDED = "added"
+    REMOVED = "removed"
+    ORDER_CHANGED = "order_changed"
+
+
+class Where(StrEnum):
+    STATUS = "status"
+    HEADER = "header"
+    BODY = "body"
+
+
+@dataclass(frozen=True, slots=True)
+class Difference:
+    """One difference between expected and actual.
+
+    `path` is `$.a.b[3]` for bodies (`$` for a whole non-JSON body), the lower-case header
+    name for headers, and empty for the status.
+    """
+
+    where: Where
+    path: str
+    kind: DiffKind
+    expected: Any = None
+    actual: Any = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "where": self.where.value,
+            "path": self.path,
+            "kind": self.kind.value,
+            "expected": self.expected,
+            "actual": self.actual,
+        }
+
+
+class Outcome(StrEnum):
+    MATCHED = "matched"
+    MISMATCHED = "mismatched"
+    ERROR = "error"
+    """The target did not answer (dead, slow, reset); `Verdict.error` says why."""
+
+
+@dataclass(slots=True)
+class Verdict:
+    outcome: Outcome
+    route: str
+    differences: list[Difference] = field(default_factory=list)
+    noise: list[Difference] = field(default_factory=list)
+    """Differences suppressed because the baseline differed from the recording there too."""
+    signature: str | None = None
+    """Stable id of the mismatch's shape: route + sorted set of (kind, templated path)."""
+    rules_applied: list[str] = field(default_factory=list)
+    error: str | None = None
