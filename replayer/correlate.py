@@ -1,0 +1,275 @@
+"""Value correlation: carrying the tokens and ids a target mints through a session.
+
+When the recording had `v` and the target answered `v'` at the same place (the same JSON
+path, the same cookie, the same Location segment, the ETag), later requests of the
+session carry `v'` wherever the recording carried `v`: path segments, query values,
+headers (Authorization, Cookie, If-None-Match, ...), JSON and form bodies.
+
+Only values that look minted are learned — id-like keys, tokens, uuids, cookies, ETags —
+and only when the session's requests use them, so a real difference (a wrong count, an
+enum in other case) is never "correlated away" and never rewrites later requests.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from http.cookies import CookieError, SimpleCookie
+from typing import Any
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
+
+import orjson
+
+Scalar = str | int
+_ID_KEY = re.compile(
+    r"(^|_|-)(id|uid|uuid|guid|pk|key|token|sid|session|etag|cursor|ref)$|Id$|ID$|Token$|Key$",
+    re.IGNORECASE,
+)
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_TOKEN = re.compile(
+    r"^(?=.*\d)[A-Za-z0-9_\-.~+/=]{12,}$|^(?=.*[A-Z])(?=.*[a-z])[A-Za-z0-9_\-.~+/=]{20,}$"
+)
+# A token inside a header value: not glued to other token characters. `=` and quotes may
+# touch it (`sid=tok`, `"etag"`).
+_BOUNDARY = r"(?<![A-Za-z0-9_\-]){}(?![A-Za-z0-9_\-])"
+# Shorter values (`5`) are replaced in a header only when they are its whole value:
+# inside `q=0.5` they are not ids.
+_MIN_TOKEN = 4
+_LEARN_FROM_HEADERS = ("etag", "location", "content-location")
+
+
+def looks_minted(key: str | None, value: object) -> bool:
+    """True for values a backend mints: anything under an id-like key, uuids, tokens."""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return False
+    if key is not None and _ID_KEY.search(key):
+        return value != ""
+    if isinstance(value, str):
+        return bool(_UUID.match(value) or _TOKEN.match(value))
+    return False
+
+
+def _json(body: bytes) -> Any:
+    if not body or body[:1] not in b'{["' and not body[:1].isdigit():
+        return None
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+
+
+def _leaves(value: Any, key: str | None = None) -> Iterator[tuple[str | None, Any]]:
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _leaves(v, str(k))
+    elif isinstance(value, list):
+        for item in value:
+            yield from _leaves(item, key)
+    else:
+        yield key, value
+
+
+def request_values(path: str, headers: Iterable[tuple[bytes, bytes]], body: bytes) -> set[Scalar]:
+    """Every value a request carries, in the forms correlation can replace."""
+    found: set[Scalar] = set()
+    bare, _, query = path.partition("?")
+    found.update(unquote(s) for s in bare.split("/") if s)
+    found.update(v for _, v in parse_qsl(query, keep_blank_values=False))
+    for _, raw in headers:
+        found.update(re.split(r"[\s,;=]+", raw.decode("latin-1")))
+        found.add(raw.decode("latin-1"))
+    parsed = _json(body)
+    if parsed is not None:
+        found.update(
+            v for _, v in _leaves(parsed) if isinstance(v, str | int) and not isinstance(v, bool)
+        )
+    elif body and b"=" in body and len(body) < 1 << 20:
+        found.update(v for _, v in parse_qsl(body.decode("latin-1"), keep_blank_values=False))
+    # Numbers in paths and headers are strings there; the minted id may be an int.
+    found.update(int(v) for v in list(found) if isinstance(v, str) and v.isdigit() and len(v) < 19)
+    return found
+
+
+class ValueMap:
+    """Recorded value -> the value one target minted in its place, for one session."""
+
+    def __init__(self, wanted: set[Scalar] | None = None) -> None:
+        self.forward: dict[Scalar, Scalar] = {}
+        self._wanted = wanted
+        self._pattern: re.Pattern[str] | None = None
+        self._compiled = False
+
+    def __len__(self) -> int:
+        return len(self.forward)
+
+    def _learn(self, recorded: object, minted: object, key: str | None) -> None:
+        if recorded == minted and type(recorded) is type(minted):
+            return
+        if not looks_minted(key, recorded) or isinstance(minted, bool):
+            return
+        if not isinstance(minted, str | int) or minted == "":
+            return
+        assert isinstance(recorded, str | int)
+        if self._wanted is not None and recorded not in self._wanted:
+            return
+        self.forward[recorded] = minted
+        if isinstance(recorded, int):  # ids travel as text in paths and headers
+            self.forward[str(recorded)] = str(minted)
+        self._compiled = False
+
+    # -- learning -------------------------------------------------------------------
+
+    def learn(
+        self,
+        recorded_headers: list[tuple[bytes, bytes]],
+        recorded_body: bytes,
+        target_headers: list[tuple[bytes, bytes]],
+        target_body: bytes,
+    ) -> None:
+        """Learn from one response pair: the same JSON path, cookie, ETag or Location."""
+        if recorded_body != target_body:
+            self._learn_json(_json(recorded_body), _json(target_body), None)
+        recorded = _header_map(recorded_headers)
+        target = _header_map(target_headers)
+        for name in _LEARN_FROM_HEADERS:
+            if name in recorded and name in target:
+                self._learn_header(name, recorded[name][0], target[name][0])
+        self._learn_cookies(recorded.get("set-cookie", []), target.get("set-cookie", []))
+
+    def _learn_json(self, recorded: Any, target: Any, key: str | None) -> None:
+        if isinstance(recorded, dict) and isinstance(target, dict):
+            for k, v in recorded.items():
+                if k in target:
+                    self._learn_json(v, target[k], str(k))
+        elif isinstance(recorded, list) and isinstance(target, list):
+            for a, b in zip(recorded, target, strict=False):
+                self._learn_json(a, b, key)
+        else:
+            self._learn(recorded, target, key)
+
+    def _learn_header(self, name: str, recorded: str, target: str) -> None:
+        if name == "etag":
+            self._learn(recorded, target, "etag")
+            self._learn(
+                recorded.strip('"').removeprefix('W/"'),
+                target.strip('"').removeprefix('W/"'),
+                "etag",
+            )
+            return
+        old = urlsplit(recorded).path.split("/")
+        new = urlsplit(target).path.split("/")
+        if len(old) == len(new):
+            for a, b in zip(old, new, strict=True):
+                if a != b:
+                    self._learn(unquote(a), unquote(b), "id")
+
+    def _learn_cookies(self, recorded: list[str], target: list[str]) -> None:
+        old, new = _cookies(recorded), _cookies(target)
+        for name, value in old.items():
+            if name in new:
+                self._learn(value, new[name], "session")
+
+    # -- applying -------------------------------------------------------------------
+
+    def reverse(self) -> dict[object, object]:
+        """Minted value -> recorded value: what the differ needs to see both as equal.
+
+        Where an int id was minted as text (`13` -> `"aZ3k"`), `"aZ3k"` maps back to the
+        int 13, the recording's own type; the text form is only used for headers/paths."""
+        typed: dict[object, object] = {}
+        for recorded, minted in self.forward.items():
+            if isinstance(recorded, str) and recorded.isdigit() and int(recorded) in self.forward:
+                typed.setdefault(minted, recorded)
+            else:
+                typed[minted] = recorded
+        return typed
+
+    def apply_path(self, path: str) -> str:
+        if not self.forward:
+            return path
+        bare, sep, query = path.partition("?")
+        segments = bare.split("/")
+        changed = False
+        for i, segment in enumerate(segments):
+            new = self.forward.get(unquote(segment))
+            if new is not None:
+                segments[i] = quote(str(new), safe="")
+                changed = True
+        if sep and query:
+            pairs = parse_qsl(query, keep_blank_values=True)
+            if any(v in self.forward for _, v in pairs):
+                query = urlencode([(k, str(self.forward.get(v, v))) for k, v in pairs])
+                changed = True
+        if not changed:
+            return path
+        return "/".join(segments) + (f"?{query}" if sep else "")
+
+    def apply_text(self, text: str) -> str:
+        """Replace whole tokens in a header value (`Bearer tok`, `sid=tok; a=b`, `"etag"`)."""
+        if not self.forward:
+            return text
+        whole = self.forward.get(text)
+        if whole is not None:
+            return str(whole)
+        if not self._compiled:
+            keys = sorted(
+                (k for k in self.forward if isinstance(k, str) and len(k) >= _MIN_TOKEN),
+                key=len,
+                reverse=True,
+            )
+            alternatives = "|".join(_BOUNDARY.format(re.escape(k)) for k in keys)
+            self._pattern = re.compile(alternatives) if keys else None
+            self._compiled = True
+        if self._pattern is None:
+            return text
+        return self._pattern.sub(lambda m: str(self.forward[m.group(0)]), text)
+
+    def apply_body(self, body: bytes, content_type: str) -> bytes:
+        if not self.forward or not body:
+            return body
+        if "json" in content_type or (not content_type and body[:1] in b"{["):
+            parsed = _json(body)
+            if parsed is None:
+                return body
+            replaced, changed = self._replace_json(parsed)
+            return orjson.dumps(replaced) if changed else body
+        if "x-www-form-urlencoded" in content_type:
+            pairs = parse_qsl(body.decode("latin-1"), keep_blank_values=True)
+            if any(v in self.forward for _, v in pairs):
+                return urlencode([(k, str(self.forward.get(v, v))) for k, v in pairs]).encode()
+        return body
+
+    def _replace_json(self, value: Any) -> tuple[Any, bool]:
+        if isinstance(value, dict):
+            changed = False
+            out = {}
+            for k, v in value.items():
+                out[k], c = self._replace_json(v)
+                changed |= c
+            return out, changed
+        if isinstance(value, list):
+            items = [self._replace_json(v) for v in value]
+            return [v for v, _ in items], any(c for _, c in items)
+        if isinstance(value, str | int) and not isinstance(value, bool) and value in self.forward:
+            return self.forward[value], True
+        return value, False
+
+
+def _header_map(headers: list[tuple[bytes, bytes]]) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for name, value in headers:
+        found.setdefault(name.decode("latin-1").lower(), []).append(value.decode("latin-1"))
+    return found
+
+
+def _cookies(set_cookies: list[str]) -> Mapping[str, str]:
+    jar: dict[str, str] = {}
+    for line in set_cookies:
+        cookie: SimpleCookie = SimpleCookie()
+        try:
+            cookie.load(line)
+        except CookieError:
+            continue
+        for name, morsel in cookie.items():
+            jar[name] = morsel.value
+    return jar
