@@ -74,7 +74,7 @@ async def send(http: aiohttp.ClientSession, request: Outgoing, timeout: float) -
                 body=body,
                 elapsed_ms=(time.perf_counter() - started) * 1000,
             )
-    except (aiohttp.ClientError, asyncio.TimeoutError, OSError, ValueError) as exc:
+    except (TimeoutError, aiohttp.ClientError, OSError, ValueError) as exc:
         raise SendError(_describe(exc)) from exc
 
 
@@ -110,7 +110,7 @@ async def send_websocket(
                     received.append(Message("binary", False, frame.data, time.time()))
                 else:
                     break
-    except (aiohttp.ClientError, asyncio.TimeoutError, OSError, ValueError) as exc:
+    except (TimeoutError, aiohttp.ClientError, OSError, ValueError) as exc:
         raise SendError(_describe(exc)) from exc
     return Answer(
         status=101,

@@ -50,7 +50,8 @@ def looks_minted(key: str | None, value: object) -> bool:
 
 
 def _json(body: bytes) -> Any:
-    if not body or body[:1] not in b'{["' and not body[:1].isdigit():
+    first = body.lstrip()[:1]
+    if not first or (first not in b'{["-' and not first.isdigit()):
         return None
     try:
         return orjson.loads(body)
