@@ -14,6 +14,8 @@ import click
 
 from parity import __version__
 from parity.errors import EXIT_USAGE, UserError
+from parity.replay_cmd import replay
+from parity.report_cmd import report, runs, show
 from parity.sessions_cmd import sessions
 
 DEFAULT_SESSIONS = Path(".parity") / "sessions"
@@ -114,7 +116,8 @@ def record(
         raise UserError(f"cannot record: {exc}") from None
 
 
-cli.add_command(sessions)
+for command in (replay, report, show, runs, sessions):
+    cli.add_command(command)
 
 
 def main() -> None:

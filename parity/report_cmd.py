@@ -1,0 +1,113 @@
+"""`parity report | show | runs`: what a replay found, from the results database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from parity.errors import UserError
+from parity.output import console, json_option, print_json
+
+if TYPE_CHECKING:
+    from triage import ResultsDB
+
+DEFAULT_DB = Path(".parity") / "parity.db"
+
+db_option = click.option(
+    "--db",
+    "db_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=DEFAULT_DB,
+    envvar="PARITY_DB",
+    show_default=True,
+    help="The results database.",
+)
+
+
+@contextmanager
+def _results(path: Path) -> Iterator[ResultsDB]:
+    """The results database at `path`; any triage error becomes one red line."""
+    from triage import TriageError, open_results
+
+    try:
+        with open_results(path) as results_db:
+            yield results_db
+    except TriageError as exc:
+        raise UserError(str(exc)) from None
+
+
+@click.command()
+@click.argument("run", required=False, metavar="[RUN]")
+@db_option
+@json_option
+def report(run: str | None, db_path: Path, as_json: bool) -> None:
+    """Summarize a replay run: parity per route, mismatches grouped by signature.
+
+    RUN is a run id or a unique prefix of one; the latest run by default.
+
+    Example:
+
+        parity report --json
+    """
+    from triage import queries
+
+    with _results(db_path) as results_db:
+        data = queries.build_report(results_db, run)
+    if as_json:
+        print_json(data)
+        return
+    from triage import render
+
+    render.report(console(), data)
+
+
+@click.command()
+@click.argument("ref", metavar="ID")
+@db_option
+@json_option
+def show(ref: str, db_path: Path, as_json: bool) -> None:
+    """Show one mismatch in full, or a signature with its first mismatch.
+
+    ID is a mismatch id or a signature id, or a unique prefix of either (as printed by
+    `parity report`).
+
+    Example:
+
+        parity show 3f2a
+    """
+    from triage import queries
+
+    with _results(db_path) as results_db:
+        data = queries.show(results_db, ref)
+    if as_json:
+        print_json(data)
+        return
+    from triage import render
+
+    render.show(console(), data)
+
+
+@click.command()
+@db_option
+@json_option
+def runs(db_path: Path, as_json: bool) -> None:
+    """List the replay runs, newest first, with their totals.
+
+    Example:
+
+        parity runs --json
+    """
+    from triage import queries
+
+    with _results(db_path) as results_db:
+        rows = queries.list_runs(results_db)
+    if as_json:
+        print_json(rows)
+        return
+    from triage import render
+
+    render.runs(console(), rows, str(db_path))

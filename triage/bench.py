@@ -1,0 +1,85 @@
+"""How fast results are stored: `python -m triage.bench [N]` (default 100000).
+
+Builds N exchange results first (5 % mismatched with ~2 KB bodies, 1 % errors, the rest
+matched), then times only their storage: `ResultWriter.add` for each and the batches'
+transactions, into a fresh database in a temporary directory.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from differ.model import Difference, DiffKind, HttpResponse, Outcome, Verdict, Where
+from triage.model import ExchangeResult, RunInfo
+
+
+def _results(n: int, mismatch_every: int, error_every: int) -> list[ExchangeResult]:
+    body = b'{"id": 17, "title": "entry", "text": "' + b"x" * 2000 + b'"}'
+    headers = [(b"Content-Type", b"application/json"), (b"Content-Length", b"2040")]
+    request_headers = [(b"Host", b"127.0.0.1"), (b"Authorization", b"Bearer abc")]
+    out = []
+    for i in range(n):
+        route = f"GET /api/route{i % 40}/{{id}}"
+        if i % error_every == error_every - 1:
+            verdict = Verdict(Outcome.ERROR, route, error="connection refused")
+            actual = None
+        elif i % mismatch_every == mismatch_every - 1:
+            verdict = Verdict(
+                Outcome.MISMATCHED,
+                route,
+                differences=[Difference(Where.BODY, "$.id", DiffKind.CHANGED, 17, 17.0)],
+                signature=f"sig{i % 7}",
+                rules_applied=["python-vs-csharp"],
+            )
+            actual = HttpResponse(200, headers, body.replace(b"17", b"17.0"))
+        else:
+            verdict = Verdict(Outcome.MATCHED, route)
+            actual = HttpResponse(200, headers, body)
+        out.append(
+            ExchangeResult(
+                session=f"s{i // 1000}",
+                seq=i % 1000,
+                method="GET",
+                url=f"/api/route{i % 40}/{i}",
+                route=route,
+                verdict=verdict,
+                request_headers=request_headers,
+                expected=HttpResponse(200, headers, body),
+                actual=actual,
+                expected_ms=1.5,
+                actual_ms=2.5,
+            )
+        )
+    return out
+
+
+def bench_store(n: int = 100_000, *, mismatch_every: int = 20, error_every: int = 100) -> float:
+    """Store `n` results into a fresh database; returns results stored per second."""
+    from triage.db import ResultsDB
+
+    results = _results(n, mismatch_every, error_every)
+    with tempfile.TemporaryDirectory() as tmp:
+        db = ResultsDB(Path(tmp) / "bench.db")
+        try:
+            run_id = db.start_run(RunInfo(target="http://bench", sessions=[], started_at=0.0))
+            start = time.perf_counter()
+            with db.writer(run_id) as writer:
+                for result in results:
+                    writer.add(result)
+            elapsed = time.perf_counter() - start
+        finally:
+            db.close()
+    return n / elapsed
+
+
+def main(argv: list[str]) -> None:
+    n = int(argv[0]) if argv else 100_000
+    rate = bench_store(n)
+    print(f"triage: stored {n} results at {rate:,.0f} rows/s (goal: 50,000)")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,472 @@
+"""The results database: one SQLite file (sqlite-utils), owner-only, WAL mode.
+
+    db = ResultsDB(path)                       # creates the file (0600) and its directory
+    run_id = db.start_run(RunInfo(...))
+    with db.writer(run_id) as w:
+        w.add(ExchangeResult(...))             # buffered; one transaction per batch
+    db.finish_run(run_id)
+
+A batch (the results, mismatches and signatures of up to `batch_size` exchanges, and the
+run's counters) is written in one transaction: after a crash the database holds whole
+batches only. Leaving the `with` block, normally or by an exception, writes what is
+buffered: every added exchange was replayed and judged, and a resumed run needs them.
+
+One `ResultsDB` belongs to one thread (sqlite3's default check applies).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from sqlite_utils import Database
+
+from differ.model import Outcome
+from triage import schema
+from triage.errors import NoDatabase, NotFound, NotResultsDB, TriageError
+from triage.masking import mask_difference, mask_headers, mask_text
+from triage.model import ExchangeResult, RunInfo
+from triage.text import describe_difference, dumps, fallback_signature, signature_shape
+
+BATCH_SIZE = 1000
+FLUSH_INTERVAL = 2.0
+"""Seconds: a writer that buffered rows longer than this writes them on the next `add`,
+so `parity report` sees a slow soak run's progress."""
+
+_RESULT_COLUMNS = (
+    "run_id",
+    "session",
+    "seq",
+    "method",
+    "url",
+    "route",
+    "outcome",
+    "signature",
+    "mismatch_id",
+    "expected_status",
+    "actual_status",
+    "baseline_status",
+    "expected_ms",
+    "actual_ms",
+    "differences",
+    "noise",
+    "error",
+)
+_MISMATCH_COLUMNS = (
+    "id",
+    "run_id",
+    "session",
+    "seq",
+    "method",
+    "url",
+    "route",
+    "outcome",
+    "signature",
+    "error",
+    "expected_status",
+    "actual_status",
+    "baseline_status",
+    "expected_ms",
+    "actual_ms",
+    "first_difference",
+    "differences",
+    "noise",
+    "rules_applied",
+    "request_headers",
+    "expected_headers",
+    "actual_headers",
+    "expected_rendered",
+    "actual_rendered",
+    "request_body",
+    "expected_body",
+    "actual_body",
+)
+
+
+def _insert_sql(table: str, columns: tuple[str, ...]) -> str:
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+
+
+_INSERT_RESULT = _insert_sql("results", _RESULT_COLUMNS)
+_INSERT_MISMATCH = _insert_sql("mismatches", _MISMATCH_COLUMNS)
+_UPSERT_SIGNATURE = (
+    "INSERT INTO signatures (id, route, kinds, paths, first_seen_run, last_seen_run) "
+    "VALUES (?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT(id) DO UPDATE SET last_seen_run = excluded.last_seen_run"
+)
+_MISMATCH_ID_INDEX = _MISMATCH_COLUMNS.index("id")
+_MATCHED, _MISMATCHED, _ERROR = "matched", "mismatched", "error"
+_OUTCOMES: dict[str, str] = {str(o.value): str(o.value) for o in Outcome}
+"""Outcome (or its text) -> plain text, for sqlite3 and fast comparisons."""
+_COUNT_SLOT = {_MATCHED: 1, _MISMATCHED: 2, _ERROR: 3}
+
+
+def random_id() -> str:
+    """A new run or mismatch id: 8 hex digits (callers make it unique)."""
+    return secrets.token_hex(4)
+
+
+class ResultsDB:
+    """The results database at `path`.
+
+    With `create=True` (the replayer) a missing file is created owner-only, with its
+    directory; with `create=False` (report, show, runs) a missing file is `NoDatabase`.
+    Either way a file that is not parity's results database is `NotResultsDB`, and an
+    older schema is migrated.
+    """
+
+    def __init__(self, path: Path, *, create: bool = True) -> None:
+        self.path = Path(path)
+        if not self.path.exists():
+            if not create:
+                raise NoDatabase(self.path)
+            try:
+                self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            except FileExistsError:
+                pass  # created by another process meanwhile: opened and checked below
+            except OSError as exc:
+                raise TriageError(f"cannot create {self.path}: {exc.strerror}") from None
+        elif self.path.is_dir():
+            raise NotResultsDB(f"{self.path} is a directory, not a results database")
+        try:
+            self.db = Database(self.path, execute_plugins=False)
+        except sqlite3.Error as exc:
+            raise NotResultsDB(f"cannot open {self.path}: {exc}") from None
+        try:
+            self._check_and_migrate(create)
+            self.db.execute("PRAGMA synchronous = NORMAL")
+        except sqlite3.DatabaseError as exc:
+            self.db.close()
+            raise NotResultsDB(f"{self.path} is not a parity results database ({exc})") from None
+        except TriageError:
+            self.db.close()
+            raise
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> ResultsDB:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _pragma(self, name: str) -> int:
+        row = self.db.conn.execute(f"PRAGMA {name}").fetchone()
+        return int(row[0])
+
+    def _check_and_migrate(self, create: bool) -> None:
+        app_id = self._pragma("application_id")
+        version = self._pragma("user_version")
+        if app_id != schema.APPLICATION_ID:
+            empty = app_id == 0 and version == 0 and not self.db.table_names()
+            if not (create and empty):
+                raise NotResultsDB(f"{self.path} is not a parity results database")
+        if version > schema.LATEST:
+            raise NotResultsDB(
+                f"{self.path} was written by a newer parity "
+                f"(results schema v{version}; this one knows up to v{schema.LATEST})"
+            )
+        if version == schema.LATEST:
+            return
+        if version == 0:
+            self.db.enable_wal()
+        for number in range(version, schema.LATEST):
+            with self.db.atomic():
+                schema.MIGRATIONS[number](self.db)
+                self.db.execute(f"PRAGMA application_id = {schema.APPLICATION_ID}")
+                self.db.execute(f"PRAGMA user_version = {number + 1}")
+
+    @property
+    def schema_version(self) -> int:
+        return self._pragma("user_version")
+
+    # -- runs --------------------------------------------------------------------------
+
+    @contextmanager
+    def _writing(self, what: str) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise TriageError(f"cannot {what} in {self.path}: {exc}") from exc
+
+    def _new_id(self, table: str) -> str:
+        while True:
+            candidate = random_id()
+            found = self.db.execute(f"SELECT 1 FROM {table} WHERE id = ?", [candidate])
+            if found.fetchone() is None:
+                return candidate
+
+    def start_run(self, info: RunInfo) -> str:
+        """Record a new run; returns its id (8 hex digits)."""
+        run_id = self._new_id("runs")
+        with self._writing("start a run"), self.db.atomic():
+            self.db.table("runs").insert(
+                {
+                    "id": run_id,
+                    "label": info.label,
+                    "target": info.target,
+                    "baseline": info.baseline,
+                    "sessions": dumps(list(info.sessions)),
+                    "rules_path": info.rules_path,
+                    "started_at": info.started_at,
+                    "finished_at": None,
+                    "meta": dumps(info.meta),
+                }
+            )
+        return run_id
+
+    def finish_run(self, run_id: str, finished_at: float | None = None) -> None:
+        """Mark a run finished (now, unless `finished_at` says when)."""
+        when = time.time() if finished_at is None else finished_at
+        with self._writing("finish the run"), self.db.atomic():
+            cursor = self.db.execute("UPDATE runs SET finished_at = ? WHERE id = ?", [when, run_id])
+        if cursor.rowcount == 0:
+            raise NotFound(f"no run {run_id!r} in {self.path}")
+
+    def writer(
+        self,
+        run_id: str,
+        *,
+        batch_size: int = BATCH_SIZE,
+        flush_interval: float = FLUSH_INTERVAL,
+    ) -> ResultWriter:
+        """A context manager that buffers `ExchangeResult`s and writes them in batches."""
+        found = self.db.execute("SELECT 1 FROM runs WHERE id = ?", [run_id]).fetchone()
+        if found is None:
+            raise NotFound(f"no run {run_id!r} in {self.path}")
+        return ResultWriter(self, run_id, batch_size=batch_size, flush_interval=flush_interval)
+
+    # -- reading (see triage.queries) --------------------------------------------------
+
+    def query(self, sql: str, params: Any = None) -> list[dict[str, Any]]:
+        return list(self.db.query(sql, params))
+
+
+class ResultWriter:
+    """Buffers rows and writes each batch in one transaction (see the module doc)."""
+
+    def __init__(
+        self, results_db: ResultsDB, run_id: str, *, batch_size: int, flush_interval: float
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        self._rdb = results_db
+        self.run_id = run_id
+        self.batch_size = batch_size
+        self.flush_interval = flush_interval
+        self.written = 0
+        """Exchanges stored so far by this writer."""
+        self._results: list[tuple[Any, ...]] = []
+        self._mismatches: list[list[Any]] = []
+        self._signatures: dict[str, tuple[Any, ...]] = {}
+        self._counts = [0, 0, 0, 0, 0]  # exchanges, matched, mismatched, errors, noise
+        self._since = time.monotonic()
+
+    def __enter__(self) -> ResultWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc is None:
+            self.flush()
+            return
+        try:
+            self.flush()
+        except Exception as flush_exc:
+            exc.add_note(
+                f"triage: the last {len(self._results)} results were not stored: {flush_exc}"
+            )
+
+    def add(self, result: ExchangeResult) -> None:
+        """Buffer one exchange's result; writes a batch when the buffer is full."""
+        verdict = result.verdict
+        outcome = _OUTCOMES.get(verdict.outcome)
+        if outcome is None:
+            raise ValueError(f"not an outcome: {verdict.outcome!r}")
+        route = result.route or verdict.route
+        expected, actual = result.expected, result.actual
+        noise = len(verdict.noise)
+        signature: str | None = None
+        mismatch_index: int | None = None
+        if outcome != _MATCHED:
+            signature = self._mismatch(result, outcome, route)
+            mismatch_index = len(self._mismatches) - 1
+        self._results.append(
+            (
+                self.run_id,
+                result.session,
+                result.seq,
+                result.method,
+                result.url,
+                route,
+                outcome,
+                signature,
+                mismatch_index,  # replaced by the mismatch's id at flush time
+                expected.status if expected is not None else None,
+                actual.status if actual is not None else None,
+                result.baseline_status,
+                result.expected_ms,
+                result.actual_ms,
+                len(verdict.differences),
+                noise,
+                verdict.error,
+            )
+        )
+        counts = self._counts
+        counts[0] += 1
+        counts[_COUNT_SLOT[outcome]] += 1
+        counts[4] += noise
+        if len(self._results) >= self.batch_size or (
+            time.monotonic() - self._since >= self.flush_interval
+        ):
+            self.flush()
+
+    def _mismatch(self, result: ExchangeResult, outcome: str, route: str) -> str | None:
+        """Buffer the mismatches row of a mismatched or errored exchange; its signature."""
+        verdict = result.verdict
+        expected, actual = result.expected, result.actual
+        differences = [mask_difference(d) for d in verdict.differences]
+        signature = None
+        if outcome == _MISMATCHED:
+            signature = verdict.signature or fallback_signature(route, verdict.differences)
+            if signature not in self._signatures:
+                kinds, paths = signature_shape(verdict.differences)
+                self._signatures[signature] = (
+                    signature,
+                    route,
+                    dumps(kinds),
+                    dumps(paths),
+                    self.run_id,
+                    self.run_id,
+                )
+            first = describe_difference(differences[0]) if differences else ""
+        else:
+            first = f"error: {verdict.error or 'no answer'}"
+        self._mismatches.append(
+            [
+                "",  # the id, assigned at flush time: unique in the database
+                self.run_id,
+                result.session,
+                result.seq,
+                result.method,
+                result.url,
+                route,
+                outcome,
+                signature,
+                verdict.error,
+                expected.status if expected else None,
+                actual.status if actual else None,
+                result.baseline_status,
+                result.expected_ms,
+                result.actual_ms,
+                first,
+                dumps(differences),
+                dumps([mask_difference(d) for d in verdict.noise]),
+                dumps(list(verdict.rules_applied)),
+                dumps(mask_headers(result.request_headers)),
+                dumps(mask_headers(expected.headers)) if expected else None,
+                dumps(mask_headers(actual.headers)) if actual else None,
+                _masked(result.expected_rendered),
+                _masked(result.actual_rendered),
+                result.request_body,
+                expected.body if expected else None,
+                actual.body if actual else None,
+            ]
+        )
+        return signature
+
+    def flush(self) -> None:
+        """Write the buffered rows now, in one transaction."""
+        self._since = time.monotonic()
+        if not self._results:
+            return
+        db = self._rdb.db
+        mismatch_ids = self._unique_ids(len(self._mismatches))
+        for row, mismatch_id in zip(self._mismatches, mismatch_ids, strict=True):
+            row[_MISMATCH_ID_INDEX] = mismatch_id
+        results = [
+            row if row[8] is None else (*row[:8], mismatch_ids[row[8]], *row[9:])
+            for row in self._results
+        ]
+        try:
+            with db.atomic():
+                conn = db.conn
+                conn.executemany(_INSERT_RESULT, results)
+                if self._mismatches:
+                    conn.executemany(_UPSERT_SIGNATURE, list(self._signatures.values()))
+                    conn.executemany(_INSERT_MISMATCH, self._mismatches)
+                conn.execute(
+                    "UPDATE runs SET exchanges = exchanges + ?, matched = matched + ?, "
+                    "mismatched = mismatched + ?, errors = errors + ?, "
+                    "noise_suppressed = noise_suppressed + ? WHERE id = ?",
+                    [*self._counts, self.run_id],
+                )
+        except sqlite3.IntegrityError as exc:
+            raise TriageError(
+                f"cannot store results of run {self.run_id}: {exc} "
+                "(an exchange stored twice in one run?)"
+            ) from exc
+        except sqlite3.Error as exc:
+            raise TriageError(
+                f"cannot store results of run {self.run_id} in {self._rdb.path}: {exc}"
+            ) from exc
+        self.written += len(results)
+        self._results = []
+        self._mismatches = []
+        self._signatures = {}
+        self._counts = [0, 0, 0, 0, 0]
+
+    def _unique_ids(self, count: int) -> list[str]:
+        """`count` new mismatch ids (8 hex digits), unique in the batch and the database."""
+        ids: list[str] = []
+        taken: set[str] = set()
+        while len(ids) < count:
+            fresh = {random_id() for _ in range(count - len(ids))} - taken
+            for chunk in _chunks(sorted(fresh), 500):
+                marks = ", ".join("?" * len(chunk))
+                rows = self._rdb.db.conn.execute(
+                    f"SELECT id FROM mismatches WHERE id IN ({marks})", chunk
+                )
+                fresh.difference_update(r[0] for r in rows)
+            taken.update(fresh)
+            ids.extend(fresh)
+        return ids
+
+
+def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _masked(text: str | None) -> str | None:
+    return None if text is None else mask_text(text)
+
+
+@contextmanager
+def open_results(path: Path) -> Iterator[ResultsDB]:
+    """An existing results database, for reading (`NoDatabase` if there is none)."""
+    results_db = ResultsDB(path, create=False)
+    try:
+        yield results_db
+    finally:
+        results_db.close()

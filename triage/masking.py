@@ -1,0 +1,132 @@
+"""Masking secrets in what triage stores for reading and in what it prints.
+
+Triage imports no other room, so this is a small copy of `sessions.secrets`: the header
+rule is the same (a test keeps the two in step). URLs are the caller's job: the replayer
+passes them already masked (`sessions.secrets.mask_path`).
+
+Bodies get a stricter name rule than headers and query strings. A body key is secret when
+one of its words (or two adjacent words, or the whole key) *is* a secret name: `password`,
+`access_token`, `sessionId`, `apiKey` are; `author`, `design` and `considered` are not,
+although `auth`, `sig` and `sid` occur in them.
+"""
+
+from __future__ import annotations
+
+import re
+from itertools import pairwise
+from typing import Any
+from urllib.parse import parse_qsl
+
+from differ.model import Difference, Headers, Where
+
+MASK = "***"
+
+_SECRET_NAME = re.compile(
+    r"(pass(word|wd|phrase)?|secret|token|api[-_]?key|apikey|auth|session|sid|"
+    r"signature|sig|credential|private[-_]?key|otp|code_verifier|client_secret)",
+    re.IGNORECASE,
+)
+_SECRET_WORD = re.compile(
+    r"(pass(word|wd|phrase)?|pwd|secret|token|apikey|auth|authorization|session|sid|"
+    r"signature|sig|credentials?|privatekey|otp|codeverifier|clientsecret|cookie|jwt|bearer)"
+)
+_SECRET_HEADERS = frozenset(
+    {b"authorization", b"proxy-authorization", b"cookie", b"set-cookie", b"x-api-key"}
+)
+_WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
+# "key": "value" or "key": 123 in JSON text, pretty or compact (escaped quotes allowed).
+_JSON_PAIR = re.compile(r'"((?:[^"\\]|\\.)*)"(\s*:\s*)(?:"(?:[^"\\]|\\.)*"|-?\d[\d.eE+-]*)')
+_PATH_KEY = re.compile(r"\.([^.\[\]]+)|\[['\"]([^'\"]+)['\"]\]")
+
+
+def is_secret_header(name: bytes | str) -> bool:
+    """Authorization, Cookie, Set-Cookie, X-Api-Key and any header named like a secret."""
+    raw = name.encode("latin-1") if isinstance(name, str) else name
+    lowered = raw.lower()
+    return lowered in _SECRET_HEADERS or bool(_SECRET_NAME.search(lowered.decode("latin-1")))
+
+
+def is_secret_key(name: str) -> bool:
+    """True for a JSON or form field name that holds a credential (see the module doc)."""
+    words = [w.lower() for w in _WORDS.findall(name)]
+    candidates = {"".join(words), *words}
+    candidates.update(a + b for a, b in pairwise(words))
+    return any(_SECRET_WORD.fullmatch(c) for c in candidates if c)
+
+
+def header_text(value: bytes) -> str:
+    return value.decode("latin-1")
+
+
+def mask_headers(headers: Headers) -> list[list[str]]:
+    """Headers as `[name, value]` text pairs, in order, secret values as `***`."""
+    return [
+        [header_text(name), MASK if is_secret_header(name) else header_text(value)]
+        for name, value in headers
+    ]
+
+
+def mask_json_text(text: str) -> str:
+    """Mask string values under secret keys in JSON text, keeping its layout."""
+
+    def replace(match: re.Match[str]) -> str:
+        if is_secret_key(match.group(1)):
+            return f'"{match.group(1)}"{match.group(2)}"{MASK}"'
+        return match.group(0)
+
+    return _JSON_PAIR.sub(replace, text)
+
+
+def mask_form_text(text: str) -> str:
+    """`user=ana&password=x` -> `user=ana&password=***`; left alone unless it is a form."""
+    if "=" not in text or any(c in text for c in "{}[]\n"):
+        return text
+    try:
+        pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=True)
+    except ValueError:
+        return text
+    if not any(is_secret_key(name) for name, _ in pairs):
+        return text
+    parts = []
+    for part in text.split("&"):
+        name, sep, _ = part.partition("=")
+        parts.append(f"{name}={MASK}" if sep and is_secret_key(name) else part)
+    return "&".join(parts)
+
+
+def mask_text(text: str) -> str:
+    """Mask a body shown as text: JSON values under secret keys, form fields."""
+    return mask_form_text(mask_json_text(text))
+
+
+def mask_value(value: Any) -> Any:
+    """A JSON-like value with everything under a secret key replaced by `***`."""
+    if isinstance(value, dict):
+        return {
+            k: (
+                MASK if isinstance(k, str) and is_secret_key(k) and v is not None else mask_value(v)
+            )
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [mask_value(v) for v in value]
+    return value
+
+
+def _path_is_secret(path: str) -> bool:
+    return any(is_secret_key(a or b) for a, b in _PATH_KEY.findall(path))
+
+
+def mask_difference(diff: Difference) -> dict[str, Any]:
+    """`Difference.to_json()` with secret values masked: secret headers, secret body keys."""
+    data = diff.to_json()
+    secret = (diff.where == Where.HEADER and is_secret_header(diff.path)) or (
+        diff.where == Where.BODY and _path_is_secret(diff.path)
+    )
+    for side in ("expected", "actual"):
+        value = data[side]
+        if secret and value is not None:
+            data[side] = MASK
+        else:
+            data[side] = mask_value(value)
+    return data

@@ -1,0 +1,296 @@
+"""Rich rendering of what `triage.queries` returns. Every piece of recorded or replayed
+data is escaped (`[` in a URL or a body is text, not markup); secrets were masked when
+stored, and previews are masked when made."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+from triage.queries import parity_percent
+from triage.text import describe_difference
+
+MAX_LINE = 500
+"""Characters of one body-diff line shown by `parity show` (minified JSON is one line)."""
+
+
+def _esc(value: Any) -> str:
+    return escape("-" if value is None else str(value))
+
+
+def format_time(timestamp: float | None) -> str:
+    if timestamp is None:
+        return "-"
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp))
+
+
+def format_duration(started: float | None, finished: float | None) -> str:
+    if started is None or finished is None:
+        return "running or interrupted"
+    seconds = max(0.0, finished - started)
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {secs:02d} s"
+
+
+def _sessions(sessions: list[str]) -> str:
+    if len(sessions) <= 3:
+        return ", ".join(sessions) or "none"
+    return f"{len(sessions)} ({', '.join(sessions[:2])}, …)"
+
+
+def _parity_style(parity: float) -> str:
+    return "green" if parity >= 100 else "yellow" if parity >= 90 else "red"
+
+
+def _pct(parity: float) -> str:
+    return f"[{_parity_style(parity)}]{parity:.2f} %[/]"
+
+
+# -- report ---------------------------------------------------------------------------
+
+
+def report(out: Console, data: dict[str, Any]) -> None:
+    run, totals = data["run"], data["totals"]
+    label = f"  {_esc(run['label'])}" if run["label"] else ""
+    out.print(f"[bold]Run {_esc(run['id'])}[/bold]{label}")
+    out.print(f"  target    {_esc(run['target'])}")
+    out.print(f"  baseline  {_esc(run['baseline'] or 'none')}")
+    out.print(f"  sessions  {_esc(_sessions(run['sessions']))}")
+    out.print(
+        f"  started   {format_time(run['started_at'])}"
+        f", took {format_duration(run['started_at'], run['finished_at'])}"
+    )
+    total = totals["exchanges"]
+    errors = totals["errors"]
+    out.print(
+        f"  {total} exchanges: [green]{totals['matched']} matched[/green] "
+        f"({_pct(parity_percent(totals['matched'], total))}), "
+        f"[red]{totals['mismatched']} mismatched[/red], "
+        f"[red]{errors} {'error' if errors == 1 else 'errors'}[/red], "
+        f"{totals['noise_suppressed']} differences suppressed as noise"
+    )
+    if not total:
+        out.print("No exchanges stored for this run yet.")
+        return
+
+    routes = Table(title="Parity by route (worst first)")
+    routes.add_column("route", overflow="fold")
+    for name in ("exchanges", "matched", "mismatched", "errors", "parity"):
+        routes.add_column(name, justify="right")
+    for r in data["routes"]:
+        routes.add_row(
+            _esc(r["route"]),
+            str(r["exchanges"]),
+            str(r["matched"]),
+            str(r["mismatched"]),
+            str(r["errors"]),
+            _pct(r["parity"]),
+        )
+    out.print(routes)
+
+    if data["signatures"]:
+        sigs = Table(title="Mismatches by signature (`parity show ID` for one in full)")
+        sigs.add_column("signature")
+        sigs.add_column("count", justify="right")
+        sigs.add_column("route", overflow="fold")
+        sigs.add_column("kinds")
+        sigs.add_column("paths", overflow="fold")
+        sigs.add_column("example", overflow="fold")
+        for s in data["signatures"]:
+            example = s["example"]
+            sigs.add_row(
+                _esc(s["id"]),
+                str(s["count"]),
+                _esc(s["route"]),
+                _esc(", ".join(s["kinds"])),
+                _esc(", ".join(s["paths"])),
+                f"[bold]{_esc(example['id'])}[/bold] {_esc(example['difference'])}",
+            )
+        out.print(sigs)
+
+    errors = [m for m in data["mismatches"] if m["error"] is not None]
+    if errors:
+        reasons = Counter(m["error"] for m in errors)
+        first: dict[str, dict[str, Any]] = {}
+        for m in errors:
+            first.setdefault(m["error"], m)
+        table = Table(title="Errors: the target did not answer")
+        table.add_column("count", justify="right")
+        table.add_column("reason", overflow="fold")
+        table.add_column("example", overflow="fold")
+        for reason, count in reasons.most_common():
+            m = first[reason]
+            table.add_row(
+                str(count),
+                f"[red]{_esc(reason)}[/red]",
+                f"[bold]{_esc(m['id'])}[/bold] {_esc(m['method'])} {_esc(m['url'])}",
+            )
+        out.print(table)
+
+
+# -- runs -----------------------------------------------------------------------------
+
+
+def runs(out: Console, rows: list[dict[str, Any]], where: str) -> None:
+    if not rows:
+        out.print(f"No runs in {_esc(where)}.")
+        return
+    table = Table(title=f"Runs in {_esc(where)} (newest first)")
+    for name, justify in [
+        ("id", "left"),
+        ("label", "left"),
+        ("started", "left"),
+        ("took", "right"),
+        ("target", "fold"),
+        ("sessions", "right"),
+        ("exchanges", "right"),
+        ("matched", "right"),
+        ("mismatched", "right"),
+        ("errors", "right"),
+        ("parity", "right"),
+    ]:
+        if justify == "fold":
+            table.add_column(name, overflow="fold")
+        else:
+            table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for r in rows:
+        t = r["totals"]
+        table.add_row(
+            _esc(r["id"]),
+            _esc(r["label"]),
+            format_time(r["started_at"]),
+            format_duration(r["started_at"], r["finished_at"]),
+            _esc(r["target"]),
+            str(len(r["sessions"])),
+            str(t["exchanges"]),
+            str(t["matched"]),
+            str(t["mismatched"]),
+            str(t["errors"]),
+            _pct(r["parity"]),
+        )
+    out.print(table)
+
+
+# -- show -----------------------------------------------------------------------------
+
+
+def show(out: Console, data: dict[str, Any]) -> None:
+    if "signature" in data:
+        _signature(out, data["signature"])
+        if data["mismatch"] is not None:
+            out.print()
+            out.print("[bold]Its first mismatch in the latest run:[/bold]")
+            _mismatch(out, data["mismatch"])
+        return
+    _mismatch(out, data["mismatch"])
+
+
+def _signature(out: Console, sig: dict[str, Any]) -> None:
+    out.print(f"[bold]Signature {_esc(sig['id'])}[/bold]  route {_esc(sig['route'])}")
+    if sig["routes"] and sig["routes"] != [sig["route"]]:
+        out.print(f"  routes     {_esc(', '.join(sig['routes']))}")
+    out.print(f"  kinds      {_esc(', '.join(sig['kinds']))}")
+    out.print(f"  paths      {_esc(', '.join(sig['paths']))}")
+    runs = sig["runs"]
+    if runs:
+        latest = runs[0]
+        out.print(f"  count      {latest['count']} in run {_esc(latest['run'])} (latest seen)")
+        if len(runs) > 1:
+            rest = ", ".join(f"{_esc(r['run'])}: {r['count']}" for r in runs[1:6])
+            out.print(f"  earlier    {rest}{', …' if len(runs) > 6 else ''}")
+    out.print(f"  first seen {_esc(sig['first_seen_run'])}, last seen {_esc(sig['last_seen_run'])}")
+
+
+def _headers_cell(headers: list[list[str]]) -> str:
+    return "\n".join(f"{_esc(n)}: {_esc(v)}" for n, v in headers) or "-"
+
+
+def _mismatch(out: Console, m: dict[str, Any]) -> None:
+    kind = "[red]error[/red]" if m["outcome"] == "error" else "[yellow]mismatch[/yellow]"
+    out.print(
+        f"[bold]{_esc(m['id'])}[/bold] {kind}  {_esc(m['method'])} {_esc(m['url'])}"
+        f"  route {_esc(m['route'])}"
+    )
+    out.print(
+        f"  run {_esc(m['run_id'])}  session {_esc(m['session'])}  seq {m['seq']}"
+        f"  signature {_esc(m['signature'])}"
+    )
+    if m["error"]:
+        out.print(f"  [red]the target did not answer: {_esc(m['error'])}[/red]")
+
+    req = m["request"]
+    out.print()
+    out.print("[bold]Request[/bold]")
+    out.print(f"  {_esc(req['method'])} {_esc(req['url'])}")
+    for name, value in req["headers"]:
+        out.print(f"  {_esc(name)}: {_esc(value)}")
+    if req["body"]:
+        out.print(Text(req["body"], style="dim"))
+
+    expected, actual = m["expected"], m["actual"]
+    table = Table(title="Expected (recorded) vs actual (target)", show_lines=True)
+    table.add_column("", style="bold")
+    table.add_column("expected", overflow="fold")
+    table.add_column("actual", overflow="fold")
+
+    def cell(side: dict[str, Any] | None, key: str) -> str:
+        if side is None:
+            return "[red]no response[/red]" if key == "status" else "-"
+        if key == "headers":
+            return _headers_cell(side["headers"])
+        if key == "ms":
+            return "-" if side["ms"] is None else f"{side['ms']:.1f} ms"
+        if key == "body":
+            return f"{side['body_bytes']} bytes"
+        return _esc(side[key])
+
+    for key in ("status", "headers", "body", "ms"):
+        left, right = cell(expected, key), cell(actual, key)
+        if key == "status" and expected and actual and expected["status"] != actual["status"]:
+            left, right = f"[red]{left}[/red]", f"[red]{right}[/red]"
+        table.add_row(key, left, right)
+    if m["baseline_status"] is not None:
+        table.add_row("baseline", _esc(m["baseline_status"]), "")
+    out.print(table)
+
+    if m["body_diff"]:
+        out.print("[bold]Body diff[/bold] (normalized; only the hunks around differences)")
+        for line in m["body_diff"]:
+            shown = line if len(line) <= MAX_LINE else line[:MAX_LINE] + "…"
+            style = (
+                "bold"
+                if line.startswith(("---", "+++"))
+                else "cyan"
+                if line.startswith("@@")
+                else "red"
+                if line.startswith("-")
+                else "green"
+                if line.startswith("+")
+                else None
+            )
+            out.print(Text(shown, style=style or ""), soft_wrap=True)
+        if m["body_diff_more_lines"]:
+            out.print(f"[dim]… {m['body_diff_more_lines']} more diff lines[/dim]")
+
+    _differences(out, "Differences", m["differences"])
+    _differences(out, "Noise suppressed", m["noise"], dim=True)
+    if m["rules_applied"]:
+        out.print(f"[bold]Rules applied[/bold]: {_esc(', '.join(m['rules_applied']))}")
+
+
+def _differences(out: Console, title: str, items: list[dict[str, Any]], dim: bool = False) -> None:
+    if not items:
+        return
+    out.print(f"[bold]{title}[/bold] ({len(items)})")
+    for item in items:
+        line = _esc(describe_difference(item))
+        out.print(f"  [dim]{line}[/dim]" if dim else f"  {line}")

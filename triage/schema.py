@@ -1,0 +1,137 @@
+"""The results database's schema and its migrations.
+
+The schema version is `PRAGMA user_version`; `PRAGMA application_id` marks the file as
+parity's, so that another program's SQLite file is refused rather than written into.
+Each migration runs in one transaction with the version bump. Every table and column is
+documented in `docs/results-db.md`; keep the two in step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlite_utils import Database
+
+APPLICATION_ID = 0x70617269  # "pari"
+
+
+def _v1(db: Database) -> None:
+    db.table("runs").create(
+        {
+            "id": str,
+            "label": str,
+            "target": str,
+            "baseline": str,
+            "sessions": str,
+            "rules_path": str,
+            "started_at": float,
+            "finished_at": float,
+            "exchanges": int,
+            "matched": int,
+            "mismatched": int,
+            "errors": int,
+            "noise_suppressed": int,
+            "meta": str,
+        },
+        pk="id",
+        not_null=["label", "target", "sessions", "started_at"],
+        defaults={
+            "label": "",
+            "sessions": "[]",
+            "meta": "{}",
+            "exchanges": 0,
+            "matched": 0,
+            "mismatched": 0,
+            "errors": 0,
+            "noise_suppressed": 0,
+        },
+    )
+    db.table("runs").create_index(["started_at"])
+    db.table("signatures").create(
+        {
+            "id": str,
+            "route": str,
+            "kinds": str,
+            "paths": str,
+            "first_seen_run": str,
+            "last_seen_run": str,
+        },
+        pk="id",
+        not_null=["route", "kinds", "paths"],
+        foreign_keys=[("first_seen_run", "runs", "id"), ("last_seen_run", "runs", "id")],
+    )
+    # Column order matters: the large columns (JSON, rendered text, BLOBs) come last, so
+    # that queries reading the small ones never walk a big body's overflow pages.
+    db.table("mismatches").create(
+        {
+            "id": str,
+            "run_id": str,
+            "session": str,
+            "seq": int,
+            "method": str,
+            "url": str,
+            "route": str,
+            "outcome": str,
+            "signature": str,
+            "error": str,
+            "expected_status": int,
+            "actual_status": int,
+            "baseline_status": int,
+            "expected_ms": float,
+            "actual_ms": float,
+            "first_difference": str,
+            "differences": str,
+            "noise": str,
+            "rules_applied": str,
+            "request_headers": str,
+            "expected_headers": str,
+            "actual_headers": str,
+            "expected_rendered": str,
+            "actual_rendered": str,
+            "request_body": bytes,
+            "expected_body": bytes,
+            "actual_body": bytes,
+        },
+        pk="id",
+        not_null=["run_id", "session", "seq", "method", "url", "route", "outcome"],
+        foreign_keys=[("run_id", "runs", "id"), ("signature", "signatures", "id")],
+    )
+    db.table("mismatches").create_index(["run_id", "session", "seq"], unique=True)
+    db.table("mismatches").create_index(["signature", "run_id"])
+    db.table("results").create(
+        {
+            "id": int,
+            "run_id": str,
+            "session": str,
+            "seq": int,
+            "method": str,
+            "url": str,
+            "route": str,
+            "outcome": str,
+            "signature": str,
+            "mismatch_id": str,
+            "expected_status": int,
+            "actual_status": int,
+            "baseline_status": int,
+            "expected_ms": float,
+            "actual_ms": float,
+            "differences": int,
+            "noise": int,
+            "error": str,
+        },
+        pk="id",
+        not_null=["run_id", "session", "seq", "method", "url", "route", "outcome"],
+        defaults={"differences": 0, "noise": 0},
+        foreign_keys=[
+            ("run_id", "runs", "id"),
+            ("signature", "signatures", "id"),
+            ("mismatch_id", "mismatches", "id"),
+        ],
+    )
+    db.table("results").create_index(["run_id", "session", "seq"], unique=True)
+
+
+MIGRATIONS: list[Callable[[Database], None]] = [_v1]
+"""`MIGRATIONS[n]` takes a database from version n to n + 1. Only ever append."""
+
+LATEST = len(MIGRATIONS)

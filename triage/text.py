@@ -1,0 +1,89 @@
+"""Small text helpers: JSON for the database, one-line descriptions of differences,
+and the shape of a signature."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable
+from typing import Any
+
+import orjson
+
+from differ.model import Difference, Where
+
+_INDEX = re.compile(r"\[\d+\]")
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).decode("utf-8", "replace")
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    return str(value)
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON text; values JSON cannot hold become strings rather than errors."""
+    try:
+        return orjson.dumps(value, default=_default, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:  # e.g. integers beyond 64 bits, which orjson refuses
+        return json.dumps(value, default=_default, ensure_ascii=False, separators=(",", ":"))
+
+
+def loads(text: str | None, empty: Any = None) -> Any:
+    if text is None:
+        return empty
+    return json.loads(text)
+
+
+def short(value: Any, limit: int = 40) -> str:
+    """A value as compact JSON, cut to `limit` characters."""
+    text = dumps(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def where_path(where: str, path: str) -> str:
+    """`status`, `header content-type` or `$.a.b[3]`."""
+    if where == Where.STATUS:
+        return "status"
+    if where == Where.HEADER:
+        return f"header {path}"
+    return path or "$"
+
+
+def describe_difference(diff: dict[str, Any]) -> str:
+    """One line: `$.a.b[3] changed: 1 -> 1.0`, `header etag removed: "x"`."""
+    place = where_path(diff["where"], diff["path"])
+    kind = diff["kind"]
+    expected, actual = diff.get("expected"), diff.get("actual")
+    if kind == "added":
+        return f"{place} added: {short(actual)}"
+    if kind == "removed":
+        return f"{place} removed: {short(expected)}"
+    if kind == "order_changed":
+        return f"{place} order changed"
+    label = "type changed" if kind == "type_changed" else "changed"
+    return f"{place} {label}: {short(expected)} -> {short(actual)}"
+
+
+def template(path: str) -> str:
+    """`$.entries[3].id` -> `$.entries[*].id`: array positions do not make a new shape."""
+    return _INDEX.sub("[*]", path)
+
+
+def signature_shape(differences: Iterable[Difference]) -> tuple[list[str], list[str]]:
+    """The sorted kinds and templated places (`status`, `header etag`, `$.a[*]`)."""
+    kinds = sorted({d.kind.value for d in differences})
+    paths = sorted({template(where_path(d.where.value, d.path)) for d in differences})
+    return kinds, paths
+
+
+def fallback_signature(route: str, differences: Iterable[Difference]) -> str:
+    """A signature for a mismatch whose verdict has none: route + sorted (kind, place)."""
+    shape = sorted(
+        {(d.kind.value, template(where_path(d.where.value, d.path))) for d in differences}
+    )
+    digest = hashlib.sha256(dumps([route, shape]).encode()).hexdigest()
+    return digest[:12]
