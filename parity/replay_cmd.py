@@ -151,8 +151,11 @@ def replay(
         replayer = Replayer(settings, Differ(differ_rules), writer, progress=advance)
         try:
             totals = asyncio.run(replayer.run(files))
-        except* (SessionFileError, TriageError) as group:
-            raise UserError(str(group.exceptions[0])) from None
+        except ExceptionGroup as group:  # from the TaskGroup of sessions
+            known = group.subgroup((SessionFileError, TriageError))
+            if known is None:
+                raise
+            raise UserError(str(known.exceptions[0])) from None
     results.finish_run(run_id, finished_at=time.time())
 
     summary = (

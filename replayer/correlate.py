@@ -22,8 +22,8 @@ import orjson
 
 Scalar = str | int
 _ID_KEY = re.compile(
-    r"(^|_|-)(id|uid|uuid|guid|pk|key|token|sid|session|etag|cursor|ref)$|Id$|ID$|Token$|Key$",
-    re.IGNORECASE,
+    r"(?i:(^|_|-)(ids?|uid|uuid|guid|pk|key|token|sid|session|etag|cursor|ref)$)"
+    r"|[a-z0-9](Ids?|IDs?|Uuid|Token|Key|Session)$"  # camelCase: entryId, vaultIDs, apiKey
 )
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _TOKEN = re.compile(
@@ -47,6 +47,29 @@ def looks_minted(key: str | None, value: object) -> bool:
     if isinstance(value, str):
         return bool(_UUID.match(value) or _TOKEN.match(value))
     return False
+
+
+def same_record(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """True when two objects agree on more of their plain data (not ids, not tokens) than
+    they disagree on: the same record, whatever ids each backend gave it."""
+    agree = disagree = 0
+    for key, value in a.items():
+        if key not in b or isinstance(value, dict | list) or looks_minted(key, value):
+            continue
+        if value == b[key]:
+            agree += 1
+        else:
+            disagree += 1
+    return agree > disagree
+
+
+def replaceable(key: str | None, value: object) -> bool:
+    """Whether a request value may be swapped for its correlated one: minted-looking, or
+    too long to be a coincidence. `page=2` stays 2 even when some id 2 was re-minted."""
+    if looks_minted(key, value):
+        return True
+    text = str(value)
+    return len(text) >= (4 if text.isdigit() else 8)
 
 
 def _json(body: bytes) -> Any:
@@ -99,6 +122,8 @@ class ValueMap:
         self._wanted = wanted
         self._pattern: re.Pattern[str] | None = None
         self._compiled = False
+        self._seen_recorded: set[object] = set()
+        self._seen_minted: set[object] = set()
 
     def __len__(self) -> int:
         return len(self.forward)
@@ -111,7 +136,11 @@ class ValueMap:
         if not isinstance(minted, str | int) or minted == "":
             return
         assert isinstance(recorded, str | int)
-        if self._wanted is not None and recorded not in self._wanted:
+        # Learn a value the session sends again, or one both sides mint right here for
+        # the first time (a new entry's id, a fresh ETag). An id seen before that now
+        # differs is a wrong reference: a difference to report, not to correlate away.
+        fresh = recorded not in self._seen_recorded and minted not in self._seen_minted
+        if self._wanted is not None and recorded not in self._wanted and not fresh:
             return
         self.forward[recorded] = minted
         if isinstance(recorded, int):  # ids travel as text in paths and headers
@@ -128,14 +157,25 @@ class ValueMap:
         target_body: bytes,
     ) -> None:
         """Learn from one response pair: the same JSON path, cookie, ETag or Location."""
-        if recorded_body != target_body:
-            self._learn_json(_json(recorded_body), _json(target_body), None)
+        recorded_json = _json(recorded_body)
+        if recorded_body == target_body:
+            target_json = recorded_json
+        else:
+            target_json = _json(target_body)
+            self._learn_json(recorded_json, target_json, None)
         recorded = _header_map(recorded_headers)
         target = _header_map(target_headers)
         for name in _LEARN_FROM_HEADERS:
             if name in recorded and name in target:
                 self._learn_header(name, recorded[name][0], target[name][0])
         self._learn_cookies(recorded.get("set-cookie", []), target.get("set-cookie", []))
+        self._remember(self._seen_recorded, recorded, recorded_json)
+        self._remember(self._seen_minted, target, target_json)
+
+    @staticmethod
+    def _remember(seen: set[object], headers: dict[str, list[str]], body: Any) -> None:
+        seen.update(v for k, v in _leaves(body) if looks_minted(k, v))
+        seen.update(headers.get("etag", []))
 
     def _learn_json(self, recorded: Any, target: Any, key: str | None) -> None:
         if isinstance(recorded, dict) and isinstance(target, dict):
@@ -144,6 +184,11 @@ class ValueMap:
                     self._learn_json(v, target[k], str(k))
         elif isinstance(recorded, list) and isinstance(target, list):
             for a, b in zip(recorded, target, strict=False):
+                # Items at one index are one record only if they agree on their data; in a
+                # list the target ordered differently they are two records, and their ids
+                # are not each other's.
+                if isinstance(a, dict) and isinstance(b, dict) and not same_record(a, b):
+                    continue
                 self._learn_json(a, b, key)
         else:
             self._learn(recorded, target, key)
@@ -198,8 +243,9 @@ class ValueMap:
                 changed = True
         if sep and query:
             pairs = parse_qsl(query, keep_blank_values=True)
-            if any(v in self.forward for _, v in pairs):
-                query = urlencode([(k, str(self.forward.get(v, v))) for k, v in pairs])
+            new_pairs = self._replace_pairs(pairs)
+            if new_pairs != pairs:
+                query = urlencode(new_pairs)
                 changed = True
         if not changed:
             return path
@@ -236,22 +282,34 @@ class ValueMap:
             return orjson.dumps(replaced) if changed else body
         if "x-www-form-urlencoded" in content_type:
             pairs = parse_qsl(body.decode("latin-1"), keep_blank_values=True)
-            if any(v in self.forward for _, v in pairs):
-                return urlencode([(k, str(self.forward.get(v, v))) for k, v in pairs]).encode()
+            new_pairs = self._replace_pairs(pairs)
+            if new_pairs != pairs:
+                return urlencode(new_pairs).encode()
         return body
 
-    def _replace_json(self, value: Any) -> tuple[Any, bool]:
+    def _replace_pairs(self, pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        return [
+            (k, str(self.forward[v])) if v in self.forward and replaceable(k, v) else (k, v)
+            for k, v in pairs
+        ]
+
+    def _replace_json(self, value: Any, key: str | None = None) -> tuple[Any, bool]:
         if isinstance(value, dict):
             changed = False
             out = {}
             for k, v in value.items():
-                out[k], c = self._replace_json(v)
+                out[k], c = self._replace_json(v, str(k))
                 changed |= c
             return out, changed
         if isinstance(value, list):
-            items = [self._replace_json(v) for v in value]
+            items = [self._replace_json(v, key) for v in value]
             return [v for v, _ in items], any(c for _, c in items)
-        if isinstance(value, str | int) and not isinstance(value, bool) and value in self.forward:
+        if (
+            isinstance(value, str | int)
+            and not isinstance(value, bool)
+            and value in self.forward
+            and replaceable(key, value)
+        ):
             return self.forward[value], True
         return value, False
 

@@ -23,6 +23,12 @@ def test_minted_values_are_ids_tokens_and_uuids_not_data() -> None:
     assert looks_minted(None, "eyJhbGciOiJIUzI1NiJ9abc123")
     assert not looks_minted("type", "journal")  # an enum: a difference, never a correlation
     assert not looks_minted("count", 3) and not looks_minted("page", 2)
+    assert not looks_minted("valid", "yes") and not looks_minted("paid", 10)
+    assert (
+        looks_minted("entryIds", 3)
+        and looks_minted("X-Request-ID", "r")
+        and looks_minted("apiKey", "k")
+    )
     assert not looks_minted("id", True) and not looks_minted("score", 4.0)
 
 
@@ -30,12 +36,14 @@ def test_a_type_change_is_carried_into_path_query_headers_and_bodies() -> None:
     values = ValueMap()
     _learn(values, {"entry": {"id": 13}}, {"entry": {"id": "aZ3k"}})
     assert (
-        values.apply_path("/api/entries/13?parent=13&page=13x")
-        == "/api/entries/aZ3k?parent=aZ3k&page=13x"
+        values.apply_path("/api/entries/13?parent_id=13&page=13")
+        == "/api/entries/aZ3k?parent_id=aZ3k&page=13"
     )
     assert values.apply_text("13") == "aZ3k"
-    body = values.apply_body(b'{"entry_id": 13, "title": "13", "n": 14}', "application/json")
-    assert orjson.loads(body) == {"entry_id": "aZ3k", "title": "aZ3k", "n": 14}
+    body = values.apply_body(
+        b'{"entry_id": 13, "ids": [13], "max_words": 13, "n": 14}', "application/json"
+    )
+    assert orjson.loads(body) == {"entry_id": "aZ3k", "ids": ["aZ3k"], "max_words": 13, "n": 14}
     assert (
         values.apply_body(b"entry_id=13&x=1", "application/x-www-form-urlencoded")
         == b"entry_id=aZ3k&x=1"
@@ -75,6 +83,23 @@ def test_tokens_cookies_etags_and_locations() -> None:
     assert values.apply_path("/api/entries/1042") == "/api/entries/87"
 
 
+def test_items_of_a_list_in_another_order_are_not_each_others_records() -> None:
+    values = ValueMap()
+    recorded = {
+        "results": [{"id": 7, "title": "a", "date": "d1"}, {"id": 5, "title": "b", "date": "d2"}]
+    }
+    reordered = {
+        "results": [{"id": 5, "title": "b", "date": "d2"}, {"id": 7, "title": "a", "date": "d1"}]
+    }
+    _learn(values, recorded, reordered)
+    assert values.forward == {}
+    renumbered = {
+        "results": [{"id": 70, "title": "a", "date": "d1"}, {"id": 50, "title": "B", "date": "d2"}]
+    }
+    _learn(values, recorded, renumbered)
+    assert values.forward[7] == 70 and 5 not in values.forward  # "b" vs "B": 1 agree, 1 not
+
+
 def test_short_values_are_not_replaced_inside_other_header_text() -> None:
     values = ValueMap()
     _learn(values, {"id": 5}, {"id": 9})
@@ -82,14 +107,16 @@ def test_short_values_are_not_replaced_inside_other_header_text() -> None:
     assert values.apply_text("5") == "9"
 
 
-def test_only_values_the_session_uses_are_learned() -> None:
+def test_a_value_seen_before_that_now_differs_is_not_learned() -> None:
+    """Fresh mints are correlated even when unused; a changed old reference is a difference."""
     values = ValueMap(wanted={"recTOKEN1234567890"})
+    _learn(values, {"user": {"id": 7}}, {"user": {"id": 7}})
     _learn(
         values,
-        {"token": "recTOKEN1234567890", "user": {"id": 7}},
-        {"token": "newTOKEN0987654321", "user": {"id": 8}},
+        {"token": "recTOKEN1234567890", "user": {"id": 7}, "entry": {"id": 41}},
+        {"token": "newTOKEN0987654321", "user": {"id": 8}, "entry": {"id": 99}},
     )
-    assert values.forward == {"recTOKEN1234567890": "newTOKEN0987654321"}
+    assert values.forward == {"recTOKEN1234567890": "newTOKEN0987654321", 41: 99, "41": "99"}
 
 
 def test_request_values_cover_every_place_a_value_travels() -> None:

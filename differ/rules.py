@@ -1,0 +1,261 @@
+"""The rules file: what the differ cannot learn by itself. `load_rules(data)` checks the
+parsed TOML dict and returns `Rules`; every mistake is one `RulesError` line that names
+the rule (`rules: [[ignore]] #2: 'paths' must be a list of strings`).
+
+The format is documented in `docs/rules.md`. Unknown keys are errors, so a typo never
+silently disables a rule; new tables (`[profiles]`, `[[array]]`, ...) can be added later
+without changing the meaning of existing files.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from typing import Literal
+
+from differ.jsonpath import Parts, PathPattern, PathSyntaxError, parse_concrete
+
+RouteSource = Literal["json", "header", "query"]
+
+_PLACEHOLDER_NAME = re.compile(r"[A-Za-z0-9_.:\-]+")
+_TABLES = ("headers", "ignore", "placeholder", "route")
+_IGNORE_KEYS = ("headers", "name", "paths", "route")
+_PLACEHOLDER_KEYS = ("headers", "name", "paths", "pattern", "route")
+_ROUTE_KEYS = ("key", "match")
+_HEADERS_KEYS = ("compare", "compare_only", "ignore", "shape")
+_SOURCES: dict[str, RouteSource] = {"json": "json", "header": "header", "query": "query"}
+
+
+class RulesError(ValueError):
+    """A malformed rules file; the message is one line that names the rule."""
+
+
+def route_matches(globs: Sequence[str], route: str) -> bool:
+    """True if `route` (`METHOD /path` plus an optional key) matches one of `globs`, or if
+    there are none (a rule without `route` applies everywhere)."""
+    return not globs or any(fnmatchcase(route, glob) for glob in globs)
+
+
+@dataclass(frozen=True, slots=True)
+class IgnoreRule:
+    """`[[ignore]]`: paths and headers removed on every side before comparing."""
+
+    label: str
+    routes: tuple[str, ...] = ()
+    paths: tuple[PathPattern, ...] = ()
+    headers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceholderRule:
+    """`[[placeholder]]`: whole string values matching `pattern` become `<name>`."""
+
+    label: str
+    name: str
+    pattern: re.Pattern[str]
+    routes: tuple[str, ...] = ()
+    paths: tuple[PathPattern, ...] = ()
+    """Empty: every string value of the body."""
+    headers: tuple[str, ...] = ()
+    """Header names whose (whole) values the pattern also applies to."""
+
+    @property
+    def token(self) -> str:
+        return f"<{self.name}>"
+
+
+@dataclass(frozen=True, slots=True)
+class RouteRule:
+    """`[[route]]`: for requests whose default route matches `match`, append a key taken
+    from the JSON body, a header or the query string."""
+
+    match: str
+    source: RouteSource
+    key: str
+    json_path: Parts = ()
+
+
+@dataclass(frozen=True, slots=True)
+class HeaderRules:
+    """`[headers]`: changes to the default header policy (see `differ.headers`)."""
+
+    ignore: tuple[str, ...] = ()
+    compare: tuple[str, ...] = ()
+    compare_only: tuple[str, ...] | None = None
+    shape: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """Everything a rules file says; `Rules()` is the default (no rules)."""
+
+    ignores: tuple[IgnoreRule, ...] = ()
+    placeholders: tuple[PlaceholderRule, ...] = ()
+    routes: tuple[RouteRule, ...] = ()
+    headers: HeaderRules = field(default_factory=HeaderRules)
+
+
+# --- loading -----------------------------------------------------------------------------
+
+
+class _Reader:
+    """Typed access to one table of the rules file, with errors that name it."""
+
+    def __init__(self, where: str, table: object, known: Sequence[str]) -> None:
+        self.where = where
+        if not isinstance(table, Mapping):
+            self.fail(f"must be a table, not {_type_name(table)}")
+        assert isinstance(table, Mapping)
+        unknown = sorted(str(k) for k in table if k not in known)
+        if unknown:
+            names = ", ".join(repr(k) for k in unknown)
+            self.fail(f"unknown key {names} (known: {', '.join(known)})")
+        self.table: Mapping[object, object] = table
+
+    def fail(self, message: str) -> None:
+        raise RulesError(f"rules: {self.where}: {message}")
+
+    def string(self, key: str, *, required: bool = False) -> str | None:
+        value = self.table.get(key)
+        if value is None:
+            if required:
+                self.fail(f"{key!r} is required")
+            return None
+        if not isinstance(value, str) or not value.strip():
+            self.fail(f"{key!r} must be a non-empty string")
+        assert isinstance(value, str)
+        return value.strip()
+
+    def strings(self, key: str, *, one_allowed: bool = False) -> tuple[str, ...] | None:
+        value = self.table.get(key)
+        if value is None:
+            return None
+        if one_allowed and isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            shape = "a string or a list of strings" if one_allowed else "a list of strings"
+            self.fail(f"{key!r} must be {shape}")
+        assert isinstance(value, list)
+        return tuple(str(v).strip() for v in value)
+
+    def paths(self) -> tuple[PathPattern, ...]:
+        compiled = []
+        for text in self.strings("paths") or ():
+            try:
+                compiled.append(PathPattern.compile(text))
+            except PathSyntaxError as exc:
+                self.fail(str(exc))
+        return tuple(compiled)
+
+    def headers(self) -> tuple[str, ...]:
+        return tuple(name.lower() for name in self.strings("headers") or ())
+
+
+def _type_name(value: object) -> str:
+    if isinstance(value, Mapping):
+        return "a table"
+    if isinstance(value, list):
+        return "a list"
+    return "a string" if isinstance(value, str) else type(value).__name__
+
+
+def _label(kind: str, number: int, name: str | None) -> str:
+    return f"{kind}:{name}" if name else f"{kind}:#{number}"
+
+
+def _ignore(number: int, table: object) -> IgnoreRule:
+    r = _Reader(f"[[ignore]] #{number}", table, _IGNORE_KEYS)
+    paths, headers = r.paths(), r.headers()
+    if not paths and not headers:
+        r.fail("needs 'paths' or 'headers'")
+    return IgnoreRule(
+        label=_label("ignore", number, r.string("name")),
+        routes=r.strings("route", one_allowed=True) or (),
+        paths=paths,
+        headers=headers,
+    )
+
+
+def _placeholder(number: int, table: object) -> PlaceholderRule:
+    r = _Reader(f"[[placeholder]] #{number}", table, _PLACEHOLDER_KEYS)
+    name = r.string("name", required=True)
+    assert name is not None
+    if not _PLACEHOLDER_NAME.fullmatch(name):
+        r.fail(f"'name' {name!r} may only use letters, digits and _ . : -")
+    r.where = f"[[placeholder]] #{number} ({name})"
+    text = r.string("pattern", required=True)
+    assert text is not None
+    try:
+        pattern = re.compile(text)
+    except re.error as exc:
+        r.fail(f"bad regex 'pattern' {text!r}: {exc}")
+        raise  # unreachable: fail() raised
+    return PlaceholderRule(
+        label=f"placeholder:{name}",
+        name=name,
+        pattern=pattern,
+        routes=r.strings("route", one_allowed=True) or (),
+        paths=r.paths(),
+        headers=r.headers(),
+    )
+
+
+def _route(number: int, table: object) -> RouteRule:
+    r = _Reader(f"[[route]] #{number}", table, _ROUTE_KEYS)
+    match, key = r.string("match", required=True), r.string("key", required=True)
+    assert match is not None and key is not None
+    prefix, _, name = key.partition(":")
+    source = _SOURCES.get(prefix)
+    if source is None or not name.strip():
+        r.fail(f"'key' {key!r} must be 'json:$.path', 'header:Name' or 'query:name'")
+    assert source is not None
+    json_path: Parts = ()
+    if source == "json":
+        try:
+            json_path = parse_concrete(name.strip())
+        except PathSyntaxError as exc:
+            r.fail(str(exc))
+    return RouteRule(match=match, source=source, key=name.strip(), json_path=json_path)
+
+
+def _headers(table: object) -> HeaderRules:
+    r = _Reader("[headers]", table, _HEADERS_KEYS)
+
+    def names(key: str) -> tuple[str, ...]:
+        return tuple(n.lower() for n in r.strings(key) or ())
+
+    only = r.strings("compare_only")
+    return HeaderRules(
+        ignore=names("ignore"),
+        compare=names("compare"),
+        compare_only=None if only is None else tuple(n.lower() for n in only),
+        shape=names("shape"),
+    )
+
+
+def _array_of_tables(data: Mapping[str, object], key: str) -> list[object]:
+    value = data.get(key, [])
+    if not isinstance(value, list):
+        raise RulesError(f"rules: '{key}' must be an array of tables, written [[{key}]]")
+    return value
+
+
+def load_rules(data: Mapping[str, object]) -> Rules:
+    """Check and compile a parsed rules file (the dict `tomllib` returns); `{}` gives the
+    defaults. Raises `RulesError` with one line naming the offending rule."""
+    if not isinstance(data, Mapping):
+        raise RulesError(f"rules: the file must be a table, not {_type_name(data)}")
+    unknown = sorted(str(k) for k in data if k not in _TABLES)
+    if unknown:
+        names = ", ".join(repr(k) for k in unknown)
+        raise RulesError(f"rules: unknown key {names} (known: {', '.join(_TABLES)})")
+
+    ignores = tuple(_ignore(n, t) for n, t in enumerate(_array_of_tables(data, "ignore"), 1))
+    holders = tuple(
+        _placeholder(n, t) for n, t in enumerate(_array_of_tables(data, "placeholder"), 1)
+    )
+    routes = tuple(_route(n, t) for n, t in enumerate(_array_of_tables(data, "route"), 1))
+    headers = _headers(data["headers"]) if "headers" in data else HeaderRules()
+    return Rules(ignores=ignores, placeholders=holders, routes=routes, headers=headers)

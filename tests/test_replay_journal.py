@@ -1,0 +1,199 @@
+"""The demo flow on real processes: a pilot day recorded against the Python baseline,
+replayed against the candidate port with a fresh baseline for noise. Every divergence in
+examples/journal/DIVERGENCES.md is found, and nothing else: no mismatch from timestamps,
+request ids, tokens, minted ids, ETags or ports."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from examples.journal.divergences import DIVERGENCES
+from tests.procs import Proc, parity, python
+
+pytestmark = pytest.mark.timeout(180)
+
+Diff = dict[str, Any]
+Mismatch = dict[str, Any]
+
+
+def _backend(stack: ExitStack, mode: str, fixes: list[str] = ()) -> str:  # type: ignore[assignment]
+    env = {"JOURNAL_FIX": ",".join(fixes)} if fixes else {"JOURNAL_FIX": ""}
+    proc = stack.enter_context(
+        Proc(python("examples/journal/server.py", "--mode", mode, "--port", "0"), env=env)
+    )
+    return proc.wait_for(r"JOURNAL_LISTENING (\S+)").group(1)
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    sessions = tmp_path_factory.mktemp("sessions")
+    with ExitStack() as stack:
+        backend = _backend(stack, "baseline")
+        recorder = stack.enter_context(
+            Proc(
+                parity(
+                    "record",
+                    "--upstream",
+                    backend,
+                    "--listen",
+                    "127.0.0.1:0",
+                    "--sessions",
+                    str(sessions),
+                )
+            )
+        )
+        proxy = recorder.wait_for(r"listening on (http://\S+)").group(1)
+        recorder.wait_for("recording to")
+        with Proc(python("examples/journal/pilot.py", proxy)) as pilot:
+            assert pilot.popen.wait(90) == 0, pilot.output()
+        assert recorder.terminate() == 0
+    return sessions
+
+
+def replay(
+    sessions: Path, db: Path, fixes: list[str], baseline: bool = True
+) -> tuple[int, dict[str, Any]]:
+    with ExitStack() as stack:
+        candidate = _backend(stack, "candidate", fixes)
+        args = ["replay", str(sessions), "--target", candidate, "--db", str(db)]
+        if baseline:
+            args += ["--baseline", _backend(stack, "baseline")]
+        with Proc(parity(*args)) as run:
+            code = run.popen.wait(120)
+            output = run.output()
+    assert code in (0, 1), output
+    with Proc(parity("report", "--db", str(db), "--json")) as report:
+        assert report.popen.wait(30) == 0
+        return code, json.loads(report.output())
+
+
+def _status(expected: int, actual: int) -> Callable[[Mismatch, Diff], bool]:
+    return lambda m, d: (
+        d["where"] == "status" and (d["expected"], d["actual"]) == (expected, actual)
+    )
+
+
+# One predicate per divergence: which reported differences it explains.
+EXPLAINS: dict[str, Callable[[Mismatch, Diff], bool]] = {
+    "missing-entry-status": lambda m, d: "/entries/{id}" in m["route"] and _status(404, 400)(m, d),
+    "utc-z-suffix": lambda m, d: (
+        "+00:00" in str(d["expected"]) and str(d["actual"]).rstrip(">").endswith("Z")
+    ),
+    "seven-fraction-digits": lambda m, d: (
+        re.search(r"\b[06]f", str(d["expected"])) is not None and "7f" in str(d["actual"])
+    ),
+    "integral-float": lambda m, d: (
+        d["kind"] == "type_changed"
+        and d["path"].endswith("mood_score")
+        and isinstance(d["expected"], float)
+        and d["expected"] == d["actual"]
+        and isinstance(d["actual"], int)
+    ),
+    "null-omitted": lambda m, d: d["kind"] == "removed" and d["expected"] is None,
+    # Ties broken the other way: reordered results, and across a page boundary other items.
+    "search-order": lambda m, d: (
+        "/search" in m["route"]
+        and (
+            d["kind"] == "order_changed"
+            or ("page=2" in m["url"] and re.match(r"\$\.results\[\d+\]$", d["path"]) is not None)
+        )
+    ),
+    "problem-details": lambda m, d: (
+        m["expected_status"] == 422
+        and (
+            _status(422, 400)(m, d)
+            or (d["where"] == "header" and d["actual"] == "application/problem+json")
+            or (d["where"] == "body" and d["kind"] in ("added", "removed"))
+        )
+    ),
+    "content-type-charset": lambda m, d: (
+        m["route"] == "GET /api/vaults"
+        and d["where"] == "header"
+        and (d["expected"], d["actual"]) == ("application/json; charset=utf-8", "application/json")
+    ),
+    "speech-failure-http-status": lambda m, d: (
+        m["route"].startswith("POST /api/bridge") and m["actual_status"] == 502
+    ),
+    "pagination-off-by-one": lambda m, d: (
+        m["route"] == "GET /api/vaults/{id}/entries"
+        and re.search(r"[?&]page=[23]", m["url"]) is not None
+        and d["path"].startswith("$.items[")
+        and d["kind"] in ("added", "removed", "changed")
+    ),
+    "enum-casing": lambda m, d: (
+        d["path"].endswith(".type")
+        and isinstance(d["expected"], str)
+        and d["actual"] == d["expected"].capitalize() != d["expected"]
+    ),
+    "unicode-unescaped": lambda m, d: (
+        "\\u" in str(d["expected"]) and not str(d["actual"]).isascii()
+    ),
+    "checkbox-filter": lambda m, d: (
+        "checkbox=" in m["url"]
+        and (d["path"] == "$.total" or re.match(r"\$\.results\[\d+\]$", d["path"]) is not None)
+    ),
+    "sse-done-event": lambda m, d: (
+        m["route"].startswith("POST /api/bridge")
+        and d["kind"] == "removed"
+        and "done" in str(d["expected"])
+    ),
+}
+
+
+# Timing varies run to run; a single baseline sample can by chance equal the recording
+# (rounded to 3 digits), so the baseline cannot always mark it as noise. `--repeat` and
+# learned noise (the next issue) take care of it; here it is the one tolerated difference.
+TIMING = {"$.took_ms"}
+
+
+def test_every_divergence_has_a_predicate() -> None:
+    assert set(EXPLAINS) == set(DIVERGENCES)
+
+
+def test_the_candidate_shows_every_divergence_and_nothing_else(
+    recorded: Path, tmp_path: Path
+) -> None:
+    code, report = replay(recorded, tmp_path / "parity.db", fixes=[])
+    assert code == 1
+    totals = report["totals"]
+    assert totals["errors"] == 0 and totals["mismatched"] > 0
+    found: set[str] = set()
+    unexplained: list[str] = []
+    for mismatch in report["mismatches"]:
+        for diff in mismatch["differences"]:
+            names = {name for name, explains in EXPLAINS.items() if explains(mismatch, diff)}
+            found |= names
+            if not names and diff["path"] not in TIMING:
+                unexplained.append(f"{mismatch['method']} {mismatch['url']}: {diff}")
+    assert not unexplained, "\n".join(unexplained)
+    assert found == set(DIVERGENCES), f"not found: {set(DIVERGENCES) - found}"
+    assert len(report["signatures"]) <= totals["mismatched"]
+
+
+def test_a_candidate_with_every_divergence_fixed_matches_completely(
+    recorded: Path, tmp_path: Path
+) -> None:
+    code, report = replay(recorded, tmp_path / "parity.db", fixes=list(DIVERGENCES))
+    paths = {d["path"] for m in report["mismatches"] for d in m["differences"]}
+    assert paths <= TIMING, json.dumps(report["mismatches"], indent=1)[:3000]
+    assert report["totals"]["errors"] == 0
+    assert report["totals"]["exchanges"] >= 60
+    assert code == (1 if report["mismatches"] else 0)
+
+
+def test_a_fresh_baseline_as_target_matches_itself_without_noise_help(
+    recorded: Path, tmp_path: Path
+) -> None:
+    """No baseline to learn noise from: only values that truly vary run to run may differ
+    (the search's `took_ms` timing); ids, tokens, ETags, timestamps and ports never do."""
+    code, report = replay(recorded, tmp_path / "parity.db", fixes=list(DIVERGENCES), baseline=False)
+    paths = {d["path"] for m in report["mismatches"] for d in m["differences"]}
+    assert paths <= TIMING, json.dumps(report["mismatches"], indent=1)[:3000]
+    assert report["totals"]["errors"] == 0 and code in (0, 1)
