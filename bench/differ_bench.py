@@ -1,0 +1,106 @@
+"""Differ micro-benchmarks (no servers): equal 200 KB bodies, a 3-field change, DeepDiff.
+
+    python bench/differ_bench.py
+
+Two 200 KB shapes: one journal entry with a 200 KB body text (the pilot's large entry),
+and a page of ~400 small entries (many leaves). Each figure is the best of several
+repeats, so a busy machine disturbs it less.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import random
+import sys
+import timeit
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from deepdiff import DeepDiff
+
+from differ import Differ, HttpRequest, HttpResponse
+from examples.journal.pilot import SEED, large_text
+
+HEADERS = [
+    (b"Content-Type", b"application/json; charset=utf-8"),
+    (b"ETag", b'"14727f53b1877cefe3a0"'),
+    (b"X-Request-Id", b"0b6e0b6e-1111-2222-3333-444455556666"),
+    (b"Date", b"Sun, 04 Jan 2026 08:15:30 GMT"),
+    (b"Server", b"Python/3.11 aiohttp/3.10"),
+]
+
+
+def entry(n: int, body: str) -> dict[str, Any]:
+    return {
+        "id": 1000 + n,
+        "title": f"Caf\u00e9 morning {n}",
+        "body": body,
+        "section": None,
+        "tags": ["writing", "morning"],
+        "type": "journal",
+        "checkbox": None,
+        "mood_score": 4.0,
+        "date": "2026-03-07",
+        "created_at": "2026-01-04T08:15:30.120000+00:00",
+        "updated_at": "2026-01-04T08:15:30.120000+00:00",
+        "version": 1,
+        "word_count": len(body.split()),
+    }
+
+
+def best(fn: Callable[[], object], number: int) -> float:
+    """Seconds per call, best of 5 repeats."""
+    return min(timeit.repeat(fn, number=number, repeat=5)) / number
+
+
+def run(label: str, doc: Any, change: Callable[[Any], None]) -> None:
+    raw = json.dumps(doc).encode()
+    changed = copy.deepcopy(doc)
+    change(changed)
+    raw_changed = json.dumps(changed).encode()
+    request = HttpRequest("GET", "/api/vaults/0b6e/entries/1042")
+    expected = HttpResponse(200, HEADERS, raw, "http://127.0.0.1:5000")
+    equal = HttpResponse(200, list(HEADERS), bytes(bytearray(raw)), "http://127.0.0.1:5001")
+    three = HttpResponse(200, list(HEADERS), raw_changed, "http://127.0.0.1:5001")
+    compact = HttpResponse(
+        200, list(HEADERS), json.dumps(doc, separators=(",", ":")).encode(), None
+    )
+    differ = Differ()
+    found = differ.compare(request, expected, three)
+    print(
+        f"{label}: {len(raw) / 1000:.0f} KB, differences found: {[d.path for d in found.differences]}"
+    )
+    t = best(lambda: differ.compare(request, expected, equal), 2000)
+    print(f"  equal bytes            {t * 1e6:8.0f} us   {1 / t:8.0f} compares/s")
+    t = best(lambda: differ.compare(request, expected, compact), 50)
+    print(f"  equal values, other ws {t * 1e3:8.2f} ms")
+    t = best(lambda: differ.compare(request, expected, three), 50)
+    print(f"  3-field change         {t * 1e3:8.2f} ms   (whole compare: decode, normalize, diff)")
+    a, b = json.loads(raw), json.loads(raw_changed)
+    t = best(lambda: DeepDiff(a, b), 5)
+    print(f"  DeepDiff(a, b)         {t * 1e3:8.2f} ms   (parsed values given, diff only)")
+
+
+def main() -> None:
+    text = large_text(random.Random(SEED))
+
+    def three_fields(doc: dict[str, Any]) -> None:
+        doc["title"], doc["version"], doc["tags"] = "Changed", 2, ["x"]
+
+    run("one entry, 200 KB body", entry(0, text), three_fields)
+    page = {"items": [entry(n, text[n * 300 : n * 300 + 300]) for n in range(400)], "total": 400}
+
+    def three_items(doc: dict[str, Any]) -> None:
+        doc["items"][3]["title"] = "Changed"
+        doc["items"][200]["version"] = 2
+        doc["items"][399]["tags"] = ["x"]
+
+    run("page of 400 entries", page, three_items)
+
+
+if __name__ == "__main__":
+    main()
