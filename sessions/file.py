@@ -21,6 +21,7 @@ from typing import IO, Any
 
 import msgpack
 
+from sessions.encode import segments, write_all
 from sessions.model import Exchange, Record, RecordError, SessionHeader, Trailer
 
 FORMAT_NAME = "parity-session"
@@ -64,50 +65,55 @@ class SessionWriter:
         self._packer = msgpack.Packer(use_bin_type=True)
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | getattr(os, "O_BINARY", 0)
         try:
-            fd = os.open(path, flags, 0o600)
+            self._fd: int | None = os.open(path, flags, 0o600)
         except OSError as exc:
             raise SessionFileError(f"cannot create session file {path}: {exc.strerror}") from exc
-        self._file: IO[bytes] | None = os.fdopen(fd, "ab", buffering=0)
-        self._write(header.to_record())
+        self.write(self.encode(header.to_record()))
 
-    def _write(self, record: Record) -> None:
-        if self._file is None:
+    def encode(self, record: Record) -> list[bytes]:
+        """A record's bytes, in pieces (large bodies are not copied). Not thread-safe:
+        encode on one thread; `write` may then run on another."""
+        return segments(self._packer, record)
+
+    def write(self, pieces: list[bytes]) -> None:
+        """Append one encoded record; it is in the OS's hands when this returns."""
+        if self._fd is None:
             raise SessionFileError(f"session file {self.path} is already closed")
-        data = self._packer.pack(record)
-        view = memoryview(data)
         try:
-            while view:
-                written = self._file.write(view)
-                if written is None:  # non-blocking files only; a session file never is
-                    continue
-                view = view[written:]
+            write_all(self._fd, pieces)
         except OSError as exc:
             raise SessionFileError(f"cannot write session file {self.path}: {exc}") from exc
 
-    def append(self, exchange: Exchange) -> None:
-        """Write one completed exchange; it is in the OS's hands when this returns."""
-        self._write(exchange.to_record())
+    def count(self, exchange: Exchange) -> None:
+        """Count an exchange for the trailer (done when it is handed to `write`)."""
         self.exchanges += 1
         if exchange.error is not None:
             self.errors += 1
 
+    def append(self, exchange: Exchange) -> None:
+        """Encode, write and count one completed exchange."""
+        self.write(self.encode(exchange.to_record()))
+        self.count(exchange)
+
     def close(self, trailer: bool = True) -> None:
         """Write the trailer (on a clean stop), sync and close. Safe to call twice."""
-        if self._file is None:
+        if self._fd is None:
             return
         try:
             if trailer:
-                self._write(Trailer(self.exchanges, self.errors, time.time()).to_record())
-            os.fsync(self._file.fileno())
+                self.write(
+                    self.encode(Trailer(self.exchanges, self.errors, time.time()).to_record())
+                )
+            os.fsync(self._fd)
         except OSError as exc:
             raise SessionFileError(f"cannot finish session file {self.path}: {exc}") from exc
         finally:
-            self._file.close()
-            self._file = None
+            os.close(self._fd)
+            self._fd = None
 
     @property
     def closed(self) -> bool:
-        return self._file is None
+        return self._fd is None
 
     def __enter__(self) -> SessionWriter:
         return self

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import sys
 from pathlib import Path
 
@@ -47,8 +49,8 @@ def test_a_response_is_written_with_everything_on_the_wire(
     flow.response.headers["Content-Encoding"] = "gzip"
     flow.response.raw_content = b"\x1f\x8b not really gzip \xff"
     recorder.requestheaders(flow)
-    recorder.response(flow)
-    recorder.done()
+    asyncio.run(recorder.response(flow))
+    asyncio.run(recorder.done())
 
     header, exchanges, result = read_session(_only_session(tmp_path))
     assert header.label == "unit" and header.upstream == "http://127.0.0.1:5000"
@@ -65,13 +67,13 @@ def test_a_response_is_written_with_everything_on_the_wire(
 def test_an_error_is_recorded_as_such_and_only_once(recorder: Recorder, tmp_path: Path) -> None:
     down = tflow.tflow(err=True)
     recorder.requestheaders(down)
-    recorder.error(down)
+    asyncio.run(recorder.error(down))
     gone = tflow.tflow(resp=True)
     recorder.requestheaders(gone)
-    recorder.response(gone)
+    asyncio.run(recorder.response(gone))
     gone.error = Error("client disconnected")
-    recorder.error(gone)  # after its response was recorded: not a second exchange
-    recorder.done()
+    asyncio.run(recorder.error(gone))  # after its response was recorded: not a second exchange
+    asyncio.run(recorder.done())
 
     _, exchanges, result = read_session(_only_session(tmp_path))
     assert [e.seq for e in exchanges] == [1, 2]
@@ -89,10 +91,10 @@ def test_a_websocket_is_written_when_it_ends_with_its_messages(
         WebSocketMessage(Opcode.BINARY, False, b"\x00\x01", 2.0),
     ]
     recorder.requestheaders(flow)
-    recorder.response(flow)
+    asyncio.run(recorder.response(flow))
     assert not SessionStore(tmp_path).paths()[0].stat().st_size > 400  # header only so far
-    recorder.websocket_end(flow)
-    recorder.done()
+    asyncio.run(recorder.websocket_end(flow))
+    asyncio.run(recorder.done())
 
     (exchange,) = read_session(_only_session(tmp_path))[1]
     assert [(m.kind, m.from_client, m.content) for m in exchange.messages] == [
@@ -114,8 +116,8 @@ def test_server_sent_events_are_streamed_and_captured(recorder: Recorder, tmp_pa
     assert [tap(c) for c in chunks] == chunks  # passed through unchanged
     assert tap(b"") == b""
     flow.response.data.content = None  # what a streamed response looks like in the hook
-    recorder.response(flow)
-    recorder.done()
+    asyncio.run(recorder.response(flow))
+    asyncio.run(recorder.done())
 
     (exchange,) = read_session(_only_session(tmp_path))[1]
     assert exchange.response is not None
@@ -137,8 +139,8 @@ def test_large_streamed_bodies_are_kept(recorder: Recorder, tmp_path: Path) -> N
     assert isinstance(flow.response.stream, StreamTap)
     flow.request.stream(b"up" * 10)
     flow.response.stream(b"down" * 10)
-    recorder.response(flow)
-    recorder.done()
+    asyncio.run(recorder.response(flow))
+    asyncio.run(recorder.done())
     (exchange,) = read_session(_only_session(tmp_path))[1]
     assert exchange.request.body == b"up" * 10
     assert exchange.response is not None and exchange.response.body == b"down" * 10
@@ -147,7 +149,7 @@ def test_large_streamed_bodies_are_kept(recorder: Recorder, tmp_path: Path) -> N
 def test_flows_in_flight_at_shutdown_are_kept(recorder: Recorder, tmp_path: Path) -> None:
     hanging = tflow.tflow()
     recorder.requestheaders(hanging)
-    recorder.done()
+    asyncio.run(recorder.done())
     (exchange,) = read_session(_only_session(tmp_path))[1]
     assert exchange.response is None
     assert exchange.error is not None
@@ -159,10 +161,14 @@ def test_a_write_failure_stops_the_proxy_and_kills_the_flow(recorder: Recorder, 
     assert recorder.writer is not None
     flow = tflow.tflow(resp=True)
     recorder.requestheaders(flow)
-    with open("/dev/full", "ab", buffering=0) as full:
-        recorder.writer._file = full  # every write now fails with ENOSPC
+    real_fd = recorder.writer._fd
+    recorder.writer._fd = os.open("/dev/full", os.O_WRONLY)  # every write now fails: ENOSPC
+    try:
         with pytest.raises(SystemExit) as info:
-            recorder.response(flow)
+            asyncio.run(recorder.response(flow))
+    finally:
+        os.close(recorder.writer._fd)
+        recorder.writer._fd = real_fd
     assert info.value.code == 2
     assert (
         flow.error is not None and flow.error.msg == "Connection killed."
@@ -196,8 +202,8 @@ def test_the_addon_script_loads_in_mitmproxy(tmp_path: Path) -> None:
         recorder.running()
         flow = tflow.tflow(resp=True)
         recorder.requestheaders(flow)
-        recorder.response(flow)
-        recorder.done()
+        asyncio.run(recorder.response(flow))
+        asyncio.run(recorder.done())
     assert len(read_session(_only_session(tmp_path))[1]) == 1
 
 
@@ -205,3 +211,25 @@ def test_the_addon_script_loads_in_mitmproxy(tmp_path: Path) -> None:
 def test_session_file_is_owner_only(recorder: Recorder) -> None:
     assert recorder.writer is not None
     assert recorder.writer.path.stat().st_mode & 0o077 == 0
+
+
+def test_large_records_go_through_the_writer_thread_in_completion_order(
+    recorder: Recorder, tmp_path: Path
+) -> None:
+    big, small = tflow.tflow(resp=True), tflow.tflow(resp=True)
+    big.response.raw_content = os.urandom(1 << 20)
+    small.response.raw_content = b"{}"
+    for flow in (big, small):
+        recorder.requestheaders(flow)
+
+    async def both() -> None:
+        # The small one completes while the large one is still being written: it queues
+        # behind it instead of overtaking it in the file.
+        await asyncio.gather(recorder.response(big), recorder.response(small))
+        await recorder.done()
+
+    asyncio.run(both())
+    exchanges = read_session(_only_session(tmp_path))[1]
+    assert [e.seq for e in exchanges] == [1, 2]
+    assert exchanges[0].response is not None
+    assert exchanges[0].response.body == big.response.raw_content

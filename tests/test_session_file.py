@@ -129,8 +129,8 @@ def test_a_malformed_record_is_passed_over_not_fatal(tmp_path: Path) -> None:
     path = tmp_path / "s.parity"
     writer = SessionWriter(path, _header())
     writer.append(make_exchange(1))
-    writer._write({"kind": "exchange", "seq": "two", "request": {}})
-    writer._write({"kind": "annotation", "note": "from a newer writer"})
+    writer.write(writer.encode({"kind": "exchange", "seq": "two", "request": {}}))
+    writer.write(writer.encode({"kind": "annotation", "note": "from a newer writer"}))
     writer.append(make_exchange(3))
     writer.close()
     _, exchanges, result = read_session(path)
@@ -204,3 +204,18 @@ def test_store_resolves_ids_prefixes_and_paths(tmp_path: Path) -> None:
     common = commonpath([first.path.stem, second.path.stem])
     with pytest.raises(SessionFileError, match="ambiguous"):
         store.resolve(common)
+
+
+def test_large_bodies_are_written_as_packb_would_without_copies(tmp_path: Path) -> None:
+    from sessions.encode import LARGE, segments
+
+    packer = msgpack.Packer(use_bin_type=True)
+    for size in (0, 10, LARGE - 1, LARGE, 70_000, 1 << 20):
+        record = make_exchange(2, body=os.urandom(size)).to_record()
+        record["request"]["body"] = b"u" * size
+        pieces = segments(packer, record)
+        assert b"".join(pieces) == msgpack.packb(record, use_bin_type=True), size
+        if size >= LARGE:
+            assert any(p is record["response"]["body"] for p in pieces), (
+                "the body itself, not a copy"
+            )
