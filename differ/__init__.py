@@ -2,12 +2,14 @@
 
     from differ import Differ, load_rules
     differ = Differ(load_rules(tomllib.load(f)))   # load_rules({}) = the defaults
-    verdict = differ.compare(request, expected, actual, baseline, actual_values=...)
+    verdict = differ.compare(request, expected, actual, baselines=[...], actual_values=...)
 
 Modules: `content` (decoding), `jsonpath` (paths and patterns), `rules` (the rules file),
-`placeholders` and `values` (what may differ), `normalize`, `headers` (header policy),
-`structure` (tree diff), `serialization` (literal details), `bodies` (text/binary),
-`signature`, `routes`/`routekeys` (route keys), `compare` (the Differ).
+`equivalences` (profiles), `placeholders` and `values` (what may differ), `normalize`,
+`headers` (header policy), `derived` (checksum headers), `structure` (tree diff),
+`serialization` (literal details), `bodies` (text/binary), `errors` (error parity),
+`signature`, `routes`/`routekeys` (route keys, detected ones too), `noise` (learned
+noise), `compare` (the Differ).
 """
 
 from differ.compare import Differ
@@ -20,8 +22,10 @@ from differ.model import (
     Verdict,
     Where,
 )
+from differ.noise import LearnedNoise, NoiseKey, NoisePolicy, NoiseStats, noise_key
+from differ.routekeys import detect_route_keys
 from differ.routes import is_variable_segment, route_of, template_path
-from differ.rules import Rules, RulesError, load_rules
+from differ.rules import RouteRule, Rules, RulesError, load_rules
 from differ.signature import signature_of
 
 __all__ = [
@@ -30,13 +34,20 @@ __all__ = [
     "Difference",
     "HttpRequest",
     "HttpResponse",
+    "LearnedNoise",
+    "NoiseKey",
+    "NoisePolicy",
+    "NoiseStats",
     "Outcome",
+    "RouteRule",
     "Rules",
     "RulesError",
     "Verdict",
     "Where",
+    "detect_route_keys",
     "is_variable_segment",
     "load_rules",
+    "noise_key",
     "route_of",
     "signature_of",
     "template_path",

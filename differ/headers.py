@@ -1,9 +1,12 @@
 """The header policy: which response headers are compared, which only by shape, which
 not at all. The reasons for each default are in `docs/rules.md`.
 
-Names are case-insensitive (kept lower-case). Repeated headers are joined with ", " as
-HTTP allows, except Set-Cookie, compared as a list (order-insensitive, attributes in a
-canonical order).
+Names are matched case-insensitively (kept lower-case), but the case of a compared
+header's name is itself compared (one `changed` at the name, the two spellings as
+expected/actual) unless the `header-case` equivalence is on or either side spoke HTTP/2
+or HTTP/3 (which lower-case every name). Repeated headers are joined with ", " as HTTP
+allows, except Set-Cookie, compared as a list (order-insensitive, attributes in a
+canonical order). With `json-charset`, a JSON Content-Type's `charset=utf-8` is dropped.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from dataclasses import dataclass, field
 from fnmatch import translate
 from typing import Literal
 
+from differ import equivalences as eq
 from differ.model import Difference, DiffKind, Where
 from differ.rules import HeaderRules
 
@@ -53,6 +57,10 @@ BODY_BOUND: tuple[str, ...] = ("content-length", "content-encoding")
 speak for themselves (both empty, or a Content-Encoding could not be undone)."""
 
 _WORD = re.compile(r"[A-Za-z0-9]+")
+_MAX_NAMES = 4096
+"""Header names whose action is remembered (a bound against odd traffic)."""
+_JSON_TYPE = re.compile(r"\s*(application/json|[^;\s]+\+json|text/json)\s*(;|$)", re.IGNORECASE)
+_UTF8 = re.compile(r"""\s*charset\s*=\s*"?utf-?8"?\s*""", re.IGNORECASE)
 
 
 def _globs(names: Iterable[str]) -> re.Pattern[str] | None:
@@ -67,7 +75,9 @@ def _hit(pattern: re.Pattern[str] | None, name: str) -> bool:
 class HeaderPolicy:
     """Decides per (lower-case) header name what happens to it."""
 
-    def __init__(self, rules: HeaderRules) -> None:
+    def __init__(self, rules: HeaderRules, equivalences: frozenset[str] = frozenset()) -> None:
+        self.json_charset = eq.JSON_CHARSET in equivalences
+        self.header_case = eq.HEADER_CASE in equivalences
         self._only = None if rules.compare_only is None else _globs(rules.compare_only)
         self._only_given = rules.compare_only is not None
         self._ignore = _globs(rules.ignore)
@@ -75,9 +85,18 @@ class HeaderPolicy:
         self._compare = _globs(rules.compare)
         self._default_ignore = _globs(DEFAULT_IGNORE)
         self._default_shape = _globs(DEFAULT_SHAPE)
+        self._actions: dict[str, Action] = {}
 
     def action(self, name: str) -> Action:
         """ "ignore", "shape", "compare", or "body" (Content-Length/-Encoding)."""
+        found = self._actions.get(name)
+        if found is None:
+            if len(self._actions) >= _MAX_NAMES:
+                self._actions.clear()
+            found = self._actions[name] = self._decide(name)
+        return found
+
+    def _decide(self, name: str) -> Action:
         if self._only_given:
             return "compare" if _hit(self._only, name) else "ignore"
         if _hit(self._ignore, name):
@@ -115,6 +134,16 @@ def canonical_cookie(value: str) -> str:
     return "; ".join([first, *sorted(canonical)])
 
 
+def without_utf8_charset(value: str) -> str:
+    """`application/json; charset=utf-8` -> `application/json` (JSON types only: RFC 8259
+    makes UTF-8 the only encoding, so the parameter says nothing)."""
+    if _JSON_TYPE.match(value) is None or ";" not in value:
+        return value
+    main, *params = value.split(";")
+    kept = [p for p in params if not _UTF8.fullmatch(p)]
+    return ";".join([main.rstrip(), *kept])
+
+
 @dataclass(slots=True)
 class HeaderView:
     """One response's headers as compared: lower-case name -> normalized values."""
@@ -122,6 +151,10 @@ class HeaderView:
     compared: dict[str, list[str]] = field(default_factory=dict)
     body_bound: dict[str, list[str]] = field(default_factory=dict)
     ignored: dict[str, list[str]] = field(default_factory=dict)
+    spelling: dict[str, str] = field(default_factory=dict)
+    """The name as sent (first occurrence) of every compared header."""
+    notes: set[str] = field(default_factory=set)
+    """Equivalences that changed a value of this side (`equivalence:json-charset`)."""
 
 
 Normalize = Callable[[str, str], str | None]
@@ -146,11 +179,17 @@ def collect(
         normalized = normalize(name, value)
         if normalized is None:
             continue
+        if name == "content-type" and policy.json_charset:
+            plain = without_utf8_charset(normalized)
+            if plain != normalized:
+                view.notes.add("equivalence:json-charset")
+                normalized = plain
         if action == "shape":
             normalized = shape_of(normalized)
         if name == "set-cookie":
             normalized = canonical_cookie(normalized)
         view.compared.setdefault(name, []).append(normalized)
+        view.spelling.setdefault(name, raw_name.decode("latin-1").strip())
     return view
 
 
@@ -158,6 +197,17 @@ def _joined(name: str, values: Sequence[str]) -> str | list[str]:
     if name == "set-cookie":
         return sorted(values)
     return ", ".join(values)
+
+
+def _compare_case(expected: dict[str, str], actual: dict[str, str], out: list[Difference]) -> bool:
+    """Name case differences of headers both sides have; True if there was one."""
+    found = False
+    for name, spelled in expected.items():
+        other = actual.get(name)
+        if other is not None and other != spelled:
+            out.append(Difference(Where.HEADER, name, DiffKind.CHANGED, spelled, other))
+            found = True
+    return found
 
 
 def _compare(
@@ -179,12 +229,29 @@ def _compare(
 
 
 def diff_headers(
-    expected: HeaderView, actual: HeaderView, *, bodies_speak: bool, applied: set[str]
+    expected: HeaderView,
+    actual: HeaderView,
+    *,
+    bodies_speak: bool,
+    applied: set[str],
+    case: bool | None = True,
+    derived: Callable[[list[Difference], set[str]], list[Difference]] | None = None,
 ) -> list[Difference]:
     """Differences between two collected header sets. `bodies_speak` is False when the
-    bodies cannot stand in for Content-Length/-Encoding (both empty, or undecodable)."""
+    bodies cannot stand in for Content-Length/-Encoding (both empty, or undecodable).
+    `case`: compare the case of names (None: the header-case equivalence hides it).
+    `derived` drops the value differences that follow from how the body was written."""
     out: list[Difference] = []
     _compare(expected.compared, actual.compared, out)
+    if derived is not None and out:
+        out = derived(out, applied)
+    if expected.spelling != actual.spelling and case is not False:
+        if case is None:
+            if _compare_case(expected.spelling, actual.spelling, []):
+                applied.add("equivalence:header-case")
+        else:
+            _compare_case(expected.spelling, actual.spelling, out)
+    applied.update(expected.notes ^ actual.notes)
     if bodies_speak:
         _note_unequal(expected.body_bound, actual.body_bound, applied)
     else:

@@ -165,6 +165,15 @@ class PathPattern:
     def compile(cls, text: str) -> PathPattern:
         return cls(text, _parse_steps(text.strip()))
 
+    def matches(self, parts: Sequence[Part]) -> bool:
+        """True if this pattern matches the node at `parts` itself."""
+        state = PathSet([self]).start()
+        for part in parts:
+            if not state:
+                return False
+            state = state.step(part)
+        return bool(state.accepted)
+
     def covers(self, parts: Sequence[Part]) -> bool:
         """True if this pattern matches `parts` or one of its ancestors."""
         states = PathSet([self]).start()

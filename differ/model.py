@@ -30,6 +30,9 @@ class HttpResponse:
     origin: str | None = None
     """`scheme://host:port` of whoever answered; the origins of the recording, the target
     and the baseline are equivalent wherever they appear (Location, Link, bodies)."""
+    http_version: str | None = None
+    """`HTTP/1.1`, `HTTP/2`, ... if known. HTTP/2 and HTTP/3 send header names in lower
+    case, so the case of header names is compared only when neither side used them."""
 
 
 class DiffKind(StrEnum):
@@ -38,6 +41,9 @@ class DiffKind(StrEnum):
     ADDED = "added"
     REMOVED = "removed"
     ORDER_CHANGED = "order_changed"
+    ERROR_CHANGED = "error_changed"
+    """Both sides are errors (status >= 400) but not the same error: one difference at the
+    status whose expected/actual summarize each side (see `differ.errors`)."""
 
 
 class Where(StrEnum):
@@ -83,8 +89,21 @@ class Verdict:
     route: str
     differences: list[Difference] = field(default_factory=list)
     noise: list[Difference] = field(default_factory=list)
-    """Differences suppressed because the baseline differed from the recording there too."""
+    """Differences suppressed because a baseline differed from the recording there too
+    (or, after `Differ.settle`, because learned noise explains them)."""
     signature: str | None = None
     """Stable id of the mismatch's shape: route + sorted set of (kind, templated path)."""
     rules_applied: list[str] = field(default_factory=list)
     error: str | None = None
+    suspects: list[Difference] = field(default_factory=list)
+    """Differences at spots where learned noise says the reference itself disagrees
+    sometimes. Not counted in `outcome` until `Differ.settle` (at the end of a run) moves
+    each to `differences` (the candidate differs there clearly more often) or to `noise`."""
+    baseline_differences: list[Difference] = field(default_factory=list)
+    """What differed between the recording and each baseline, and between baselines,
+    deduplicated by (where, templated path, kind): the noise observations of this
+    exchange, for the learned-noise table. Empty without a baseline."""
+    error_sides: tuple[dict[str, Any], dict[str, Any]] | None = None
+    """When both expected and actual are errors (status >= 400): a summary of each side
+    (status, content type, message), from which `error_changed` is built; `settle` uses
+    it when suspects turn out to be real."""

@@ -3,8 +3,11 @@ legitimately differ no longer does. In order, for each value:
 
 1. value map (the target's minted value -> the recorded one), whole values first;
 2. origins -> `<origin>`, then URL segments through the value map;
-3. `[[placeholder]]` rules (whole string values), then the built-in placeholders;
-4. `[[ignore]]` paths and headers removed.
+3. `[[placeholder]]` rules (whole string values), then the built-in placeholders
+   (timestamp tokens loosened by the `utc-offset` and `fraction-digits` equivalences);
+4. `[[ignore]]` paths and headers removed;
+5. equivalences that are a canonical form: `int-float` (an integral float becomes an
+   int), `null-missing` (a key whose value is null is dropped).
 
 Every step that changed something is recorded by name in `applied` (`values`, `origin`,
 `placeholder:timestamp`, `ignore:#1`, ...).
@@ -13,13 +16,28 @@ Every step that changed something is recorded by name in `applied` (`values`, `o
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from fnmatch import translate
 
+from differ import equivalences as eq
 from differ.content import STRUCTURED, Body, is_lossy_float
 from differ.jsonpath import Part, PathPattern, PathSet, PathState
-from differ.placeholders import MAX_EMBEDDED, substitute, substitute_value
-from differ.rules import IgnoreRule, PlaceholderRule, Rules, route_matches
+from differ.placeholders import (
+    FRACTION_DIGITS,
+    MAX_EMBEDDED,
+    UTC_OFFSET,
+    substitute,
+    substitute_value,
+)
+from differ.rules import (
+    ArrayRule,
+    IgnoreRule,
+    NumberRule,
+    PlaceholderRule,
+    Rules,
+    route_matches,
+)
 from differ.values import ORIGIN_TOKEN, Origins, ValueMap
 
 
@@ -48,6 +66,18 @@ class Scope:
     """Placeholders without `paths`: every string value."""
     header_ignores: tuple[tuple[re.Pattern[str], str], ...]
     header_placeholders: tuple[tuple[re.Pattern[str], PlaceholderRule], ...]
+    equivalences: frozenset[str] = frozenset()
+    arrays: tuple[ArrayRule, ...] = ()
+    """`[[array]]` rules of this route (matched by the tree diff, not here)."""
+    numbers: tuple[NumberRule, ...] = ()
+    """`[[number]]` rules of this route (matched by the tree diff, not here)."""
+    style: int = field(init=False)
+    """Timestamp token flags (`differ.placeholders`)."""
+
+    def __post_init__(self) -> None:
+        style = UTC_OFFSET if eq.UTC_OFFSET in self.equivalences else 0
+        style |= FRACTION_DIGITS if eq.FRACTION_DIGITS in self.equivalences else 0
+        object.__setattr__(self, "style", style)
 
     @classmethod
     def of(cls, rules: Rules, route: str) -> Scope:
@@ -74,6 +104,9 @@ class Scope:
             tuple(everywhere),
             tuple(header_ignores),
             tuple(header_placeholders),
+            rules.equivalences,
+            tuple(r for r in rules.arrays if route_matches(r.routes, route)),
+            tuple(r for r in rules.numbers if route_matches(r.routes, route)),
         )
 
     def ignored_by(self, state: PathState) -> str | None:
@@ -122,6 +155,13 @@ class Normalizer:
         self._origins_here = bool(origins)
         """False while walking a body in which no origin occurs at all."""
         self._has_values = bool(values)
+        self._int_float = eq.INT_FLOAT in scope.equivalences
+        self._null_missing = eq.NULL_MISSING in scope.equivalences
+        self._style = scope.style
+        self._descend: Callable[[object], object] = (
+            self._loose if self._int_float or self._null_missing else self._free
+        )
+        """The walk below a node no path rule can reach."""
         self.lossy = False
         """Set when a float may stand for an integer orjson could not hold (> 64 bits):
         the caller then parses the body again exactly and normalizes it once more."""
@@ -151,7 +191,7 @@ class Normalizer:
     def _text(self, text: str) -> str:
         if self._origins_here:
             text = self._origin(text)
-        return substitute(text, self.applied)
+        return substitute(text, self.applied, self._style)
 
     def _origin(self, text: str) -> str:
         text, changed = self.origins.replace(text)
@@ -162,10 +202,13 @@ class Normalizer:
     def _walk(self, value: object, state: PathState | None) -> object:
         """Normalize a subtree; `state` tracks path rules (None: none can match below)."""
         if state is None:
-            return self._free(value)
+            return self._descend(value)
         if isinstance(value, dict):
             out: dict[str, object] = {}
             for key, child in value.items():
+                if child is None and self._null_missing:
+                    self.applied.add("equivalence:null-missing")
+                    continue
                 sub = state.step(key)
                 if not self._drop(sub):
                     out[self._key(key)] = self._walk(child, sub if sub else None)
@@ -193,6 +236,22 @@ class Normalizer:
             self.lossy = True
         return value
 
+    def _loose(self, value: object) -> object:
+        """`_free` with `null-missing` (null-valued keys dropped) and `int-float`."""
+        if isinstance(value, dict):
+            out: dict[str, object] = {}
+            for key, child in value.items():
+                if child is None and self._null_missing:
+                    self.applied.add("equivalence:null-missing")
+                else:
+                    out[self._key(key)] = self._loose(child)
+            return out
+        if isinstance(value, list):
+            return [self._loose(child) for child in value]
+        if isinstance(value, str | float) or self._has_values:
+            return self._leaf(value, None)
+        return value
+
     def _key(self, key: str) -> str:
         """An object key that is a minted value (`{"by_id": {"87": ...}}`) is mapped too."""
         if not self._has_values:
@@ -212,8 +271,12 @@ class Normalizer:
         return True
 
     def _leaf(self, value: object, state: PathState | None) -> object:
-        if isinstance(value, float) and is_lossy_float(value):
-            self.lossy = True
+        if isinstance(value, float):
+            if is_lossy_float(value):
+                self.lossy = True
+            elif self._int_float and value.is_integer() and abs(value) < 2.0**63:
+                self.applied.add("equivalence:int-float")
+                value = int(value)
         if self._has_values:
             hit, value = self.values.leaf(value)
             if hit:
@@ -236,7 +299,7 @@ class Normalizer:
             if rule.pattern.fullmatch(text):
                 self.applied.add(rule.label)
                 return rule.token
-        return substitute_value(text, self.applied)
+        return substitute_value(text, self.applied, self._style)
 
     def _placeholders_at(self, state: PathState) -> tuple[PlaceholderRule, ...]:
         """Placeholders whose `paths` match here (first), then the path-less ones."""
@@ -262,4 +325,4 @@ class Normalizer:
             if names.match(name) and rule.pattern.fullmatch(value):
                 self.applied.add(rule.label)
                 return rule.token
-        return substitute(value, self.applied)
+        return substitute(value, self.applied, self._style)

@@ -3,8 +3,8 @@ parsed TOML dict and returns `Rules`; every mistake is one `RulesError` line tha
 the rule (`rules: [[ignore]] #2: 'paths' must be a list of strings`).
 
 The format is documented in `docs/rules.md`. Unknown keys are errors, so a typo never
-silently disables a rule; new tables (`[profiles]`, `[[array]]`, ...) can be added later
-without changing the meaning of existing files.
+silently disables a rule; new tables can be added later without changing the meaning of
+existing files.
 """
 
 from __future__ import annotations
@@ -15,13 +15,26 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Literal
 
+from differ.equivalences import EQUIVALENCES, PROFILES
 from differ.jsonpath import Parts, PathPattern, PathSyntaxError, parse_concrete
 
 RouteSource = Literal["json", "header", "query"]
 
 _PLACEHOLDER_NAME = re.compile(r"[A-Za-z0-9_.:\-]+")
-_TABLES = ("headers", "ignore", "placeholder", "route")
+_TABLES = (
+    "array",
+    "equivalences",
+    "headers",
+    "ignore",
+    "number",
+    "placeholder",
+    "profiles",
+    "route",
+)
 _IGNORE_KEYS = ("headers", "name", "paths", "route")
+_ARRAY_KEYS = ("name", "path", "paths", "route", "sort_by", "unordered")
+_NUMBER_KEYS = ("name", "path", "paths", "relative", "route", "tolerance")
+_PROFILES_KEYS = ("enable",)
 _PLACEHOLDER_KEYS = ("headers", "name", "paths", "pattern", "route")
 _ROUTE_KEYS = ("key", "match")
 _HEADERS_KEYS = ("compare", "compare_only", "ignore", "shape")
@@ -78,6 +91,30 @@ class RouteRule:
 
 
 @dataclass(frozen=True, slots=True)
+class ArrayRule:
+    """`[[array]]`: arrays at `paths` compared as multisets (`unordered`) or after sorting
+    both sides by the key `sort_by`; either way their order is never a difference."""
+
+    label: str
+    paths: tuple[PathPattern, ...]
+    routes: tuple[str, ...] = ()
+    sort_by: str | None = None
+    """None: unordered (a multiset)."""
+
+
+@dataclass(frozen=True, slots=True)
+class NumberRule:
+    """`[[number]]`: numbers at `paths` are equal within `tolerance` (absolute) or
+    `relative` (times the larger magnitude), whichever is larger."""
+
+    label: str
+    paths: tuple[PathPattern, ...]
+    routes: tuple[str, ...] = ()
+    tolerance: float = 0.0
+    relative: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
 class HeaderRules:
     """`[headers]`: changes to the default header policy (see `differ.headers`)."""
 
@@ -95,6 +132,13 @@ class Rules:
     placeholders: tuple[PlaceholderRule, ...] = ()
     routes: tuple[RouteRule, ...] = ()
     headers: HeaderRules = field(default_factory=HeaderRules)
+    arrays: tuple[ArrayRule, ...] = ()
+    numbers: tuple[NumberRule, ...] = ()
+    equivalences: frozenset[str] = frozenset()
+    """The equivalences switched on (`differ.equivalences`), profiles expanded."""
+
+    def has(self, equivalence: str) -> bool:
+        return equivalence in self.equivalences
 
 
 # --- loading -----------------------------------------------------------------------------
@@ -140,9 +184,13 @@ class _Reader:
         assert isinstance(value, list)
         return tuple(str(v).strip() for v in value)
 
-    def paths(self) -> tuple[PathPattern, ...]:
+    def paths(self, *, single: bool = False) -> tuple[PathPattern, ...]:
+        """`paths` (a list), and with `single` also `path` (one string)."""
+        texts = list(self.strings("paths") or ())
+        if single and (one := self.string("path")) is not None:
+            texts.insert(0, one)
         compiled = []
-        for text in self.strings("paths") or ():
+        for text in texts:
             try:
                 compiled.append(PathPattern.compile(text))
             except PathSyntaxError as exc:
@@ -220,6 +268,79 @@ def _route(number: int, table: object) -> RouteRule:
     return RouteRule(match=match, source=source, key=name.strip(), json_path=json_path)
 
 
+def _array(number: int, table: object) -> ArrayRule:
+    r = _Reader(f"[[array]] #{number}", table, _ARRAY_KEYS)
+    paths = r.paths(single=True)
+    if not paths:
+        r.fail("needs 'path' or 'paths'")
+    unordered = r.table.get("unordered", False)
+    if not isinstance(unordered, bool):
+        r.fail("'unordered' must be true or false")
+    sort_by = r.string("sort_by")
+    if unordered == (sort_by is not None):
+        r.fail("needs either 'unordered = true' or 'sort_by = \"key\"'")
+    return ArrayRule(
+        label=_label("array", number, r.string("name")),
+        paths=paths,
+        routes=r.strings("route", one_allowed=True) or (),
+        sort_by=sort_by,
+    )
+
+
+def _number(number: int, table: object) -> NumberRule:
+    r = _Reader(f"[[number]] #{number}", table, _NUMBER_KEYS)
+    paths = r.paths(single=True)
+    if not paths:
+        r.fail("needs 'path' or 'paths'")
+    limits = {}
+    for key in ("tolerance", "relative"):
+        value = r.table.get(key, 0.0)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+            r.fail(f"{key!r} must be a number >= 0")
+        assert isinstance(value, int | float)
+        limits[key] = float(value)
+    if not any(limits.values()):
+        r.fail("needs 'tolerance' or 'relative' (> 0)")
+    return NumberRule(
+        label=_label("number", number, r.string("name")),
+        paths=paths,
+        routes=r.strings("route", one_allowed=True) or (),
+        tolerance=limits["tolerance"],
+        relative=limits["relative"],
+    )
+
+
+def _equivalences(data: Mapping[str, object]) -> frozenset[str]:
+    """`[profiles] enable` expanded, then `[equivalences]` switches (true adds, false
+    removes, so a profile can be taken minus one of its parts)."""
+    enabled: set[str] = set()
+    if "profiles" in data:
+        r = _Reader("[profiles]", data["profiles"], _PROFILES_KEYS)
+        for name in r.strings("enable", one_allowed=True) or ():
+            if name not in PROFILES:
+                r.fail(f"unknown profile {name!r} (known: {', '.join(sorted(PROFILES))})")
+            enabled |= PROFILES[name]
+    if "equivalences" in data:
+        known = sorted(EQUIVALENCES)
+        table = data["equivalences"]
+        if not isinstance(table, Mapping):
+            raise RulesError(f"rules: [equivalences]: must be a table, not {_type_name(table)}")
+        unknown = sorted(str(k) for k in table if k not in EQUIVALENCES)
+        if unknown:
+            names = ", ".join(repr(k) for k in unknown)
+            raise RulesError(
+                f"rules: [equivalences]: unknown equivalence {names} (known: {', '.join(known)})"
+            )
+        for name, on in table.items():
+            if not isinstance(on, bool):
+                raise RulesError(f"rules: [equivalences]: {name!r} must be true or false")
+            if on:
+                enabled.add(name)
+            else:
+                enabled.discard(name)
+    return frozenset(enabled)
+
+
 def _headers(table: object) -> HeaderRules:
     r = _Reader("[headers]", table, _HEADERS_KEYS)
 
@@ -258,4 +379,14 @@ def load_rules(data: Mapping[str, object]) -> Rules:
     )
     routes = tuple(_route(n, t) for n, t in enumerate(_array_of_tables(data, "route"), 1))
     headers = _headers(data["headers"]) if "headers" in data else HeaderRules()
-    return Rules(ignores=ignores, placeholders=holders, routes=routes, headers=headers)
+    arrays = tuple(_array(n, t) for n, t in enumerate(_array_of_tables(data, "array"), 1))
+    numbers = tuple(_number(n, t) for n, t in enumerate(_array_of_tables(data, "number"), 1))
+    return Rules(
+        ignores=ignores,
+        placeholders=holders,
+        routes=routes,
+        headers=headers,
+        arrays=arrays,
+        numbers=numbers,
+        equivalences=_equivalences(data),
+    )

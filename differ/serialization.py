@@ -13,12 +13,17 @@ expected/actual:
 
 Key order and whitespace are never differences. Leaves whose values differ are left to
 the structural diff; only leaves with strictly equal values are checked here.
+
+Equivalences switch these off on purpose: `unicode-escapes` (no string check) and
+`decimal-scale` (number literals compared by their exact decimal value, so `1.50` =
+`1.5` = `15e-1`, while `0.1` vs `0.10000000000000001` still differs).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
 
 from differ.jsonpath import Parts, format_path, get_at
 from differ.model import Difference, DiffKind, Where
@@ -153,6 +158,13 @@ def _same(a: object, b: object) -> bool:
     return type(a) is type(b) and a == b
 
 
+def _same_decimal(a: bytes, b: bytes) -> bool:
+    try:
+        return Decimal(a.decode("ascii")) == Decimal(b.decode("ascii"))
+    except (InvalidOperation, UnicodeDecodeError):
+        return False
+
+
 def literal_differences(
     expected_raw: bytes,
     actual_raw: bytes,
@@ -161,16 +173,25 @@ def literal_differences(
     skip: Callable[[Parts], bool],
     *,
     numbers: bool = True,
+    unicode_escapes: bool = False,
+    decimal_scale: bool = False,
+    applied: set[str] | None = None,
 ) -> tuple[list[Difference], bool]:
     """(differences, checked) for two JSON documents; `trees` are the parsed values before
     normalization, `skip(parts)` says a path is ignored by a rule. Number literals are
     only checked if `numbers` (the caller passes it when the normalized trees are equal:
     the check costs a scan, and a body that differs anyway can wait). `checked` is False
-    if the documents could not be lined up with their tokens (nothing is reported)."""
+    if the documents could not be lined up with their tokens (nothing is reported).
+    `unicode_escapes` and `decimal_scale` are the equivalences of those names; when one
+    of them hides something, `equivalence:NAME` goes into `applied`."""
     strings = (expected_raw.isascii() != actual_raw.isascii()) or (
         (_ESCAPED_NON_ASCII.search(expected_raw) is None)
         != (_ESCAPED_NON_ASCII.search(actual_raw) is None)
     )
+    if strings and unicode_escapes:
+        strings = False
+        if applied is not None:
+            applied.add("equivalence:unicode-escapes")
     numbers = numbers and (
         _odd_floats(expected_raw, expected_tree) or _odd_floats(actual_raw, actual_tree)
     )
@@ -191,6 +212,10 @@ def literal_differences(
             differs = _style(literal_e) != _style(literal_a)
         else:
             differs = literal_e != literal_a
+            if differs and decimal_scale and _same_decimal(literal_e, literal_a):
+                differs = False
+                if applied is not None:
+                    applied.add("equivalence:decimal-scale")
         if differs:
             out.append(
                 Difference(

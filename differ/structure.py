@@ -10,19 +10,25 @@ document costs a few serializations, not a full Python-level walk. Arrays:
 - otherwise equal lengths pair by index, and unequal ones are aligned on equal
   elements (bounded: beyond MAX_ALIGN pairs it falls back to index pairing).
 
-At most `limit` differences are reported.
+`Leeway` carries what rules allow: `[[array]]` paths compared as multisets or sorted by a
+key (order never a difference), arrays the baseline itself does not keep in order
+(`unordered:auto`), and `[[number]]` tolerances. At most `limit` differences are reported.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 
 import orjson
 
-from differ.jsonpath import Parts, format_path
+from differ.jsonpath import Parts, format_path, template_parts
 from differ.model import Difference, DiffKind, Where
+from differ.rules import ArrayRule, NumberRule
 
 MAX_DIFFERENCES = 1000
 MAX_ALIGN = 250_000
@@ -105,13 +111,77 @@ def identity_key(expected: list[object], actual: list[object]) -> str | None:
     return None
 
 
+AUTO_UNORDERED = "unordered:auto"
+
+
+@dataclass(slots=True)
+class Leeway:
+    """What the rules allow beyond strict equality, and the labels of what was used."""
+
+    arrays: tuple[ArrayRule, ...] = ()
+    numbers: tuple[NumberRule, ...] = ()
+    auto_unordered: frozenset[str] = frozenset()
+    """Templated paths (`$.results`, `$.items[*].tags`) of arrays compared as multisets
+    because a baseline answered them in another order than the recording."""
+    applied: set[str] = field(default_factory=set)
+
+    def __bool__(self) -> bool:
+        return bool(self.arrays or self.numbers or self.auto_unordered)
+
+    def array_rule(self, parts: Parts) -> tuple[str, str | None] | None:
+        """(label, sort_by or None for a multiset) for the array at `parts`, if any."""
+        for rule in self.arrays:
+            if any(p.matches(parts) for p in rule.paths):
+                return rule.label, rule.sort_by
+        if self.auto_unordered and template_parts(parts) in self.auto_unordered:
+            return AUTO_UNORDERED, None
+        return None
+
+    def number_rule(self, parts: Parts) -> NumberRule | None:
+        for rule in self.numbers:
+            if any(p.matches(parts) for p in rule.paths):
+                return rule
+        return None
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def within(rule: NumberRule, expected: float, actual: float) -> bool:
+    """True if the two numbers are equal under the rule's tolerances."""
+    return math.isclose(expected, actual, rel_tol=rule.relative, abs_tol=rule.tolerance)
+
+
+def _sort_key(item: object, key: str) -> tuple[int, str, object]:
+    """Items sort by the value under `key` (numbers, then strings, then the rest by
+    their canonical bytes); items without it go last, in their order."""
+    if not isinstance(item, dict) or key not in item:
+        return (3, "", b"")
+    value = item[key]
+    if _is_number(value):
+        return (0, "", value)
+    if isinstance(value, str):
+        return (1, "", value)
+    return (2, "", canonical(value))
+
+
+Index = Sequence[int] | None
+"""Original positions of the items of a sorted array (None: not sorted)."""
+
+
+def _at(parts: Parts, index: Index, i: int) -> Parts:
+    return (*parts, index[i] if index is not None else i)
+
+
 class TreeDiff:
     """One structural comparison; `run()` returns the differences (at most `limit`)."""
 
-    def __init__(self, limit: int = MAX_DIFFERENCES) -> None:
+    def __init__(self, limit: int = MAX_DIFFERENCES, leeway: Leeway | None = None) -> None:
         self.limit = limit
         self.out: list[Difference] = []
         self.truncated = False
+        self.leeway = leeway if leeway else None
 
     def run(self, expected: object, actual: object) -> list[Difference]:
         self._node(expected, actual, ())
@@ -132,6 +202,15 @@ class TreeDiff:
     def _node(self, e: object, a: object, parts: Parts) -> None:
         if self._full():
             return
+        if self.leeway is not None and self.leeway.numbers and _is_number(e) and _is_number(a):
+            rule = self.leeway.number_rule(parts)
+            if rule is not None:
+                assert isinstance(e, int | float) and isinstance(a, int | float)
+                if within(rule, e, a):
+                    self.leeway.applied.add(rule.label)
+                else:
+                    self._emit(parts, DiffKind.CHANGED, e, a)
+                return
         if type_name(e) != type_name(a):
             self._emit(parts, DiffKind.TYPE_CHANGED, preview(e), preview(a))
         elif isinstance(e, dict) and isinstance(a, dict):
@@ -165,18 +244,87 @@ class TreeDiff:
         ce, ca = [canonical(x) for x in e], [canonical(x) for x in a]
         if ce == ca:  # the root is not pre-checked like children are
             return
+        rule = self.leeway.array_rule(parts) if self.leeway is not None else None
+        if rule is not None:
+            assert self.leeway is not None
+            label, sort_by = rule
+            self.leeway.applied.add(label)
+            if sort_by is None:
+                self._unordered(e, a, ce, ca, parts)
+            else:
+                self._sorted(e, a, ce, ca, parts, sort_by)
+            return
+        self._sequence(e, a, ce, ca, parts, None, None, ordered=True)
+
+    def _sequence(
+        self,
+        e: list[object],
+        a: list[object],
+        ce: list[bytes],
+        ca: list[bytes],
+        parts: Parts,
+        ie: Index,
+        ia: Index,
+        *,
+        ordered: bool,
+    ) -> None:
+        """Two arrays item by item; `ie`/`ia` map positions to the reported indices, and
+        `ordered=False` never reports the order."""
         if len(e) == len(a) and Counter(ce) == Counter(ca):
-            self._order_changed(e, a, parts)
+            if ordered:
+                self._order_changed(e, a, parts)
             return
         key = identity_key(e, a)
         if key is not None:
-            self._keyed(e, a, key, ce, ca, parts)
+            self._keyed(e, a, key, ce, ca, parts, ie, ia, ordered=ordered)
         elif len(e) == len(a):
             for i, (x, y) in enumerate(zip(e, a, strict=True)):
                 if ce[i] != ca[i]:
-                    self._node(x, y, (*parts, i))
+                    self._node(x, y, _at(parts, ie, i))
         else:
-            self._aligned(e, a, ce, ca, parts)
+            self._aligned(e, a, ce, ca, parts, ie, ia)
+
+    def _sorted(
+        self,
+        e: list[object],
+        a: list[object],
+        ce: list[bytes],
+        ca: list[bytes],
+        parts: Parts,
+        key: str,
+    ) -> None:
+        """`sort_by`: both sides sorted by `key` (stably), then compared in that order;
+        reported indices are the original ones."""
+        ie = sorted(range(len(e)), key=lambda i: _sort_key(e[i], key))
+        ia = sorted(range(len(a)), key=lambda j: _sort_key(a[j], key))
+        se, sa = [ce[i] for i in ie], [ca[j] for j in ia]
+        if se != sa:
+            self._sequence(
+                [e[i] for i in ie], [a[j] for j in ia], se, sa, parts, ie, ia, ordered=False
+            )
+
+    def _unordered(
+        self, e: list[object], a: list[object], ce: list[bytes], ca: list[bytes], parts: Parts
+    ) -> None:
+        """A multiset: items with an identity key are matched by it; otherwise the items
+        only one side has are `removed` / `added`."""
+        if Counter(ce) == Counter(ca):
+            return
+        key = identity_key(e, a)
+        if key is not None:
+            self._keyed(e, a, key, ce, ca, parts, None, None, ordered=False)
+            return
+        spare_a, spare_e = Counter(ca), Counter(ce)
+        for i, c in enumerate(ce):
+            if spare_a[c] > 0:
+                spare_a[c] -= 1
+            else:
+                self._emit((*parts, i), DiffKind.REMOVED, preview(e[i]), None)
+        for j, c in enumerate(ca):
+            if spare_e[c] > 0:
+                spare_e[c] -= 1
+            else:
+                self._emit((*parts, j), DiffKind.ADDED, None, preview(a[j]))
 
     def _order_changed(self, e: list[object], a: list[object], parts: Parts) -> None:
         key = identity_key(e, a)
@@ -195,13 +343,17 @@ class TreeDiff:
         ce: list[bytes],
         ca: list[bytes],
         parts: Parts,
+        ie: Index = None,
+        ia: Index = None,
+        *,
+        ordered: bool = True,
     ) -> None:
         where = {_identity(x, key): j for j, x in enumerate(a)}
         matched = [
             (i, where[_identity(x, key)]) for i, x in enumerate(e) if _identity(x, key) in where
         ]
         js = [j for _i, j in matched]
-        if js != sorted(js):
+        if ordered and js != sorted(js):
             self._emit(
                 parts,
                 DiffKind.ORDER_CHANGED,
@@ -210,19 +362,26 @@ class TreeDiff:
             )
         for i, j in matched:
             if ce[i] != ca[j]:
-                self._node(e[i], a[j], (*parts, i))
+                self._node(e[i], a[j], _at(parts, ie, i))
         matched_e, matched_a = {i for i, _j in matched}, set(js)
         for i, x in enumerate(e):
             if self._full():
                 return
             if i not in matched_e:
-                self._emit((*parts, i), DiffKind.REMOVED, preview(x), None)
+                self._emit(_at(parts, ie, i), DiffKind.REMOVED, preview(x), None)
         for j, y in enumerate(a):
             if j not in matched_a:
-                self._emit((*parts, j), DiffKind.ADDED, None, preview(y))
+                self._emit(_at(parts, ia, j), DiffKind.ADDED, None, preview(y))
 
     def _aligned(
-        self, e: list[object], a: list[object], ce: list[bytes], ca: list[bytes], parts: Parts
+        self,
+        e: list[object],
+        a: list[object],
+        ce: list[bytes],
+        ca: list[bytes],
+        parts: Parts,
+        ie: Index = None,
+        ia: Index = None,
     ) -> None:
         start = 0  # equal heads and tails first: cheap, and they shrink the problem
         while start < min(len(e), len(a)) and ce[start] == ca[start]:
@@ -246,11 +405,11 @@ class TreeDiff:
             paired = min(i2 - i1, j2 - j1)
             for k in range(paired):
                 if ce[i1 + k] != ca[j1 + k]:
-                    self._node(e[i1 + k], a[j1 + k], (*parts, i1 + k))
+                    self._node(e[i1 + k], a[j1 + k], _at(parts, ie, i1 + k))
             for i in range(i1 + paired, min(i2, i1 + paired + self.limit)):
-                self._emit((*parts, i), DiffKind.REMOVED, preview(e[i]), None)
+                self._emit(_at(parts, ie, i), DiffKind.REMOVED, preview(e[i]), None)
             for j in range(j1 + paired, min(j2, j1 + paired + self.limit)):
-                self._emit((*parts, j), DiffKind.ADDED, None, preview(a[j]))
+                self._emit(_at(parts, ia, j), DiffKind.ADDED, None, preview(a[j]))
 
 
 def _identity_value(item: object, key: str) -> object:
@@ -258,8 +417,12 @@ def _identity_value(item: object, key: str) -> object:
 
 
 def diff_trees(
-    expected: object, actual: object, limit: int = MAX_DIFFERENCES
+    expected: object,
+    actual: object,
+    limit: int = MAX_DIFFERENCES,
+    leeway: Leeway | None = None,
 ) -> tuple[list[Difference], bool]:
-    """(differences, truncated) between two normalized trees."""
-    differ = TreeDiff(limit)
+    """(differences, truncated) between two normalized trees; what `leeway` allowed and
+    used is added to `leeway.applied`."""
+    differ = TreeDiff(limit, leeway)
     return differ.run(expected, actual), differ.truncated

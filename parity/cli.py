@@ -14,6 +14,7 @@ import click
 
 from parity import __version__
 from parity.errors import EXIT_USAGE, UserError
+from parity.noise_cmd import noise
 from parity.replay_cmd import replay
 from parity.report_cmd import report, runs, show
 from parity.sessions_cmd import sessions
@@ -116,7 +117,7 @@ def record(
         raise UserError(f"cannot record: {exc}") from None
 
 
-for command in (replay, report, show, runs, sessions):
+for command in (replay, report, show, runs, noise, sessions):
     cli.add_command(command)
 
 

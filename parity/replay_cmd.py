@@ -6,6 +6,7 @@ import asyncio
 import sys
 import time
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,8 @@ from parity.errors import EXIT_DIFFERENCES, UserError
 
 DEFAULT_DB = Path(".parity") / "parity.db"
 DEFAULT_RULES = Path("parity-rules.toml")
+# Route keys come from headers and top-level JSON fields; a huge upload tells nothing more.
+_ROUTE_SCAN_BODY = 1 << 20
 
 
 def load_rules_file(path: Path | None) -> tuple[Any, str | None]:
@@ -53,7 +56,12 @@ def _check_url(value: str, option: str) -> str:
 )
 @click.option("--target", required=True, metavar="URL", help="The backend under test (the port).")
 @click.option(
-    "--baseline", metavar="URL", help="A live reference backend: what differs from it is noise."
+    "--baseline",
+    "baselines",
+    multiple=True,
+    metavar="URL",
+    help="A live reference backend: what differs between it and the recording is noise "
+    "(learned for later runs). Give two instances to sharpen the estimate.",
 )
 @click.option(
     "--db",
@@ -85,7 +93,7 @@ def _check_url(value: str, option: str) -> str:
 def replay(
     sessions: tuple[Path, ...],
     target: str,
-    baseline: str | None,
+    baselines: tuple[str, ...],
     db: Path,
     rules: Path | None,
     label: str,
@@ -102,13 +110,13 @@ def replay(
 
         parity replay .parity/sessions/ --target http://127.0.0.1:5001 --baseline http://127.0.0.1:5000
     """
-    from differ import Differ
+    from differ import Differ, HttpRequest, detect_route_keys
     from replayer import Replayer, ReplaySettings, Target, session_files
     from sessions import SessionFileError, SessionReader
     from triage import ResultsDB, RunInfo, TriageError
 
     target = _check_url(target, "--target")
-    baseline = _check_url(baseline, "--baseline") if baseline else None
+    baseline_urls = [_check_url(b, "--baseline") for b in baselines]
     differ_rules, rules_path = load_rules_file(rules)
     files = session_files(sessions)
     if not files:
@@ -119,16 +127,25 @@ def replay(
         try:
             with SessionReader(path) as reader:
                 ids.append(reader.header.id)
-                total += sum(1 for _ in reader.records()) - (1 if reader.result.trailer else 0)
+                total += sum(1 for _ in reader)
         except SessionFileError as exc:
             raise UserError(str(exc)) from None
 
+    def recorded_requests() -> Iterator[HttpRequest]:
+        for path in files:
+            with SessionReader(path) as reader:
+                for exchange in reader:
+                    r = exchange.request
+                    body = r.body if len(r.body) <= _ROUTE_SCAN_BODY else b""
+                    yield HttpRequest(r.method, r.path, r.headers, body)
+
     try:
         results = ResultsDB(db)
+        learned = results.learned_noise()
         run_id = results.start_run(
             RunInfo(
                 target=target,
-                baseline=baseline,
+                baseline=", ".join(baseline_urls) or None,
                 sessions=ids,
                 label=label,
                 rules_path=rules_path,
@@ -137,9 +154,14 @@ def replay(
         )
     except TriageError as exc:
         raise UserError(str(exc)) from None
+    # One URL carrying many operations (a JSON-RPC method, an X-Amz-Target header) gets
+    # one route per operation; explicit [[route]] rules win.
+    differ = Differ(
+        differ_rules, learned=learned, route_keys=detect_route_keys(recorded_requests())
+    )
     settings = ReplaySettings(
         target=Target(target, "target"),
-        baseline=Target(baseline, "baseline") if baseline else None,
+        baselines=tuple(Target(url, f"baseline {i + 1}") for i, url in enumerate(baseline_urls)),
         concurrency=concurrency,
         timeout=timeout,
     )
@@ -148,7 +170,7 @@ def replay(
         err=True,
     )
     with results.writer(run_id) as writer, _progress(total) as advance:
-        replayer = Replayer(settings, Differ(differ_rules), writer, progress=advance)
+        replayer = Replayer(settings, differ, writer, progress=advance)
         try:
             totals = asyncio.run(replayer.run(files))
         except ExceptionGroup as group:  # from the TaskGroup of sessions
@@ -156,7 +178,21 @@ def replay(
             if known is None:
                 raise
             raise UserError(str(known.exceptions[0])) from None
-    results.finish_run(run_id, finished_at=time.time())
+    try:
+        if replayer.observations:
+            observed = replayer.observations
+            results.add_noise(
+                run_id,
+                observed.route_observations,
+                observed.disagreements,
+                observed.kinds,
+                observed.examples,
+            )
+        if learned.stats:
+            results.note_learned_noise(run_id, learned.policy, replayer.settled_as_noise)
+        results.finish_run(run_id, finished_at=time.time())
+    except TriageError as exc:
+        raise UserError(str(exc)) from None
 
     summary = (
         f"{totals.exchanges} exchanges: {totals.matched} matched, {totals.mismatched} mismatched, "

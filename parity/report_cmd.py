@@ -29,7 +29,7 @@ db_option = click.option(
 
 
 @contextmanager
-def _results(path: Path) -> Iterator[ResultsDB]:
+def results_at(path: Path) -> Iterator[ResultsDB]:
     """The results database at `path`; any triage error becomes one red line."""
     from triage import TriageError, open_results
 
@@ -55,7 +55,7 @@ def report(run: str | None, db_path: Path, as_json: bool) -> None:
     """
     from triage import queries
 
-    with _results(db_path) as results_db:
+    with results_at(db_path) as results_db:
         data = queries.build_report(results_db, run)
     if as_json:
         print_json(data)
@@ -81,7 +81,7 @@ def show(ref: str, db_path: Path, as_json: bool) -> None:
     """
     from triage import queries
 
-    with _results(db_path) as results_db:
+    with results_at(db_path) as results_db:
         data = queries.show(results_db, ref)
     if as_json:
         print_json(data)
@@ -103,7 +103,7 @@ def runs(db_path: Path, as_json: bool) -> None:
     """
     from triage import queries
 
-    with _results(db_path) as results_db:
+    with results_at(db_path) as results_db:
         rows = queries.list_runs(results_db)
     if as_json:
         print_json(rows)

@@ -4,6 +4,7 @@ order, each sent to the target (and the baseline), correlated, compared, stored.
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +15,7 @@ import aiohttp
 from differ import Differ, HttpRequest, HttpResponse, Outcome, Verdict
 from replayer.client import Answer, SendError, new_client, send, send_websocket, server_frames
 from replayer.correlate import ValueMap, request_values
+from replayer.observe import NoiseObservations
 from replayer.outgoing import Target, build, recorded_origin
 from sessions import Exchange, SessionReader
 from sessions.secrets import is_secret_header, mask_path
@@ -53,7 +55,8 @@ class ReplayTotals:
 @dataclass(frozen=True, slots=True)
 class ReplaySettings:
     target: Target
-    baseline: Target | None = None
+    baselines: tuple[Target, ...] = ()
+    """Live reference backends: what differs between them and the recording is noise."""
     concurrency: int = 8
     timeout: float = 30.0
 
@@ -82,13 +85,36 @@ class Replayer:
         self.sink = sink
         self.progress = progress or (lambda n: None)
         self.totals = ReplayTotals()
+        self.observations = NoiseObservations()
+        # Verdicts with differences at spots of learned noise wait for the end of the run:
+        # only then is it known how often the candidate differs there (Diffy's rule).
+        self._pending: list[ExchangeResult] = []
+        self._route_exchanges: Counter[str] = Counter()
+        self.settled_as_noise = 0
+        """Differences suppressed by learned noise at the end of the run."""
 
     async def run(self, sessions: Iterable[Path]) -> ReplayTotals:
         limit = asyncio.Semaphore(self.settings.concurrency)
         async with new_client(self.settings.concurrency) as http, asyncio.TaskGroup() as group:
             for path in sessions:
                 group.create_task(self._guarded(path, http, limit))
+        self._settle()
         return self.totals
+
+    def _settle(self) -> None:
+        if not self._pending:
+            return
+        verdicts = [r.verdict for r in self._pending]
+        before = sum(len(v.noise) for v in verdicts)
+        self.differ.settle(verdicts, self._route_exchanges)
+        self.settled_as_noise = sum(len(v.noise) for v in verdicts) - before
+        for result in self._pending:
+            self._store(result)
+        self._pending.clear()
+
+    def _store(self, result: ExchangeResult) -> None:
+        self.totals.count(result.verdict)
+        self.sink.add(result)
 
     async def _guarded(
         self, path: Path, http: aiohttp.ClientSession, limit: asyncio.Semaphore
@@ -105,8 +131,7 @@ class Replayer:
                 )
         self.totals.sessions += 1
         sides = [_Side(self.settings.target, ValueMap(wanted))]
-        if self.settings.baseline is not None:
-            sides.append(_Side(self.settings.baseline, ValueMap(wanted)))
+        sides.extend(_Side(baseline, ValueMap(wanted)) for baseline in self.settings.baselines)
         with SessionReader(path) as reader:
             origin = None
             for exchange in reader:
@@ -138,7 +163,7 @@ class Replayer:
         for side, answer in zip(sides, answers, strict=True):
             if isinstance(answer, Answer):
                 side.values.learn(expected_headers, expected_body, answer.headers, answer.body)
-        actual, baseline = answers[0], answers[1] if len(answers) > 1 else None
+        actual = answers[0]
         request = HttpRequest(
             exchange.request.method,
             exchange.request.path,
@@ -147,35 +172,42 @@ class Replayer:
         )
         expected = HttpResponse(recorded.status, expected_headers, expected_body, origin)
         actual_response = _response(actual, sides[0].target)
+        baselines = [
+            _response(a, side.target) for a, side in zip(answers[1:], sides[1:], strict=True)
+        ]
         verdict = self.differ.compare(
             request,
             expected,
             actual_response,
-            _response(baseline, sides[1].target) if baseline is not None else None,
             actual_values=sides[0].values.reverse(),
-            baseline_values=sides[1].values.reverse() if len(sides) > 1 else None,
+            baselines=baselines,
+            baselines_values=[side.values.reverse() for side in sides[1:]],
             error=actual if isinstance(actual, str) else None,
         )
-        self.totals.count(verdict)
-        self.sink.add(
-            ExchangeResult(
-                session=session,
-                seq=exchange.seq,
-                method=exchange.request.method,
-                url=mask_path(exchange.request.path),
-                route=verdict.route,
-                verdict=verdict,
-                request_headers=[
-                    (k, b"***" if is_secret_header(k) else v) for k, v in exchange.request.headers
-                ],
-                request_body=exchange.request.body,
-                expected=expected,
-                actual=actual_response,
-                baseline_status=baseline.status if isinstance(baseline, Answer) else None,
-                expected_ms=_recorded_ms(exchange),
-                actual_ms=actual.elapsed_ms if isinstance(actual, Answer) else None,
-            )
+        self._route_exchanges[verdict.route] += 1
+        if any(b is not None for b in baselines):
+            self.observations.observe(verdict.route, verdict.baseline_differences)
+        result = ExchangeResult(
+            session=session,
+            seq=exchange.seq,
+            method=exchange.request.method,
+            url=mask_path(exchange.request.path),
+            route=verdict.route,
+            verdict=verdict,
+            request_headers=[
+                (k, b"***" if is_secret_header(k) else v) for k, v in exchange.request.headers
+            ],
+            request_body=exchange.request.body,
+            expected=expected,
+            actual=actual_response,
+            baseline_status=next((b.status for b in baselines if b is not None), None),
+            expected_ms=_recorded_ms(exchange),
+            actual_ms=actual.elapsed_ms if isinstance(actual, Answer) else None,
         )
+        if verdict.suspects:
+            self._pending.append(result)
+        else:
+            self._store(result)
 
     async def _send(
         self, exchange: Exchange, side: _Side, origin: str, http: aiohttp.ClientSession

@@ -31,7 +31,11 @@ def test_a_status_difference_is_noise_only_if_the_baseline_status_differed() -> 
         response({"m": "No entry 2"}, status=400),
         response({"m": "No entry 3"}, status=404),
     )
-    assert kinds(verdict) == {("status", "", "changed")}
+    # Both are errors: what remains after noise is one error_changed (error parity).
+    assert kinds(verdict) == {("status", "", "error_changed")}
+    assert verdict.differences[0].expected["details"] == [
+        {"where": "status", "path": "", "kind": "changed", "value": 404}
+    ]
     assert [d.path for d in verdict.noise] == ["$.m"]
     flaky = compare(response({}, status=200), response({}, status=503), response({}, status=502))
     assert flaky.outcome is Outcome.MATCHED and flaky.noise[0].where is Where.STATUS

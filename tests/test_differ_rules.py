@@ -68,8 +68,8 @@ def test_a_full_rules_file_loads() -> None:
             "rules: 'ignore' must be an array of tables, written [[ignore]]",
         ),
         (
-            {"profiles": {"enable": ["python-vs-csharp"]}},
-            "rules: unknown key 'profiles' (known: headers, ignore, placeholder, route)",
+            {"profile": {"enable": ["python-vs-csharp"]}},
+            "rules: unknown key 'profile' (known: array, equivalences, headers, ignore, number, placeholder, profiles, route)",
         ),
         (
             {"placeholder": [{"name": "x", "pattern": "(unclosed"}]},

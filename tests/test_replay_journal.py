@@ -75,9 +75,16 @@ def replay(
 
 
 def _status(expected: int, actual: int) -> Callable[[Mismatch, Diff], bool]:
-    return lambda m, d: (
-        d["where"] == "status" and (d["expected"], d["actual"]) == (expected, actual)
-    )
+    """A status difference, or both sides rejecting differently (`error_changed`)."""
+
+    def explains(m: Mismatch, d: Diff) -> bool:
+        if d["where"] != "status":
+            return False
+        if d["kind"] == "error_changed":
+            return (d["expected"]["status"], d["actual"]["status"]) == (expected, actual)
+        return (d["expected"], d["actual"]) == (expected, actual)
+
+    return explains
 
 
 # One predicate per divergence: which reported differences it explains.
@@ -175,6 +182,9 @@ def test_the_candidate_shows_every_divergence_and_nothing_else(
     assert not unexplained, "\n".join(unexplained)
     assert found == set(DIVERGENCES), f"not found: {set(DIVERGENCES) - found}"
     assert len(report["signatures"]) <= totals["mismatched"]
+    kinds = {kind for signature in report["signatures"] for kind in signature["kinds"]}
+    assert {"error_changed", "order_changed"} <= kinds
+    assert all(route["latency"]["actual_p50"] is not None for route in report["routes"])
 
 
 def test_a_candidate_with_every_divergence_fixed_matches_completely(

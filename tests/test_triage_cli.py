@@ -87,7 +87,8 @@ def test_the_module_does_not_import_sqlite_or_rich_at_import_time() -> None:
 
 def test_report_json_has_exactly_the_documented_shape(db_path: Path) -> None:
     data = as_json("report", "--db", str(db_path))
-    assert set(data) == {"run", "totals", "routes", "signatures", "mismatches"}
+    assert set(data) == {"run", "totals", "learned_noise", "routes", "signatures", "mismatches"}
+    assert data["learned_noise"] is None
     assert data["run"] == {
         "id": "66666666",
         "target": "http://127.0.0.1:5001",
@@ -112,6 +113,12 @@ def test_report_json_has_exactly_the_documented_shape(db_path: Path) -> None:
             "mismatched": 1,
             "errors": 0,
             "parity": 0.0,
+            "latency": {
+                "expected_p50": 5.0,
+                "expected_p95": 5.0,
+                "actual_p50": 1.0,
+                "actual_p95": 1.0,
+            },
         },
         {
             "route": "GET /api/entries/{id}",
@@ -120,6 +127,12 @@ def test_report_json_has_exactly_the_documented_shape(db_path: Path) -> None:
             "mismatched": 2,
             "errors": 0,
             "parity": 33.33,
+            "latency": {
+                "expected_p50": 3.0,
+                "expected_p95": 3.0,
+                "actual_p50": 4.5,
+                "actual_p95": 4.5,
+            },
         },
         {
             "route": "GET /api/vaults",
@@ -128,6 +141,12 @@ def test_report_json_has_exactly_the_documented_shape(db_path: Path) -> None:
             "mismatched": 0,
             "errors": 1,
             "parity": 50.0,
+            "latency": {
+                "expected_p50": 1.0,
+                "expected_p95": 1.0,
+                "actual_p50": 2.0,
+                "actual_p95": 2.0,
+            },
         },
         {
             "route": "GET /api/health",
@@ -136,6 +155,12 @@ def test_report_json_has_exactly_the_documented_shape(db_path: Path) -> None:
             "mismatched": 0,
             "errors": 0,
             "parity": 100.0,
+            "latency": {
+                "expected_p50": 1.0,
+                "expected_p95": 1.0,
+                "actual_p50": 2.0,
+                "actual_p95": 2.0,
+            },
         },
     ]
     first_date = mismatch_id(db_path, "66666666", 2)
@@ -149,6 +174,8 @@ def test_report_json_has_exactly_the_documented_shape(db_path: Path) -> None:
             "example": {
                 "id": first_date,
                 "difference": '$.created changed: "2026-01-01T10:00:00Z" -> "2026-01-01T10:00:00+00:00"',
+                "sentence": "`$.created`: `2026-01-01T10:00:00+00:00` "
+                "where the recording had `2026-01-01T10:00:00Z`",
             },
         },
         {
@@ -160,6 +187,7 @@ def test_report_json_has_exactly_the_documented_shape(db_path: Path) -> None:
             "example": {
                 "id": mismatch_id(db_path, "66666666", 4),
                 "difference": "status changed: 200 -> 500",
+                "sentence": "status 500 where the recording had 200",
             },
         },
     ]
@@ -245,7 +273,9 @@ def test_report_rich_view(db_path: Path) -> None:
         for i in route_lines
     ]
     assert order == ["login", "entries", "vaults", "health"]
-    assert "d4te5163" in out and "5ta7u500" in out and "$.created changed" in out
+    assert "d4te5163" in out and "5ta7u500" in out
+    assert "`$.created`: `2026-01-01T10:00:00+00:00` where the recording had" in out
+    assert "p50 ms" in out and "3.0 / 4.5" in out
     assert "connection refused" in out
     assert "s3cr3t" not in out
 

@@ -1,4 +1,5 @@
-"""triage: the results database (runs, results, mismatches, signatures) and its rendering.
+"""triage: the results database (runs, results, mismatches, signatures, learned noise)
+and its rendering.
 
     from triage import ResultsDB, ExchangeResult, RunInfo
 
@@ -8,22 +9,28 @@
         w.add(ExchangeResult(...))
     db.finish_run(run_id)
 
-Imports only `differ.model` of the other rooms. URLs come masked from the caller;
-headers and bodies shown for reading are masked here (`triage.masking`). Reading:
-`triage.queries` (plain dicts, the `--json` shapes) and `triage.render` (rich).
+Of the other rooms it imports only `differ`: its result types (`differ.model`), the
+learned-noise types (`differ.noise`) and pure helpers to read stored bodies for `parity
+show` (`differ.content`, `differ.jsonpath`, …). URLs come masked from the caller; headers
+and bodies shown for reading are masked here (`triage.masking`). Reading:
+`triage.queries` (plain dicts, the `--json` shapes), `triage.sentences` (differences as
+sentences with raw values) and `triage.render` (rich). Learned noise: `triage.noise`.
 The tables are documented in `docs/results-db.md`.
 """
+
+from pathlib import Path
 
 from triage.db import ResultsDB, ResultWriter, open_results
 from triage.errors import Ambiguous, NoDatabase, NotFound, NotResultsDB, TriageError
 from triage.model import ExchangeResult, RunInfo
 
 
-def bench_store(n: int = 100_000) -> float:
-    """Store `n` fabricated results into a fresh database; results per second."""
+def bench_store(n: int = 100_000, *, path: Path | None = None) -> float:
+    """Store `n` fabricated results into a fresh database (kept at `path` if given);
+    results per second."""
     from triage.bench import bench_store as run
 
-    return run(n)
+    return run(n, path=path)
 
 
 __all__ = [

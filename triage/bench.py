@@ -49,29 +49,45 @@ def _results(n: int, mismatch_every: int, error_every: int) -> list[ExchangeResu
                 request_headers=request_headers,
                 expected=HttpResponse(200, headers, body),
                 actual=actual,
-                expected_ms=1.5,
-                actual_ms=2.5,
+                expected_ms=1.0 + (i * 7919 % 100) / 10,
+                actual_ms=2.0 + (i * 104729 % 300) / 10,
             )
         )
     return out
 
 
-def bench_store(n: int = 100_000, *, mismatch_every: int = 20, error_every: int = 100) -> float:
-    """Store `n` results into a fresh database; returns results stored per second."""
+def bench_store(
+    n: int = 100_000,
+    *,
+    mismatch_every: int = 20,
+    error_every: int = 100,
+    path: Path | None = None,
+) -> float:
+    """Store `n` results into a fresh database; returns results stored per second.
+
+    The database goes to a temporary directory and is removed, unless `path` names a
+    file to keep (e.g. to time `parity report` on it afterwards)."""
+    if path is not None:
+        return _store(Path(path), n, mismatch_every, error_every)
+    with tempfile.TemporaryDirectory() as tmp:
+        return _store(Path(tmp) / "bench.db", n, mismatch_every, error_every)
+
+
+def _store(path: Path, n: int, mismatch_every: int, error_every: int) -> float:
     from triage.db import ResultsDB
 
     results = _results(n, mismatch_every, error_every)
-    with tempfile.TemporaryDirectory() as tmp:
-        db = ResultsDB(Path(tmp) / "bench.db")
-        try:
-            run_id = db.start_run(RunInfo(target="http://bench", sessions=[], started_at=0.0))
-            start = time.perf_counter()
-            with db.writer(run_id) as writer:
-                for result in results:
-                    writer.add(result)
-            elapsed = time.perf_counter() - start
-        finally:
-            db.close()
+    db = ResultsDB(path)
+    try:
+        run_id = db.start_run(RunInfo(target="http://bench", sessions=[], started_at=0.0))
+        start = time.perf_counter()
+        with db.writer(run_id) as writer:
+            for result in results:
+                writer.add(result)
+        elapsed = time.perf_counter() - start
+        db.finish_run(run_id, finished_at=elapsed)
+    finally:
+        db.close()
     return n / elapsed
 
 

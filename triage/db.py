@@ -20,7 +20,7 @@ import os
 import secrets
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
@@ -29,7 +29,8 @@ from typing import Any
 from sqlite_utils import Database
 
 from differ.model import Outcome
-from triage import schema
+from differ.noise import LearnedNoise, NoiseKey, NoisePolicy
+from triage import noise, schema
 from triage.errors import NoDatabase, NotFound, NotResultsDB, TriageError
 from triage.masking import mask_difference, mask_headers, mask_text
 from triage.model import ExchangeResult, RunInfo
@@ -251,6 +252,59 @@ class ResultsDB:
         if found is None:
             raise NotFound(f"no run {run_id!r} in {self.path}")
         return ResultWriter(self, run_id, batch_size=batch_size, flush_interval=flush_interval)
+
+    # -- learned noise (see triage.noise) -----------------------------------------------
+
+    def add_noise(
+        self,
+        run_id: str,
+        route_observations: Mapping[str, int],
+        disagreements: Mapping[NoiseKey, int],
+        kinds: Mapping[NoiseKey, set[str]],
+        examples: Mapping[NoiseKey, tuple[object, object]],
+    ) -> None:
+        """Add what run `run_id` saw against its baseline(s), in one transaction.
+
+        `route_observations`: per route, the exchanges compared against a baseline;
+        `disagreements`: per (route, where, templated path), how many of them disagreed
+        there; `kinds`: the difference kinds seen there; `examples`: one (expected,
+        baseline) pair there, stored masked and cut to 120 characters. Counts add up
+        across runs (upserts); kinds are merged; the first example stored is kept.
+        Keys of `kinds` and `examples` that are not in `disagreements` are ignored.
+        """
+        noise.add_noise(self, run_id, route_observations, disagreements, kinds, examples)
+
+    def learned_noise(self, policy: NoisePolicy | None = None) -> LearnedNoise:
+        """Everything learned so far, for the differ (`NoisePolicy()` by default)."""
+        return noise.learned_noise(self, policy)
+
+    def noise_rows(
+        self, route_glob: str | None = None, path: str | None = None
+    ) -> list[dict[str, Any]]:
+        """What was learned, most frequent first: `{"route", "where", "path",
+        "disagreements", "observations", "rate" (percent), "kinds", "example":
+        {"expected", "baseline"}, "first_run", "last_run"}`.
+
+        `route_glob` is a GLOB (`*`, `?`, `[...]`, case-sensitive) matched against the
+        whole route (`GET /api/vaults/*`) or its path alone (`/api/vaults/*`); `path`
+        keeps one place: `$.took_ms`, a header name, `header etag` or `status`."""
+        return noise.noise_rows(self, route_glob, path)
+
+    def forget_noise(self, route_glob: str | None = None, path: str | None = None) -> int:
+        """Delete learned noise matching `route_glob` and `path` (as in `noise_rows`;
+        None: everything); returns how many entries were deleted. Forgetting every path
+        of a route (no `path`) also resets its observations."""
+        return noise.forget_noise(self, route_glob, path)
+
+    def note_learned_noise(self, run_id: str, policy: NoisePolicy, settled: int) -> None:
+        """Keep with the run the noise policy it applied and how many suspect differences
+        learned noise settled as noise (`runs.meta["learned_noise"]`); the report says
+        so. Call it again to replace the figure."""
+        noise.note_learned_noise(self, run_id, policy, settled)
+
+    def update_run_meta(self, run_id: str, values: Mapping[str, Any]) -> None:
+        """Merge `values` into the run's `meta` JSON (top-level keys replaced)."""
+        noise.update_run_meta(self, run_id, values)
 
     # -- reading (see triage.queries) --------------------------------------------------
 

@@ -113,7 +113,8 @@ def mask_value(value: Any) -> Any:
     return value
 
 
-def _path_is_secret(path: str) -> bool:
+def is_secret_path(path: str) -> bool:
+    """True for a body path with a secret key on the way: `$.auth.token`, `$.password`."""
     return any(is_secret_key(a or b) for a, b in _PATH_KEY.findall(path))
 
 
@@ -121,7 +122,7 @@ def mask_difference(diff: Difference) -> dict[str, Any]:
     """`Difference.to_json()` with secret values masked: secret headers, secret body keys."""
     data = diff.to_json()
     secret = (diff.where == Where.HEADER and is_secret_header(diff.path)) or (
-        diff.where == Where.BODY and _path_is_secret(diff.path)
+        diff.where == Where.BODY and is_secret_path(diff.path)
     )
     for side in ("expected", "actual"):
         value = data[side]

@@ -8,15 +8,22 @@ import hashlib
 import json
 import math
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 from triage.db import ResultsDB
 from triage.errors import Ambiguous, NotFound
 from triage.masking import mask_json_text, mask_text
+from triage.noise import learned_noise_use
+from triage.sentences import sentence, sentences, sides_of
 from triage.text import loads
 
 MAX_DIFF_LINES = 400
 """`parity show` prints at most this many lines of the body diff (hunks only)."""
+MAX_LINE = 500
+"""Characters of one body-diff line (minified JSON is one line); the rest is cut."""
+MAX_LISTED = 10
+"""URLs and sessions listed for a signature; the rest are counted."""
 CONTEXT_LINES = 3
 PREVIEW_CHARS = 2000
 _HIGH = "\U0010ffff"  # sorts after every other character: `id >= p AND id < p + _HIGH`
@@ -126,28 +133,7 @@ def build_report(rdb: ResultsDB, run_ref: str | None = None) -> dict[str, Any]:
     run = find_run(rdb, run_ref)
     run_id = run["id"]
 
-    per_route: dict[str, Counter[str]] = {}
-    for row in rdb.query(
-        "SELECT route, outcome, count(*) AS n FROM results WHERE run_id = ? "
-        "GROUP BY route, outcome",
-        [run_id],
-    ):
-        per_route.setdefault(row["route"], Counter())[row["outcome"]] = row["n"]
-    routes: list[dict[str, Any]] = []
-    for route, counts in per_route.items():
-        total = sum(counts.values())
-        routes.append(
-            {
-                "route": route,
-                "exchanges": total,
-                "matched": counts["matched"],
-                "mismatched": counts["mismatched"],
-                "errors": counts["error"],
-                "parity": parity_percent(counts["matched"], total),
-            }
-        )
-    routes.sort(key=lambda r: (r["parity"], -r["exchanges"], r["route"]))
-
+    routes = route_figures(rdb, run_id)
     rows = rdb.query(
         "SELECT id, session, seq, method, url, route, signature, outcome, error, "
         "expected_status, actual_status, first_difference, differences "
@@ -160,7 +146,11 @@ def build_report(rdb: ResultsDB, run_ref: str | None = None) -> dict[str, Any]:
     examples: dict[str, dict[str, Any]] = {}
     for row in rows:
         if row["signature"] and row["signature"] not in examples:
-            examples[row["signature"]] = {"id": row["id"], "difference": row["first_difference"]}
+            examples[row["signature"]] = {
+                "id": row["id"],
+                "difference": row["first_difference"],
+                "sentence": first_sentence(rdb, row["id"]),
+            }
     known = {
         row["id"]: row
         for row in rdb.query(
@@ -185,10 +175,83 @@ def build_report(rdb: ResultsDB, run_ref: str | None = None) -> dict[str, Any]:
     return {
         "run": run_json(run),
         "totals": totals_json(run),
+        "learned_noise": learned_noise_use(loads(run["meta"], {}) or {}),
         "routes": routes,
         "signatures": signatures,
         "mismatches": mismatches,
     }
+
+
+def percentile(ordered: list[float], p: float) -> float | None:
+    """The nearest-rank percentile `p` (0-100] of ascending `ordered`: the smallest value
+    with at least p % of the values at or below it (None for no values)."""
+    if not ordered:
+        return None
+    rank = max(1, math.ceil(p * len(ordered) / 100))
+    return round(ordered[rank - 1], 3)
+
+
+def latency(expected: list[float], actual: list[float]) -> dict[str, float | None]:
+    """p50 and p95 of recorded and replayed response times (ms; None when unknown)."""
+    expected.sort()
+    actual.sort()
+    return {
+        "expected_p50": percentile(expected, 50),
+        "expected_p95": percentile(expected, 95),
+        "actual_p50": percentile(actual, 50),
+        "actual_p95": percentile(actual, 95),
+    }
+
+
+def route_figures(rdb: ResultsDB, run_id: str) -> list[dict[str, Any]]:
+    """Per route: counts, parity % and latency; worst parity first. One pass over the
+    run's results (about 0.1 s for 100k)."""
+    counts: dict[str, list[int]] = {}  # route -> [matched, mismatched, errors]
+    times: dict[str, tuple[list[float], list[float]]] = {}
+    slot = {"matched": 0, "mismatched": 1, "error": 2}
+    cursor = rdb.db.conn.execute(
+        "SELECT route, outcome, expected_ms, actual_ms FROM results WHERE run_id = ?", [run_id]
+    )
+    for route, outcome, expected_ms, actual_ms in cursor:
+        tally = counts.get(route)
+        if tally is None:
+            tally = counts[route] = [0, 0, 0]
+            times[route] = ([], [])
+        tally[slot.get(outcome, 2)] += 1
+        if expected_ms is not None:
+            times[route][0].append(expected_ms)
+        if actual_ms is not None:
+            times[route][1].append(actual_ms)
+    routes: list[dict[str, Any]] = []
+    for route, (matched, mismatched, errors) in counts.items():
+        total = matched + mismatched + errors
+        routes.append(
+            {
+                "route": route,
+                "exchanges": total,
+                "matched": matched,
+                "mismatched": mismatched,
+                "errors": errors,
+                "parity": parity_percent(matched, total),
+                "latency": latency(*times[route]),
+            }
+        )
+    routes.sort(key=lambda r: (r["parity"], -r["exchanges"], r["route"]))
+    return routes
+
+
+def first_sentence(rdb: ResultsDB, mismatch_id: str) -> str | None:
+    """The first difference of a mismatch as a sentence (raw values); None if none."""
+    row = rdb.query(
+        "SELECT differences, expected_status, actual_status, expected_headers, "
+        "actual_headers, expected_body, actual_body FROM mismatches WHERE id = ?",
+        [mismatch_id],
+    )[0]
+    differences = loads(row["differences"], [])
+    if not differences:
+        return None
+    expected, actual = sides_of(row)
+    return sentence(differences[0], expected, actual)
 
 
 # -- show -----------------------------------------------------------------------------
@@ -235,7 +298,14 @@ def signature_detail(rdb: ResultsDB, sig_id: str) -> dict[str, Any]:
         )
     ]
     example = None
+    urls: list[str] = []
+    url_count = 0
+    sessions: list[str] = []
+    session_count = 0
     if runs:
+        latest = runs[0]["run"]
+        urls, url_count = _distinct(rdb, "url", sig_id, latest)
+        sessions, session_count = _distinct(rdb, "session", sig_id, latest)
         first = rdb.query(
             "SELECT id FROM mismatches WHERE signature = ? AND run_id = ? "
             "ORDER BY session, seq LIMIT 1",
@@ -252,10 +322,25 @@ def signature_detail(rdb: ResultsDB, sig_id: str) -> dict[str, Any]:
             "first_seen_run": sig["first_seen_run"],
             "last_seen_run": sig["last_seen_run"],
             "count": runs[0]["count"] if runs else 0,
+            "urls": urls,
+            "url_count": url_count,
+            "sessions": sessions,
+            "session_count": session_count,
             "runs": runs,
         },
         "mismatch": example,
     }
+
+
+def _distinct(rdb: ResultsDB, column: str, sig_id: str, run_id: str) -> tuple[list[str], int]:
+    """The first MAX_LISTED distinct values of `column` among the signature's mismatches
+    in a run (by first appearance), and how many distinct values there are."""
+    rows = rdb.query(
+        f"SELECT {column} AS value, min(session || char(0) || printf('%012d', seq)) AS first "
+        f"FROM mismatches WHERE signature = ? AND run_id = ? GROUP BY {column} ORDER BY first",
+        [sig_id, run_id],
+    )
+    return [r["value"] for r in rows[:MAX_LISTED]], len(rows)
 
 
 def _is_text(data: bytes) -> str | None:
@@ -303,17 +388,73 @@ def body_diff(expected: str, actual: str) -> tuple[list[str], int]:
     returns the lines and how many more there were."""
     if expected == actual:
         return [], 0
-    lines = list(
-        difflib.unified_diff(
-            expected.splitlines(),
-            actual.splitlines(),
-            "expected",
-            "actual",
-            n=CONTEXT_LINES,
-            lineterm="",
-        )
-    )
-    return lines[:MAX_DIFF_LINES], max(0, len(lines) - MAX_DIFF_LINES)
+    lines = list(_unified(expected.splitlines(), actual.splitlines()))
+    shown = [
+        line if len(line) <= MAX_LINE else f"{line[:MAX_LINE]}… ({len(line)} chars)"
+        for line in lines[:MAX_DIFF_LINES]
+    ]
+    return shown, max(0, len(lines) - MAX_DIFF_LINES)
+
+
+PAIRWISE_FROM = 200
+"""Bodies of at least this many lines, on both sides the same number, are compared line
+by line when at most half of the lines differ: the same document with other values (a
+timestamp format in every item of a 200 KB list) needs no alignment, which difflib would
+take seconds to find."""
+
+
+class _LineByLine(difflib.SequenceMatcher[str]):
+    """A matcher whose opcodes pair line i with line i (see PAIRWISE_FROM)."""
+
+    def __init__(self, expected: list[str], actual: list[str], same: list[bool]) -> None:
+        super().__init__(None, expected, actual, autojunk=False)
+        self._pairs: list[tuple[str, int, int, int, int]] = []
+        start = 0
+        for end in range(1, len(same) + 1):
+            if end == len(same) or same[end] != same[start]:
+                tag = "equal" if same[start] else "replace"
+                self._pairs.append((tag, start, end, start, end))
+                start = end
+
+    def get_opcodes(self) -> list[tuple[str, int, int, int, int]]:  # type: ignore[override]
+        return self._pairs
+
+
+def _matcher(expected: list[str], actual: list[str]) -> difflib.SequenceMatcher[str]:
+    if len(expected) == len(actual) >= PAIRWISE_FROM:
+        same = [e == a for e, a in zip(expected, actual, strict=True)]
+        if same.count(False) * 2 <= len(same):
+            return _LineByLine(expected, actual, same)
+    return difflib.SequenceMatcher(None, expected, actual)
+
+
+def _range(start: int, stop: int) -> str:
+    """A hunk's line range as `diff -u` writes it."""
+    length = stop - start
+    if length == 1:
+        return str(start + 1)
+    return f"{start + 1 if length else start},{length}"
+
+
+def _unified(expected: list[str], actual: list[str]) -> Iterator[str]:
+    """`difflib.unified_diff(expected, actual, "expected", "actual", n=CONTEXT_LINES)`,
+    with the line-by-line shortcut of `_matcher` for large bodies."""
+    groups = _matcher(expected, actual).get_grouped_opcodes(CONTEXT_LINES)
+    first = True
+    for group in groups:
+        if first:
+            yield "--- expected"
+            yield "+++ actual"
+            first = False
+        yield f"@@ -{_range(group[0][1], group[-1][2])} +{_range(group[0][3], group[-1][4])} @@"
+        for tag, i1, i2, j1, j2 in group:
+            if tag == "equal":
+                yield from (" " + line for line in expected[i1:i2])
+                continue
+            if tag in ("replace", "delete"):
+                yield from ("-" + line for line in expected[i1:i2])
+            if tag in ("replace", "insert"):
+                yield from ("+" + line for line in actual[j1:j2])
 
 
 def _side(
@@ -338,6 +479,8 @@ def mismatch_detail(rdb: ResultsDB, mismatch_id: str) -> dict[str, Any]:
         else expected_text
     )
     diff, more = body_diff(expected_text, actual_text)
+    differences = loads(row["differences"], [])
+    expected_side, actual_side = sides_of(row)
     return {
         "id": row["id"],
         "run_id": row["run_id"],
@@ -366,7 +509,8 @@ def mismatch_detail(rdb: ResultsDB, mismatch_id: str) -> dict[str, Any]:
             row["actual_status"], row["actual_headers"], row["actual_ms"], row["actual_body"]
         ),
         "baseline_status": row["baseline_status"],
-        "differences": loads(row["differences"], []),
+        "sentences": sentences(differences, expected_side, actual_side),
+        "differences": differences,
         "noise": loads(row["noise"], []),
         "rules_applied": loads(row["rules_applied"], []),
         "body_diff": diff,

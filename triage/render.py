@@ -18,6 +18,12 @@ from triage.text import describe_difference
 
 MAX_LINE = 500
 """Characters of one body-diff line shown by `parity show` (minified JSON is one line)."""
+MAX_PATHS = 3
+"""Paths of a signature shown in the report's table; the rest are counted."""
+NARROW = 96
+"""Below this many columns the report leaves out the latency columns (JSON has them)."""
+SLOWER = 1.5
+"""A replayed time above this many times the recorded one is highlighted."""
 
 
 def _esc(value: Any) -> str:
@@ -78,42 +84,64 @@ def report(out: Console, data: dict[str, Any]) -> None:
         f"[red]{errors} {'error' if errors == 1 else 'errors'}[/red], "
         f"{totals['noise_suppressed']} differences suppressed as noise"
     )
+    learned = data.get("learned_noise")
+    if learned is not None:
+        settled = learned["settled"]
+        out.print(
+            f"  {settled} {'difference' if settled == 1 else 'differences'} suppressed by "
+            f"learned noise ({_esc(_policy(learned['policy']))})"
+        )
     if not total:
         out.print("No exchanges stored for this run yet.")
         return
 
     routes = Table(title="Parity by route (worst first)")
-    routes.add_column("route", overflow="fold")
-    for name in ("exchanges", "matched", "mismatched", "errors", "parity"):
+    routes.add_column("route", overflow="fold", min_width=16)
+    for name in ("total", "matched", "mismatched", "errors", "parity"):
         routes.add_column(name, justify="right")
+    latency = out.width >= NARROW
+    if latency:
+        routes.add_column("p50 ms\nrec / act", justify="right")
+        routes.add_column("p95 ms\nrec / act", justify="right")
     for r in data["routes"]:
-        routes.add_row(
+        lat = r.get("latency") or {}
+        cells = [
             _esc(r["route"]),
             str(r["exchanges"]),
             str(r["matched"]),
             str(r["mismatched"]),
             str(r["errors"]),
             _pct(r["parity"]),
-        )
+        ]
+        if latency:
+            cells.append(_times(lat.get("expected_p50"), lat.get("actual_p50")))
+            cells.append(_times(lat.get("expected_p95"), lat.get("actual_p95")))
+        routes.add_row(*cells)
     out.print(routes)
+    if not latency:
+        out.print(
+            f"[dim]Latency per route: on a terminal of {NARROW}+ columns, or with --json.[/dim]"
+        )
 
     if data["signatures"]:
         sigs = Table(title="Mismatches by signature (`parity show ID` for one in full)")
-        sigs.add_column("signature")
+        # Room for the example first: route and paths get about a quarter each of what
+        # the id and count columns leave (readable at 100 columns).
+        room = max(40, out.width - 36)
+        sigs.add_column("signature", no_wrap=True)
         sigs.add_column("count", justify="right")
-        sigs.add_column("route", overflow="fold")
-        sigs.add_column("kinds")
-        sigs.add_column("paths", overflow="fold")
-        sigs.add_column("example", overflow="fold")
+        sigs.add_column("route, kinds", overflow="fold", max_width=max(16, room * 3 // 10))
+        sigs.add_column("paths", overflow="fold", max_width=max(12, room // 4))
+        sigs.add_column("example", overflow="fold", min_width=min(60, room * 4 // 10))
         for s in data["signatures"]:
             example = s["example"]
+            said = example.get("sentence") or example["difference"]
             sigs.add_row(
                 _esc(s["id"]),
                 str(s["count"]),
-                _esc(s["route"]),
-                _esc(", ".join(s["kinds"])),
-                _esc(", ".join(s["paths"])),
-                f"[bold]{_esc(example['id'])}[/bold] {_esc(example['difference'])}",
+                f"{_esc(s['route'])}\n[dim]{_esc(', '.join(s['kinds']))}[/dim]",
+                _esc(_paths(s["paths"])),
+                f"[bold]{_esc(example['id'])}[/bold] {_esc(said)}",
             )
         out.print(sigs)
 
@@ -135,6 +163,37 @@ def report(out: Console, data: dict[str, Any]) -> None:
                 f"[bold]{_esc(m['id'])}[/bold] {_esc(m['method'])} {_esc(m['url'])}",
             )
         out.print(table)
+
+
+def _paths(paths: list[str]) -> str:
+    """At most MAX_PATHS paths, then `+N more`."""
+    shown = ", ".join(paths[:MAX_PATHS])
+    if len(paths) > MAX_PATHS:
+        shown += f" +{len(paths) - MAX_PATHS} more"
+    return shown
+
+
+def _ms(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.0f}" if value >= 100 else f"{value:.1f}"
+
+
+def _times(recorded: float | None, replayed: float | None) -> str:
+    """`12.0 / 20.5`, the replayed time red when over SLOWER times the recorded one."""
+    shown = _ms(replayed)
+    if recorded is not None and replayed is not None and replayed > SLOWER * recorded:
+        shown = f"[red]{shown}[/red]"
+    return f"{_ms(recorded)} / {shown}"
+
+
+def _policy(policy: dict[str, Any] | None) -> str:
+    if not policy:
+        return "policy unknown"
+    return (
+        f"relative {policy.get('relative')}, absolute {policy.get('absolute')}, "
+        f"at least {policy.get('min_observations')} observations"
+    )
 
 
 # -- runs -----------------------------------------------------------------------------
@@ -194,6 +253,11 @@ def show(out: Console, data: dict[str, Any]) -> None:
     _mismatch(out, data["mismatch"])
 
 
+def _listed(items: list[str], total: int) -> str:
+    shown = ", ".join(items)
+    return f"{shown} +{total - len(items)} more" if total > len(items) else shown
+
+
 def _signature(out: Console, sig: dict[str, Any]) -> None:
     out.print(f"[bold]Signature {_esc(sig['id'])}[/bold]  route {_esc(sig['route'])}")
     if sig["routes"] and sig["routes"] != [sig["route"]]:
@@ -203,7 +267,18 @@ def _signature(out: Console, sig: dict[str, Any]) -> None:
     runs = sig["runs"]
     if runs:
         latest = runs[0]
-        out.print(f"  count      {latest['count']} in run {_esc(latest['run'])} (latest seen)")
+        count = latest["count"]
+        urls, sessions = sig.get("urls") or [], sig.get("sessions") or []
+        out.print(
+            f"  count      {count} in run {_esc(latest['run'])} (latest seen): "
+            f"{count} {'exchange' if count == 1 else 'exchanges'}, "
+            f"{sig.get('url_count', len(urls))} distinct URLs, "
+            f"{sig.get('session_count', len(sessions))} sessions"
+        )
+        out.print(f"  urls       {_esc(_listed(urls, sig.get('url_count', len(urls))))}")
+        out.print(
+            f"  sessions   {_esc(_listed(sessions, sig.get('session_count', len(sessions))))}"
+        )
         if len(runs) > 1:
             rest = ", ".join(f"{_esc(r['run'])}: {r['count']}" for r in runs[1:6])
             out.print(f"  earlier    {rest}{', …' if len(runs) > 6 else ''}")
@@ -226,6 +301,33 @@ def _mismatch(out: Console, m: dict[str, Any]) -> None:
     )
     if m["error"]:
         out.print(f"  [red]the target did not answer: {_esc(m['error'])}[/red]")
+
+    said = m.get("sentences") or []
+    if said:
+        out.print()
+        out.print(f"[bold]What differs[/bold] ({len(said)})")
+        for line in said:
+            out.print(f"  • {_esc(line)}", soft_wrap=True)
+
+    if m["body_diff"]:
+        out.print()
+        out.print("[bold]Body diff[/bold] (normalized; only the hunks around differences)")
+        for line in m["body_diff"]:
+            shown = line if len(line) <= MAX_LINE else line[:MAX_LINE] + "…"
+            style = (
+                "bold"
+                if line.startswith(("---", "+++"))
+                else "cyan"
+                if line.startswith("@@")
+                else "red"
+                if line.startswith("-")
+                else "green"
+                if line.startswith("+")
+                else None
+            )
+            out.print(Text(shown, style=style or ""), soft_wrap=True)
+        if m["body_diff_more_lines"]:
+            out.print(f"[dim]… {m['body_diff_more_lines']} more diff lines[/dim]")
 
     req = m["request"]
     out.print()
@@ -262,26 +364,7 @@ def _mismatch(out: Console, m: dict[str, Any]) -> None:
         table.add_row("baseline", _esc(m["baseline_status"]), "")
     out.print(table)
 
-    if m["body_diff"]:
-        out.print("[bold]Body diff[/bold] (normalized; only the hunks around differences)")
-        for line in m["body_diff"]:
-            shown = line if len(line) <= MAX_LINE else line[:MAX_LINE] + "…"
-            style = (
-                "bold"
-                if line.startswith(("---", "+++"))
-                else "cyan"
-                if line.startswith("@@")
-                else "red"
-                if line.startswith("-")
-                else "green"
-                if line.startswith("+")
-                else None
-            )
-            out.print(Text(shown, style=style or ""), soft_wrap=True)
-        if m["body_diff_more_lines"]:
-            out.print(f"[dim]… {m['body_diff_more_lines']} more diff lines[/dim]")
-
-    _differences(out, "Differences", m["differences"])
+    _differences(out, "Differences as compared (normalized)", m["differences"], dim=True)
     _differences(out, "Noise suppressed", m["noise"], dim=True)
     if m["rules_applied"]:
         out.print(f"[bold]Rules applied[/bold]: {_esc(', '.join(m['rules_applied']))}")
@@ -294,3 +377,41 @@ def _differences(out: Console, title: str, items: list[dict[str, Any]], dim: boo
     for item in items:
         line = _esc(describe_difference(item))
         out.print(f"  [dim]{line}[/dim]" if dim else f"  {line}")
+
+
+# -- noise ----------------------------------------------------------------------------
+
+
+def noise(out: Console, rows: list[dict[str, Any]], where: str, route_glob: str | None) -> None:
+    """`parity noise`: what was learned, most frequent first."""
+    scope = f" for routes matching {route_glob!r}" if route_glob else ""
+    if not rows:
+        out.print(
+            f"No learned noise{_esc(scope)} in {_esc(where)} "
+            "(`parity replay --baseline URL` learns it)."
+        )
+        return
+    table = Table(title=f"Learned noise{_esc(scope)} (most frequent first)")
+    table.add_column("route", overflow="fold", ratio=2)
+    table.add_column("where")
+    table.add_column("path", overflow="fold", ratio=2)
+    table.add_column("rate", justify="right")
+    table.add_column("kinds", overflow="fold")
+    table.add_column("example (recording → baseline)", overflow="fold", ratio=3)
+    for r in rows:
+        rate = "-" if r["rate"] is None else f"{r['rate']:.2f} %"
+        example = r["example"]
+        shown = (
+            f"{example['expected']} → {example['baseline']}"
+            if example["expected"] is not None or example["baseline"] is not None
+            else "-"
+        )
+        table.add_row(
+            _esc(r["route"]),
+            _esc(r["where"]),
+            _esc(r["path"] or "-"),
+            f"{rate}\n[dim]{r['disagreements']}/{r['observations']}[/dim]",
+            _esc(", ".join(r["kinds"])),
+            _esc(shown),
+        )
+    out.print(table)

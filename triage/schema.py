@@ -131,7 +131,40 @@ def _v1(db: Database) -> None:
     db.table("results").create_index(["run_id", "session", "seq"], unique=True)
 
 
-MIGRATIONS: list[Callable[[Database], None]] = [_v1]
+def _v2(db: Database) -> None:
+    """Learned noise: per route, how many exchanges were compared against a baseline;
+    per (route, where, path), how many of them disagreed with the recording, and how."""
+    db.table("noise_routes").create(
+        {"route": str, "observations": int, "first_run": str, "last_run": str},
+        pk="route",
+        not_null=["observations"],
+        defaults={"observations": 0},
+        foreign_keys=[("first_run", "runs", "id"), ("last_run", "runs", "id")],
+    )
+    db.table("noise").create(
+        {
+            "route": str,
+            "where": str,
+            "path": str,
+            "disagreements": int,
+            "kinds": str,
+            "example_expected": str,
+            "example_baseline": str,
+            "first_run": str,
+            "last_run": str,
+        },
+        pk=("route", "where", "path"),
+        not_null=["disagreements", "kinds"],
+        defaults={"disagreements": 0, "kinds": "[]"},
+        foreign_keys=[
+            ("route", "noise_routes", "route"),
+            ("first_run", "runs", "id"),
+            ("last_run", "runs", "id"),
+        ],
+    )
+
+
+MIGRATIONS: list[Callable[[Database], None]] = [_v1, _v2]
 """`MIGRATIONS[n]` takes a database from version n to n + 1. Only ever append."""
 
 LATEST = len(MIGRATIONS)

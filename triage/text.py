@@ -64,8 +64,19 @@ def describe_difference(diff: dict[str, Any]) -> str:
         return f"{place} removed: {short(expected)}"
     if kind == "order_changed":
         return f"{place} order changed"
+    if kind == "error_changed":
+        return f"error changed: {_error_side(expected)} -> {_error_side(actual)}"
     label = "type changed" if kind == "type_changed" else "changed"
     return f"{place} {label}: {short(expected)} -> {short(actual)}"
+
+
+def _error_side(side: Any) -> str:
+    """`422 "Invalid request"` from an `error_changed` side (the differ's summary)."""
+    if not isinstance(side, dict):
+        return short(side)
+    message = side.get("message")
+    status = str(side.get("status"))
+    return f"{status} {short(message)}" if isinstance(message, str) else status
 
 
 def template(path: str) -> str:

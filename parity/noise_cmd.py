@@ -1,0 +1,86 @@
+"""`parity noise`: what runs with a baseline learned about noise, and forgetting it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from parity.output import console, json_option, print_json
+from parity.report_cmd import db_option, results_at
+
+
+@click.command()
+@click.option(
+    "--route",
+    "route_glob",
+    metavar="GLOB",
+    help="Only routes matching this glob, whole (`GET /api/vaults/*`) or by path "
+    "(`/api/vaults/*`).",
+)
+@click.option(
+    "--path",
+    metavar="PATH",
+    help="Only this place: a JSON path (`$.took_ms`), a header name, or `status`.",
+)
+@click.option("--forget", is_flag=True, help="Forget the matching entries (asks first).")
+@click.option("--yes", "-y", is_flag=True, help="With --forget: do not ask.")
+@db_option
+@json_option
+def noise(
+    route_glob: str | None,
+    path: str | None,
+    forget: bool,
+    yes: bool,
+    db_path: Path,
+    as_json: bool,
+) -> None:
+    """List the noise learned from runs with a baseline, or forget some of it.
+
+    Each entry is a place (route, where, path) at which the recording and a live
+    baseline disagreed: how often (disagreements / exchanges compared on that route),
+    how, and one example. Later runs suppress it without a baseline. Forgetting every
+    path of a route also resets how many of its exchanges were compared.
+
+    Example:
+
+        parity noise --route 'GET /api/vaults/*'
+        parity noise --forget --route '/api/vaults/*' --path '$.took_ms' --yes
+    """
+    with results_at(db_path) as results_db:
+        rows = results_db.noise_rows(route_glob, path)
+        if not forget:
+            if as_json:
+                print_json(rows)
+                return
+            from triage import render
+
+            render.noise(console(), rows, str(db_path), route_glob)
+            return
+        if not rows:
+            _done(as_json, 0, "no learned noise matches: nothing forgotten")
+            return
+        if not yes:
+            what = f"{len(rows)} learned noise {'entry' if len(rows) == 1 else 'entries'}"
+            scope = []
+            if route_glob is not None:
+                scope.append(f"routes matching {route_glob!r}")
+            if path is not None:
+                scope.append(f"path {path!r}")
+            where = f" ({', '.join(scope)})" if scope else " (everything learned)"
+            if not click.confirm(f"Forget {what}{where}?", default=False, err=True):
+                _done(as_json, 0, "nothing forgotten")
+                return
+        forgotten = results_db.forget_noise(route_glob, path)
+    _done(
+        as_json,
+        forgotten,
+        f"forgot {forgotten} learned noise {'entry' if forgotten == 1 else 'entries'}",
+    )
+
+
+def _done(as_json: bool, forgotten: int, message: str) -> None:
+    if as_json:
+        print_json({"forgotten": forgotten})
+    else:
+        click.echo(f"parity noise: {message}")
