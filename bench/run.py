@@ -1,9 +1,13 @@
 """`make bench`: how much does recording cost? `parity record` against plain mitmdump
-and `mitmdump -w`, on 2 KB and 1 MB JSON responses, in one run on one machine.
+and `mitmdump -w`, on 2 KB and 1 MB JSON responses, in one run on one machine. And how
+fast is replaying? `parity replay` (replay + diff + store) against `mitmdump -C`, the
+differ on 200 KB bodies against DeepDiff, and the results store (bench/replay_bench.py).
 
-    .venv/bin/python bench/run.py               # full run (~8 minutes on 2 cores)
-    .venv/bin/python bench/run.py --quick       # smoke check (< 1 minute)
-    .venv/bin/python bench/run.py --write-md    # also rewrite its section of BENCHMARKS.md
+    .venv/bin/python bench/run.py               # everything (~20 minutes on 2 cores)
+    .venv/bin/python bench/run.py --quick       # smoke check (~1.5 minutes)
+    .venv/bin/python bench/run.py --only record             # the recording benchmark only
+    .venv/bin/python bench/run.py --only replay,differ,store  # the replay benchmark only
+    .venv/bin/python bench/run.py --write-md    # also rewrite their sections of BENCHMARKS.md
     .venv/bin/python bench/run.py --json out.json
 """
 
@@ -18,15 +22,18 @@ import platform
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
 if __package__ in (None, ""):  # run as `python bench/run.py`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import procs
+from bench import procs, replay_bench
 from bench.record_bench import VARIANTS, Config, goals, run_benchmark
 from bench.upstream import SIZES
+
+BENCHMARKS = ("record", "replay", "differ", "store")
 
 MARK_START = "<!-- record-bench:start -->"
 MARK_END = "<!-- record-bench:end -->"
@@ -44,6 +51,10 @@ the rest of the file is left alone.
   (`--quick` for a smoke check, `--json OUT` for the raw figures).
   `.venv/bin/python bench/profile_record.py --variant c --size 1m` runs one proxy under
   cProfile with the same upstream and load, to see where its time goes.
+- **Replay**: `.venv/bin/python bench/run.py --only replay,differ,store --write-md` runs and
+  writes only the replay, differ and store section (`--only record` only the recording one);
+  `.venv/bin/python -m bench.replay_bench profile` runs `parity replay` under cProfile on the
+  same workload.
 - **Machine**: each section starts with the machine it ran on (CPU count and model,
   Python, mitmproxy and aiohttp versions, commit), captured by the script.
   Figures from different machines are not comparable; ratios within one run are.
@@ -56,6 +67,8 @@ the rest of the file is left alone.
 
 
 def environment() -> dict[str, Any]:
+    import importlib.metadata
+
     import aiohttp
     import mitmproxy.version
 
@@ -79,6 +92,26 @@ def environment() -> dict[str, Any]:
     except (OSError, subprocess.TimeoutExpired):
         commit = ""
     try:
+        status = subprocess.run(
+            ["git", "--no-optional-locks", "status", "--porcelain"],
+            cwd=procs.ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        ).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        status = ""
+    # Uncommitted changes to the code under test (not to the benchmarks or this file).
+    dirty = sorted(
+        {
+            line[3:].split("/", 1)[0] + "/"
+            for line in status.splitlines()
+            if line[3:].split("/", 1)[0]
+            in ("sessions", "recorder", "replayer", "differ", "triage", "parity")
+        }
+    )
+    try:
         load = os.getloadavg()
     except OSError:
         load = (0.0, 0.0, 0.0)
@@ -94,7 +127,9 @@ def environment() -> dict[str, Any]:
         "python": platform.python_version(),
         "mitmproxy": mitmproxy.version.VERSION,
         "aiohttp": aiohttp.__version__,
+        "deepdiff": importlib.metadata.version("deepdiff"),
         "commit": commit,
+        "dirty": ", ".join(dirty),
         "loadavg_at_start": list(load),
     }
 
@@ -265,12 +300,23 @@ def markdown_section(result: dict[str, Any], command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_markdown(section: str, path: Path = MD_PATH) -> None:
-    """Replace this benchmark's section of BENCHMARKS.md (create the file with its intro if needed)."""
+def write_markdown(
+    section: str,
+    path: Path = MD_PATH,
+    marks: tuple[str, str] = (MARK_START, MARK_END),
+    after: str | None = None,
+) -> None:
+    """Replace one benchmark's section of BENCHMARKS.md, between its `marks` (create the
+    file with its intro if needed). A new section goes right after the marker `after`
+    when the file has it, else at the end."""
     text = path.read_text() if path.exists() else INTRO
-    start, end = text.find(MARK_START), text.find(MARK_END)
+    mark_start, mark_end = marks
+    start, end = text.find(mark_start), text.find(mark_end)
     if start >= 0 and end > start:
-        text = text[:start] + section.rstrip("\n") + text[end + len(MARK_END) :]
+        text = text[:start] + section.rstrip("\n") + text[end + len(mark_end) :]
+    elif after is not None and after in text:
+        at = text.find(after) + len(after)
+        text = text[:at] + "\n\n" + section.rstrip("\n") + text[at:]
     else:
         text = text.rstrip("\n") + "\n\n" + section
     path.write_text(text if text.endswith("\n") else text + "\n")
@@ -279,57 +325,140 @@ def write_markdown(section: str, path: Path = MD_PATH) -> None:
 # -- main -------------------------------------------------------------------------------------
 
 
+def _selected(value: str) -> list[str]:
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    unknown = [name for name in names if name not in BENCHMARKS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"choose from {', '.join(BENCHMARKS)} (comma-separated), not {value!r}"
+        )
+    return [name for name in BENCHMARKS if name in names]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        description="Benchmark parity record against plain mitmdump and mitmdump -w."
+        description="Benchmark parity record against plain mitmdump and mitmdump -w; "
+        "parity replay against mitmdump -C; the differ; the results store."
     )
     parser.add_argument(
-        "--quick", action="store_true", help="small counts: a smoke check in < 60 s"
+        "--only",
+        type=_selected,
+        default=list(BENCHMARKS),
+        metavar="LIST",
+        help="comma-separated benchmarks to run: record, replay, differ, store (default: all)",
     )
     parser.add_argument(
-        "--rounds", type=int, help="rounds of the interleaved variants (default 3, 1 with --quick)"
+        "--quick", action="store_true", help="small counts: a smoke check in ~1.5 minutes"
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        help="rounds of the interleaved variants, record and replay (default 3, 1 with --quick)",
     )
     parser.add_argument("--no-memory", action="store_true", help="skip the RSS run")
     parser.add_argument(
         "--memory-requests", type=int, help="exchanges in the RSS run (default 100000)"
     )
+    parser.add_argument(
+        "--per-session",
+        type=int,
+        help="replay: exchanges per recorded session, 16 sessions (default 1250, 100 with --quick)",
+    )
     parser.add_argument("--json", type=Path, metavar="OUT", help="write the raw results as JSON")
     parser.add_argument(
-        "--write-md", action="store_true", help="rewrite this benchmark's section of BENCHMARKS.md"
+        "--write-md",
+        action="store_true",
+        help="rewrite the sections of BENCHMARKS.md of the benchmarks that ran",
     )
     args = parser.parse_args(argv)
+    selected: list[str] = args.only
 
     config = Config.quick() if args.quick else Config()
+    replay_config = replay_bench.Config.quick() if args.quick else replay_bench.Config()
     if args.rounds is not None:
         config.rounds = max(1, min(args.rounds, 20))
+        replay_config.rounds = config.rounds
     if args.memory_requests is not None:
         config.memory_requests = max(config.memory_checkpoint, min(args.memory_requests, 1_000_000))
+    if args.per_session is not None:
+        replay_config.per_session = max(10, min(args.per_session, 20_000))
 
     env = environment()
-    print(
-        f"parity recording benchmark: {env['nproc']} CPUs, Python {env['python']}, "
-        f"mitmproxy {env['mitmproxy']}, {config.rounds} round(s)"
-        + (" (quick)" if args.quick else ""),
-        file=sys.stderr,
-        flush=True,
+    flags = (" --quick" if args.quick else "") + (
+        "" if selected == list(BENCHMARKS) else " --only " + ",".join(selected)
     )
-    with tempfile.TemporaryDirectory(prefix="parity-bench-") as tmp:
+    result: dict[str, Any] = {"environment": env, "quick": args.quick}
+    if "record" in selected:
+        print(
+            f"parity recording benchmark: {env['nproc']} CPUs, Python {env['python']}, "
+            f"mitmproxy {env['mitmproxy']}, {config.rounds} round(s)"
+            + (" (quick)" if args.quick else ""),
+            file=sys.stderr,
+            flush=True,
+        )
+        with tempfile.TemporaryDirectory(prefix="parity-bench-") as tmp:
+            try:
+                record = asyncio.run(run_benchmark(config, Path(tmp), memory=not args.no_memory))
+            except procs.BenchError as exc:
+                print(f"bench: {exc}", file=sys.stderr)
+                return 1
+        result.update(record)
+        result["goals"] = goals(result)
+        print_result(result)
+
+    replay_parts = [name for name in selected if name != "record"]
+    replay_result: dict[str, Any] | None = None
+    if replay_parts:
+        print(
+            f"parity replay benchmark ({', '.join(replay_parts)}): {env['nproc']} CPUs, "
+            f"{replay_config.rounds} round(s) of {replay_config.sessions} x "
+            f"{replay_config.per_session} exchanges" + (" (quick)" if args.quick else ""),
+            file=sys.stderr,
+            flush=True,
+        )
+        replay_result = {"environment": env, "quick": args.quick}
+        began = time.monotonic()
         try:
-            result = asyncio.run(run_benchmark(config, Path(tmp), memory=not args.no_memory))
+            if "replay" in replay_parts:
+                with tempfile.TemporaryDirectory(prefix="parity-replay-bench-") as tmp:
+                    replay_result["replay"] = replay_bench.run_replay(replay_config, Path(tmp))
+            if "differ" in replay_parts:
+                replay_result["differ"] = replay_bench.run_differ(replay_config)
+            if "store" in replay_parts:
+                replay_result["store"] = replay_bench.run_store(replay_config)
         except procs.BenchError as exc:
             print(f"bench: {exc}", file=sys.stderr)
             return 1
-    result["environment"] = env
-    result["quick"] = args.quick
-    result["goals"] = goals(result)
-    print_result(result)
+        replay_result["elapsed_s"] = time.monotonic() - began
+        replay_result["goals"] = replay_bench.goals(replay_result)
+        replay_bench.print_result(replay_result)
+        result["replay_bench"] = replay_result
+
     if args.json:
+        # The recording benchmark's figures at the top level (as before), the others under
+        # `replay_bench`.
         args.json.write_text(json.dumps(result, indent=2))
         print(f"raw results: {args.json}", file=sys.stderr)
     if args.write_md:
-        command = ".venv/bin/python bench/run.py --write-md" + (" --quick" if args.quick else "")
-        write_markdown(markdown_section(result, command))
-        print(f"updated {MD_PATH.name}", file=sys.stderr)
+        command = ".venv/bin/python bench/run.py --write-md" + flags
+        if "record" in selected:
+            write_markdown(markdown_section(result, command))
+            print(f"updated {MD_PATH.name}: recording section", file=sys.stderr)
+        if replay_result is not None and all(
+            name in replay_result for name in ("replay", "differ", "store")
+        ):
+            write_markdown(
+                replay_bench.markdown_section(replay_result, command),
+                marks=(replay_bench.MARK_START, replay_bench.MARK_END),
+                after=MARK_END,
+            )
+            print(f"updated {MD_PATH.name}: replay section", file=sys.stderr)
+        elif replay_result is not None:
+            print(
+                "--write-md: the replay section needs replay, differ and store in one run; "
+                "not written",
+                file=sys.stderr,
+            )
     return 0
 
 

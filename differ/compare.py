@@ -146,6 +146,7 @@ class Differ:
         self._scopes: dict[str, Scope] = {}
         self._origins: dict[tuple[str | None, ...], Origins] = {}
         self._fraction = eq.FRACTION_DIGITS in self.rules.equivalences
+        self._int_float = eq.INT_FLOAT in self.rules.equivalences
         self._unicode = eq.UNICODE_ESCAPES in self.rules.equivalences
         self._scale = eq.DECIMAL_SCALE in self.rules.equivalences
 
@@ -203,8 +204,11 @@ class Differ:
         scope = self._scope(route)
         references = self._references(baseline, baseline_values, baselines, baselines_values)
         origins = self._origins_of(
-            (expected.origin, actual.origin if actual is not None else None)
-            + tuple(r.origin for r, _values in references)
+            (
+                expected.origin,
+                actual.origin if actual is not None else None,
+                *(r.origin for r, _values in references),
+            )
         )
         applied: set[str] = set()
         expected_side = _Side(
@@ -221,7 +225,8 @@ class Differ:
         actual_side = _Side(
             actual, Normalizer(scope, ValueMap(actual_values), origins, applied), self.policy
         )
-        leeway = Leeway(scope.arrays, scope.numbers)
+        learned_arrays = self.learned.unordered(route) if self.learned is not None else frozenset()
+        leeway = self._leeway(scope, learned=learned_arrays)
         differences = self._differences(scope, expected_side, actual_side, applied, leeway)
         noise: list[Difference] = []
         if differences and observed:
@@ -231,7 +236,7 @@ class Differ:
                 if d.kind is DiffKind.ORDER_CHANGED and d.where is Where.BODY
             )
             if reordered and any(d.where is Where.BODY for d in differences):
-                leeway = Leeway(scope.arrays, scope.numbers, reordered)
+                leeway = self._leeway(scope, reordered, learned_arrays)
                 differences = self._differences(scope, expected_side, actual_side, applied, leeway)
             volatile = {shape_key(d) for d in observed}
             noise = [d for d in differences if shape_key(d) in volatile]
@@ -258,6 +263,14 @@ class Differ:
             baseline_differences=observed,
             error_sides=error_sides,
         )
+
+    def _leeway(
+        self,
+        scope: Scope,
+        reordered: frozenset[str] = frozenset(),
+        learned: frozenset[str] = frozenset(),
+    ) -> Leeway:
+        return Leeway(scope.arrays, scope.numbers, reordered, learned, self._int_float)
 
     @staticmethod
     def _references(
@@ -294,7 +307,7 @@ class Differ:
         observed: list[Difference] = []
         for n, side in enumerate(sides):
             for other in [expected, *sides[:n]]:
-                leeway = Leeway(scope.arrays, scope.numbers)
+                leeway = self._leeway(scope)
                 observed += self._differences(scope, other, side, unused, leeway)
         return _dedupe(observed)
 

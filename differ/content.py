@@ -32,6 +32,9 @@ _TEXT_TYPES = re.compile(
     r"|application/graphql|application/x-sh"
 )
 _JSON_TYPES = re.compile(r"application/json|.*\+json|text/json|application/x-json")
+_JSONISH_TYPES = re.compile(r"[\w.+-]+/[\w.+-]*json[\w.+-]*")
+"""Any other type that names JSON (`application/x-amz-json-1.1`, `application/json-patch`),
+tried after the NDJSON types."""
 _NDJSON_TYPES = re.compile(r"application/(x-)?ndjson|application/jsonl(ines)?|application/json-seq")
 _MSGPACK_TYPES = re.compile(r"application/(x-)?msgpack|application/vnd\.msgpack")
 
@@ -293,6 +296,8 @@ def classify(media_type: str, data: bytes) -> Kind:
         return "json"
     if _NDJSON_TYPES.fullmatch(media_type):
         return "ndjson"
+    if _JSONISH_TYPES.fullmatch(media_type):
+        return "json"
     if media_type == "text/event-stream":
         return "sse"
     if media_type == "application/x-www-form-urlencoded":

@@ -8,7 +8,8 @@ one exchange's observations, triage keeps the totals. A later run gets them back
 `LearnedNoise`:
 
 - `Differ.compare` moves a difference at a key with a learned rate > 0 to
-  `Verdict.suspects` (the outcome is computed without it, provisionally);
+  `Verdict.suspects` (the outcome is computed without it, provisionally), and compares
+  arrays at such keys as multisets (`unordered:learned`): the reference reorders them;
 - `Differ.settle` (at the end of the run, when the candidate's own rate per key is known)
   applies Diffy's rule: a key is real for the candidate only when
   `candidate_rate > relative * noise_rate` AND `candidate_rate - noise_rate > absolute`.
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from differ.model import Difference, Verdict
 from differ.signature import templated
@@ -65,6 +66,27 @@ class LearnedNoise:
     stats: dict[NoiseKey, NoiseStats]
     route_observations: dict[str, int]
     policy: NoisePolicy
+    kinds: dict[NoiseKey, frozenset[str]] = field(default_factory=dict)
+    """Optional: the kinds of disagreement seen at each key. Only used to tell arrays
+    the reference reorders (`order_changed`) from others; without it, an array at a
+    noisy key counts as reordered (a disagreement at an array's own path is an order
+    change but for the array missing or null, where the order does not matter)."""
+    _arrays: dict[str, frozenset[str]] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
+
+    def unordered(self, route: str) -> frozenset[str]:
+        """Templated body paths of `route` with a learned rate > 0 that may be arrays the
+        reference answers in any order: the differ compares arrays there as multisets."""
+        if self._arrays is None:
+            found: dict[str, set[str]] = {}
+            for key in self.stats:
+                kinds = self.kinds.get(key)
+                reordered = not kinds or "order_changed" in kinds
+                if key[1] == "body" and reordered and self.suspect(key):
+                    found.setdefault(key[0], set()).add(key[2])
+            self._arrays = {r: frozenset(paths) for r, paths in found.items()}
+        return self._arrays.get(route, frozenset())
 
     def rate(self, key: NoiseKey) -> float | None:
         """How often the reference disagreed at `key` (0.0 to 1.0); None when its route

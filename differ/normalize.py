@@ -28,7 +28,6 @@ from differ.placeholders import (
     MAX_EMBEDDED,
     UTC_OFFSET,
     substitute,
-    substitute_value,
 )
 from differ.rules import (
     ArrayRule,
@@ -230,8 +229,10 @@ class Normalizer:
             return {key: self._free(child) for key, child in value.items()}
         if isinstance(value, list):
             return [self._free(child) for child in value]
-        if isinstance(value, str) or self._has_values:
+        if self._has_values:
             return self._leaf(value, None)
+        if isinstance(value, str):  # `_leaf` of a string without a value map
+            return self._string(value, None)
         if isinstance(value, float) and is_lossy_float(value):
             self.lossy = True
         return value
@@ -299,7 +300,10 @@ class Normalizer:
             if rule.pattern.fullmatch(text):
                 self.applied.add(rule.label)
                 return rule.token
-        return substitute_value(text, self.applied, self._style)
+        # `substitute_value`, with its cheap checks inline (most strings have no - or ,)
+        if len(text) > MAX_EMBEDDED or ("-" not in text and "," not in text):
+            return text
+        return substitute(text, self.applied, self._style)
 
     def _placeholders_at(self, state: PathState) -> tuple[PlaceholderRule, ...]:
         """Placeholders whose `paths` match here (first), then the path-less ones."""

@@ -90,13 +90,14 @@ _MAX_REQUESTS = 5000
 """Requests per route looked at: enough to see the operations, bounded for huge runs."""
 
 
-def _operation(value: object, *, qualified: bool = False) -> str | None:
+def _operation(value: object, *, qualified: bool = False, known: bool = False) -> str | None:
     """`value` if it looks like an operation name (`speech.speak`, `GetItem`,
-    `DynamoDB_20120810.GetItem`, `urn:Service/Op`), not like an id or a token."""
+    `urn:Service/Op`), not like an id or a token (for a `known` operation header, ids are
+    not expected: `DynamoDB_20120810.GetItem` passes)."""
     if not isinstance(value, str):
         return None
     value = value.strip().strip('"')
-    if not _OPERATION.fullmatch(value) or is_variable_segment(value):
+    if not _OPERATION.fullmatch(value) or (not known and is_variable_segment(value)):
         return None
     if qualified and not _QUALIFIED.fullmatch(value):
         return None
@@ -130,7 +131,7 @@ class _RouteSample:
                 seen[lower] = None  # repeated: not one operation name
                 continue
             self.names.setdefault(lower, name)
-            seen[lower] = _operation(raw_value.decode("latin-1"))
+            seen[lower] = _operation(raw_value.decode("latin-1"), known=lower in OPERATION_HEADERS)
         if first:
             self.headers = {k: [v] for k, v in seen.items()}
         else:
@@ -184,9 +185,10 @@ def detect_route_keys(requests: Iterable[HttpRequest]) -> list[RouteRule]:
     3. any other header (not one that carries data, credentials or transport) present on
        every request, with 2+ distinct operation-like values that repeat.
 
-    Operation-like: `^[A-Za-z_][\\w.:/-]{1,80}$`, and not an id, uuid, hex digest or
-    long token. Returns rules equivalent to `[[route]] match = ROUTE, key = ...`, sorted
-    by route; a route with a single request is never keyed.
+    Operation-like: `^[A-Za-z_][\\w.:/-]{1,80}$` (quotes around it dropped), and, but
+    for the known headers, not an id, uuid, hex digest or long token. Returns rules
+    equivalent to `[[route]] match = ROUTE, key = ...`, sorted by route; a route with a
+    single request is never keyed.
     """
     samples: dict[str, _RouteSample] = {}
     for request in requests:

@@ -12,7 +12,8 @@ document costs a few serializations, not a full Python-level walk. Arrays:
 
 `Leeway` carries what rules allow: `[[array]]` paths compared as multisets or sorted by a
 key (order never a difference), arrays the baseline itself does not keep in order
-(`unordered:auto`), and `[[number]]` tolerances. At most `limit` differences are reported.
+(`unordered:auto`) or learned noise says it does not (`unordered:learned`), and
+`[[number]]` tolerances. At most `limit` differences are reported.
 """
 
 from __future__ import annotations
@@ -112,6 +113,7 @@ def identity_key(expected: list[object], actual: list[object]) -> str | None:
 
 
 AUTO_UNORDERED = "unordered:auto"
+LEARNED_UNORDERED = "unordered:learned"
 
 
 @dataclass(slots=True)
@@ -123,18 +125,33 @@ class Leeway:
     auto_unordered: frozenset[str] = frozenset()
     """Templated paths (`$.results`, `$.items[*].tags`) of arrays compared as multisets
     because a baseline answered them in another order than the recording."""
+    learned_unordered: frozenset[str] = frozenset()
+    """Templated paths where learned noise says the reference reorders arrays."""
+    int_float: bool = False
+    """The `int-float` equivalence: an int and a float are one type (`changed`, not
+    `type_changed`, when their values differ)."""
     applied: set[str] = field(default_factory=set)
 
     def __bool__(self) -> bool:
-        return bool(self.arrays or self.numbers or self.auto_unordered)
+        return bool(
+            self.arrays
+            or self.numbers
+            or self.auto_unordered
+            or self.learned_unordered
+            or self.int_float
+        )
 
     def array_rule(self, parts: Parts) -> tuple[str, str | None] | None:
         """(label, sort_by or None for a multiset) for the array at `parts`, if any."""
         for rule in self.arrays:
             if any(p.matches(parts) for p in rule.paths):
                 return rule.label, rule.sort_by
-        if self.auto_unordered and template_parts(parts) in self.auto_unordered:
-            return AUTO_UNORDERED, None
+        if self.auto_unordered or self.learned_unordered:
+            templated = template_parts(parts)
+            if templated in self.auto_unordered:
+                return AUTO_UNORDERED, None
+            if templated in self.learned_unordered:
+                return LEARNED_UNORDERED, None
         return None
 
     def number_rule(self, parts: Parts) -> NumberRule | None:
@@ -211,7 +228,9 @@ class TreeDiff:
                 else:
                     self._emit(parts, DiffKind.CHANGED, e, a)
                 return
-        if type_name(e) != type_name(a):
+        if type_name(e) != type_name(a) and not (
+            self.leeway is not None and self.leeway.int_float and _is_number(e) and _is_number(a)
+        ):
             self._emit(parts, DiffKind.TYPE_CHANGED, preview(e), preview(a))
         elif isinstance(e, dict) and isinstance(a, dict):
             self._object(e, a, parts)

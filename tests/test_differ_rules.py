@@ -108,3 +108,5 @@ def test_the_documented_example_loads() -> None:
     example = text.split("```toml", 1)[1].split("```", 1)[0]
     rules = load_rules(tomllib.loads(example))
     assert rules.ignores and rules.placeholders and rules.routes
+    assert rules.arrays and rules.numbers and "int-float" in rules.equivalences
+    assert "header-case" not in rules.equivalences

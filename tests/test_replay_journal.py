@@ -207,3 +207,38 @@ def test_a_fresh_baseline_as_target_matches_itself_without_noise_help(
     paths = {d["path"] for m in report["mismatches"] for d in m["differences"]}
     assert paths <= TIMING, json.dumps(report["mismatches"], indent=1)[:3000]
     assert report["totals"]["errors"] == 0 and code in (0, 1)
+
+
+def test_the_python_vs_csharp_profile_leaves_only_the_behaviour_divergences(
+    recorded: Path, tmp_path: Path
+) -> None:
+    """With `[profiles] enable = ["python-vs-csharp"]`, every divergence DIVERGENCES.md
+    marks serialization-only disappears and every behaviour divergence stays."""
+    rules = tmp_path / "rules.toml"
+    rules.write_text('[profiles]\nenable = ["python-vs-csharp"]\n', encoding="utf-8")
+    db = tmp_path / "parity.db"
+    with ExitStack() as stack:
+        candidate = _backend(stack, "candidate")
+        args = ["replay", str(recorded), "--target", candidate, "--db", str(db)]
+        args += ["--baseline", _backend(stack, "baseline"), "--rules", str(rules)]
+        with Proc(parity(*args)) as run:
+            code = run.popen.wait(120)
+            output = run.output()
+    assert code == 1, output
+    with Proc(parity("report", "--db", str(db), "--json")) as shown:
+        assert shown.popen.wait(30) == 0
+        report = json.loads(shown.output())
+    assert report["totals"]["errors"] == 0
+    serialization = {n for n, d in DIVERGENCES.items() if d.kind == "serialization-only"}
+    behaviour = set(DIVERGENCES) - serialization
+    found: set[str] = set()
+    leftover: list[str] = []
+    for mismatch in report["mismatches"]:
+        for diff in mismatch["differences"]:
+            names = {name for name, explains in EXPLAINS.items() if explains(mismatch, diff)}
+            found |= names
+            if (not names and diff["path"] not in TIMING) or (names and names <= serialization):
+                leftover.append(f"{mismatch['method']} {mismatch['url']}: {names} {diff}")
+    assert not leftover, "\n".join(leftover)
+    assert found >= behaviour, f"not found: {behaviour - found}"
+    assert not found & serialization, found & serialization
