@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Mapping
+from functools import lru_cache
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
@@ -35,18 +36,44 @@ _BOUNDARY = r"(?<![A-Za-z0-9_\-]){}(?![A-Za-z0-9_\-])"
 # Shorter values (`5`) are replaced in a header only when they are its whole value:
 # inside `q=0.5` they are not ids.
 _MIN_TOKEN = 4
+_REMEMBERED_BODIES = 100_000
 _LEARN_FROM_HEADERS = ("etag", "location", "content-location")
+
+
+@lru_cache(maxsize=8192)
+def _id_like(key: str) -> bool:
+    return _ID_KEY.search(key) is not None
+
+
+def _token_like(value: str) -> bool:
+    return len(value) >= 12 and bool(_UUID.match(value) or _TOKEN.match(value))
 
 
 def looks_minted(key: str | None, value: object) -> bool:
     """True for values a backend mints: anything under an id-like key, uuids, tokens."""
     if isinstance(value, bool) or not isinstance(value, str | int):
         return False
-    if key is not None and _ID_KEY.search(key):
+    if key is not None and _id_like(key):
         return value != ""
-    if isinstance(value, str):
-        return bool(_UUID.match(value) or _TOKEN.match(value))
-    return False
+    return isinstance(value, str) and _token_like(value)
+
+
+def minted_leaves(value: Any) -> set[object]:
+    """The minted-looking leaves of a JSON value (iterative: this runs on every answer)."""
+    found: set[object] = set()
+    stack: list[tuple[str | None, Any]] = [(None, value)]
+    while stack:
+        key, node = stack.pop()
+        if isinstance(node, dict):
+            stack.extend((str(k), v) for k, v in node.items())
+        elif isinstance(node, list):
+            stack.extend((key, item) for item in node)
+        elif isinstance(node, str):
+            if (key is not None and _id_like(key) and node) or _token_like(node):
+                found.add(node)
+        elif isinstance(node, int) and not isinstance(node, bool) and key and _id_like(key):
+            found.add(node)
+    return found
 
 
 def same_record(a: dict[str, Any], b: dict[str, Any]) -> bool:
@@ -124,6 +151,7 @@ class ValueMap:
         self._compiled = False
         self._seen_recorded: set[object] = set()
         self._seen_minted: set[object] = set()
+        self._remembered: set[tuple[int, int]] = set()
 
     def __len__(self) -> int:
         return len(self.forward)
@@ -169,13 +197,22 @@ class ValueMap:
             if name in recorded and name in target:
                 self._learn_header(name, recorded[name][0], target[name][0])
         self._learn_cookies(recorded.get("set-cookie", []), target.get("set-cookie", []))
-        self._remember(self._seen_recorded, recorded, recorded_json)
-        self._remember(self._seen_minted, target, target_json)
+        if recorded_json is not None:
+            self._remember(self._seen_recorded, recorded_body, recorded_json)
+        if target_json is not None:
+            self._remember(self._seen_minted, target_body, target_json)
+        self._seen_recorded.update(recorded.get("etag", []))
+        self._seen_minted.update(target.get("etag", []))
 
-    @staticmethod
-    def _remember(seen: set[object], headers: dict[str, list[str]], body: Any) -> None:
-        seen.update(v for k, v in _leaves(body) if looks_minted(k, v))
-        seen.update(headers.get("etag", []))
+    def _remember(self, seen: set[object], body: bytes, parsed: Any) -> None:
+        # Polling, health checks and list pages repeat the same bytes: their values are
+        # remembered once (keyed by the body's hash; bounded).
+        digest = (id(seen), hash(body))
+        if digest in self._remembered:
+            return
+        if len(self._remembered) < _REMEMBERED_BODIES:
+            self._remembered.add(digest)
+        seen |= minted_leaves(parsed)
 
     def _learn_json(self, recorded: Any, target: Any, key: str | None) -> None:
         if isinstance(recorded, dict) and isinstance(target, dict):
