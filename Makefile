@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test lint demo bench clean
+.PHONY: install test lint demo bench clean system-deps
 
 install: $(STAMP)
 
@@ -14,8 +14,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-test: install
+test: install system-deps
 	$(BIN)/python -m pytest -q
+
+# tmux drives the interactive `parity triage` test; without it that test is skipped.
+system-deps:
+	@command -v tmux >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+		&& (apt-get update -qq && apt-get install -y -qq tmux >/dev/null) ; } \
+		|| echo "note: tmux is not installed; the terminal test of parity triage will be skipped"
 
 lint: install
 	$(BIN)/ruff check .

@@ -18,6 +18,7 @@ from parity.noise_cmd import noise
 from parity.replay_cmd import replay
 from parity.report_cmd import report, runs, show
 from parity.sessions_cmd import sessions
+from parity.triage_cmd import compare, gate, mark, triage
 
 DEFAULT_SESSIONS = Path(".parity") / "sessions"
 
@@ -117,7 +118,7 @@ def record(
         raise UserError(f"cannot record: {exc}") from None
 
 
-for command in (replay, report, show, runs, noise, sessions):
+for command in (replay, report, show, runs, noise, mark, compare, triage, gate, sessions):
     cli.add_command(command)
 
 

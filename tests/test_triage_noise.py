@@ -101,7 +101,7 @@ def test_an_existing_v1_file_is_migrated_in_place_and_keeps_its_data(tmp_path: P
     conn.close()
 
     with ResultsDB(path, create=False) as migrated:  # a reader migrates too
-        assert migrated.schema_version == schema.LATEST == 2
+        assert migrated.schema_version == schema.LATEST == 3
         tables = set(migrated.db.table_names())
         assert {"noise_routes", "noise", "runs", "results"} <= tables
         assert migrated.query("SELECT id, target FROM runs") == [
@@ -114,7 +114,7 @@ def test_an_existing_v1_file_is_migrated_in_place_and_keeps_its_data(tmp_path: P
         assert migrated.learned_noise().stats == {}
         learn(migrated, "0ld0ld00")
     with ResultsDB(path) as again:  # opened again: nothing to migrate, the noise is there
-        assert again.schema_version == 2
+        assert again.schema_version == schema.LATEST
         assert len(again.noise_rows()) == 4
 
 

@@ -30,7 +30,7 @@ from sqlite_utils import Database
 
 from differ.model import Outcome
 from differ.noise import LearnedNoise, NoiseKey, NoisePolicy
-from triage import noise, schema
+from triage import noise, schema, verdicts
 from triage.errors import NoDatabase, NotFound, NotResultsDB, TriageError
 from triage.masking import mask_difference, mask_headers, mask_text
 from triage.model import ExchangeResult, RunInfo
@@ -305,6 +305,31 @@ class ResultsDB:
     def update_run_meta(self, run_id: str, values: Mapping[str, Any]) -> None:
         """Merge `values` into the run's `meta` JSON (top-level keys replaced)."""
         noise.update_run_meta(self, run_id, values)
+
+    # -- verdicts (see triage.verdicts) -------------------------------------------------
+
+    def mark(
+        self,
+        signature: str,
+        verdict: str,
+        *,
+        note: str | None = None,
+        by: str | None = None,
+        run_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Give `signature` (an exact id) the verdict `bug`, `expected` or `noise`; it
+        applies to every run. `note=None` keeps the current note, `""` clears it; `by`
+        defaults to the OS user; `run_id` is the run looked at when deciding, if any.
+        Returns the stored verdict with the one it replaced (`previous`)."""
+        return verdicts.mark(self, signature, verdict, note=note, by=by, run_id=run_id)
+
+    def verdicts(self) -> dict[str, dict[str, Any]]:
+        """Every current verdict, by signature id (rows of `verdicts`)."""
+        return verdicts.verdicts(self)
+
+    def verdict_history(self, signature: str) -> list[dict[str, Any]]:
+        """Every verdict `signature` was given, oldest first."""
+        return verdicts.history(self, signature)
 
     # -- reading (see triage.queries) --------------------------------------------------
 

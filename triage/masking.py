@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from itertools import pairwise
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from differ.model import Difference, Headers, Where
 
@@ -131,3 +131,36 @@ def mask_difference(diff: Difference) -> dict[str, Any]:
         else:
             data[side] = mask_value(value)
     return data
+
+
+_URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s\"'<>]+")
+
+
+def mask_url(url: str | None) -> str | None:
+    """A URL with its password and the values of secret query parameters as `***`:
+    `http://ci:pw@host:5001/?token=x&page=2` -> `http://ci:***@host:5001/?token=***&page=2`.
+    Text that is not a URL comes back unchanged."""
+    if url is None:
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, _, host = netloc.rpartition("@")
+        user, colon, _password = userinfo.partition(":")
+        netloc = f"{user}:{MASK}@{host}" if colon else f"{userinfo}@{host}"
+    query = parts.query
+    if query:
+        pieces = []
+        for piece in query.split("&"):
+            name, sep, _value = piece.partition("=")
+            pieces.append(f"{name}={MASK}" if sep and _SECRET_NAME.search(name) else piece)
+        query = "&".join(pieces)
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def mask_urls_in(text: str) -> str:
+    """Every URL in free text (an error message, a note) masked as by `mask_url`."""
+    return _URL.sub(lambda m: mask_url(m.group(0)) or "", text)

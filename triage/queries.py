@@ -283,7 +283,9 @@ def show(rdb: ResultsDB, ref: str) -> dict[str, Any]:
     return signature_detail(rdb, ident)
 
 
-def signature_detail(rdb: ResultsDB, sig_id: str) -> dict[str, Any]:
+def signature_detail(rdb: ResultsDB, sig_id: str, run_id: str | None = None) -> dict[str, Any]:
+    """A signature, its runs, and its first mismatch in the latest run it appears in (in
+    run `run_id` instead, when given and it appears there: what `parity triage` shows)."""
     sig = rdb.query("SELECT * FROM signatures WHERE id = ?", [sig_id])[0]
     runs = rdb.query(
         "SELECT m.run_id AS run, r.started_at AS started_at, count(*) AS count "
@@ -302,14 +304,14 @@ def signature_detail(rdb: ResultsDB, sig_id: str) -> dict[str, Any]:
     url_count = 0
     sessions: list[str] = []
     session_count = 0
-    if runs:
-        latest = runs[0]["run"]
-        urls, url_count = _distinct(rdb, "url", sig_id, latest)
-        sessions, session_count = _distinct(rdb, "session", sig_id, latest)
+    focus = next((r for r in runs if r["run"] == run_id), runs[0] if runs else None)
+    if focus is not None:
+        urls, url_count = _distinct(rdb, "url", sig_id, focus["run"])
+        sessions, session_count = _distinct(rdb, "session", sig_id, focus["run"])
         first = rdb.query(
             "SELECT id FROM mismatches WHERE signature = ? AND run_id = ? "
             "ORDER BY session, seq LIMIT 1",
-            [sig_id, runs[0]["run"]],
+            [sig_id, focus["run"]],
         )
         example = mismatch_detail(rdb, first[0]["id"])
     return {
@@ -321,7 +323,7 @@ def signature_detail(rdb: ResultsDB, sig_id: str) -> dict[str, Any]:
             "paths": loads(sig["paths"], []),
             "first_seen_run": sig["first_seen_run"],
             "last_seen_run": sig["last_seen_run"],
-            "count": runs[0]["count"] if runs else 0,
+            "count": focus["count"] if focus else 0,
             "urls": urls,
             "url_count": url_count,
             "sessions": sessions,

@@ -415,3 +415,156 @@ def noise(out: Console, rows: list[dict[str, Any]], where: str, route_glob: str 
             _esc(shown),
         )
     out.print(table)
+
+
+# -- compare ----------------------------------------------------------------------------
+
+_STATE_STYLE = {
+    "regressed": "bold red",
+    "new": "yellow",
+    "fixed": "green",
+    "still_open": "",
+    "accepted": "dim",
+}
+_STATE_LABEL = {
+    "regressed": "regressed",
+    "new": "new",
+    "fixed": "fixed",
+    "still_open": "still open",
+    "accepted": "accepted",
+}
+COMPARE_ORDER = ("regressed", "new", "fixed", "still_open", "accepted")
+"""The order of the sections of `parity compare`'s table."""
+
+
+def _run_line(name: str, run: dict[str, Any]) -> str:
+    label = f" {_esc(run['label'])}" if run["label"] else ""
+    t = run["totals"]
+    return (
+        f"  {name}  [bold]{_esc(run['id'])}[/bold]{label}  started {format_time(run['started_at'])}"
+        f"  {t['exchanges']} exchanges, {t['mismatched']} mismatched, {t['errors']} errors"
+        f", parity {_pct(run['parity'])}"
+    )
+
+
+def _verdict_cell(verdict: str | None, note: str | None) -> str:
+    if verdict is None:
+        return "[dim]-[/dim]"
+    style = {"bug": "red", "expected": "cyan", "noise": "dim"}.get(verdict, "")
+    shown = f"[{style}]{verdict}[/]" if style else verdict
+    return f"{shown}\n[dim]{_esc(note)}[/dim]" if note else shown
+
+
+def compare(out: Console, data: dict[str, Any]) -> None:
+    """`parity compare`: what changed from run A to run B, signature by signature."""
+    a, b = data["a"], data["b"]
+    out.print("[bold]Run to run[/bold]")
+    out.print(_run_line("A", a))
+    out.print(_run_line("B", b))
+    if not data["same_sessions"]:
+        out.print(
+            "[yellow]  The two runs replayed different sessions: a signature missing from one "
+            "may simply not have been exercised.[/yellow]"
+        )
+    counts = data["counts"]
+    out.print(
+        "  "
+        + ", ".join(
+            f"[{_STATE_STYLE[name] or 'bold'}]{counts[name]} {_STATE_LABEL[name]}[/]"
+            for name in ("fixed", "new", "regressed", "still_open", "accepted")
+        )
+    )
+    if not any(counts.values()):
+        out.print("No mismatch signatures in either run.")
+        return
+    table = Table(title=f"Signatures from run {_esc(a['id'])} to run {_esc(b['id'])}")
+    room = max(40, out.width - 40)
+    table.add_column("state, verdict", max_width=14)
+    table.add_column("signature", no_wrap=True)
+    table.add_column("A → B", justify="right", no_wrap=True)
+    table.add_column("route, kinds", overflow="fold", ratio=2, min_width=min(30, room // 3))
+    table.add_column("example", overflow="fold", ratio=3)
+    for name in COMPARE_ORDER:
+        style = _STATE_STYLE[name]
+        for item in data[name]:
+            state = f"[{style}]{_STATE_LABEL[name]}[/]" if style else _STATE_LABEL[name]
+            if item["fixed_in"]:
+                state += f"\n[dim]fixed in {_esc(item['fixed_in'])}[/dim]"
+            if item["verdict"]:
+                state += "\n" + _verdict_cell(item["verdict"], item["note"])
+            example = item["example"]
+            said = (example.get("sentence") or example["difference"]) if example else ""
+            table.add_row(
+                state,
+                _esc(item["id"]),
+                f"{item['count_a']} → {item['count_b']}",
+                f"{_esc(item['route'])}\n[dim]{_esc(', '.join(item['kinds']))}[/dim]",
+                _esc(said),
+            )
+    out.print(table)
+
+
+# -- gate -------------------------------------------------------------------------------
+
+GATE_ROWS = 20
+"""Open signatures listed by `parity gate` in the terminal; the artifact has them all."""
+
+
+def gate(out: Console, data: dict[str, Any], artifact: str) -> None:
+    """`parity gate`: the verdict, why, and what is still open."""
+    run, totals, limits = data["run"], data["totals"], data["thresholds"]
+    label = f" {_esc(run['label'])}" if run["label"] else ""
+    verdict = "[bold green]PASSED[/]" if data["passed"] else "[bold red]FAILED[/]"
+    out.print(f"parity gate: {verdict}  run [bold]{_esc(run['id'])}[/bold]{label}")
+    for reason in data["reasons"]:
+        out.print(f"  [red]✗ {_esc(reason)}[/red]")
+    out.print(
+        f"  {totals['exchanges']} exchanges, parity {_pct(totals['parity'])}; "
+        f"{totals['open']} open signatures (at most {limits['max_open']}), "
+        f"{totals['accepted']} accepted, {totals['errors']} errors "
+        f"(at most {limits['max_errors']})"
+    )
+    previous = data["previous_run"]
+    if previous is not None:
+        out.print(
+            f"  since run {_esc(previous['id'])}: {totals['fixed']} fixed, "
+            f"{totals['regressed']} regressed, {totals['new']} new"
+        )
+    else:
+        out.print("  no earlier finished run over the same sessions to compare with")
+    if data["open"]:
+        table = Table(title="Open signatures (no verdict, or bug)")
+        table.add_column("signature", no_wrap=True)
+        table.add_column("count", justify="right")
+        table.add_column("state", no_wrap=True)
+        table.add_column("route, kinds", overflow="fold", ratio=2)
+        table.add_column("verdict", overflow="fold")
+        table.add_column("example", overflow="fold", ratio=3)
+        for item in data["open"][:GATE_ROWS]:
+            state = item["state"].replace("recurring", "still open")
+            style = _STATE_STYLE.get(item["state"], "")
+            example = item["example"]
+            table.add_row(
+                _esc(item["id"]),
+                str(item["count"]),
+                f"[{style}]{state}[/]" if style else state,
+                f"{_esc(item['route'])}\n[dim]{_esc(', '.join(item['kinds']))}[/dim]",
+                _verdict_cell(item["verdict"], item["note"]),
+                _esc(example["difference"]) if example else "",
+            )
+        out.print(table)
+        if len(data["open"]) > GATE_ROWS:
+            out.print(f"[dim]… {len(data['open']) - GATE_ROWS} more in the artifact[/dim]")
+    for name, title in (("regressed", "Regressed"), ("fixed", "Fixed")):
+        if data[name]:
+            ids = ", ".join(
+                f"{_esc(item['id'])} ({_esc(item['route'])})" for item in data[name][:GATE_ROWS]
+            )
+            more = f" +{len(data[name]) - GATE_ROWS} more" if len(data[name]) > GATE_ROWS else ""
+            out.print(f"  [{_STATE_STYLE[name]}]{title}[/]: {ids}{more}", soft_wrap=True)
+    out.print(f"  artifact: {_esc(artifact)}", soft_wrap=True)
+
+
+def mismatch(out: Console, m: dict[str, Any]) -> None:
+    """One mismatch in full, as `parity show` prints it."""
+    _mismatch(out, m)

@@ -164,7 +164,40 @@ def _v2(db: Database) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[Database], None]] = [_v1, _v2]
+def _v3(db: Database) -> None:
+    """Verdicts: one decision per signature (bug, expected, noise) that applies to every
+    run, and every decision ever taken, in order. Plain SQL for the CHECK constraints."""
+    db.execute(
+        """
+        CREATE TABLE verdicts (
+            signature TEXT PRIMARY KEY REFERENCES signatures(id),
+            verdict TEXT NOT NULL CHECK (verdict IN ('bug', 'expected', 'noise')),
+            note TEXT NOT NULL DEFAULT '',
+            marked_at REAL NOT NULL,
+            marked_by TEXT NOT NULL DEFAULT '',
+            run_id TEXT REFERENCES runs(id)
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE verdict_history (
+            id INTEGER PRIMARY KEY,
+            signature TEXT NOT NULL REFERENCES signatures(id),
+            verdict TEXT NOT NULL CHECK (verdict IN ('bug', 'expected', 'noise')),
+            note TEXT NOT NULL DEFAULT '',
+            marked_at REAL NOT NULL,
+            marked_by TEXT NOT NULL DEFAULT '',
+            run_id TEXT REFERENCES runs(id)
+        )
+        """
+    )
+    db.execute("CREATE INDEX idx_verdict_history_signature ON verdict_history (signature, id)")
+    # What run-to-run comparison reads: which signatures each run has (covering index).
+    db.execute("CREATE INDEX idx_mismatches_run_signature ON mismatches (run_id, signature)")
+
+
+MIGRATIONS: list[Callable[[Database], None]] = [_v1, _v2, _v3]
 """`MIGRATIONS[n]` takes a database from version n to n + 1. Only ever append."""
 
 LATEST = len(MIGRATIONS)

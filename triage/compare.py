@@ -1,0 +1,293 @@
+"""Run to run: what a fix fixed, what it broke, what is still open.
+
+Definitions (also in `docs/results-db.md` and `docs/gate.md`). Runs are ordered by when
+they started. A run's *series* is every finished run over the same set of session ids.
+P(R) is the set of signatures with at least one mismatch in run R. Comparing run A with a
+later run B:
+
+- **fixed**: in P(A), not in P(B).
+- **new**: in P(B), not in P(A), and never fixed before (below).
+- **regressed**: in P(B), not in P(A), and fixed before: it was in some earlier run of
+  B's series (or A) and absent from a run after that one, A included. `fixed_in` names
+  the run in which it last disappeared.
+- **still open**: in P(A) and P(B), with no verdict or the verdict `bug`.
+- **accepted**: in P(A) and P(B), marked `expected` or `noise`.
+
+Verdicts (`triage.verdicts`) are the signature's, whatever the run: a fixed, new or
+regressed signature carries its verdict too. Nothing here is stored: states are worked
+out from the stored mismatches on every call, so they never go stale and any two runs
+compare the same way whatever was run in between. Only mismatches have signatures;
+errors (the target did not answer) are counted apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from triage.errors import NotFound, TriageError
+from triage.queries import (
+    find_run,
+    first_sentence,
+    parity_percent,
+    run_json,
+    totals_json,
+)
+from triage.text import loads
+from triage.verdicts import is_open, verdicts
+
+if TYPE_CHECKING:
+    from triage.db import ResultsDB
+
+STATES = ("new", "regressed", "recurring", "fixed")
+"""A signature's state in run B against run A: `recurring` is in both."""
+CATEGORIES = ("fixed", "new", "regressed", "still_open", "accepted")
+"""What `parity compare` lists, in this order in its JSON."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunKey:
+    """What ordering and grouping runs needs to know of one."""
+
+    id: str
+    order: tuple[float, int]
+    sessions: frozenset[str]
+    finished: bool
+
+
+@dataclass(slots=True)
+class Change:
+    """One signature between run A and run B."""
+
+    id: str
+    state: str
+    count_a: int
+    count_b: int
+    fixed_in: str | None = None
+    verdict: dict[str, Any] | None = None
+
+    @property
+    def category(self) -> str:
+        if self.state != "recurring":
+            return self.state
+        return "still_open" if self.open else "accepted"
+
+    @property
+    def open(self) -> bool:
+        return is_open(self.verdict["verdict"] if self.verdict else None)
+
+
+def run_keys(rdb: ResultsDB) -> dict[str, RunKey]:
+    """Every run, chronologically (by start, then by insertion)."""
+    rows = rdb.query(
+        "SELECT rowid AS n, id, sessions, started_at, finished_at FROM runs "
+        "ORDER BY started_at, rowid"
+    )
+    return {
+        row["id"]: RunKey(
+            id=row["id"],
+            order=(float(row["started_at"]), int(row["n"])),
+            sessions=_sessions(row),
+            finished=row["finished_at"] is not None,
+        )
+        for row in rows
+    }
+
+
+def previous_run(keys: dict[str, RunKey], run_id: str) -> str | None:
+    """The latest finished run that started before `run_id`, over the same sessions."""
+    run = keys[run_id]
+    earlier = [
+        k
+        for k in keys.values()
+        if k.id != run_id and k.finished and k.sessions == run.sessions and k.order < run.order
+    ]
+    return max(earlier, key=lambda k: k.order).id if earlier else None
+
+
+def pick_runs(rdb: ResultsDB, refs: tuple[str, ...]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Runs A and B (A the older) from 0, 1 or 2 references.
+
+    None: the latest finished run and the finished run before it over the same sessions.
+    One: that run and the finished run before it over the same sessions. Two: those two,
+    in chronological order whatever the order given."""
+    keys = run_keys(rdb)
+    if len(refs) > 2:
+        raise TriageError("compare takes at most two runs")
+    if len(refs) == 2:
+        first, second = find_run(rdb, refs[0]), find_run(rdb, refs[1])
+        if first["id"] == second["id"]:
+            raise TriageError(f"both references name run {first['id']}: give two runs")
+        if keys[first["id"]].order > keys[second["id"]].order:
+            first, second = second, first
+        return first, second
+    if refs:
+        latest = find_run(rdb, refs[0])
+    else:
+        finished = [k for k in keys.values() if k.finished]
+        if not finished:
+            raise NotFound(f"no finished runs in {rdb.path}: run `parity replay` first")
+        latest = find_run(rdb, max(finished, key=lambda k: k.order).id)
+    before = previous_run(keys, latest["id"])
+    if before is None:
+        raise NotFound(
+            f"run {latest['id']} is the first finished run over its sessions: nothing to "
+            "compare it with yet (`parity runs` lists the runs; give two to compare any pair)"
+        )
+    return find_run(rdb, before), latest
+
+
+def presence(rdb: ResultsDB, run_ids: Iterable[str]) -> dict[str, dict[str, int]]:
+    """Per run: its signatures and how many mismatches each has there."""
+    found: dict[str, dict[str, int]] = {}
+    ids = list(dict.fromkeys(run_ids))
+    for run_id in ids:
+        found[run_id] = {}
+    for chunk in _chunks(ids, 500):
+        marks = ", ".join("?" * len(chunk))
+        for run_id, signature, count in rdb.db.conn.execute(
+            f"SELECT run_id, signature, count(*) FROM mismatches WHERE run_id IN ({marks}) "
+            "AND signature IS NOT NULL GROUP BY run_id, signature",
+            chunk,
+        ):
+            found[run_id][signature] = count
+    return found
+
+
+def changes(rdb: ResultsDB, a_id: str | None, b_id: str) -> list[Change]:
+    """Every signature of run A or run B, with its state in B against A (A None: no run
+    to compare with; every signature of B is new). A must have started before B."""
+    keys = run_keys(rdb)
+    b = keys[b_id]
+    history = [
+        k.id
+        for k in keys.values()
+        if k.finished and k.sessions == b.sessions and k.order < b.order and k.id != a_id
+    ]
+    if a_id is not None:
+        history.append(a_id)
+    history.sort(key=lambda ident: keys[ident].order)
+    seen = presence(rdb, [*history, b_id])
+    fixed_in = _fixed_in(history, seen)
+    in_a = seen[a_id] if a_id is not None else {}
+    in_b = seen[b_id]
+    judged = verdicts(rdb)
+    result: list[Change] = []
+    for signature in sorted(in_a.keys() | in_b.keys()):
+        count_a, count_b = in_a.get(signature, 0), in_b.get(signature, 0)
+        when: str | None = None
+        if count_a and count_b:
+            state = "recurring"
+        elif count_a:
+            state = "fixed"
+        elif signature in fixed_in:
+            state, when = "regressed", fixed_in[signature]
+        else:
+            state = "new"
+        result.append(Change(signature, state, count_a, count_b, when, judged.get(signature)))
+    return result
+
+
+def _fixed_in(history: list[str], seen: dict[str, dict[str, int]]) -> dict[str, str]:
+    """For each signature that appeared in `history` (chronological) and later
+    disappeared: the run in which it last disappeared. A signature present in the last
+    run of `history` is not in the result."""
+    present: set[str] = set()
+    fixed: dict[str, str] = {}
+    for run_id in history:
+        now = set(seen[run_id])
+        for signature in present - now:
+            fixed[signature] = run_id
+        for signature in now:
+            fixed.pop(signature, None)
+        present = now
+    return fixed
+
+
+def sort_key(change: Change) -> tuple[int, str]:
+    """Most mismatches first (in B; in A for a fixed one), then by id."""
+    return (-(change.count_b or change.count_a), change.id)
+
+
+def signature_rows(rdb: ResultsDB, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+    rows: dict[str, dict[str, Any]] = {}
+    for chunk in _chunks(list(dict.fromkeys(ids)), 500):
+        marks = ", ".join("?" * len(chunk))
+        for row in rdb.query(f"SELECT * FROM signatures WHERE id IN ({marks})", chunk):
+            rows[row["id"]] = row
+    return rows
+
+
+def first_mismatches(rdb: ResultsDB, run_id: str) -> dict[str, dict[str, Any]]:
+    """Per signature, its first mismatch in the run (by session, seq): small columns."""
+    first: dict[str, dict[str, Any]] = {}
+    for row in rdb.query(
+        "SELECT id, signature, session, seq, method, url, first_difference FROM mismatches "
+        "WHERE run_id = ? AND signature IS NOT NULL ORDER BY session, seq",
+        [run_id],
+    ):
+        first.setdefault(row["signature"], row)
+    return first
+
+
+def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+# -- `parity compare` ---------------------------------------------------------------------
+
+
+def _run_summary(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **run_json(row),
+        "totals": totals_json(row),
+        "parity": parity_percent(row["matched"], row["exchanges"]),
+    }
+
+
+def build_compare(rdb: ResultsDB, refs: tuple[str, ...] = ()) -> dict[str, Any]:
+    """What `parity compare [RUN_A] [RUN_B] --json` prints; see `docs/results-db.md`."""
+    a, b = pick_runs(rdb, refs)
+    found = changes(rdb, a["id"], b["id"])
+    sigs = signature_rows(rdb, (c.id for c in found))
+    examples = {"a": first_mismatches(rdb, a["id"]), "b": first_mismatches(rdb, b["id"])}
+    listed: dict[str, list[dict[str, Any]]] = {name: [] for name in CATEGORIES}
+    for change in sorted(found, key=sort_key):
+        sig = sigs.get(change.id)
+        example = examples["a" if change.state == "fixed" else "b"].get(change.id)
+        verdict = change.verdict
+        listed[change.category].append(
+            {
+                "id": change.id,
+                "route": sig["route"] if sig else None,
+                "kinds": loads(sig["kinds"], []) if sig else [],
+                "paths": loads(sig["paths"], []) if sig else [],
+                "state": change.state,
+                "count_a": change.count_a,
+                "count_b": change.count_b,
+                "verdict": verdict["verdict"] if verdict else None,
+                "note": verdict["note"] if verdict else None,
+                "fixed_in": change.fixed_in,
+                "example": None
+                if example is None
+                else {
+                    "id": example["id"],
+                    "run": a["id"] if change.state == "fixed" else b["id"],
+                    "difference": example["first_difference"],
+                    "sentence": first_sentence(rdb, example["id"]),
+                },
+            }
+        )
+    return {
+        "a": _run_summary(a),
+        "b": _run_summary(b),
+        "same_sessions": _sessions(a) == _sessions(b),
+        "counts": {name: len(items) for name, items in listed.items()},
+        **listed,
+    }
+
+
+def _sessions(row: dict[str, Any]) -> frozenset[str]:
+    return frozenset(loads(row["sessions"], []) or [])
