@@ -14,9 +14,11 @@ import click
 
 from parity import __version__
 from parity.errors import EXIT_USAGE, UserError
+from parity.init_cmd import init
 from parity.noise_cmd import noise
 from parity.replay_cmd import replay
 from parity.report_cmd import report, runs, show
+from parity.repro_cmd import repro, shrink
 from parity.sessions_cmd import sessions
 from parity.triage_cmd import compare, gate, mark, triage
 
@@ -118,7 +120,21 @@ def record(
         raise UserError(f"cannot record: {exc}") from None
 
 
-for command in (replay, report, show, runs, noise, mark, compare, triage, gate, sessions):
+for command in (
+    replay,
+    report,
+    show,
+    runs,
+    noise,
+    mark,
+    compare,
+    triage,
+    gate,
+    repro,
+    shrink,
+    init,
+    sessions,
+):
     cli.add_command(command)
 
 

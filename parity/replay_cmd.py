@@ -1,8 +1,16 @@
-"""`parity replay`: send recorded sessions to a target, diff, store the verdicts."""
+"""`parity replay`: send recorded sessions to a target, diff, store the verdicts.
+
+Targets and baselines are URLs or names from parity.toml (`[targets.NAME]`); defaults
+for the sessions, the database, the rules, the target, the baselines, concurrency and
+timeouts come from parity.toml when the options are not given (see `parity.config`).
+Reset hooks: `--reset CMD` for the target, `reset = ...` of each named target (a
+baseline's own); with one in use, sessions replay one at a time.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import time
 import tomllib
@@ -12,9 +20,10 @@ from typing import Any
 
 import click
 
+from parity.config import DEFAULT_DB as DEFAULT_DB
+from parity.config import Config, TargetConfig, config_option, current_config
 from parity.errors import EXIT_DIFFERENCES, UserError
 
-DEFAULT_DB = Path(".parity") / "parity.db"
 DEFAULT_RULES = Path("parity-rules.toml")
 # Route keys come from headers and top-level JSON fields; a huge upload tells nothing more.
 _ROUTE_SCAN_BODY = 1 << 20
@@ -40,83 +49,131 @@ def load_rules_file(path: Path | None) -> tuple[Any, str | None]:
         raise UserError(f"{path}: {exc}") from None
 
 
-def _check_url(value: str, option: str) -> str:
-    if not value.startswith(("http://", "https://")):
-        raise click.BadParameter("must start with http:// or https://", param_hint=option)
-    return value.rstrip("/")
+def resolve_target(config: Config, value: str, option: str) -> TargetConfig:
+    """A target named in parity.toml or a URL (with its reset hook, if configured)."""
+    if not value.startswith(("http://", "https://")) and not config.targets:
+        raise click.BadParameter(
+            "must start with http:// or https:// (or name a target of parity.toml)",
+            param_hint=option,
+        )
+    return config.resolve(value, option)
 
 
 @click.command()
 @click.argument(
     "sessions",
     nargs=-1,
-    required=True,
     type=click.Path(path_type=Path, exists=True),
     metavar="SESSION_FILE_OR_DIR...",
 )
-@click.option("--target", required=True, metavar="URL", help="The backend under test (the port).")
+@click.option(
+    "--target",
+    metavar="NAME|URL",
+    help="The backend under test (the port): a URL or a name from parity.toml "
+    "(default: [replay] target).",
+)
 @click.option(
     "--baseline",
     "baselines",
     multiple=True,
-    metavar="URL",
+    metavar="NAME|URL",
     help="A live reference backend: what differs between it and the recording is noise "
-    "(learned for later runs). Give two instances to sharpen the estimate.",
+    "(learned for later runs). Give two instances to sharpen the estimate. "
+    "Default: [replay] baseline in parity.toml.",
+)
+@click.option("--no-baseline", is_flag=True, help="Ignore the baselines of parity.toml.")
+@click.option(
+    "--reset",
+    "reset_cmd",
+    metavar="CMD",
+    help="Shell command run before each session to restore the target's fixture state; "
+    "{target} becomes its URL (default: the target's reset in parity.toml). "
+    "Sessions then replay one at a time.",
 )
 @click.option(
     "--db",
     type=click.Path(path_type=Path, dir_okay=False),
-    default=DEFAULT_DB,
-    show_default=True,
-    help="Results database.",
+    envvar="PARITY_DB",
+    help="Results database (default: [paths] db in parity.toml, else .parity/parity.db).",
 )
 @click.option(
     "--rules",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Rules file (default: parity-rules.toml if present).",
+    help="Rules file (default: [paths] rules in parity.toml, else parity-rules.toml if present).",
 )
 @click.option("--label", default="", help="A name for this run, e.g. the fix it tests.")
 @click.option(
     "--concurrency",
     type=click.IntRange(1, 256),
-    default=8,
-    show_default=True,
-    help="Sessions replayed at once.",
+    help="Sessions replayed at once (default: [replay] concurrency, else 8).",
 )
 @click.option(
     "--timeout",
     type=click.FloatRange(0.1, 3600),
-    default=30.0,
-    show_default=True,
-    help="Seconds to wait for one answer.",
+    help="Seconds to wait for one answer (default: [replay] timeout, else 30).",
 )
+@config_option
 def replay(
     sessions: tuple[Path, ...],
-    target: str,
+    target: str | None,
     baselines: tuple[str, ...],
-    db: Path,
+    no_baseline: bool,
+    reset_cmd: str | None,
+    db: Path | None,
     rules: Path | None,
     label: str,
-    concurrency: int,
-    timeout: float,
+    concurrency: int | None,
+    timeout: float | None,
 ) -> None:
     """Replay recorded sessions against a target and store what differs.
 
     Requests of one session go strictly in recorded order, with the tokens and ids the
-    target mints carried through; sessions run concurrently. Exit 0 when everything
-    matched, 1 when anything mismatched or errored.
+    target mints carried through; sessions run concurrently (one at a time while a reset
+    hook is in use: it restores the whole backend). A failed reset skips its session:
+    each exchange is an error saying why. Exit 0 when everything matched, 1 when
+    anything mismatched or errored.
+
+    Targets are URLs or names from parity.toml; without SESSION_FILE_OR_DIR, the
+    sessions directory of parity.toml.
 
     Example:
 
+    \b
         parity replay .parity/sessions/ --target http://127.0.0.1:5001 --baseline http://127.0.0.1:5000
+        parity replay --target csharp --baseline python --reset "curl -fsS -X POST {target}/_admin/reset"
     """
     from differ import Differ, HttpRequest, detect_route_keys
     from replayer import Replayer, ReplaySettings, Target, session_files
     from sessions import SessionFileError, SessionReader
     from triage import ResultsDB, RunInfo, TriageError
 
-    target = _check_url(target, "--target")
-    baseline_urls = [_check_url(b, "--baseline") for b in baselines]
+    config = current_config()
+    if not sessions:
+        if config.path is None:
+            raise click.UsageError("Missing argument 'SESSION_FILE_OR_DIR...'.")
+        env = os.environ.get("PARITY_SESSIONS")
+        default = Path(env) if env else config.sessions
+        if not default.exists():
+            where = "$PARITY_SESSIONS" if env else f"[paths] sessions in {config.where}"
+            raise UserError(f"no sessions directory {default} ({where})")
+        sessions = (default,)
+    if target is None:
+        if config.target is None:
+            raise click.UsageError("Missing option '--target' (or [replay] target in parity.toml).")
+        target = config.target
+    chosen = resolve_target(config, target, "--target")
+    if no_baseline:
+        baselines = ()
+    elif not baselines:
+        baselines = config.baseline
+    references = [resolve_target(config, b, "--baseline") for b in baselines]
+    target = chosen.url
+    baseline_urls = [b.url for b in references]
+    db = db if db is not None else config.db
+    rules = rules if rules is not None else config.rules
+    concurrency = concurrency if concurrency is not None else config.concurrency
+    timeout = timeout if timeout is not None else config.timeout
+    target_reset = reset_cmd if reset_cmd is not None else chosen.reset
     differ_rules, rules_path = load_rules_file(rules)
     files = session_files(sessions)
     if not files:
@@ -159,16 +216,30 @@ def replay(
     differ = Differ(
         differ_rules, learned=learned, route_keys=detect_route_keys(recorded_requests())
     )
+    target_side = Target(target, "target")
+    baseline_sides = tuple(Target(url, f"baseline {i + 1}") for i, url in enumerate(baseline_urls))
+    resets: dict[Target, str] = {target_side: target_reset} if target_reset else {}
+    for side, ref in zip(baseline_sides, references, strict=True):
+        if ref.reset:
+            resets[side] = ref.reset
     settings = ReplaySettings(
-        target=Target(target, "target"),
-        baselines=tuple(Target(url, f"baseline {i + 1}") for i, url in enumerate(baseline_urls)),
+        target=target_side,
+        baselines=baseline_sides,
         concurrency=concurrency,
         timeout=timeout,
+        resets=resets,
+        reset_timeout=config.reset_timeout,
     )
     click.echo(
         f"parity replay: run {run_id}: {len(files)} sessions, {total} exchanges -> {target}",
         err=True,
     )
+    if resets:
+        click.echo(
+            f"parity replay: reset hooks for {', '.join(t.name for t in resets)}: "
+            "sessions replay one at a time",
+            err=True,
+        )
     with results.writer(run_id) as writer, _progress(total) as advance:
         replayer = Replayer(settings, differ, writer, progress=advance)
         try:
@@ -201,6 +272,13 @@ def replay(
     if totals.skipped:
         reasons = ", ".join(f"{n} {why}" for why, n in totals.skipped_reasons.items())
         summary += f"; skipped {reasons}"
+    failed = totals.reset_failures
+    if failed:
+        summary += f"; {len(failed)} sessions not replayed (reset failed)"
+        for session_id, why in list(failed.items())[:5]:
+            click.echo(f"parity replay: session {session_id}: {why}", err=True)
+        if len(failed) > 5:
+            click.echo(f"parity replay: … and {len(failed) - 5} more sessions", err=True)
     click.echo(f"parity replay: run {run_id}: {summary}", err=True)
     click.echo(run_id)
     if totals.mismatched or totals.errors:

@@ -1,5 +1,7 @@
 """Sending recorded sessions to targets: strict order within a session, sessions
-concurrently, the values each target mints carried through (see `correlate`).
+concurrently, the values each target mints carried through (see `correlate`), reset
+hooks before each session (`reset`), and shrinking a mismatch's session to the requests
+it needs (`shrink`).
 
 It decides nothing about differences: every answer goes to the differ, every verdict
 to triage.
@@ -7,8 +9,16 @@ to triage.
 
 from replayer.client import Answer, SendError
 from replayer.correlate import ValueMap, looks_minted, request_values
-from replayer.engine import Replayer, ReplaySettings, ReplayTotals, session_files
+from replayer.engine import (
+    Replayer,
+    ReplaySettings,
+    ReplayTotals,
+    replay_sequence,
+    session_files,
+)
 from replayer.outgoing import Outgoing, Target, build
+from replayer.reset import ResetError, command_for, reset_target, run_reset
+from replayer.shrink import ShrinkResult, ddmin, shows_signature
 
 __all__ = [
     "Answer",
@@ -16,11 +26,19 @@ __all__ = [
     "ReplaySettings",
     "ReplayTotals",
     "Replayer",
+    "ResetError",
     "SendError",
+    "ShrinkResult",
     "Target",
     "ValueMap",
     "build",
+    "command_for",
+    "ddmin",
     "looks_minted",
+    "replay_sequence",
     "request_values",
+    "reset_target",
+    "run_reset",
     "session_files",
+    "shows_signature",
 ]

@@ -1,11 +1,21 @@
 """The replay loop: sessions concurrently, exchanges of one session strictly in recorded
-order, each sent to the target (and the baseline), correlated, compared, stored."""
+order, each sent to the target (and the baseline), correlated, compared, stored.
+
+Reset hooks (`ReplaySettings.resets`, see `replayer.reset`): before each session, every
+target that has one runs it. A reset restores the whole backend, so while any target has
+one, sessions run one at a time whatever `concurrency` says. A failed reset means the
+session is not replayed: each of its exchanges is an `error` verdict carrying the reason,
+and `ReplayTotals.reset_failures` names the session.
+
+`replay_sequence` replays a list of exchanges held in memory (a session's prefix, a
+shrink attempt) and returns the results instead of storing them.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -17,6 +27,7 @@ from replayer.client import Answer, SendError, new_client, send, send_websocket,
 from replayer.correlate import ValueMap, request_values
 from replayer.observe import NoiseObservations
 from replayer.outgoing import Target, build, recorded_origin
+from replayer.reset import DEFAULT_RESET_TIMEOUT, ResetError, reset_target
 from sessions import Exchange, SessionReader
 from sessions.secrets import is_secret_header, mask_path
 from triage import ExchangeResult
@@ -36,6 +47,8 @@ class ReplayTotals:
     skipped: int = 0
     noise_suppressed: int = 0
     skipped_reasons: dict[str, int] = field(default_factory=dict)
+    reset_failures: dict[str, str] = field(default_factory=dict)
+    """Sessions not replayed because a reset hook failed: session id -> the reason."""
 
     def count(self, verdict: Verdict) -> None:
         self.exchanges += 1
@@ -59,6 +72,15 @@ class ReplaySettings:
     """Live reference backends: what differs between them and the recording is noise."""
     concurrency: int = 8
     timeout: float = 30.0
+    resets: Mapping[Target, str] = field(default_factory=dict)
+    """Reset commands by target (the target or a baseline), run before each session."""
+    reset_timeout: float = DEFAULT_RESET_TIMEOUT
+
+    @property
+    def sessions_at_once(self) -> int:
+        """`concurrency`, or 1 while a reset hook is in use (a reset restores the whole
+        backend under every session running on it)."""
+        return 1 if self.resets else self.concurrency
 
 
 @dataclass(slots=True)
@@ -94,12 +116,23 @@ class Replayer:
         """Differences suppressed by learned noise at the end of the run."""
 
     async def run(self, sessions: Iterable[Path]) -> ReplayTotals:
-        limit = asyncio.Semaphore(self.settings.concurrency)
+        limit = asyncio.Semaphore(self.settings.sessions_at_once)
         async with new_client(self.settings.concurrency) as http, asyncio.TaskGroup() as group:
             for path in sessions:
                 group.create_task(self._guarded(path, http, limit))
         self._settle()
         return self.totals
+
+    def finish(self, *, settle: bool = True) -> None:
+        """Settle the verdicts waiting on learned noise and store them (`run` does this
+        at its end; call it after `replay_exchanges`). With `settle=False` they are
+        stored with their suspects undecided."""
+        if settle:
+            self._settle()
+            return
+        for result in self._pending:
+            self._store(result)
+        self._pending.clear()
 
     def _settle(self) -> None:
         if not self._pending:
@@ -130,14 +163,96 @@ class Replayer:
                     exchange.request.path, exchange.request.headers, exchange.request.body
                 )
         self.totals.sessions += 1
+        failure = await self.reset_targets()
+        with SessionReader(path) as reader:
+            if failure is not None:
+                self._not_replayed(reader.header.id, reader, failure)
+                return
+            await self._replay(reader.header.id, reader.header.upstream, reader, wanted, http)
+
+    async def replay_exchanges(
+        self,
+        session: str,
+        upstream: str | None,
+        exchanges: Sequence[Exchange],
+        http: aiohttp.ClientSession,
+        *,
+        reset: bool = True,
+    ) -> None:
+        """Replay exchanges held in memory as one session (in the order given), after
+        the reset hooks unless `reset=False`. Call `finish` when done."""
+        wanted: set[str | int] = set()
+        for exchange in exchanges:
+            wanted |= request_values(
+                exchange.request.path, exchange.request.headers, exchange.request.body
+            )
+        self.totals.sessions += 1
+        failure = await self.reset_targets() if reset else None
+        if failure is not None:
+            self._not_replayed(session, exchanges, failure)
+            return
+        await self._replay(session, upstream, exchanges, wanted, http)
+
+    async def reset_targets(self) -> str | None:
+        """Run every reset hook (targets in order); the first failure's reason, or None."""
+        for target, command in self.settings.resets.items():
+            try:
+                await reset_target(command, target.url, self.settings.reset_timeout)
+            except ResetError as exc:
+                return f"{target.name} {target.url}: {exc}"
+        return None
+
+    async def _replay(
+        self,
+        session: str,
+        upstream: str | None,
+        exchanges: Iterable[Exchange],
+        wanted: set[str | int],
+        http: aiohttp.ClientSession,
+    ) -> None:
         sides = [_Side(self.settings.target, ValueMap(wanted))]
         sides.extend(_Side(baseline, ValueMap(wanted)) for baseline in self.settings.baselines)
-        with SessionReader(path) as reader:
-            origin = None
-            for exchange in reader:
-                origin = origin or recorded_origin(exchange.request, reader.header.upstream)
-                await self._exchange(reader.header.id, exchange, sides, origin, http)
-                self.progress(1)
+        origin = None
+        for exchange in exchanges:
+            origin = origin or recorded_origin(exchange.request, upstream)
+            await self._exchange(session, exchange, sides, origin, http)
+            self.progress(1)
+
+    def _not_replayed(self, session: str, exchanges: Iterable[Exchange], reason: str) -> None:
+        """A session whose reset failed: each exchange an error verdict with the reason."""
+        self.totals.reset_failures[session] = reason
+        for exchange in exchanges:
+            self.progress(1)
+            recorded = exchange.response
+            if recorded is None:
+                self.totals.skip("recorded without a response")
+                continue
+            request = HttpRequest(
+                exchange.request.method,
+                exchange.request.path,
+                exchange.request.headers,
+                exchange.request.body,
+            )
+            route = self.differ.route(request)
+            verdict = Verdict(Outcome.ERROR, route, error=reason)
+            self._route_exchanges[route] += 1
+            self._store(
+                ExchangeResult(
+                    session=session,
+                    seq=exchange.seq,
+                    method=exchange.request.method,
+                    url=mask_path(exchange.request.path),
+                    route=route,
+                    verdict=verdict,
+                    request_headers=[
+                        (k, b"***" if is_secret_header(k) else v)
+                        for k, v in exchange.request.headers
+                    ],
+                    request_body=exchange.request.body,
+                    expected=HttpResponse(recorded.status, recorded.headers, recorded.body),
+                    expected_ms=_recorded_ms(exchange),
+                )
+            )
 
     async def _exchange(
         self,
@@ -234,6 +349,41 @@ def _recorded_ms(exchange: Exchange) -> float | None:
     if response is None or response.timestamp_end is None:
         return None
     return (response.timestamp_end - exchange.request.timestamp_start) * 1000
+
+
+class _Collected:
+    """A sink that keeps the results in memory."""
+
+    def __init__(self) -> None:
+        self.results: list[ExchangeResult] = []
+
+    def add(self, result: ExchangeResult) -> None:
+        self.results.append(result)
+
+
+async def replay_sequence(
+    exchanges: Sequence[Exchange],
+    *,
+    session: str,
+    upstream: str | None,
+    settings: ReplaySettings,
+    differ: Differ,
+    settle: bool = True,
+) -> list[ExchangeResult]:
+    """Replay `exchanges` as one session on a fresh connection pool, after the reset
+    hooks of `settings` (a failed reset raises `ResetError`), and return every result
+    in order. With `settle=False`, suspects (differences at spots of learned noise) are
+    left in the verdicts for the caller to judge."""
+    sink = _Collected()
+    replayer = Replayer(settings, differ, sink)
+    failure = await replayer.reset_targets()
+    if failure is not None:
+        raise ResetError(failure)
+    async with new_client(1) as http:
+        await replayer.replay_exchanges(session, upstream, exchanges, http, reset=False)
+    replayer.finish(settle=settle)
+    order = {exchange.seq: n for n, exchange in enumerate(exchanges)}
+    return sorted(sink.results, key=lambda r: order.get(r.seq, len(order)))
 
 
 def session_files(paths: Iterable[Path]) -> list[Path]:

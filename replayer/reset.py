@@ -1,0 +1,105 @@
+"""Reset hooks: a command that puts a backend back in its fixture state (e.g.
+`curl -fsS -X POST {target}/_admin/reset`), run before each replayed session and before
+each shrink attempt.
+
+The command is the user's own (from parity.toml or `--reset`), so it runs through the
+shell (`sh -c` on POSIX, `cmd /c` on Windows) with `{target}` replaced by the target's
+URL, as written (not quoted). It runs off the event loop, with a timeout. Its output goes
+to an anonymous temporary file (deleted as it is opened on POSIX), never to a pipe: a
+command that leaves a server running in the background still returns, and nothing
+plaintext stays behind. On a timeout, the command's whole process group is killed
+(POSIX; on Windows, the shell process).
+
+A reset fails on a non-zero exit, on a timeout, or when the shell cannot start:
+`ResetError`, whose message says which and carries the last line the command printed
+(stderr first), never a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import tempfile
+from typing import IO
+
+DEFAULT_RESET_TIMEOUT = 60.0
+PLACEHOLDER = "{target}"
+_TAIL = 4096
+
+
+class ResetError(Exception):
+    """A reset command failed: `reset failed: <program> exit 1: <its last line>`."""
+
+
+def command_for(command: str, target_url: str) -> str:
+    """The command with every `{target}` replaced by the URL (nothing else is touched,
+    so JSON braces in a command stay as they are)."""
+    return command.replace(PLACEHOLDER, target_url.rstrip("/"))
+
+
+def _program(command: str) -> str:
+    """The command's first word, to name it in messages without its arguments (which
+    may carry credentials)."""
+    words = command.strip().split()
+    return words[0] if words else "(empty command)"
+
+
+def _last_line(file: IO[bytes]) -> str:
+    file.seek(0, os.SEEK_END)
+    size = file.tell()
+    file.seek(max(0, size - _TAIL))
+    lines = [ln.strip() for ln in file.read().decode("utf-8", "replace").splitlines()]
+    found = [ln for ln in lines if ln]
+    return found[-1][:300] if found else ""
+
+
+def _kill(process: subprocess.Popen[bytes]) -> None:
+    try:
+        if os.name == "posix":
+            os.killpg(process.pid, signal.SIGKILL)
+        else:
+            process.kill()
+    except (ProcessLookupError, PermissionError, OSError):
+        pass
+
+
+def run_reset(command: str, target_url: str, timeout: float = DEFAULT_RESET_TIMEOUT) -> None:
+    """Run one reset command for `target_url`, waiting at most `timeout` seconds.
+    Raises `ResetError` when it fails (see the module doc)."""
+    text = command_for(command, target_url)
+    program = _program(text)
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        try:
+            process = subprocess.Popen(
+                text,
+                shell=True,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                start_new_session=os.name == "posix",
+            )
+        except OSError as exc:
+            raise ResetError(f"reset failed: cannot run {program}: {exc.strerror}") from None
+        try:
+            code = process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            _kill(process)
+            process.wait()
+            raise ResetError(f"reset failed: {program} timed out after {timeout:g} s") from None
+        except BaseException:  # interrupted: do not leave the command running
+            _kill(process)
+            process.wait()
+            raise
+        if code != 0:
+            said = _last_line(err) or _last_line(out)
+            detail = f": {said}" if said else ""
+            raise ResetError(f"reset failed: {program} exit {code}{detail}")
+
+
+async def reset_target(
+    command: str, target_url: str, timeout: float = DEFAULT_RESET_TIMEOUT
+) -> None:
+    """`run_reset` on a worker thread, so the event loop keeps serving."""
+    await asyncio.to_thread(run_reset, command, target_url, timeout)
