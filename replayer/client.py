@@ -31,6 +31,7 @@ class Answer:
     body: bytes
     elapsed_ms: float
     messages: list[Message] = field(default_factory=list)
+    http_version: str | None = None
 
 
 def new_client(concurrency: int) -> aiohttp.ClientSession:
@@ -41,6 +42,10 @@ def new_client(concurrency: int) -> aiohttp.ClientSession:
         cookie_jar=aiohttp.DummyCookieJar(),  # cookies travel as recorded (and correlated)
         timeout=aiohttp.ClientTimeout(total=None),
     )
+
+
+def _version(version: aiohttp.HttpVersion | None) -> str | None:
+    return f"HTTP/{version.major}.{version.minor}" if version is not None else None
 
 
 def _describe(exc: BaseException) -> str:
@@ -71,6 +76,7 @@ async def send(http: aiohttp.ClientSession, request: Outgoing, timeout: float) -
             return Answer(
                 status=response.status,
                 headers=list(response.raw_headers),
+                http_version=_version(response.version),
                 body=body,
                 elapsed_ms=(time.perf_counter() - started) * 1000,
             )

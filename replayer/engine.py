@@ -266,9 +266,12 @@ class Replayer:
         if recorded is None:
             self.totals.skip("recorded without a response")
             return
-        answers = await asyncio.gather(
-            *(self._send(exchange, side, origin, http) for side in sides)
-        )
+        if len(sides) == 1:  # no task per request when there is nothing to overlap
+            answers: list[Answer | str] = [await self._send(exchange, sides[0], origin, http)]
+        else:
+            answers = list(
+                await asyncio.gather(*(self._send(exchange, side, origin, http) for side in sides))
+            )
         expected_body = (
             server_frames(exchange.messages)
             if exchange.websocket_close is not None
@@ -285,7 +288,9 @@ class Replayer:
             exchange.request.headers,
             exchange.request.body,
         )
-        expected = HttpResponse(recorded.status, expected_headers, expected_body, origin)
+        expected = HttpResponse(
+            recorded.status, expected_headers, expected_body, origin, recorded.http_version
+        )
         actual_response = _response(actual, sides[0].target)
         baselines = [
             _response(a, side.target) for a, side in zip(answers[1:], sides[1:], strict=True)
@@ -341,7 +346,9 @@ class Replayer:
 def _response(answer: Answer | str | None, target: Target) -> HttpResponse | None:
     if not isinstance(answer, Answer):
         return None
-    return HttpResponse(answer.status, answer.headers, answer.body, target.origin)
+    return HttpResponse(
+        answer.status, answer.headers, answer.body, target.origin, answer.http_version
+    )
 
 
 def _recorded_ms(exchange: Exchange) -> float | None:

@@ -6,6 +6,7 @@ Sessions hold credentials; what a command prints may end up in a CI log or a bug
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from urllib.parse import parse_qsl, urlencode
 
 MASK = "***"
@@ -25,6 +26,7 @@ def is_secret_name(name: str) -> bool:
     return bool(_SECRET_NAME.search(name))
 
 
+@lru_cache(maxsize=4096)
 def is_secret_header(name: bytes) -> bool:
     lowered = name.lower()
     return lowered in _SECRET_HEADERS or is_secret_name(lowered.decode("latin-1"))
