@@ -165,16 +165,16 @@ triage = triage_walk
 @click.option(
     "--out",
     type=click.Path(path_type=Path, dir_okay=False),
-    default=DEFAULT_ARTIFACT,
-    show_default=True,
-    help="Where to write the JSON artifact (parent directories are created).",
+    default=None,
+    help="Where to write the JSON artifact (parent directories are created); default "
+    f"[gate] out in parity.toml, else {DEFAULT_ARTIFACT}.",
 )
 @click.option(
     "--max-open",
-    default="0",
-    show_default=True,
+    default=None,
     metavar="N",
-    help="Open signatures (no verdict, or bug) allowed.",
+    help="Open signatures (no verdict, or bug) allowed; default [gate] max_open in "
+    "parity.toml, else 0.",
 )
 @click.option(
     "--max-errors",
@@ -189,8 +189,8 @@ triage = triage_walk
 def gate(
     ctx: click.Context,
     run: str | None,
-    out: Path,
-    max_open: str,
+    out: Path | None,
+    max_open: str | None,
     max_errors: str,
     db_path: Path,
     as_json: bool,
@@ -208,9 +208,14 @@ def gate(
         parity gate --out logs/parity_harness_results.json --max-open 0
     """
     from parity import __version__
+    from parity.config import current_config
     from triage import TriageError
     from triage.gate import Thresholds, artifact_text, build_gate, write_artifact
 
+    settings = current_config().gate
+    out = out or settings.out or DEFAULT_ARTIFACT
+    if max_open is None:
+        max_open = str(settings.max_open) if settings.max_open is not None else "0"
     data: dict[str, Any]
     try:
         thresholds = Thresholds(

@@ -360,3 +360,19 @@ def test_parity_gate_as_a_real_process(db_path: Path, tmp_path: Path) -> None:
     usage = subprocess.run([*args, "--max-open", "-1"], capture_output=True, text=True, timeout=60)
     assert usage.returncode == 2 and not out.exists()
     assert usage.stderr.startswith("parity: error: --max-open")
+
+
+def test_thresholds_and_artifact_path_come_from_parity_toml(
+    db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with ResultsDB(db_path) as db:
+        make_run(db, {"aaaa0001": 1, "bbbb0002": 1}, at=1000.0)
+    (tmp_path / "parity.toml").write_text('[gate]\nmax_open = 2\nout = "gate/artifact.json"\n')
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["gate", "--db", str(db_path)])
+    assert result.exit_code == 0, result.output
+    data = json.loads((tmp_path / "gate" / "artifact.json").read_text(encoding="utf-8"))
+    validate_artifact(data)
+    assert data["thresholds"]["max_open"] == 2
+    result = CliRunner().invoke(cli, ["gate", "--db", str(db_path), "--max-open", "1"])
+    assert result.exit_code == 1  # the option wins over the file
