@@ -143,7 +143,7 @@ def replay(
         parity replay --target csharp --baseline python --reset "curl -fsS -X POST {target}/_admin/reset"
     """
     from differ import Differ, HttpRequest, detect_route_keys
-    from replayer import Replayer, ReplaySettings, Target, session_files
+    from replayer import Replayer, ReplaySettings, Target, record_request, session_files
     from sessions import SessionFileError, SessionReader
     from triage import ResultsDB, RunInfo, TriageError
 
@@ -180,21 +180,26 @@ def replay(
         raise UserError("no session files (*.parity) in " + ", ".join(map(str, sessions)))
     ids: list[str] = []
     total = 0
-    for path in files:  # fail on a foreign or unreadable file before anything is sent
-        try:
-            with SessionReader(path) as reader:
-                ids.append(reader.header.id)
-                total += sum(1 for _ in reader)
-        except SessionFileError as exc:
-            raise UserError(str(exc)) from None
 
     def recorded_requests() -> Iterator[HttpRequest]:
+        # One pass over every file before anything is sent: a foreign or unreadable file
+        # fails here, and the route keys and the count come out of the same read.
+        nonlocal total
         for path in files:
             with SessionReader(path) as reader:
-                for exchange in reader:
-                    r = exchange.request
-                    body = r.body if len(r.body) <= _ROUTE_SCAN_BODY else b""
-                    yield HttpRequest(r.method, r.path, r.headers, body)
+                ids.append(reader.header.id)
+                for record in reader.records():
+                    request = record_request(record)
+                    if request is not None:
+                        total += 1
+                        yield request
+
+    try:
+        # One URL carrying many operations (a JSON-RPC method, an X-Amz-Target header)
+        # gets one route per operation; explicit [[route]] rules win.
+        route_keys = detect_route_keys(recorded_requests())
+    except SessionFileError as exc:
+        raise UserError(str(exc)) from None
 
     try:
         results = ResultsDB(db)
@@ -211,11 +216,7 @@ def replay(
         )
     except TriageError as exc:
         raise UserError(str(exc)) from None
-    # One URL carrying many operations (a JSON-RPC method, an X-Amz-Target header) gets
-    # one route per operation; explicit [[route]] rules win.
-    differ = Differ(
-        differ_rules, learned=learned, route_keys=detect_route_keys(recorded_requests())
-    )
+    differ = Differ(differ_rules, learned=learned, route_keys=route_keys)
     target_side = Target(target, "target")
     baseline_sides = tuple(Target(url, f"baseline {i + 1}") for i, url in enumerate(baseline_urls))
     resets: dict[Target, str] = {target_side: target_reset} if target_reset else {}

@@ -13,6 +13,7 @@ from replayer.engine import (
     Replayer,
     ReplaySettings,
     ReplayTotals,
+    record_request,
     replay_sequence,
     session_files,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "command_for",
     "ddmin",
     "looks_minted",
+    "record_request",
     "replay_sequence",
     "request_values",
     "reset_target",
