@@ -5,7 +5,7 @@
 3. stop the recorder (it closes the session file cleanly) and the backend;
 4. start both backends fresh — the candidate (the C# port) and a baseline — and replay
    the session against the candidate, with the baseline to tell noise from differences;
-5. print the report.
+5. print the report and the migration gate's verdict (it fails: the candidate diverges).
 
 Everything it starts, it stops; its files go to `.parity/demo/`.
 """
@@ -108,6 +108,8 @@ def replay_against_candidate() -> int:
         )
     step("parity report")
     run(parity("report", "--db", str(DB)))
+    step("parity gate (what the migration runbook's gate script runs)")
+    run(parity("gate", "--db", str(DB), "--out", str(DEMO_DIR / "parity_harness_results.json")))
     return code
 
 
