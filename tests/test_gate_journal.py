@@ -20,7 +20,8 @@ from typing import Any
 
 import pytest
 
-from tests.procs import Proc, parity, python
+from tests.journal import record_pilot, start_backend
+from tests.procs import Proc, parity
 from tests.test_gate import validate_artifact
 
 pytestmark = pytest.mark.timeout(120)
@@ -28,40 +29,9 @@ pytestmark = pytest.mark.timeout(120)
 FIXED = "speech-failure-http-status"
 
 
-def _backend(stack: ExitStack, mode: str, fixes: tuple[str, ...] = ()) -> str:
-    proc = stack.enter_context(
-        Proc(
-            python("examples/journal/server.py", "--mode", mode, "--port", "0"),
-            env={"JOURNAL_FIX": ",".join(fixes)},
-        )
-    )
-    return proc.wait_for(r"JOURNAL_LISTENING (\S+)").group(1)
-
-
 @pytest.fixture(scope="module")
 def recorded(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    sessions = tmp_path_factory.mktemp("sessions")
-    with ExitStack() as stack:
-        backend = _backend(stack, "baseline")
-        recorder = stack.enter_context(
-            Proc(
-                parity(
-                    "record",
-                    "--upstream",
-                    backend,
-                    "--listen",
-                    "127.0.0.1:0",
-                    "--sessions",
-                    str(sessions),
-                )
-            )
-        )
-        proxy = recorder.wait_for(r"listening on (http://\S+)").group(1)
-        recorder.wait_for("recording to")
-        with Proc(python("examples/journal/pilot.py", proxy)) as pilot:
-            assert pilot.popen.wait(90) == 0, pilot.output()
-        assert recorder.terminate() == 0
-    return sessions
+    return record_pilot(tmp_path_factory.mktemp("sessions"))
 
 
 def run(*args: str, codes: tuple[int, ...] = (0,), timeout: float = 60) -> str:
@@ -77,8 +47,8 @@ def replay(sessions: Path, db: Path, rules: Path, fixes: tuple[str, ...] = ()) -
     """Replay against the candidate (with `fixes` switched off) and a live baseline; the
     run's id."""
     with ExitStack() as stack:
-        candidate = _backend(stack, "candidate", fixes)
-        baseline = _backend(stack, "baseline")
+        candidate = start_backend(stack, "candidate", fixes)
+        baseline = start_backend(stack, "baseline")
         run(
             "replay",
             str(sessions),

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from examples.journal.divergences import DIVERGENCES
-from tests.procs import Proc, parity, python
+from tests.journal import record_pilot, start_backend
+from tests.procs import Proc, parity
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -23,48 +24,19 @@ Diff = dict[str, Any]
 Mismatch = dict[str, Any]
 
 
-def _backend(stack: ExitStack, mode: str, fixes: list[str] = ()) -> str:  # type: ignore[assignment]
-    env = {"JOURNAL_FIX": ",".join(fixes)} if fixes else {"JOURNAL_FIX": ""}
-    proc = stack.enter_context(
-        Proc(python("examples/journal/server.py", "--mode", mode, "--port", "0"), env=env)
-    )
-    return proc.wait_for(r"JOURNAL_LISTENING (\S+)").group(1)
-
-
 @pytest.fixture(scope="module")
 def recorded(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    sessions = tmp_path_factory.mktemp("sessions")
-    with ExitStack() as stack:
-        backend = _backend(stack, "baseline")
-        recorder = stack.enter_context(
-            Proc(
-                parity(
-                    "record",
-                    "--upstream",
-                    backend,
-                    "--listen",
-                    "127.0.0.1:0",
-                    "--sessions",
-                    str(sessions),
-                )
-            )
-        )
-        proxy = recorder.wait_for(r"listening on (http://\S+)").group(1)
-        recorder.wait_for("recording to")
-        with Proc(python("examples/journal/pilot.py", proxy)) as pilot:
-            assert pilot.popen.wait(90) == 0, pilot.output()
-        assert recorder.terminate() == 0
-    return sessions
+    return record_pilot(tmp_path_factory.mktemp("sessions"))
 
 
 def replay(
     sessions: Path, db: Path, fixes: list[str], baseline: bool = True
 ) -> tuple[int, dict[str, Any]]:
     with ExitStack() as stack:
-        candidate = _backend(stack, "candidate", fixes)
+        candidate = start_backend(stack, "candidate", fixes)
         args = ["replay", str(sessions), "--target", candidate, "--db", str(db)]
         if baseline:
-            args += ["--baseline", _backend(stack, "baseline")]
+            args += ["--baseline", start_backend(stack, "baseline")]
         with Proc(parity(*args)) as run:
             code = run.popen.wait(120)
             output = run.output()
@@ -218,9 +190,9 @@ def test_the_python_vs_csharp_profile_leaves_only_the_behaviour_divergences(
     rules.write_text('[profiles]\nenable = ["python-vs-csharp"]\n', encoding="utf-8")
     db = tmp_path / "parity.db"
     with ExitStack() as stack:
-        candidate = _backend(stack, "candidate")
+        candidate = start_backend(stack, "candidate")
         args = ["replay", str(recorded), "--target", candidate, "--db", str(db)]
-        args += ["--baseline", _backend(stack, "baseline"), "--rules", str(rules)]
+        args += ["--baseline", start_backend(stack, "baseline"), "--rules", str(rules)]
         with Proc(parity(*args)) as run:
             code = run.popen.wait(120)
             output = run.output()

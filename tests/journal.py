@@ -1,0 +1,47 @@
+"""The journal example on real processes, shared by the end-to-end tests: backends on
+free ports, and a pilot day recorded through `parity record`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import ExitStack
+from pathlib import Path
+
+from tests.procs import Proc, parity, python
+
+
+def start_backend(stack: ExitStack, mode: str, fixes: Sequence[str] = ()) -> str:
+    """Start `examples/journal/server.py` (closed with `stack`); its base URL.
+    `fixes` switches those candidate divergences off."""
+    proc = stack.enter_context(
+        Proc(
+            python("examples/journal/server.py", "--mode", mode, "--port", "0"),
+            env={"JOURNAL_FIX": ",".join(fixes)},
+        )
+    )
+    return proc.wait_for(r"JOURNAL_LISTENING (\S+)").group(1)
+
+
+def record_pilot(sessions: Path) -> Path:
+    """Record one pilot day against a fresh baseline into `sessions`; return it."""
+    with ExitStack() as stack:
+        backend = start_backend(stack, "baseline")
+        recorder = stack.enter_context(
+            Proc(
+                parity(
+                    "record",
+                    "--upstream",
+                    backend,
+                    "--listen",
+                    "127.0.0.1:0",
+                    "--sessions",
+                    str(sessions),
+                )
+            )
+        )
+        proxy = recorder.wait_for(r"listening on (http://\S+)").group(1)
+        recorder.wait_for("recording to")
+        with Proc(python("examples/journal/pilot.py", proxy)) as pilot:
+            assert pilot.popen.wait(90) == 0, pilot.output()
+        assert recorder.terminate() == 0
+    return sessions
