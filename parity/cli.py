@@ -19,10 +19,8 @@ from parity.noise_cmd import noise
 from parity.replay_cmd import replay
 from parity.report_cmd import report, runs, show
 from parity.repro_cmd import repro, shrink
-from parity.sessions_cmd import sessions
+from parity.sessions_cmd import sessions, sessions_or_configured
 from parity.triage_cmd import compare, gate, mark, triage
-
-DEFAULT_SESSIONS = Path(".parity") / "sessions"
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -66,10 +64,10 @@ def _parse_listen(value: str) -> tuple[str, int]:
     "--sessions",
     "sessions_dir",
     type=click.Path(path_type=Path, file_okay=False),
-    default=DEFAULT_SESSIONS,
+    default=None,
     envvar="PARITY_SESSIONS",
-    show_default=True,
-    help="Directory for session files.",
+    callback=sessions_or_configured,
+    help="Directory for session files (default: [paths] sessions in parity.toml, else .parity/sessions).",
 )
 @click.option(
     "--mode",

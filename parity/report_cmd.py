@@ -17,14 +17,23 @@ if TYPE_CHECKING:
 
 DEFAULT_DB = Path(".parity") / "parity.db"
 
+
+def _db_or_configured(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path:
+    if value is not None:
+        return value
+    from parity.config import current_config
+
+    return current_config().db
+
+
 db_option = click.option(
     "--db",
     "db_path",
     type=click.Path(path_type=Path, dir_okay=False),
-    default=DEFAULT_DB,
+    default=None,
     envvar="PARITY_DB",
-    show_default=True,
-    help="The results database.",
+    callback=_db_or_configured,
+    help=f"The results database (default: [paths] db in parity.toml, else {DEFAULT_DB}).",
 )
 
 

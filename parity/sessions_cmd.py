@@ -14,14 +14,24 @@ from parity.output import console, format_bytes, format_time, json_option, print
 from sessions import Exchange, SessionFileError, SessionReader, SessionStore, SessionSummary
 from sessions.secrets import mask_path
 
+
+def sessions_or_configured(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path:
+    """`--sessions` when given, else `[paths] sessions` in parity.toml, else .parity/sessions."""
+    if value is not None:
+        return value
+    from parity.config import current_config
+
+    return current_config().sessions
+
+
 sessions_dir_option = click.option(
     "--sessions",
     "sessions_dir",
     type=click.Path(path_type=Path, file_okay=False),
-    default=Path(".parity") / "sessions",
+    default=None,
     envvar="PARITY_SESSIONS",
-    show_default=True,
-    help="Directory of session files.",
+    callback=sessions_or_configured,
+    help="Directory of session files (default: [paths] sessions in parity.toml, else .parity/sessions).",
 )
 
 

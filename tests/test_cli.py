@@ -161,3 +161,26 @@ def test_an_empty_sessions_directory(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["sessions", "list", "--sessions", str(tmp_path / "none")])
     assert result.exit_code == 0
     assert "No sessions in" in result.output
+
+
+def test_listings_read_their_paths_from_parity_toml(
+    sessions_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "parity.toml").write_text(
+        f'[paths]\nsessions = "{sessions_dir.as_posix()}"\ndb = "results/parity.db"\n'
+    )
+    monkeypatch.chdir(work)
+    monkeypatch.delenv("PARITY_SESSIONS", raising=False)
+    monkeypatch.delenv("PARITY_DB", raising=False)
+    listed = CliRunner().invoke(cli, ["sessions", "list", "--json"])
+    assert listed.exit_code == 0, listed.output
+    assert "pilot-ana" in [row.get("label") for row in json.loads(listed.output)]
+    report = CliRunner().invoke(cli, ["report"])
+    assert report.exit_code == 2
+    assert "no results database at " in report.output
+    assert (
+        Path(report.output.split(" at ")[1].split(":")[0]).resolve()
+        == work / "results" / "parity.db"
+    )
