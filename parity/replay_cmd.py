@@ -9,7 +9,6 @@ baseline's own); with one in use, sessions replay one at a time.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
 import time
@@ -244,6 +243,8 @@ def replay(
     with results.writer(run_id) as writer, _progress(total) as advance:
         replayer = Replayer(settings, differ, writer, progress=advance)
         try:
+            import asyncio
+
             totals = asyncio.run(replayer.run(files))
         except ExceptionGroup as group:  # from the TaskGroup of sessions
             known = group.subgroup((SessionFileError, TriageError))

@@ -35,7 +35,6 @@ mismatching one last) as a new session file, seq numbers kept, the header's meta
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import os
@@ -358,6 +357,8 @@ def _last_result(
 ) -> tuple[ExchangeResult | None, int]:
     """Replay `exchanges` (ending with the case's) as one session: the result of the
     case's exchange (suspects undecided), and how many others got no answer."""
+    import asyncio
+
     from replayer import replay_sequence
 
     results = asyncio.run(

@@ -8,7 +8,6 @@ from typing import Any
 
 import click
 
-from differ import route_of
 from parity.errors import UserError
 from parity.output import console, format_bytes, format_time, json_option, print_json
 from sessions import Exchange, SessionFileError, SessionReader, SessionStore, SessionSummary
@@ -104,6 +103,7 @@ def list_sessions(sessions_dir: Path, as_json: bool) -> None:
 
 
 def _exchange_json(exchange: Exchange) -> dict[str, Any]:
+    from differ.routes import route_of  # the differ package is heavy to import; --help is not
     response = exchange.response
     duration = None
     if response is not None and response.timestamp_end is not None:
