@@ -104,6 +104,7 @@ def list_sessions(sessions_dir: Path, as_json: bool) -> None:
 
 def _exchange_json(exchange: Exchange) -> dict[str, Any]:
     from differ.routes import route_of  # the differ package is heavy to import; --help is not
+
     response = exchange.response
     duration = None
     if response is not None and response.timestamp_end is not None:
