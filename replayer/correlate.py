@@ -36,6 +36,23 @@ _BOUNDARY = r"(?<![A-Za-z0-9_\-]){}(?![A-Za-z0-9_\-])"
 # Shorter values (`5`) are replaced in a header only when they are its whole value:
 # inside `q=0.5` they are not ids.
 _MIN_TOKEN = 4
+# Headers that describe the request, never carry a value a backend minted.
+_NO_VALUES = frozenset(
+    {
+        b"accept",
+        b"accept-encoding",
+        b"accept-language",
+        b"user-agent",
+        b"content-type",
+        b"content-length",
+        b"host",
+        b"connection",
+        b"cache-control",
+        b"pragma",
+        b"te",
+    }
+)
+_HEADER_WORDS = re.compile(r"[\s,;=]+")
 _REMEMBERED_BODIES = 100_000
 _LEARN_FROM_HEADERS = ("etag", "location", "content-location")
 
@@ -125,10 +142,14 @@ def request_values(path: str, headers: Iterable[tuple[bytes, bytes]], body: byte
     found: set[Scalar] = set()
     bare, _, query = path.partition("?")
     found.update(unquote(s) for s in bare.split("/") if s)
-    found.update(v for _, v in parse_qsl(query, keep_blank_values=False))
-    for _, raw in headers:
-        found.update(re.split(r"[\s,;=]+", raw.decode("latin-1")))
-        found.add(raw.decode("latin-1"))
+    if query:
+        found.update(v for _, v in parse_qsl(query, keep_blank_values=False))
+    for name, raw in headers:
+        if name.lower() in _NO_VALUES:
+            continue
+        text = raw.decode("latin-1")
+        found.add(text)
+        found.update(_HEADER_WORDS.split(text))
     parsed = _json(body)
     if parsed is not None:
         found.update(
