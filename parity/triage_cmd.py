@@ -3,6 +3,7 @@ to run, walking the open signatures in a terminal, and the migration gate."""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -102,7 +103,26 @@ def _has_terminal() -> bool:
 
 
 def _getchar() -> str:
-    return click.getchar()
+    """One key press. click.getchar switches the terminal to raw mode with TCSAFLUSH,
+    which drops a key typed while the screen was redrawing; here raw mode is entered
+    without flushing (POSIX), and one byte is read so that type-ahead is kept."""
+    if sys.platform == "win32" or not sys.stdin.isatty():
+        return click.getchar()
+    import termios
+    import tty
+
+    fd = sys.stdin.fileno()
+    saved = termios.tcgetattr(fd)
+    try:
+        tty.setraw(fd, termios.TCSANOW)
+        key = os.read(fd, 1).decode("latin-1")
+    finally:
+        termios.tcsetattr(fd, termios.TCSANOW, saved)
+    if key == "\x03":
+        raise KeyboardInterrupt
+    if key in ("\x04", ""):
+        raise EOFError
+    return key
 
 
 def _prompt(label: str) -> str | None:
