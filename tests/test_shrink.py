@@ -24,7 +24,9 @@ from differ import Difference, DiffKind, Outcome, Verdict, Where, signature_of
 from parity.repro_cmd import shrink
 from replayer.shrink import ddmin, shape, shows_signature
 from sessions import read_session
-from tests.procs import Proc, parity, python
+from tests.journal import record_pilot as record_journal_pilot
+from tests.journal import start_backend
+from tests.procs import Proc, parity
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -145,38 +147,12 @@ RESET = (
 
 
 def backend(stack: ExitStack, mode: str, fixes: str = "") -> str:
-    proc = stack.enter_context(
-        Proc(
-            python("examples/journal/server.py", "--mode", mode, "--port", "0"),
-            env={"JOURNAL_FIX": fixes},
-        )
-    )
-    return proc.wait_for(r"JOURNAL_LISTENING (\S+)").group(1)
+    return start_backend(stack, mode, [f for f in fixes.split(",") if f])
 
 
 def record_pilot(sessions: Path) -> Path:
-    """The pilot's day through `parity record` in front of a fresh baseline."""
-    with ExitStack() as stack:
-        upstream = backend(stack, "baseline")
-        recorder = stack.enter_context(
-            Proc(
-                parity(
-                    "record",
-                    "--upstream",
-                    upstream,
-                    "--listen",
-                    "127.0.0.1:0",
-                    "--sessions",
-                    str(sessions),
-                )
-            )
-        )
-        proxy = recorder.wait_for(r"listening on (http://\S+)").group(1)
-        recorder.wait_for("recording to")
-        with Proc(python("examples/journal/pilot.py", proxy)) as pilot:
-            assert pilot.popen.wait(90) == 0, pilot.output()
-        assert recorder.terminate() == 0
-    (path,) = sessions.glob("*.parity")
+    """The pilot's day through `parity record` in front of a fresh baseline: its file."""
+    (path,) = record_journal_pilot(sessions).glob("*.parity")
     return path
 
 
