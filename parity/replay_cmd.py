@@ -111,6 +111,9 @@ def resolve_target(config: Config, value: str, option: str) -> TargetConfig:
     type=click.FloatRange(0.1, 3600),
     help="Seconds to wait for one answer (default: [replay] timeout, else 30).",
 )
+@click.option(
+    "--insecure", is_flag=True, help="Accept any TLS certificate from the targets (staging)."
+)
 @config_option
 def replay(
     sessions: tuple[Path, ...],
@@ -123,6 +126,7 @@ def replay(
     label: str,
     concurrency: int | None,
     timeout: float | None,
+    insecure: bool,
 ) -> None:
     """Replay recorded sessions against a target and store what differs.
 
@@ -229,6 +233,7 @@ def replay(
         timeout=timeout,
         resets=resets,
         reset_timeout=config.reset_timeout,
+        verify_tls=not insecure,
     )
     click.echo(
         f"parity replay: run {run_id}: {len(files)} sessions, {total} exchanges -> {target}",

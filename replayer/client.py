@@ -34,8 +34,12 @@ class Answer:
     http_version: str | None = None
 
 
-def new_client(concurrency: int) -> aiohttp.ClientSession:
-    connector = aiohttp.TCPConnector(limit=max(4, concurrency * 2), force_close=False)
+def new_client(concurrency: int, verify_tls: bool = True) -> aiohttp.ClientSession:
+    """One connection pool for a replay. `verify_tls=False` accepts any certificate (a
+    staging backend with a self-signed one)."""
+    connector = aiohttp.TCPConnector(
+        limit=max(4, concurrency * 2), force_close=False, ssl=verify_tls
+    )
     return aiohttp.ClientSession(
         connector=connector,
         auto_decompress=False,

@@ -75,6 +75,8 @@ class ReplaySettings:
     resets: Mapping[Target, str] = field(default_factory=dict)
     """Reset commands by target (the target or a baseline), run before each session."""
     reset_timeout: float = DEFAULT_RESET_TIMEOUT
+    verify_tls: bool = True
+    """False: accept any TLS certificate from the targets (`--insecure`)."""
 
     @property
     def sessions_at_once(self) -> int:
@@ -117,7 +119,10 @@ class Replayer:
 
     async def run(self, sessions: Iterable[Path]) -> ReplayTotals:
         limit = asyncio.Semaphore(self.settings.sessions_at_once)
-        async with new_client(self.settings.concurrency) as http, asyncio.TaskGroup() as group:
+        async with (
+            new_client(self.settings.concurrency, self.settings.verify_tls) as http,
+            asyncio.TaskGroup() as group,
+        ):
             for path in sessions:
                 group.create_task(self._guarded(path, http, limit))
         self._settle()
@@ -386,7 +391,7 @@ async def replay_sequence(
     failure = await replayer.reset_targets()
     if failure is not None:
         raise ResetError(failure)
-    async with new_client(1) as http:
+    async with new_client(1, settings.verify_tls) as http:
         await replayer.replay_exchanges(session, upstream, exchanges, http, reset=False)
     replayer.finish(settle=settle)
     order = {exchange.seq: n for n, exchange in enumerate(exchanges)}
