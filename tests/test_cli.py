@@ -94,8 +94,15 @@ def test_sessions_list_table_names_every_file(sessions_dir: Path) -> None:
 
 def test_sessions_show_json_counts_by_route_and_status(sessions_dir: Path) -> None:
     session_id = _by_label(sessions_dir, "pilot-ana").stem
+    others = [p.stem for p in SessionStore(sessions_dir).paths() if p.stem != session_id]
+    # The shortest prefix no other id shares (two ids of one second share 16 characters).
+    prefix = next(
+        session_id[:n]
+        for n in range(16, len(session_id) + 1)
+        if not any(o.startswith(session_id[:n]) for o in others)
+    )
     result = CliRunner().invoke(
-        cli, ["sessions", "show", session_id[:18], "--sessions", str(sessions_dir), "--json"]
+        cli, ["sessions", "show", prefix, "--sessions", str(sessions_dir), "--json"]
     )
     assert result.exit_code == 0, result.output
     shown = json.loads(result.output)

@@ -57,7 +57,11 @@ def https_target(tmp_path: Path):
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)
     app = web.Application()
-    app.router.add_get("/ping", lambda request: web.json_response({"pong": True}))
+
+    async def ping(request: web.Request) -> web.Response:
+        return web.json_response({"pong": True})
+
+    app.router.add_get("/ping", ping)
     loop = asyncio.new_event_loop()
     runner = web.AppRunner(app)
     started = threading.Event()
