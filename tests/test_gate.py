@@ -237,7 +237,7 @@ def test_errors_fail_the_gate_and_are_listed_masked(db_path: Path, tmp_path: Pat
             at=1000.0,
             errors=[
                 "timed out",
-                "cannot connect to http://ci:hunter2@10.0.0.5:5001/?token=abc",
+                "cannot connect to http://ci:hunter2@10.0.0.5:5001/?token=tok-s3cr3t-value",
                 "timed out",
             ],
             target="http://ci:hunter2@10.0.0.5:5001/base?api_key=k3y&page=2",
@@ -254,7 +254,7 @@ def test_errors_fail_the_gate_and_are_listed_masked(db_path: Path, tmp_path: Pat
     assert data["errors"][0]["example"]["url"] == "/api/vaults"
     assert data["run"]["target"] == "http://ci:***@10.0.0.5:5001/base?api_key=***&page=2"
     text = out.read_text(encoding="utf-8")
-    assert "hunter2" not in text and "k3y" not in text and "abc" not in text
+    assert "hunter2" not in text and "k3y" not in text and "tok-s3cr3t-value" not in text
     result, data = gate(db_path, out, "--max-errors", "3")
     assert result.exit_code == 0 and data is not None and data["thresholds"]["max_errors"] == 3
 
