@@ -299,7 +299,7 @@ def test_report_of_an_unknown_run_and_of_no_runs(db_path: Path, tmp_path: Path) 
 def test_show_a_mismatch_by_id_and_by_prefix(db_path: Path) -> None:
     ident = mismatch_id(db_path, "66666666", 2)
     full = as_json("show", ident, "--db", str(db_path))
-    assert as_json("show", ident[:3], "--db", str(db_path)) == full
+    assert as_json("show", ident[:6], "--db", str(db_path)) == full
     m = full["mismatch"]
     assert (m["id"], m["run_id"], m["session"], m["seq"]) == (ident, "66666666", "s1", 2)
     assert m["expected"]["status"] == m["actual"]["status"] == 200
@@ -312,7 +312,7 @@ def test_show_a_mismatch_by_id_and_by_prefix(db_path: Path) -> None:
     assert '-"created": "…Z"' in m["body_diff"] and '+"created": "…+00:00"' in m["body_diff"]
     assert "line 0" not in "\n".join(m["body_diff"])
 
-    out = ok("show", ident[:3], "--db", str(db_path))
+    out = ok("show", ident[:6], "--db", str(db_path))
     assert f"{ident} mismatch  GET /api/entries/2  route GET /api/entries/{{id}}" in out
     assert '-"created": "…Z"' in out and "line 0" not in out
     assert "Noise suppressed (1)" in out and "python-vs-csharp" in out
