@@ -13,13 +13,14 @@ from pathlib import Path
 import click
 
 from parity import __version__
+from parity.config import configured_path
 from parity.errors import EXIT_USAGE, UserError
 from parity.init_cmd import init
 from parity.noise_cmd import noise
 from parity.replay_cmd import replay
 from parity.report_cmd import report, runs, show
 from parity.repro_cmd import repro, shrink
-from parity.sessions_cmd import sessions, sessions_or_configured
+from parity.sessions_cmd import sessions
 from parity.triage_cmd import compare, gate, mark, triage
 
 
@@ -66,7 +67,7 @@ def _parse_listen(value: str) -> tuple[str, int]:
     type=click.Path(path_type=Path, file_okay=False),
     default=None,
     envvar="PARITY_SESSIONS",
-    callback=sessions_or_configured,
+    callback=configured_path("sessions"),
     help="Directory for session files (default: [paths] sessions in parity.toml, else .parity/sessions).",
 )
 @click.option(

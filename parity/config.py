@@ -355,6 +355,20 @@ def config_option(func: F) -> F:
     )(func)
 
 
+def configured_path(name: str) -> Callable[[click.Context, click.Parameter, Path | None], Path]:
+    """A click callback for a path option: the value given, else the `name` path of the
+    settings in effect (`[paths]` in parity.toml, else its default)."""
+
+    def resolve(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path:
+        if value is not None:
+            return value
+        path = getattr(current_config(), name)
+        assert isinstance(path, Path)
+        return path
+
+    return resolve
+
+
 def current_config() -> Config:
     """The settings for the running command (`--config`, `$PARITY_CONFIG`,
     `./parity.toml`, defaults), loaded once per invocation."""

@@ -9,22 +9,12 @@ from typing import TYPE_CHECKING
 
 import click
 
+from parity.config import DEFAULT_DB, configured_path
 from parity.errors import UserError
 from parity.output import console, json_option, print_json
 
 if TYPE_CHECKING:
     from triage import ResultsDB
-
-DEFAULT_DB = Path(".parity") / "parity.db"
-
-
-def _db_or_configured(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path:
-    if value is not None:
-        return value
-    from parity.config import current_config
-
-    return current_config().db
-
 
 db_option = click.option(
     "--db",
@@ -32,7 +22,7 @@ db_option = click.option(
     type=click.Path(path_type=Path, dir_okay=False),
     default=None,
     envvar="PARITY_DB",
-    callback=_db_or_configured,
+    callback=configured_path("db"),
     help=f"The results database (default: [paths] db in parity.toml, else {DEFAULT_DB}).",
 )
 

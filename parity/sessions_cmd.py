@@ -8,20 +8,11 @@ from typing import Any
 
 import click
 
+from parity.config import configured_path
 from parity.errors import UserError
 from parity.output import console, format_bytes, format_time, json_option, print_json
 from sessions import Exchange, SessionFileError, SessionReader, SessionStore, SessionSummary
 from sessions.secrets import mask_path
-
-
-def sessions_or_configured(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path:
-    """`--sessions` when given, else `[paths] sessions` in parity.toml, else .parity/sessions."""
-    if value is not None:
-        return value
-    from parity.config import current_config
-
-    return current_config().sessions
-
 
 sessions_dir_option = click.option(
     "--sessions",
@@ -29,7 +20,7 @@ sessions_dir_option = click.option(
     type=click.Path(path_type=Path, file_okay=False),
     default=None,
     envvar="PARITY_SESSIONS",
-    callback=sessions_or_configured,
+    callback=configured_path("sessions"),
     help="Directory of session files (default: [paths] sessions in parity.toml, else .parity/sessions).",
 )
 
