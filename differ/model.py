@@ -103,6 +103,10 @@ class Verdict:
     """What differed between the recording and each baseline, and between baselines,
     deduplicated by (where, templated path, kind): the noise observations of this
     exchange, for the learned-noise table. Empty without a baseline."""
+    serialization: list[Difference] = field(default_factory=list)
+    """Differences only on the wire (header-name case, JSON escape or number spelling,
+    header order): the values are equal by the protocol. Shown and counted apart, not in
+    `outcome`, unless the rules put them in `differences` (`[serialization] gate`)."""
     error_sides: tuple[dict[str, Any], dict[str, Any]] | None = None
     """When both expected and actual are errors (status >= 400): a summary of each side
     (status, content type, message), from which `error_changed` is built; `settle` uses

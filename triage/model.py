@@ -55,3 +55,12 @@ class ExchangeResult:
     expected_rendered: str | None = None
     """The normalized expected body as text, from the differ, for `parity show`'s diff."""
     actual_rendered: str | None = None
+    sent: dict[str, Any] | None = None
+    """The request as it was sent to each target after correlation, for `parity show`:
+    `{"target": {"method", "url", "headers", "body_preview", "body_bytes",
+    "substitutions": [{"recorded", "sent", "at", "minted_by": {"session", "seq", "path"}}]},
+    "baseline": {...} | None}`; None when nothing was substituted and nothing is known."""
+    ambiguous_ids: list[str] = field(default_factory=list)
+    """Recorded values this request used that the value map could not place: two scopes
+    minted the same recorded value and the request's context names neither. An exchange
+    with any is stored as depending on an ambiguous id, not counted as a regression."""
