@@ -11,6 +11,10 @@ Cheapest checks first: equal status, equal raw bodies and equal headers (after t
 header policy) match without parsing anything; then canonical bytes of the normalized
 trees; only then a structural diff that descends into the subtrees that differ.
 
+Differences only on the wire (header-name case, JSON escape and number spellings) are
+kept apart in `Verdict.serialization` unless `[serialization] gate = true` makes them
+differences like the others.
+
 Then, in order: what a baseline shows against the recording (or two baselines against
 each other) is noise, and arrays a baseline reorders are compared as multisets
 (`unordered:auto`); differences at spots of learned noise wait in `suspects` for
@@ -38,12 +42,14 @@ from differ.normalize import IGNORED, Normalizer, Scope
 from differ.placeholders import same_instants, substitute
 from differ.routekeys import route_for
 from differ.rules import RouteRule, Rules
-from differ.serialization import literal_differences
+from differ.serialization import literal_differences, number_literal
 from differ.signature import shape_key, signature_of, templated
-from differ.structure import Leeway, canonical, diff_trees
+from differ.structure import Leeway, TreeDiff, canonical
 from differ.values import Origins, ValueMap
 
 Values = Mapping[object, object]
+Found = tuple[list[Difference], list[Difference]]
+"""(differences, serialization differences)."""
 
 _MAX_SCOPES = 4096
 _UNSET = object()
@@ -146,7 +152,7 @@ class Differ:
         self._scopes: dict[str, Scope] = {}
         self._origins: dict[tuple[str | None, ...], Origins] = {}
         self._fraction = eq.FRACTION_DIGITS in self.rules.equivalences
-        self._int_float = eq.INT_FLOAT in self.rules.equivalences
+        self._gate_serialization = self.rules.serialization.gate
         self._unicode = eq.UNICODE_ESCAPES in self.rules.equivalences
         self._scale = eq.DECIMAL_SCALE in self.rules.equivalences
 
@@ -227,7 +233,7 @@ class Differ:
         )
         learned_arrays = self.learned.unordered(route) if self.learned is not None else frozenset()
         leeway = self._leeway(scope, learned=learned_arrays)
-        differences = self._differences(scope, expected_side, actual_side, applied, leeway)
+        differences, serialization = self._found(expected_side, actual_side, applied, leeway)
         noise: list[Difference] = []
         if differences and observed:
             reordered = frozenset(
@@ -237,7 +243,9 @@ class Differ:
             )
             if reordered and any(d.where is Where.BODY for d in differences):
                 leeway = self._leeway(scope, reordered, learned_arrays)
-                differences = self._differences(scope, expected_side, actual_side, applied, leeway)
+                differences, serialization = self._found(
+                    expected_side, actual_side, applied, leeway
+                )
             volatile = {shape_key(d) for d in observed}
             noise = [d for d in differences if shape_key(d) in volatile]
             differences = [d for d in differences if shape_key(d) not in volatile]
@@ -261,8 +269,17 @@ class Differ:
             rules_applied=sorted(applied),
             suspects=suspects,
             baseline_differences=observed,
+            serialization=serialization,
             error_sides=error_sides,
         )
+
+    def _found(self, expected: _Side, actual: _Side, applied: set[str], leeway: Leeway) -> Found:
+        """`_differences`, with the serialization ones moved into the differences when
+        `[serialization] gate` says they count."""
+        differences, serialization = self._differences(expected, actual, applied, leeway)
+        if self._gate_serialization and serialization:
+            return differences + serialization, []
+        return differences, serialization
 
     def _leeway(
         self,
@@ -270,7 +287,7 @@ class Differ:
         reordered: frozenset[str] = frozenset(),
         learned: frozenset[str] = frozenset(),
     ) -> Leeway:
-        return Leeway(scope.arrays, scope.numbers, reordered, learned, self._int_float)
+        return Leeway(scope.arrays, scope.numbers, reordered, learned)
 
     @staticmethod
     def _references(
@@ -296,7 +313,8 @@ class Differ:
         origins: Origins,
     ) -> list[Difference]:
         """Differences of expected vs each baseline and of each pair of baselines,
-        deduplicated by (where, templated path, kind)."""
+        deduplicated by (where, templated path, kind). Serialization differences are
+        left out: the wire says nothing about what varies by chance."""
         if not references:
             return []
         unused: set[str] = set()
@@ -308,7 +326,7 @@ class Differ:
         for n, side in enumerate(sides):
             for other in [expected, *sides[:n]]:
                 leeway = self._leeway(scope)
-                observed += self._differences(scope, other, side, unused, leeway)
+                observed += self._differences(other, side, unused, leeway)[0]
         return _dedupe(observed)
 
     # --- settle -----------------------------------------------------------------------
@@ -357,8 +375,8 @@ class Differ:
     # --- the comparison ---------------------------------------------------------------
 
     def _differences(
-        self, scope: Scope, expected: _Side, actual: _Side, applied: set[str], leeway: Leeway
-    ) -> list[Difference]:
+        self, expected: _Side, actual: _Side, applied: set[str], leeway: Leeway
+    ) -> Found:
         out = []
         if expected.response.status != actual.response.status:
             out.append(
@@ -370,7 +388,7 @@ class Differ:
                     actual.response.status,
                 )
             )
-        body_differences, bodies_speak = self._bodies(scope, expected, actual, applied, leeway)
+        body_differences, body_wire, bodies_speak = self._bodies(expected, actual, applied, leeway)
 
         def derived(found: list[Difference], notes: set[str]) -> list[Difference]:
             values = actual.normalizer.values
@@ -380,57 +398,59 @@ class Differ:
                 lambda etag: values.header(etag) != etag,
             ).drop(found, notes)
 
-        out += diff_headers(
+        header_differences, header_wire = diff_headers(
             expected.headers,
             actual.headers,
             bodies_speak=bodies_speak,
             applied=applied,
             case=_header_case(self.policy, expected.response, actual.response),
-            derived=derived if bodies_speak and not body_differences else None,
+            derived=derived if bodies_speak else None,
         )
-        return out + body_differences
+        return out + header_differences + body_differences, header_wire + body_wire
 
     def _bodies(
-        self, scope: Scope, expected: _Side, actual: _Side, applied: set[str], leeway: Leeway
-    ) -> tuple[list[Difference], bool]:
-        """(body differences, whether the bodies stand in for Content-Length/-Encoding)."""
+        self, expected: _Side, actual: _Side, applied: set[str], leeway: Leeway
+    ) -> tuple[list[Difference], list[Difference], bool]:
+        """(body differences, serialization differences, whether the bodies stand in for
+        the headers that follow from them)."""
         raw_e, raw_a = expected.response.body, actual.response.body
         if raw_e == raw_a and expected.encodings() == actual.encodings():
-            return [], bool(raw_e)  # the fast path: nothing parsed
+            return [], [], bool(raw_e)  # the fast path: nothing parsed
         eb, ab = expected.body, actual.body
         applied.update(eb.notes, ab.notes)
         speak = eb.decoded and ab.decoded and not (eb.kind == ab.kind == "empty")
         if eb.data == ab.data and eb.decoded == ab.decoded:
-            return [], speak
+            return [], [], speak
         try:
-            return self._decoded_bodies(scope, expected, actual, applied, leeway), speak
+            return (*self._decoded_bodies(expected, actual, applied, leeway), speak)
         except RecursionError:  # absurdly deep nesting: compare the bytes, say so
             applied.add("too-deep:compared-bytes")
-            return [binary_difference(eb, ab)], speak
+            return [binary_difference(eb, ab)], [], speak
 
     def _decoded_bodies(
-        self, scope: Scope, expected: _Side, actual: _Side, applied: set[str], leeway: Leeway
-    ) -> list[Difference]:
+        self, expected: _Side, actual: _Side, applied: set[str], leeway: Leeway
+    ) -> Found:
+        scope = expected.normalizer.scope
         eb, ab = expected.body, actual.body
         if _parsed_alike(eb, ab):
             # Normalization treats both sides alike, and a value map only rewrites what
             # the target minted, which here is what the recording had: equal stays equal.
-            return self._literals(scope, eb, ab, [], applied, numbers=True)
+            return self._literals(scope, eb, ab, applied, otherwise_equal=True)
         ev, av = expected.value, actual.value  # this may re-parse the bodies exactly
         eb, ab = expected.body, actual.body
         if ev is IGNORED or av is IGNORED:
-            return []
+            return [], []
         kinds = (family(eb), family(ab))
         if kinds == ("structured", "structured"):
             return self._trees(scope, eb, ab, ev, av, applied, leeway)
         if kinds == ("text", "text"):
             assert isinstance(ev, str) and isinstance(av, str)
-            return [] if ev == av else [text_difference(ev, av)]
+            return ([] if ev == av else [text_difference(ev, av)]), []
         if kinds == ("binary", "binary"):
-            return [binary_difference(eb, ab)]
+            return [binary_difference(eb, ab)], []
         if kinds == ("empty", "empty"):
-            return []
-        return [family_difference(eb, ev, ab, av)]
+            return [], []
+        return [family_difference(eb, ev, ab, av)], []
 
     def _trees(
         self,
@@ -441,47 +461,53 @@ class Differ:
         av: object,
         applied: set[str],
         leeway: Leeway,
-    ) -> list[Difference]:
+    ) -> Found:
         # No whole-tree serialization first: the diff compares children lazily (strings
         # by ==, subtrees by their canonical bytes), which is as cheap when all is equal.
-        out, truncated = diff_trees(ev, av, leeway=leeway)
-        if truncated:
+        tree = TreeDiff(leeway=leeway)
+        out = tree.run(ev, av)
+        if tree.truncated:
             applied.add("truncated:differences")
         if out and self._fraction:
             kept = [d for d in out if not _same_instant(d, eb, ab, scope.style)]
             if len(kept) != len(out):
                 applied.add("equivalence:fraction-digits")
                 out = kept
-        return self._literals(scope, eb, ab, out, applied, numbers=not out)
+        respelled = [
+            Difference(
+                d.where, d.path, d.kind, number_literal(d.expected), number_literal(d.actual)
+            )
+            for d in tree.respelled
+        ]
+        real, wire = self._literals(scope, eb, ab, applied, otherwise_equal=not out)
+        seen = {d.path for d in out}
+        seen.update(d.path for d in respelled)
+        return (
+            out + [d for d in real if d.path not in seen],
+            respelled + [d for d in wire if d.path not in seen],
+        )
 
     def _literals(
-        self,
-        scope: Scope,
-        eb: Body,
-        ab: Body,
-        out: list[Difference],
-        applied: set[str],
-        *,
-        numbers: bool,
-    ) -> list[Difference]:
-        """`out` plus the serialization details of two JSON bodies (other kinds: `out`)."""
+        self, scope: Scope, eb: Body, ab: Body, applied: set[str], *, otherwise_equal: bool
+    ) -> Found:
+        """What the literals of two JSON bodies show (other kinds: nothing): numbers of
+        another decimal value that parse alike, and serialization differences."""
         if not eb.kind == ab.kind == "json":
-            return out
-        literal, checked = literal_differences(
+            return [], []
+        wire, real, checked = literal_differences(
             eb.data,
             ab.data,
             eb.value,
             ab.value,
             scope.is_ignored,
-            numbers=numbers,
+            otherwise_equal=otherwise_equal,
             unicode_escapes=self._unicode,
             decimal_scale=self._scale,
             applied=applied,
         )
         if not checked:
             applied.add("serialization:unchecked")
-        seen = {d.path for d in out}
-        return out + [d for d in literal if d.path not in seen]
+        return real, wire
 
     # --- render -----------------------------------------------------------------------
 

@@ -1,12 +1,14 @@
 """The header policy: which response headers are compared, which only by shape, which
 not at all. The reasons for each default are in `docs/rules.md`.
 
-Names are matched case-insensitively (kept lower-case), but the case of a compared
-header's name is itself compared (one `changed` at the name, the two spellings as
-expected/actual) unless the `header-case` equivalence is on or either side spoke HTTP/2
-or HTTP/3 (which lower-case every name). Repeated headers are joined with ", " as HTTP
-allows, except Set-Cookie, compared as a list (order-insensitive, attributes in a
-canonical order). With `json-charset`, a JSON Content-Type's `charset=utf-8` is dropped.
+Names are matched case-insensitively (kept lower-case), as HTTP says (RFC 9110 §5.1). The
+case of a compared header's name is a *serialization* difference (one `changed` at the
+lower-case name, the two spellings as expected/actual, in `Verdict.serialization`), unless
+the `header-case` equivalence is on or either side spoke HTTP/2 or HTTP/3 (which lower-case
+every name). The order of different headers is not looked at. Repeated headers are joined
+with ", " as HTTP allows, except Set-Cookie, compared as a list (order-insensitive,
+attributes in a canonical order). With `json-charset`, a JSON Content-Type's
+`charset=utf-8` is dropped.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ DEFAULT_IGNORE: tuple[str, ...] = (
     "server-timing", "x-runtime", "x-response-time", "x-envoy-upstream-service-time",
     "traceparent", "tracestate", "b3", "x-b3-*", "x-amzn-trace-id", "x-cloud-trace-context",
     "x-datadog-*", "x-trace-id", "x-span-id",
+    # follows from the body, which is compared itself (any encoding undone)
+    "content-length",
 )  # fmt: skip
 """Never compared (unless `[headers] compare` names them)."""
 
@@ -52,8 +56,8 @@ DEFAULT_SHAPE: tuple[str, ...] = (
 """Compared by shape: every run of letters and digits becomes `x` (after placeholders,
 so a uuid is `<uuid>` first), so `<uuid>` vs `0HMV:00000001` still differs."""
 
-BODY_BOUND: tuple[str, ...] = ("content-length", "content-encoding")
-"""Follow from the body, which is compared decoded; compared only when the bodies cannot
+BODY_BOUND: tuple[str, ...] = ("content-encoding",)
+"""Follows from the body, which is compared decoded; compared only when the bodies cannot
 speak for themselves (both empty, or a Content-Encoding could not be undone)."""
 
 _WORD = re.compile(r"[A-Za-z0-9]+")
@@ -88,7 +92,7 @@ class HeaderPolicy:
         self._actions: dict[str, Action] = {}
 
     def action(self, name: str) -> Action:
-        """ "ignore", "shape", "compare", or "body" (Content-Length/-Encoding)."""
+        """ "ignore", "shape", "compare", or "body" (Content-Encoding)."""
         found = self._actions.get(name)
         if found is None:
             if len(self._actions) >= _MAX_NAMES:
@@ -200,9 +204,10 @@ def _joined(name: str, values: Sequence[str]) -> str | list[str]:
 
 
 def _compare_case(expected: dict[str, str], actual: dict[str, str], out: list[Difference]) -> bool:
-    """Name case differences of headers both sides have; True if there was one."""
+    """Name case differences of headers both sides have (into `out`); True if there was
+    one."""
     found = False
-    for name, spelled in expected.items():
+    for name, spelled in sorted(expected.items()):
         other = actual.get(name)
         if other is not None and other != spelled:
             out.append(Difference(Where.HEADER, name, DiffKind.CHANGED, spelled, other))
@@ -236,12 +241,14 @@ def diff_headers(
     applied: set[str],
     case: bool | None = True,
     derived: Callable[[list[Difference], set[str]], list[Difference]] | None = None,
-) -> list[Difference]:
-    """Differences between two collected header sets. `bodies_speak` is False when the
-    bodies cannot stand in for Content-Length/-Encoding (both empty, or undecodable).
-    `case`: compare the case of names (None: the header-case equivalence hides it).
-    `derived` drops the value differences that follow from how the body was written."""
+) -> tuple[list[Difference], list[Difference]]:
+    """(differences, serialization differences) between two collected header sets.
+    `bodies_speak` is False when the bodies cannot stand in for Content-Encoding (both
+    empty, or undecodable). `case`: look at the case of names (a serialization
+    difference; False: not at all, None: the header-case equivalence hides it).
+    `derived` drops the value differences that follow from the body."""
     out: list[Difference] = []
+    wire: list[Difference] = []
     _compare(expected.compared, actual.compared, out)
     if derived is not None and out:
         out = derived(out, applied)
@@ -250,14 +257,14 @@ def diff_headers(
             if _compare_case(expected.spelling, actual.spelling, []):
                 applied.add("equivalence:header-case")
         else:
-            _compare_case(expected.spelling, actual.spelling, out)
+            _compare_case(expected.spelling, actual.spelling, wire)
     applied.update(expected.notes ^ actual.notes)
     if bodies_speak:
         _note_unequal(expected.body_bound, actual.body_bound, applied)
     else:
         _compare(expected.body_bound, actual.body_bound, out)
     _note_unequal(expected.ignored, actual.ignored, applied)
-    return out
+    return out, wire
 
 
 def _note_unequal(

@@ -30,6 +30,7 @@ _TABLES = (
     "placeholder",
     "profiles",
     "route",
+    "serialization",
 )
 _IGNORE_KEYS = ("headers", "name", "paths", "route")
 _ARRAY_KEYS = ("name", "path", "paths", "route", "sort_by", "unordered")
@@ -38,6 +39,7 @@ _PROFILES_KEYS = ("enable",)
 _PLACEHOLDER_KEYS = ("headers", "name", "paths", "pattern", "route")
 _ROUTE_KEYS = ("key", "match")
 _HEADERS_KEYS = ("compare", "compare_only", "ignore", "shape")
+_SERIALIZATION_KEYS = ("gate",)
 _SOURCES: dict[str, RouteSource] = {"json": "json", "header": "header", "query": "query"}
 
 
@@ -125,6 +127,16 @@ class HeaderRules:
 
 
 @dataclass(frozen=True, slots=True)
+class SerializationRules:
+    """`[serialization]`: what happens to differences only on the wire (header-name case,
+    JSON escape and number spelling)."""
+
+    gate: bool = False
+    """True: they are differences like any other (in `Verdict.differences`, the outcome,
+    the signature and the gate). False (the default): `Verdict.serialization` only."""
+
+
+@dataclass(frozen=True, slots=True)
 class Rules:
     """Everything a rules file says; `Rules()` is the default (no rules)."""
 
@@ -136,6 +148,7 @@ class Rules:
     numbers: tuple[NumberRule, ...] = ()
     equivalences: frozenset[str] = frozenset()
     """The equivalences switched on (`differ.equivalences`), profiles expanded."""
+    serialization: SerializationRules = field(default_factory=SerializationRules)
 
     def has(self, equivalence: str) -> bool:
         return equivalence in self.equivalences
@@ -356,6 +369,15 @@ def _headers(table: object) -> HeaderRules:
     )
 
 
+def _serialization(table: object) -> SerializationRules:
+    r = _Reader("[serialization]", table, _SERIALIZATION_KEYS)
+    gate = r.table.get("gate", False)
+    if not isinstance(gate, bool):
+        r.fail("'gate' must be true or false")
+    assert isinstance(gate, bool)
+    return SerializationRules(gate=gate)
+
+
 def _array_of_tables(data: Mapping[str, object], key: str) -> list[object]:
     value = data.get(key, [])
     if not isinstance(value, list):
@@ -381,6 +403,9 @@ def load_rules(data: Mapping[str, object]) -> Rules:
     headers = _headers(data["headers"]) if "headers" in data else HeaderRules()
     arrays = tuple(_array(n, t) for n, t in enumerate(_array_of_tables(data, "array"), 1))
     numbers = tuple(_number(n, t) for n, t in enumerate(_array_of_tables(data, "number"), 1))
+    serialization = (
+        _serialization(data["serialization"]) if "serialization" in data else SerializationRules()
+    )
     return Rules(
         ignores=ignores,
         placeholders=holders,
@@ -389,4 +414,5 @@ def load_rules(data: Mapping[str, object]) -> Rules:
         arrays=arrays,
         numbers=numbers,
         equivalences=_equivalences(data),
+        serialization=serialization,
     )

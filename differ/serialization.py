@@ -1,18 +1,28 @@
 """Serialization details that parsed values hide: the same value written differently.
 
-Run only when the raw JSON bytes differ (never on the fast path). Two details are
-reported, each as one `changed` difference per leaf, with the JSON literals as
+These are *serialization* differences (`Verdict.serialization`): wire-only, not counted in
+the outcome unless `[serialization] gate = true`. Run only when the raw JSON bytes differ
+(never on the fast path). Each is one `changed` per leaf, with the JSON literals as
 expected/actual:
 
-- non-ASCII text escaped (`"Caf\\u00e9"`) on one side and raw UTF-8 (`"Café"`) on the
-  other. Checked whenever the two documents escape differently (a cheap byte check), so
-  it is found next to other differences too;
+- a string escaped otherwise: non-ASCII text escaped (`"Caf\\u00e9"`) or raw
+  (`"Café"`), `\\/` vs `/`, `\\u003c` vs `<`, `\\u000a` vs `\\n` (`\\u00e9` vs `\\u00E9`
+  is the same spelling);
 - the same number written differently (`1.50` vs `1.5`, `1e2` vs `100.0`, `1E+16` vs
-  `1e+16`). Checked when the normalized trees are otherwise equal. `4.0` vs `4` is not
-  one: strict equality already calls it `type_changed`.
+  `1e+16`). An int and a float of one value (`4.0` vs `4`) are found by the tree diff
+  (`structure.TreeDiff.respelled`), not here.
+
+Two number literals that parse to one float but are different decimal numbers (`0.1` vs
+`0.10000000000000001`) are not a spelling: JSON numbers are decimals (RFC 8259), so that
+is a real `changed`, returned apart.
 
 Key order and whitespace are never differences. Leaves whose values differ are left to
 the structural diff; only leaves with strictly equal values are checked here.
+
+What is checked, by cost: in bodies up to `FULL_CHECK_BYTES`, every escape and every
+number, whatever else differs. In larger ones, escapes only when the documents differ in
+how they write non-ASCII text (a cheap byte check), and numbers only when the bodies are
+otherwise equal (finding the float literals outside strings costs a scan).
 
 Equivalences switch these off on purpose: `unicode-escapes` (no string check) and
 `decimal-scale` (number literals compared by their exact decimal value, so `1.50` =
@@ -31,8 +41,13 @@ from differ.model import Difference, DiffKind, Where
 _NUMBER = re.compile(rb"-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?")
 _FLOAT = re.compile(rb"-?\d+(?:\.\d+)?[eE][+-]?\d+|-?\d+\.\d+")
 _ESCAPED_NON_ASCII = re.compile(rb"\\u(?!00[0-7][0-9a-fA-F])[0-9a-fA-F]{4}")
+_ASCII_ESCAPES = re.compile(rb"\\(?:/|u00[0-7][0-9a-fA-F])")
+"""Escapes a serializer may choose for ASCII characters (`\\/`, `\\u003c`, `\\u000a`)."""
+_ESCAPE = re.compile(rb"\\(u[0-9a-fA-F]{4}|.)", re.DOTALL)
 _BACKSLASH = 0x5C
 _EXCERPT = 120
+FULL_CHECK_BYTES = 64 * 1024
+"""Bodies up to this size (both sides) get every check; see the module docstring."""
 
 Literals = dict[Parts, tuple[bytes, object]]
 
@@ -42,9 +57,25 @@ def _plain(value: int | float) -> bytes:
     return (repr(value) if isinstance(value, float) else str(value)).encode("ascii")
 
 
-def _style(literal: bytes) -> tuple[bool, bool]:
-    """(has raw non-ASCII bytes, has non-ASCII escapes) of a string literal."""
-    return (not literal.isascii(), _ESCAPED_NON_ASCII.search(literal) is not None)
+def _escape_style(raw: bytes, full: bool) -> tuple[object, ...]:
+    """How a document writes strings: raw non-ASCII bytes or not, non-ASCII escapes or
+    not, and (`full`) which ASCII characters it escapes by choice. Two documents with
+    equal strings but another spelling almost always differ here; only documents that
+    differ here get the per-string check."""
+    style: tuple[object, ...] = (raw.isascii(), _ESCAPED_NON_ASCII.search(raw) is not None)
+    if full:
+        style += (frozenset(e.lower() for e in set(_ASCII_ESCAPES.findall(raw))),)
+    return style
+
+
+def _lower_hex(match: re.Match[bytes]) -> bytes:
+    escape = match.group(0)
+    return escape.lower() if match.group(1)[:1] == b"u" else escape
+
+
+def _spelling(literal: bytes) -> bytes:
+    """A string literal with the hex digits of its `\\uXXXX` escapes in lower case."""
+    return _ESCAPE.sub(_lower_hex, literal) if _BACKSLASH in literal else literal
 
 
 class _Misaligned(Exception):
@@ -107,8 +138,9 @@ def _escaped(raw: bytes, index: int) -> bool:
 
 
 def _literals(raw: bytes, tree: object, strings: bool, numbers: bool) -> Literals:
-    """The literals of interesting leaves: non-ASCII strings (if `strings`) and floats
-    not written the way Python writes them (if `numbers`; integers are always plain)."""
+    """The literals of interesting leaves: strings not written as plain `"text"` (with
+    escapes or non-ASCII; if `strings`) and floats not written the way Python writes them
+    (if `numbers`; integers are always plain)."""
     spans = _spans(raw)
     found: Literals = {}
     position = 0
@@ -130,7 +162,7 @@ def _literals(raw: bytes, tree: object, strings: bool, numbers: bool) -> Literal
                 walk(child, (*parts, index))
         elif isinstance(node, str):
             start, end = take()
-            if strings and not node.isascii():
+            if strings and (not node.isascii() or raw.find(b"\\", start, end) >= 0):
                 found[parts] = (raw[start:end], node)
         elif isinstance(node, float):
             start, end = take()
@@ -145,13 +177,23 @@ def _literals(raw: bytes, tree: object, strings: bool, numbers: bool) -> Literal
     return found
 
 
-def _excerpt(literal: bytes) -> str:
-    text = literal.decode("utf-8", "replace")
-    if len(text) <= 2 * _EXCERPT:
-        return text
-    first = next((i for i, c in enumerate(text) if ord(c) > 127 or text.startswith("\\u", i)), 0)
+def _excerpts(expected: bytes, actual: bytes) -> tuple[str, str]:
+    """The two literals as text; long ones cut around the first place they differ."""
+    texts = (expected.decode("utf-8", "replace"), actual.decode("utf-8", "replace"))
+    if max(len(t) for t in texts) <= 2 * _EXCERPT:
+        return texts
+    first = next(
+        (i for i, (x, y) in enumerate(zip(*texts, strict=False)) if x != y),
+        min(len(t) for t in texts),
+    )
     start = max(0, first - _EXCERPT // 2)
-    return f"…{text[start : start + _EXCERPT]}… ({len(text)} chars)"
+
+    def cut(text: str) -> str:
+        if len(text) <= 2 * _EXCERPT:
+            return text
+        return f"…{text[start : start + _EXCERPT]}… ({len(text)} chars)"
+
+    return cut(texts[0]), cut(texts[1])
 
 
 def _same(a: object, b: object) -> bool:
@@ -172,61 +214,65 @@ def literal_differences(
     actual_tree: object,
     skip: Callable[[Parts], bool],
     *,
-    numbers: bool = True,
+    otherwise_equal: bool = True,
     unicode_escapes: bool = False,
     decimal_scale: bool = False,
     applied: set[str] | None = None,
-) -> tuple[list[Difference], bool]:
-    """(differences, checked) for two JSON documents; `trees` are the parsed values before
-    normalization, `skip(parts)` says a path is ignored by a rule. Number literals are
-    only checked if `numbers` (the caller passes it when the normalized trees are equal:
-    the check costs a scan, and a body that differs anyway can wait). `checked` is False
-    if the documents could not be lined up with their tokens (nothing is reported).
-    `unicode_escapes` and `decimal_scale` are the equivalences of those names; when one
-    of them hides something, `equivalence:NAME` goes into `applied`."""
-    strings = (expected_raw.isascii() != actual_raw.isascii()) or (
-        (_ESCAPED_NON_ASCII.search(expected_raw) is None)
-        != (_ESCAPED_NON_ASCII.search(actual_raw) is None)
-    )
+) -> tuple[list[Difference], list[Difference], bool]:
+    """(serialization differences, real differences, checked) for two JSON documents;
+    the real ones are numbers of another decimal value that parse to one float. `trees`
+    are the parsed values before normalization, `skip(parts)` says a path is ignored by a rule.
+    `otherwise_equal`: the normalized trees showed no difference (then large documents
+    get the number check too). `checked` is False if the documents could not be lined
+    up with their tokens (nothing is reported). `unicode_escapes` and `decimal_scale`
+    are the equivalences of those names; when one of them hides something,
+    `equivalence:NAME` goes into `applied`."""
+    full = max(len(expected_raw), len(actual_raw)) <= FULL_CHECK_BYTES
+    strings = _escape_style(expected_raw, full) != _escape_style(actual_raw, full)
     if strings and unicode_escapes:
         strings = False
         if applied is not None:
             applied.add("equivalence:unicode-escapes")
-    numbers = numbers and (
+    numbers = (otherwise_equal or full) and (
         _odd_floats(expected_raw, expected_tree) or _odd_floats(actual_raw, actual_tree)
     )
     if not strings and not numbers:
-        return [], True
+        return [], [], True
     try:
         found_e = _literals(expected_raw, expected_tree, strings, numbers)
         found_a = _literals(actual_raw, actual_tree, strings, numbers)
     except (_Misaligned, RecursionError):
-        return [], False
-    out = []
+        return [], [], False
+    wire: list[Difference] = []
+    real: list[Difference] = []
     for parts in [*found_e, *(p for p in found_a if p not in found_e)]:
         literal_e, value_e = found_e.get(parts) or _leaf(expected_tree, parts)
         literal_a, value_a = found_a.get(parts) or _leaf(actual_tree, parts)
         if not _same(value_e, value_a) or skip(parts):
             continue
+        out = wire
         if isinstance(value_e, str):
-            differs = _style(literal_e) != _style(literal_a)
+            differs = _spelling(literal_e) != _spelling(literal_a)
         else:
             differs = literal_e != literal_a
-            if differs and decimal_scale and _same_decimal(literal_e, literal_a):
+            if differs and not _same_decimal(literal_e, literal_a):
+                out = real
+            elif differs and decimal_scale:
                 differs = False
                 if applied is not None:
                     applied.add("equivalence:decimal-scale")
         if differs:
+            shown_e, shown_a = _excerpts(literal_e, literal_a)
             out.append(
-                Difference(
-                    Where.BODY,
-                    format_path(parts),
-                    DiffKind.CHANGED,
-                    _excerpt(literal_e),
-                    _excerpt(literal_a),
-                )
+                Difference(Where.BODY, format_path(parts), DiffKind.CHANGED, shown_e, shown_a)
             )
-    return out, True
+    return wire, real, True
+
+
+def number_literal(value: object) -> str:
+    """How Python's json module writes a number (the spelling shown for `4.0` vs `4`)."""
+    assert isinstance(value, int | float)
+    return _plain(value).decode("ascii")
 
 
 def _leaf(tree: object, parts: Parts) -> tuple[bytes, object]:
@@ -236,6 +282,8 @@ def _leaf(tree: object, parts: Parts) -> tuple[bytes, object]:
         return b"", _Missing
     if isinstance(value, int | float) and not isinstance(value, bool):
         return _plain(value), value
+    if isinstance(value, str):  # not collected: no escapes, ASCII only, so written plain
+        return b'"' + value.encode("ascii", "replace") + b'"', value
     return b"", value
 
 

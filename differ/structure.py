@@ -1,6 +1,9 @@
 """The structural diff of two normalized trees (dicts, lists, scalars).
 
-Equality is strict: `4.0` vs `4` and `true` vs `1` differ (TYPE_CHANGED). The walk only
+Types are strict (`true` vs `1`, `"1"` vs `1`: TYPE_CHANGED) except that JSON has one
+number type: an int and a float of another value are `changed`, and of the same value
+(`4.0` vs `4`) they are no difference but a spelling, collected in `TreeDiff.respelled`
+for the serialization report. The walk only
 descends into subtrees whose canonical bytes differ, so a 3-field change in a 200 KB
 document costs a few serializations, not a full Python-level walk. Arrays:
 
@@ -127,19 +130,10 @@ class Leeway:
     because a baseline answered them in another order than the recording."""
     learned_unordered: frozenset[str] = frozenset()
     """Templated paths where learned noise says the reference reorders arrays."""
-    int_float: bool = False
-    """The `int-float` equivalence: an int and a float are one type (`changed`, not
-    `type_changed`, when their values differ)."""
     applied: set[str] = field(default_factory=set)
 
     def __bool__(self) -> bool:
-        return bool(
-            self.arrays
-            or self.numbers
-            or self.auto_unordered
-            or self.learned_unordered
-            or self.int_float
-        )
+        return bool(self.arrays or self.numbers or self.auto_unordered or self.learned_unordered)
 
     def array_rule(self, parts: Parts) -> tuple[str, str | None] | None:
         """(label, sort_by or None for a multiset) for the array at `parts`, if any."""
@@ -192,11 +186,14 @@ def _at(parts: Parts, index: Index, i: int) -> Parts:
 
 
 class TreeDiff:
-    """One structural comparison; `run()` returns the differences (at most `limit`)."""
+    """One structural comparison; `run()` returns the differences (at most `limit`).
+    Afterwards `respelled` holds the numbers equal by value but one an int and the other
+    a float (`changed`, with the two values), also at most `limit`."""
 
     def __init__(self, limit: int = MAX_DIFFERENCES, leeway: Leeway | None = None) -> None:
         self.limit = limit
         self.out: list[Difference] = []
+        self.respelled: list[Difference] = []
         self.truncated = False
         self.leeway = leeway if leeway else None
 
@@ -228,10 +225,15 @@ class TreeDiff:
                 else:
                     self._emit(parts, DiffKind.CHANGED, e, a)
                 return
-        if type_name(e) != type_name(a) and not (
-            self.leeway is not None and self.leeway.int_float and _is_number(e) and _is_number(a)
-        ):
-            self._emit(parts, DiffKind.TYPE_CHANGED, preview(e), preview(a))
+        if type_name(e) != type_name(a):
+            if not (_is_number(e) and _is_number(a)):
+                self._emit(parts, DiffKind.TYPE_CHANGED, preview(e), preview(a))
+            elif e != a:
+                self._emit(parts, DiffKind.CHANGED, e, a)
+            elif len(self.respelled) < self.limit:
+                self.respelled.append(
+                    Difference(Where.BODY, format_path(parts), DiffKind.CHANGED, e, a)
+                )
         elif isinstance(e, dict) and isinstance(a, dict):
             self._object(e, a, parts)
         elif isinstance(e, list) and isinstance(a, list):

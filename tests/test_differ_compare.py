@@ -38,7 +38,7 @@ def test_key_order_and_whitespace_are_not_differences() -> None:
 
 @pytest.mark.parametrize(
     ("expected", "actual"),
-    [(4.0, 4), (True, 1), (1, "1"), (None, {}), ([], {}), (0, False), (None, "x")],
+    [(True, 1), (1, "1"), (None, {}), ([], {}), (0, False), (None, "x"), (1.0, True)],
 )
 def test_equality_is_strict_about_types(expected: object, actual: object) -> None:
     verdict = compare(response({"v": expected}), response({"v": actual}))
@@ -46,6 +46,20 @@ def test_equality_is_strict_about_types(expected: object, actual: object) -> Non
     difference = verdict.differences[0]
     assert (difference.expected, difference.actual) == (expected, actual)
     assert type(difference.actual) is type(actual)
+
+
+def test_json_has_one_number_type() -> None:
+    """An int and a float of one value are one number written two ways (a serialization
+    difference); of another value, a `changed`."""
+    same = compare(response(b'{"v": 4.0, "n": [1.0, 2]}'), response(b'{"v": 4, "n": [1, 2.0]}'))
+    assert same.outcome is Outcome.MATCHED and same.differences == []
+    assert [(d.path, d.kind.value, d.expected, d.actual) for d in same.serialization] == [
+        ("$.v", "changed", "4.0", "4"),
+        ("$.n[0]", "changed", "1.0", "1"),
+        ("$.n[1]", "changed", "2", "2.0"),
+    ]
+    other = compare(response({"v": 4.0}), response({"v": 5}))
+    assert kinds(other) == {("body", "$.v", "changed")} and other.serialization == []
 
 
 def test_changed_added_removed() -> None:

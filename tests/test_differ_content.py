@@ -122,7 +122,7 @@ def test_msgpack_bodies_are_trees(content_type: str) -> None:
             msgpack.packb({"a": [1, 2], "b": b"\x00\x01", 3: "int key"}), content_type=content_type
         ),
     )
-    assert kinds(verdict) == {("body", "$.a[1]", "type_changed")}
+    assert kinds(verdict) == {("body", "$.a[1]", "changed")}  # 2.5 vs 2: one number type
 
 
 def test_text_uses_the_charset_parameter() -> None:

@@ -298,12 +298,27 @@ def test_content_length_and_encoding_follow_the_body() -> None:
     )
     verdict = compare(expected, actual, actual_values={87: 1042})
     assert verdict.outcome is Outcome.MATCHED, verdict.differences
-    # Empty bodies (HEAD, 304) cannot speak for themselves: Content-Length is compared.
+    assert verdict.serialization == []
+    # Content-Length is never a difference of its own, not even of empty bodies (HEAD,
+    # 304): the length of the representation shows where the representation is sent.
     head = compare(
         response(b"", headers=[("Content-Length", "12")]),
         response(b"", headers=[("Content-Length", "40")]),
     )
-    assert kinds(head) == {("header", "content-length", "changed")}
+    assert head.outcome is Outcome.MATCHED and "header-policy:content-length" in (
+        head.rules_applied
+    )
+    # A different body: the body difference is the one finding, Content-Length follows.
+    other = compare(
+        response(raw, headers=[("Content-Length", str(len(raw)))]),
+        response(b'{"id": 10420}', headers=[("Content-Length", "13")]),
+    )
+    assert kinds(other) == {("body", "$.id", "changed")}
+    # Content-Encoding still speaks when the bodies cannot: both empty.
+    encoded = compare(
+        response(b"", headers=[("Content-Encoding", "gzip")]), response(b"", headers=[])
+    )
+    assert kinds(encoded) == {("header", "content-encoding", "removed")}
 
 
 def test_request_ids_compare_by_shape_and_rate_limits_by_presence() -> None:

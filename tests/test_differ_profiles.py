@@ -1,5 +1,6 @@
 """Comparison profiles: each equivalence hides exactly what it names, only when switched
-on; without them every one of these is a reported difference."""
+on; without them every one of these is reported: a difference, or for what only the wire
+shows (header-name case, escapes, number spellings) a serialization difference."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from differ import HttpResponse, Outcome, RulesError, load_rules
+from differ import HttpResponse, Outcome, RulesError, Verdict, load_rules
 from differ.equivalences import EQUIVALENCES, PROFILES
 from examples.journal.divergences import DIVERGENCES
 from tests.test_differ_journal import EXPECTED, LATER, body, wire
@@ -62,21 +63,38 @@ def test_every_equivalence_has_a_case_and_the_profile_has_them_all() -> None:
     assert PROFILES["python-vs-csharp"] == frozenset(EQUIVALENCES)
 
 
+WIRE_ONLY = {"int-float", "unicode-escapes", "decimal-scale", "header-case"}
+"""The equivalences whose cases differ only on the wire: `Verdict.serialization`."""
+
+
+def reported(verdict: Verdict) -> bool:
+    return bool(verdict.differences or verdict.serialization)
+
+
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_without_equivalences_each_case_is_reported(name: str) -> None:
     expected, actual = CASES[name]
     verdict = compare(expected, actual)
-    assert verdict.outcome is Outcome.MISMATCHED, name
+    if name in WIRE_ONLY:
+        assert verdict.outcome is Outcome.MATCHED and verdict.differences == [], name
+        assert verdict.serialization, name
+        gated = compare(expected, actual, rules={"serialization": {"gate": True}})
+        assert gated.outcome is Outcome.MISMATCHED and gated.serialization == [], name
+    else:
+        assert verdict.outcome is Outcome.MISMATCHED and verdict.serialization == [], name
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_each_equivalence_alone_hides_its_case(name: str) -> None:
     expected, actual = CASES[name]
-    verdict = compare(expected, actual, rules=with_only(name))
-    assert verdict.outcome is Outcome.MATCHED, verdict.differences
-    assert any(label == f"equivalence:{name}" for label in verdict.rules_applied), (
-        verdict.rules_applied
-    )
+    for gate in (False, True):
+        rules = {**with_only(name), "serialization": {"gate": gate}}
+        verdict = compare(expected, actual, rules=rules)
+        assert verdict.outcome is Outcome.MATCHED, verdict.differences
+        assert verdict.serialization == [], verdict.serialization
+        assert any(label == f"equivalence:{name}" for label in verdict.rules_applied), (
+            verdict.rules_applied
+        )
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -88,7 +106,7 @@ def test_every_other_equivalence_leaves_the_case_reported(name: str) -> None:
         n for n in EQUIVALENCES if n != name and {n, name} != {"fraction-digits", "utc-offset"}
     ]
     verdict = compare(expected, actual, rules=with_only(*others))
-    assert verdict.outcome is Outcome.MISMATCHED, name
+    assert reported(verdict), name
 
 
 def test_the_profile_makes_the_journal_serialization_divergences_equal() -> None:
@@ -99,13 +117,17 @@ def test_the_profile_makes_the_journal_serialization_divergences_equal() -> None
         response(EXPECTED), candidate, rules={"profiles": {"enable": ["python-vs-csharp"]}}
     )
     assert verdict.outcome is Outcome.MATCHED, verdict.differences
+    assert verdict.serialization == [], verdict.serialization
 
 
 def test_an_equivalence_can_be_switched_off_from_a_profile() -> None:
     rules = {"profiles": {"enable": ["python-vs-csharp"]}, "equivalences": {"int-float": False}}
     assert load_rules(rules).equivalences == frozenset(EQUIVALENCES) - {"int-float"}
     verdict = compare(raw('{"mood": 4.0}'), raw('{"mood": 4}'), rules=rules)
-    assert kinds(verdict) == {("body", "$.mood", "type_changed")}
+    assert verdict.differences == []
+    assert [(d.path, d.expected, d.actual) for d in verdict.serialization] == [
+        ("$.mood", "4.0", "4")
+    ]
 
 
 def test_equivalences_do_not_hide_real_differences() -> None:
@@ -131,15 +153,34 @@ def test_equivalences_do_not_hide_real_differences() -> None:
         assert kinds(compare(expected, actual, rules=every)) == {found}
 
 
-def test_a_header_name_in_another_case_is_one_changed_at_the_lower_case_name() -> None:
+def test_a_header_name_in_another_case_is_one_serialization_change_at_the_lower_case_name() -> None:
     expected, actual = CASES["header-case"]
-    (difference,) = compare(expected, actual).differences
+    verdict = compare(expected, actual)
+    assert verdict.outcome is Outcome.MATCHED and verdict.differences == []
+    (difference,) = verdict.serialization
     assert (difference.where.value, difference.path, difference.kind.value) == (
         "header",
         "cache-control",
         "changed",
     )
     assert (difference.expected, difference.actual) == ("Cache-Control", "cache-control")
+
+
+def test_header_names_compare_case_insensitively_on_http_1_1() -> None:
+    """An HTTP/1.1 port that writes `x-amzn-requestid` for `x-amzn-RequestId`, with the
+    values and every other header alike: nothing differs but the wire."""
+    headers = [("x-amzn-RequestId", "0b6e0b6e-1111-2222-3333-444455556666"), ("ETag", '"v1"')]
+    lower = [(name.lower(), value) for name, value in headers]
+    expected = HttpResponse(200, response({"a": 1}, headers=headers).headers, b'{"a": 1}')
+    actual = HttpResponse(
+        200, response({"a": 1}, headers=lower).headers, b'{"a": 1}', http_version="HTTP/1.1"
+    )
+    verdict = compare(expected, actual)
+    assert verdict.outcome is Outcome.MATCHED and verdict.differences == []
+    assert [(d.path, d.expected, d.actual) for d in verdict.serialization] == [
+        ("etag", "ETag", "etag"),
+        ("x-amzn-requestid", "x-amzn-RequestId", "x-amzn-requestid"),
+    ]
 
 
 def test_header_case_is_not_compared_when_a_side_spoke_http2() -> None:

@@ -69,7 +69,7 @@ def test_a_full_rules_file_loads() -> None:
         ),
         (
             {"profile": {"enable": ["python-vs-csharp"]}},
-            "rules: unknown key 'profile' (known: array, equivalences, headers, ignore, number, placeholder, profiles, route)",
+            "rules: unknown key 'profile' (known: array, equivalences, headers, ignore, number, placeholder, profiles, route, serialization)",
         ),
         (
             {"placeholder": [{"name": "x", "pattern": "(unclosed"}]},
@@ -94,6 +94,15 @@ def test_a_full_rules_file_loads() -> None:
             "rules: [headers]: unknown key 'drop' (known: compare, compare_only, ignore, shape)",
         ),
         ({"ignore": ["$.a"]}, "rules: [[ignore]] #1: must be a table, not a string"),
+        (
+            {"serialization": {"gate": "yes"}},
+            "rules: [serialization]: 'gate' must be true or false",
+        ),
+        (
+            {"serialization": {"gates": True}},
+            "rules: [serialization]: unknown key 'gates' (known: gate)",
+        ),
+        ({"serialization": True}, "rules: [serialization]: must be a table, not bool"),
     ],
 )
 def test_every_mistake_is_one_line_naming_the_rule(data: dict[str, object], message: str) -> None:

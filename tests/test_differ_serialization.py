@@ -1,4 +1,6 @@
-"""Serialization details that parsed values hide: unicode escapes and number literals."""
+"""Serialization differences that parsed values hide: escapes and number spellings. They
+are wire-only: `Verdict.serialization`, outside the outcome, unless `[serialization] gate`
+puts them into the differences."""
 
 from __future__ import annotations
 
@@ -6,28 +8,69 @@ import json
 
 import pytest
 
-from differ import DiffKind, Outcome
+from differ import DiffKind, Outcome, Verdict
 from tests.test_differ_support import compare, kinds, response
 
+GATE = {"serialization": {"gate": True}}
 
-def test_escaped_versus_raw_unicode_is_one_change_per_string() -> None:
+
+def wire(verdict: Verdict) -> set[tuple[str, str, str]]:
+    """{(where, path, kind)} of the serialization differences."""
+    return {(d.where.value, d.path, d.kind.value) for d in verdict.serialization}
+
+
+def test_escaped_versus_raw_unicode_is_one_serialization_change_per_string() -> None:
     data = {"title": "Café morning in Zürich", "plain": "ascii", "tags": ["naïve", "x"], "n": 1}
     escaped = json.dumps(data).encode()
     raw = json.dumps(data, ensure_ascii=False).encode()
     verdict = compare(response(escaped), response(raw))
-    assert kinds(verdict) == {("body", "$.title", "changed"), ("body", "$.tags[0]", "changed")}
-    title = next(d for d in verdict.differences if d.path == "$.title")
+    assert verdict.outcome is Outcome.MATCHED and verdict.differences == []
+    assert verdict.signature is None
+    assert wire(verdict) == {("body", "$.title", "changed"), ("body", "$.tags[0]", "changed")}
+    title = next(d for d in verdict.serialization if d.path == "$.title")
     assert title.expected == '"Caf\\u00e9 morning in Z\\u00fcrich"'
     assert title.actual == '"Café morning in Zürich"'
+
+
+def test_with_the_gate_on_serialization_changes_are_differences() -> None:
+    expected = json.dumps({"artist": "Björk", "n": 1.50}).encode()
+    actual = json.dumps({"artist": "Björk", "n": 1.5}, ensure_ascii=False).encode()
+    expected = expected.replace(b"1.5", b"1.50")
+    assert compare(response(expected), response(actual)).outcome is Outcome.MATCHED
+    verdict = compare(response(expected), response(actual), rules=GATE)
+    assert verdict.outcome is Outcome.MISMATCHED and verdict.signature is not None
+    assert verdict.serialization == []
+    assert kinds(verdict) == {("body", "$.artist", "changed"), ("body", "$.n", "changed")}
+
+
+def test_other_escapes_of_ascii_characters_are_serialization_changes() -> None:
+    python = b'{"url": "a/b", "html": "<b>it\'s</b>", "nl": "a\\nb", "same": "x\\/y"}'
+    port = (
+        b'{"url": "a\\/b", "html": "\\u003Cb\\u003Eit\\u0027s\\u003C/b\\u003E",'
+        b' "nl": "a\\u000ab", "same": "x\\/y"}'
+    )
+    verdict = compare(response(python), response(port))
+    assert verdict.outcome is Outcome.MATCHED and verdict.differences == []
+    assert wire(verdict) == {
+        ("body", "$.url", "changed"),
+        ("body", "$.html", "changed"),
+        ("body", "$.nl", "changed"),
+    }
+    url = next(d for d in verdict.serialization if d.path == "$.url")
+    assert (url.expected, url.actual) == ('"a/b"', '"a\\/b"')
+    unicode = compare(
+        response(python), response(port), rules={"equivalences": {"unicode-escapes": True}}
+    )
+    assert unicode.outcome is Outcome.MATCHED and unicode.serialization == []
+    assert "equivalence:unicode-escapes" in unicode.rules_applied
 
 
 def test_unicode_escapes_are_found_next_to_other_differences() -> None:
     expected = json.dumps({"title": "Café", "type": "journal"}).encode()
     actual = json.dumps({"title": "Café", "type": "Journal"}, ensure_ascii=False).encode()
-    assert kinds(compare(response(expected), response(actual))) == {
-        ("body", "$.type", "changed"),
-        ("body", "$.title", "changed"),
-    }
+    verdict = compare(response(expected), response(actual))
+    assert kinds(verdict) == {("body", "$.type", "changed")}
+    assert wire(verdict) == {("body", "$.title", "changed")}
 
 
 def test_escape_case_is_not_a_difference() -> None:
@@ -42,28 +85,57 @@ def test_a_long_string_shows_an_excerpt_around_the_first_escape() -> None:
     verdict = compare(
         response({"body": text}), response(json.dumps({"body": text}, ensure_ascii=False).encode())
     )
-    (difference,) = verdict.differences
+    (difference,) = verdict.serialization
     assert "\\u00e9" in difference.expected and len(difference.expected) < 300
-    assert "é" in difference.actual
+    assert "é" in difference.actual and len(difference.actual) < 300
 
 
 @pytest.mark.parametrize(
     ("expected", "actual"),
     [(b"1.5", b"1.50"), (b"100.0", b"1e2"), (b"1e+16", b"1E+16"), (b"0.1", b"1.0e-1")],
 )
-def test_the_same_number_written_differently_is_a_change(expected: bytes, actual: bytes) -> None:
+def test_the_same_number_written_differently_is_a_serialization_change(
+    expected: bytes, actual: bytes
+) -> None:
     verdict = compare(
         response(b'{"a": "x", "price": ' + expected + b"}"),
         response(b'{"price": ' + actual + b', "a": "x"}'),
     )
-    (difference,) = verdict.differences
+    assert verdict.outcome is Outcome.MATCHED and verdict.differences == []
+    (difference,) = verdict.serialization
     assert (difference.path, difference.kind) == ("$.price", DiffKind.CHANGED)
     assert (difference.expected, difference.actual) == (expected.decode(), actual.decode())
 
 
-def test_integral_float_versus_int_is_a_type_change_not_a_literal() -> None:
+def test_number_spellings_are_found_next_to_other_differences_in_small_bodies() -> None:
+    verdict = compare(
+        response(b'{"price": 1.50, "type": "journal"}'),
+        response(b'{"price": 1.5, "type": "Journal"}'),
+    )
+    assert kinds(verdict) == {("body", "$.type", "changed")}
+    assert wire(verdict) == {("body", "$.price", "changed")}
+
+
+def test_integral_float_versus_int_is_a_serialization_change() -> None:
     verdict = compare(response(b'{"mood_score": 4.0}'), response(b'{"mood_score": 4}'))
-    assert kinds(verdict) == {("body", "$.mood_score", "type_changed")}
+    assert verdict.outcome is Outcome.MATCHED and verdict.differences == []
+    assert [(d.path, d.kind.value, d.expected, d.actual) for d in verdict.serialization] == [
+        ("$.mood_score", "changed", "4.0", "4")
+    ]
+    gated = compare(response(b'{"mood_score": 4.0}'), response(b'{"mood_score": 4}'), rules=GATE)
+    assert kinds(gated) == {("body", "$.mood_score", "changed")}
+    # Next to other differences too, in an array, and with another value a real change.
+    mixed = compare(
+        response(b'{"scores": [4.0, 2.5], "type": "journal"}'),
+        response(b'{"scores": [4, 3], "type": "Journal"}'),
+    )
+    assert kinds(mixed) == {("body", "$.scores[1]", "changed"), ("body", "$.type", "changed")}
+    assert wire(mixed) == {("body", "$.scores[0]", "changed")}
+
+
+def test_numbers_of_another_decimal_value_are_real_changes_even_if_one_float() -> None:
+    verdict = compare(response(b'{"p": 0.1}'), response(b'{"p": 0.10000000000000001}'))
+    assert kinds(verdict) == {("body", "$.p", "changed")} and verdict.serialization == []
 
 
 def test_numbers_and_strings_that_only_look_alike_are_fine() -> None:
