@@ -328,7 +328,8 @@ class TreeDiff:
         self, e: list[object], a: list[object], ce: list[bytes], ca: list[bytes], parts: Parts
     ) -> None:
         """A multiset: items with an identity key are matched by it; otherwise the items
-        only one side has are `removed` / `added`."""
+        only one side has are `removed` / `added`, except that items equal but for int
+        vs float spellings (`[4.0]` vs `[4]`) are paired and compared."""
         if Counter(ce) == Counter(ca):
             return
         key = identity_key(e, a)
@@ -336,16 +337,40 @@ class TreeDiff:
             self._keyed(e, a, key, ce, ca, parts, None, None, ordered=False)
             return
         spare_a, spare_e = Counter(ca), Counter(ce)
+        removed, added = [], []
         for i, c in enumerate(ce):
             if spare_a[c] > 0:
                 spare_a[c] -= 1
             else:
-                self._emit((*parts, i), DiffKind.REMOVED, preview(e[i]), None)
+                removed.append(i)
         for j, c in enumerate(ca):
             if spare_e[c] > 0:
                 spare_e[c] -= 1
             else:
-                self._emit((*parts, j), DiffKind.ADDED, None, preview(a[j]))
+                added.append(j)
+        if removed and added:
+            removed, added = self._respelled_pairs(e, a, removed, added, parts)
+        for i in removed:
+            self._emit((*parts, i), DiffKind.REMOVED, preview(e[i]), None)
+        for j in added:
+            self._emit((*parts, j), DiffKind.ADDED, None, preview(a[j]))
+
+    def _respelled_pairs(
+        self, e: list[object], a: list[object], removed: list[int], added: list[int], parts: Parts
+    ) -> tuple[list[int], list[int]]:
+        """Pair the unmatched items of a multiset that are equal by number value, compare
+        each pair (their int/float spellings go to `respelled`); return the rest."""
+        waiting: dict[bytes, list[int]] = {}
+        for j in added:
+            waiting.setdefault(canonical(_by_value(a[j])), []).append(j)
+        unpaired = []
+        for i in removed:
+            candidates = waiting.get(canonical(_by_value(e[i])))
+            if candidates:
+                self._node(e[i], a[candidates.pop(0)], (*parts, i))
+            else:
+                unpaired.append(i)
+        return unpaired, sorted(j for left in waiting.values() for j in left)
 
     def _order_changed(self, e: list[object], a: list[object], parts: Parts) -> None:
         key = identity_key(e, a)
@@ -431,6 +456,18 @@ class TreeDiff:
                 self._emit(_at(parts, ie, i), DiffKind.REMOVED, preview(e[i]), None)
             for j in range(j1 + paired, min(j2, j1 + paired + self.limit)):
                 self._emit(_at(parts, ia, j), DiffKind.ADDED, None, preview(a[j]))
+
+
+def _by_value(value: object) -> object:
+    """`value` with integral floats as ints: equal for two trees that differ only in how
+    their numbers are spelled (used to pair items, never to compare them)."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2.0**63:
+        return int(value)
+    if isinstance(value, dict):
+        return {key: _by_value(child) for key, child in value.items()}
+    if isinstance(value, list):
+        return [_by_value(child) for child in value]
+    return value
 
 
 def _identity_value(item: object, key: str) -> object:

@@ -176,3 +176,17 @@ def test_malformed_array_and_number_rules(data: dict[str, object], message: str)
     with pytest.raises(RulesError) as caught:
         load_rules(data)
     assert str(caught.value) == message
+
+
+def test_a_multiset_pairs_items_that_differ_only_in_number_spelling() -> None:
+    rules = {"array": [{"path": "$.scores", "unordered": True}]}
+    verdict = compare(
+        response(b'{"scores": [{"v": 4.0}, {"v": 2.5}, {"v": 1.0}]}'),
+        response(b'{"scores": [{"v": 2.5}, {"v": 1}, {"v": 4}, {"v": 7}]}'),
+        rules=rules,
+    )
+    assert kinds(verdict) == {("body", "$.scores[3]", "added")}
+    assert [(d.path, d.expected, d.actual) for d in verdict.serialization] == [
+        ("$.scores[0].v", "4.0", "4"),
+        ("$.scores[2].v", "1.0", "1"),
+    ]

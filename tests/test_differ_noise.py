@@ -41,6 +41,43 @@ def test_a_status_difference_is_noise_only_if_the_baseline_status_differed() -> 
     assert flaky.outcome is Outcome.MATCHED and flaky.noise[0].where is Where.STATUS
 
 
+def test_serialization_differences_are_not_noise_observations() -> None:
+    """A baseline that writes the recording's values with other escapes, numbers and
+    header-name case observes nothing (wire-only); the candidate's own serialization
+    differences stay serialization differences, and its real ones are still checked
+    against the noise the baseline does show."""
+    recorded = b'{"title": "Caf\\u00e9", "score": 4.0, "took_ms": 0.07, "type": "journal"}'
+    baseline = b'{"title": "Caf\xc3\xa9", "score": 4, "took_ms": 0.09, "type": "journal"}'
+    candidate = b'{"title": "Caf\xc3\xa9", "score": 4, "took_ms": 0.05, "type": "Journal"}'
+    verdict = compare(
+        response(recorded, headers=[("Cache-Control", "no-store")]),
+        response(candidate, headers=[("cache-control", "no-store")]),
+        response(baseline, headers=[("cache-control", "no-store")]),
+    )
+    assert [(d.where.value, d.path, d.kind.value) for d in verdict.baseline_differences] == [
+        ("body", "$.took_ms", "changed")
+    ]
+    assert kinds(verdict) == {("body", "$.type", "changed")}
+    assert [d.path for d in verdict.noise] == ["$.took_ms"]
+    assert {(d.where.value, d.path) for d in verdict.serialization} == {
+        ("header", "cache-control"),
+        ("body", "$.title"),
+        ("body", "$.score"),
+    }
+    gated = compare(
+        response(recorded),
+        response(candidate),
+        response(baseline),
+        rules={"serialization": {"gate": True}},
+    )
+    assert kinds(gated) == {
+        ("body", "$.type", "changed"),
+        ("body", "$.title", "changed"),
+        ("body", "$.score", "changed"),
+    }
+    assert [d.path for d in gated.baseline_differences] == ["$.took_ms"]
+
+
 def test_without_a_baseline_nothing_is_noise() -> None:
     verdict = compare(response({"took_ms": 0.07}), response({"took_ms": 0.05}), None)
     assert verdict.noise == [] and verdict.outcome is Outcome.MISMATCHED
