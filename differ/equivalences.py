@@ -1,6 +1,8 @@
 """Comparison profiles: named equivalences a team switches on deliberately.
 
-Without any, every one of these is reported (strict equality). Each can be switched on
+Without any, every one of these is reported: as a difference, or, for what only the wire
+shows (`int-float`, `unicode-escapes`, `decimal-scale`, `header-case`), as a serialization
+difference (`Verdict.serialization`); switched on, not at all. Each can be switched on
 alone in the rules file (`[equivalences] int-float = true`) or as part of a profile
 (`[profiles] enable = ["python-vs-csharp"]`); `docs/rules.md` says what each accepts and
 why a team would.
@@ -23,7 +25,7 @@ EQUIVALENCES: dict[str, str] = {
     FRACTION_DIGITS: "6 vs 7 fraction digits, no fraction vs `.0000000`, other ISO-8601 "
     "spellings of one instant",
     NULL_MISSING: "a key with `null` vs the key left out",
-    UNICODE_ESCAPES: "`\\u00e9` vs `é` in JSON strings",
+    UNICODE_ESCAPES: "`\\u00e9` vs `é`, `\\/` vs `/`: other escapes in JSON strings",
     DECIMAL_SCALE: "`1.50` vs `1.5`: one decimal number written with another scale or exponent",
     HEADER_CASE: "`Content-Type` vs `content-type`: the case of header names",
     JSON_CHARSET: "`application/json` vs `application/json; charset=utf-8`",

@@ -119,3 +119,9 @@ def test_the_documented_example_loads() -> None:
     assert rules.ignores and rules.placeholders and rules.routes
     assert rules.arrays and rules.numbers and "int-float" in rules.equivalences
     assert "header-case" not in rules.equivalences
+    assert rules.serialization.gate is False
+
+
+def test_the_serialization_gate_loads_from_toml() -> None:
+    assert load_rules({}).serialization.gate is False
+    assert load_rules(tomllib.loads("[serialization]\ngate = true\n")).serialization.gate

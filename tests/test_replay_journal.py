@@ -1,7 +1,9 @@
 """The demo flow on real processes: a pilot day recorded against the Python baseline,
 replayed against the candidate port with a fresh baseline for noise. Every divergence in
 examples/journal/DIVERGENCES.md is found, and nothing else: no mismatch from timestamps,
-request ids, tokens, minted ids, ETags or ports."""
+request ids, tokens, minted ids, ETags or ports. The two wire-only ones (`integral-float`,
+`unicode-unescaped`) are serialization differences: differences with
+`[serialization] gate = true`, outside the mismatches by default."""
 
 from __future__ import annotations
 
@@ -29,14 +31,23 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return record_pilot(tmp_path_factory.mktemp("sessions"))
 
 
+WIRE_ONLY = {"integral-float", "unicode-unescaped"}
+"""Divergences only the wire shows: serialization differences (DIVERGENCES.md)."""
+GATE = "[serialization]\ngate = true\n"
+
+
 def replay(
-    sessions: Path, db: Path, fixes: list[str], baseline: bool = True
+    sessions: Path, db: Path, fixes: list[str], baseline: bool = True, rules: str | None = None
 ) -> tuple[int, dict[str, Any]]:
     with ExitStack() as stack:
         candidate = start_backend(stack, "candidate", fixes)
         args = ["replay", str(sessions), "--target", candidate, "--db", str(db)]
         if baseline:
             args += ["--baseline", start_backend(stack, "baseline")]
+        if rules is not None:
+            path = db.with_name("rules.toml")
+            path.write_text(rules, encoding="utf-8")
+            args += ["--rules", str(path)]
         with Proc(parity(*args)) as run:
             code = run.popen.wait(120)
             output = run.output()
@@ -68,12 +79,12 @@ EXPLAINS: dict[str, Callable[[Mismatch, Diff], bool]] = {
     "seven-fraction-digits": lambda m, d: (
         re.search(r"\b[06]f", str(d["expected"])) is not None and "7f" in str(d["actual"])
     ),
+    # A serialization difference: the two spellings of one number.
     "integral-float": lambda m, d: (
-        d["kind"] == "type_changed"
+        d["kind"] == "changed"
         and d["path"].endswith("mood_score")
-        and isinstance(d["expected"], float)
-        and d["expected"] == d["actual"]
-        and isinstance(d["actual"], int)
+        and re.fullmatch(r"\d+\.0", str(d["expected"])) is not None
+        and d["actual"] == str(d["expected"])[:-2]
     ),
     "null-omitted": lambda m, d: d["kind"] == "removed" and d["expected"] is None,
     # Ties broken the other way: reordered results, and across a page boundary other items.
@@ -136,13 +147,9 @@ def test_every_divergence_has_a_predicate() -> None:
     assert set(EXPLAINS) == set(DIVERGENCES)
 
 
-def test_the_candidate_shows_every_divergence_and_nothing_else(
-    recorded: Path, tmp_path: Path
-) -> None:
-    code, report = replay(recorded, tmp_path / "parity.db", fixes=[])
-    assert code == 1
-    totals = report["totals"]
-    assert totals["errors"] == 0 and totals["mismatched"] > 0
+def _found(report: dict[str, Any]) -> set[str]:
+    """The divergences the report's differences show; fails on any difference that no
+    divergence explains."""
     found: set[str] = set()
     unexplained: list[str] = []
     for mismatch in report["mismatches"]:
@@ -152,11 +159,38 @@ def test_the_candidate_shows_every_divergence_and_nothing_else(
             if not names and diff["path"] not in TIMING:
                 unexplained.append(f"{mismatch['method']} {mismatch['url']}: {diff}")
     assert not unexplained, "\n".join(unexplained)
+    return found
+
+
+def test_the_candidate_shows_every_divergence_and_nothing_else(
+    recorded: Path, tmp_path: Path
+) -> None:
+    """With the serialization gate on, the wire-only divergences are differences too:
+    all 14 are found."""
+    code, report = replay(recorded, tmp_path / "parity.db", fixes=[], rules=GATE)
+    assert code == 1
+    totals = report["totals"]
+    assert totals["errors"] == 0 and totals["mismatched"] > 0
+    found = _found(report)
     assert found == set(DIVERGENCES), f"not found: {set(DIVERGENCES) - found}"
     assert len(report["signatures"]) <= totals["mismatched"]
     kinds = {kind for signature in report["signatures"] for kind in signature["kinds"]}
     assert {"error_changed", "order_changed"} <= kinds
     assert all(route["latency"]["actual_p50"] is not None for route in report["routes"])
+
+
+def test_by_default_the_wire_only_divergences_are_not_mismatches(
+    recorded: Path, tmp_path: Path
+) -> None:
+    """Default rules: every divergence a client can see is a difference; the wire-only
+    ones are not (they are `Verdict.serialization`, shown apart)."""
+    code, report = replay(recorded, tmp_path / "parity.db", fixes=[])
+    assert code == 1 and report["totals"]["errors"] == 0
+    found = _found(report)
+    assert found == set(DIVERGENCES) - WIRE_ONLY, f"not found: {set(DIVERGENCES) - found}"
+    # LEAD: triage does not store Verdict.serialization yet (another branch). Once it
+    # does, assert here that the report's findings hold WIRE_ONLY as serialization
+    # findings (category "serialization"), e.g. `$.mood_score` "4.0" -> "4".
 
 
 def test_a_candidate_with_every_divergence_fixed_matches_completely(
