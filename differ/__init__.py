@@ -6,8 +6,8 @@
 
 Modules: `content` (decoding), `jsonpath` (paths and patterns), `rules` (the rules file),
 `equivalences` (profiles), `placeholders` and `values` (what may differ), `normalize`,
-`headers` (header policy), `derived` (checksum headers), `structure` (tree diff),
-`serialization` (literal details), `bodies` (text/binary), `errors` (error parity),
+`headers` (header policy), `derived` (headers that follow from the body), `structure`
+(tree diff), `serialization` (wire-only differences: escapes, number spellings), `bodies` (text/binary), `errors` (error parity),
 `signature`, `routes`/`routekeys` (route keys, detected ones too), `noise` (learned
 noise), `compare` (the Differ).
 """

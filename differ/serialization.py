@@ -39,7 +39,8 @@ from differ.jsonpath import Parts, format_path, get_at
 from differ.model import Difference, DiffKind, Where
 
 _NUMBER = re.compile(rb"-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?")
-_FLOAT = re.compile(rb"-?\d+(?:\.\d+)?[eE][+-]?\d+|-?\d+\.\d+")
+_NUMBERISH = re.compile(rb"[-\d][-+\d.eE]*")
+"""A run of the characters of a number literal (a set-led pattern is the fast kind)."""
 _ESCAPED_NON_ASCII = re.compile(rb"\\u(?!00[0-7][0-9a-fA-F])[0-9a-fA-F]{4}")
 _ASCII_ESCAPES = re.compile(rb"\\(?:/|u00[0-7][0-9a-fA-F])")
 """Escapes a serializer may choose for ASCII characters (`\\/`, `\\u003c`, `\\u000a`)."""
@@ -92,7 +93,14 @@ def _odd_floats(raw: bytes, tree: object) -> bool:
     # An escaped quote breaks the inside/outside alternation: then look everywhere, which
     # can only cause a needless precise pass (text like "1.50"), never a missed literal.
     outside = b" ".join(parts if b'\\"' in raw else parts[0::2])
-    return any(_plain(float(literal)) != literal for literal in set(_FLOAT.findall(outside)))
+    for literal in set(_NUMBERISH.findall(outside)):
+        if b"." in literal or b"e" in literal or b"E" in literal:
+            try:
+                if _plain(float(literal)) != literal:
+                    return True
+            except ValueError:  # not a number after all (text, when strings were kept)
+                continue
+    return False
 
 
 def _has_float(tree: object) -> bool:

@@ -204,7 +204,8 @@ def test_repro_send_still_differs_on_the_candidate(journal: Journal) -> None:
     result = _repro(journal, save["id"], "--send")
     assert result.exit_code == 1, result.output
     assert f"still differs (signature {save['signature']}):" in result.stdout
-    assert "$.mood_score type changed: 4.0 -> 4" in result.stdout
+    # (`mood_score` 4.0 -> 4 is wire-only now: Verdict.serialization, not listed here.)
+    assert '$.updated_at changed: "<timestamp:6f+00:00>" -> "<timestamp:7fZ>"' in result.stdout
     assert "sending 14 earlier requests" in result.stderr
 
 
