@@ -133,6 +133,16 @@ def test_integral_float_versus_int_is_a_serialization_change() -> None:
     assert wire(mixed) == {("body", "$.scores[0]", "changed")}
 
 
+def test_an_exponent_float_versus_an_int_of_one_value_is_a_serialization_change() -> None:
+    verdict = compare(response(b'{"n": 1e2, "m": 1.0E1}'), response(b'{"n": 100, "m": 10}'))
+    assert verdict.outcome is Outcome.MATCHED and verdict.differences == []
+    # Shown as Python's json module writes the two numbers.
+    assert [(d.path, d.expected, d.actual) for d in verdict.serialization] == [
+        ("$.n", "100.0", "100"),
+        ("$.m", "10.0", "10"),
+    ]
+
+
 def test_numbers_of_another_decimal_value_are_real_changes_even_if_one_float() -> None:
     verdict = compare(response(b'{"p": 0.1}'), response(b'{"p": 0.10000000000000001}'))
     assert kinds(verdict) == {("body", "$.p", "changed")} and verdict.serialization == []
@@ -163,3 +173,18 @@ def test_duplicate_keys_do_not_confuse_the_check() -> None:
     verdict = compare(response(b'{"a": 1.5, "a": 2.5}'), response(b'{"a": 2.50}'))
     assert verdict.outcome is Outcome.MATCHED  # same parsed value; literals cannot be lined up
     assert "serialization:unchecked" in verdict.rules_applied
+
+
+def test_large_bodies_still_show_non_ascii_escapes_and_int_float_next_to_changes() -> None:
+    items = [{"id": n, "title": f"Café {n}", "score": 4.0, "text": "x" * 200} for n in range(400)]
+    expected = json.dumps({"items": items}).encode()
+    changed = [{**item, "score": 4} for item in items]
+    changed[7]["text"] = "y"
+    actual = json.dumps({"items": changed}, ensure_ascii=False).encode()
+    assert len(expected) > 64 * 1024
+    verdict = compare(response(expected), response(actual))
+    assert kinds(verdict) == {("body", "$.items[7].text", "changed")}
+    found = wire(verdict)
+    assert ("body", "$.items[0].title", "changed") in found
+    assert ("body", "$.items[399].score", "changed") in found
+    assert len(found) == 800
