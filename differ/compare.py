@@ -326,7 +326,7 @@ class Differ:
         for n, side in enumerate(sides):
             for other in [expected, *sides[:n]]:
                 leeway = self._leeway(scope)
-                observed += self._differences(other, side, unused, leeway)[0]
+                observed += self._differences(other, side, unused, leeway, observe=True)[0]
         return _dedupe(observed)
 
     # --- settle -----------------------------------------------------------------------
@@ -375,8 +375,17 @@ class Differ:
     # --- the comparison ---------------------------------------------------------------
 
     def _differences(
-        self, expected: _Side, actual: _Side, applied: set[str], leeway: Leeway
+        self,
+        expected: _Side,
+        actual: _Side,
+        applied: set[str],
+        leeway: Leeway,
+        *,
+        observe: bool = False,
     ) -> Found:
+        """(differences, serialization differences) of two sides. `observe`: a baseline
+        against the recording (or another baseline), where only the differences count:
+        the costlier serialization checks are skipped."""
         out = []
         if expected.response.status != actual.response.status:
             out.append(
@@ -388,7 +397,9 @@ class Differ:
                     actual.response.status,
                 )
             )
-        body_differences, body_wire, bodies_speak = self._bodies(expected, actual, applied, leeway)
+        body_differences, body_wire, bodies_speak = self._bodies(
+            expected, actual, applied, leeway, observe
+        )
 
         def derived(found: list[Difference], notes: set[str]) -> list[Difference]:
             values = actual.normalizer.values
@@ -403,13 +414,15 @@ class Differ:
             actual.headers,
             bodies_speak=bodies_speak,
             applied=applied,
-            case=_header_case(self.policy, expected.response, actual.response),
+            case=False
+            if observe
+            else _header_case(self.policy, expected.response, actual.response),
             derived=derived if bodies_speak else None,
         )
         return out + header_differences + body_differences, header_wire + body_wire
 
     def _bodies(
-        self, expected: _Side, actual: _Side, applied: set[str], leeway: Leeway
+        self, expected: _Side, actual: _Side, applied: set[str], leeway: Leeway, observe: bool
     ) -> tuple[list[Difference], list[Difference], bool]:
         """(body differences, serialization differences, whether the bodies stand in for
         the headers that follow from them)."""
@@ -422,27 +435,27 @@ class Differ:
         if eb.data == ab.data and eb.decoded == ab.decoded:
             return [], [], speak
         try:
-            return (*self._decoded_bodies(expected, actual, applied, leeway), speak)
+            return (*self._decoded_bodies(expected, actual, applied, leeway, observe), speak)
         except RecursionError:  # absurdly deep nesting: compare the bytes, say so
             applied.add("too-deep:compared-bytes")
             return [binary_difference(eb, ab)], [], speak
 
     def _decoded_bodies(
-        self, expected: _Side, actual: _Side, applied: set[str], leeway: Leeway
+        self, expected: _Side, actual: _Side, applied: set[str], leeway: Leeway, observe: bool
     ) -> Found:
         scope = expected.normalizer.scope
         eb, ab = expected.body, actual.body
         if _parsed_alike(eb, ab):
             # Normalization treats both sides alike, and a value map only rewrites what
             # the target minted, which here is what the recording had: equal stays equal.
-            return self._literals(scope, eb, ab, applied, otherwise_equal=True)
+            return self._literals(scope, eb, ab, applied, otherwise_equal=True, observe=observe)
         ev, av = expected.value, actual.value  # this may re-parse the bodies exactly
         eb, ab = expected.body, actual.body
         if ev is IGNORED or av is IGNORED:
             return [], []
         kinds = (family(eb), family(ab))
         if kinds == ("structured", "structured"):
-            return self._trees(scope, eb, ab, ev, av, applied, leeway)
+            return self._trees(scope, eb, ab, ev, av, applied, leeway, observe)
         if kinds == ("text", "text"):
             assert isinstance(ev, str) and isinstance(av, str)
             return ([] if ev == av else [text_difference(ev, av)]), []
@@ -461,6 +474,7 @@ class Differ:
         av: object,
         applied: set[str],
         leeway: Leeway,
+        observe: bool,
     ) -> Found:
         # No whole-tree serialization first: the diff compares children lazily (strings
         # by ==, subtrees by their canonical bytes), which is as cheap when all is equal.
@@ -479,7 +493,9 @@ class Differ:
             )
             for d in tree.respelled
         ]
-        real, wire = self._literals(scope, eb, ab, applied, otherwise_equal=not out)
+        real, wire = self._literals(
+            scope, eb, ab, applied, otherwise_equal=not out, observe=observe
+        )
         seen = {d.path for d in out}
         seen.update(d.path for d in respelled)
         return (
@@ -488,7 +504,14 @@ class Differ:
         )
 
     def _literals(
-        self, scope: Scope, eb: Body, ab: Body, applied: set[str], *, otherwise_equal: bool
+        self,
+        scope: Scope,
+        eb: Body,
+        ab: Body,
+        applied: set[str],
+        *,
+        otherwise_equal: bool,
+        observe: bool,
     ) -> Found:
         """What the literals of two JSON bodies show (other kinds: nothing): numbers of
         another decimal value that parse alike, and serialization differences."""
@@ -501,6 +524,7 @@ class Differ:
             ab.value,
             scope.is_ignored,
             otherwise_equal=otherwise_equal,
+            thorough=not observe,
             unicode_escapes=self._unicode,
             decimal_scale=self._scale,
             applied=applied,

@@ -223,6 +223,7 @@ def literal_differences(
     skip: Callable[[Parts], bool],
     *,
     otherwise_equal: bool = True,
+    thorough: bool = True,
     unicode_escapes: bool = False,
     decimal_scale: bool = False,
     applied: set[str] | None = None,
@@ -231,11 +232,12 @@ def literal_differences(
     the real ones are numbers of another decimal value that parse to one float. `trees`
     are the parsed values before normalization, `skip(parts)` says a path is ignored by a rule.
     `otherwise_equal`: the normalized trees showed no difference (then large documents
-    get the number check too). `checked` is False if the documents could not be lined
+    get the number check too). `thorough=False` treats every document as a large one
+    (the cheap checks only). `checked` is False if the documents could not be lined
     up with their tokens (nothing is reported). `unicode_escapes` and `decimal_scale`
     are the equivalences of those names; when one of them hides something,
     `equivalence:NAME` goes into `applied`."""
-    full = max(len(expected_raw), len(actual_raw)) <= FULL_CHECK_BYTES
+    full = thorough and max(len(expected_raw), len(actual_raw)) <= FULL_CHECK_BYTES
     strings = _escape_style(expected_raw, full) != _escape_style(actual_raw, full)
     if strings and unicode_escapes:
         strings = False
