@@ -311,7 +311,11 @@ class Replayer:
         )
         self._route_exchanges[verdict.route] += 1
         if any(b is not None for b in baselines):
-            self.observations.observe(verdict.route, verdict.baseline_differences)
+            self.observations.observe(
+                verdict.route,
+                verdict.baseline_differences,
+                [*verdict.differences, *verdict.noise, *verdict.suspects],
+            )
         result = ExchangeResult(
             session=session,
             seq=exchange.seq,
