@@ -88,6 +88,24 @@ class LearnedNoise:
             self._arrays = {r: frozenset(paths) for r, paths in found.items()}
         return self._arrays.get(route, frozenset())
 
+    def with_run(
+        self, route_observations: Mapping[str, int], disagreements: Mapping[NoiseKey, int]
+    ) -> LearnedNoise:
+        """What was learned plus one run's own baseline observations (the run being
+        settled): a spot where the baseline disagreed elsewhere in the run is noise
+        evidence for the exchange where, by chance, it agreed with the recording."""
+        routes = dict(self.route_observations)
+        for route, n in route_observations.items():
+            routes[route] = routes.get(route, 0) + n
+        counts = {key: stats.disagreements for key, stats in self.stats.items()}
+        for key, n in disagreements.items():
+            counts[key] = counts.get(key, 0) + n
+        stats = {
+            key: NoiseStats(observations=routes.get(key[0], 0), disagreements=n)
+            for key, n in counts.items()
+        }
+        return LearnedNoise(stats, routes, self.policy, dict(self.kinds))
+
     def rate(self, key: NoiseKey) -> float | None:
         """How often the reference disagreed at `key` (0.0 to 1.0); None when its route
         was observed fewer than `policy.min_observations` times."""

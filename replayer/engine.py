@@ -23,6 +23,7 @@ from typing import Protocol
 import aiohttp
 
 from differ import Differ, HttpRequest, HttpResponse, Outcome, Verdict
+from differ.noise import LearnedNoise, NoisePolicy
 from replayer.client import Answer, SendError, new_client, send, send_websocket, server_frames
 from replayer.correlate import ValueMap, request_values
 from replayer.observe import NoiseObservations
@@ -144,11 +145,22 @@ class Replayer:
             return
         verdicts = [r.verdict for r in self._pending]
         before = sum(len(v.noise) for v in verdicts)
-        self.differ.settle(verdicts, self._route_exchanges)
+        self.differ.settle(verdicts, self._route_exchanges, self._run_noise())
         self.settled_as_noise = sum(len(v.noise) for v in verdicts) - before
         for result in self._pending:
             self._store(result)
         self._pending.clear()
+
+    def _run_noise(self) -> LearnedNoise | None:
+        """Learned noise plus this run's baseline observations, state drift left out
+        (None without a baseline: the differ's learned noise as it is)."""
+        if not self.observations:
+            return None
+        observed = self.observations
+        drift = observed.drift.excluded()
+        disagreements = {k: n for k, n in observed.disagreements.items() if k not in drift}
+        learned = self.differ.learned or LearnedNoise({}, {}, NoisePolicy())
+        return learned.with_run(observed.route_observations, disagreements)
 
     def _store(self, result: ExchangeResult) -> None:
         self.totals.count(result.verdict)
@@ -333,7 +345,9 @@ class Replayer:
             expected_ms=_recorded_ms(exchange),
             actual_ms=actual.elapsed_ms if isinstance(actual, Answer) else None,
         )
-        if verdict.suspects:
+        # With a baseline, a mismatch waits too: a spot where the baseline agreed with
+        # the recording here by chance may show as noise elsewhere in the run.
+        if verdict.suspects or (verdict.differences and self.settings.baselines):
             self._pending.append(result)
         else:
             self._store(result)
