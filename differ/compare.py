@@ -313,22 +313,10 @@ class Differ:
 
     # --- settle -----------------------------------------------------------------------
 
-    def settle(
-        self,
-        verdicts: Sequence[Verdict],
-        route_exchanges: Mapping[str, int],
-        noise: LearnedNoise | None = None,
-    ) -> None:
+    def settle(self, verdicts: Sequence[Verdict], route_exchanges: Mapping[str, int]) -> None:
         """Decide the suspects of a run's verdicts, in place (called once at the end of a
         run, with every verdict that has suspects, and the number of exchanges per route
         replayed in the run).
-
-        `noise` (default: the learned noise the differ was made with) may add the run's
-        own baseline observations (`LearnedNoise.with_run`): then differences at spots
-        where the baseline disagreed elsewhere in the run become suspects too, so an
-        exchange whose baseline agreed with the recording by chance is judged like the
-        others (identical runs give identical verdicts). Verdicts folded into an
-        `error_changed` are left as they are.
 
         Per noise key, candidate_rate = (verdicts of the route with a suspect there) /
         route_exchanges[route]. A key is real when candidate_rate > relative * noise_rate
@@ -336,17 +324,13 @@ class Differ:
         `differences` (summarized in the `error_changed` if both sides are errors);
         the others move to `noise` (`noise:learned` in `rules_applied`). Outcome and
         signature are recomputed; `suspects` is left empty."""
-        learned = noise if noise is not None else self.learned
-        if noise is not None:
-            for verdict in verdicts:
-                _reconsider(verdict, noise)
         with_suspects = [v for v in verdicts if v.suspects]
         if not with_suspects:
             return
-        if learned is None:
+        if self.learned is None:
             real = {noise_key(v.route, d) for v in with_suspects for d in v.suspects}
         else:
-            real = real_keys(learned, with_suspects, route_exchanges)
+            real = real_keys(self.learned, with_suspects, route_exchanges)
         for verdict in with_suspects:
             confirmed = [d for d in verdict.suspects if noise_key(verdict.route, d) in real]
             quiet = [d for d in verdict.suspects if noise_key(verdict.route, d) not in real]
@@ -530,16 +514,6 @@ class Differ:
         if family(body) == "empty":
             return ""
         return body.describe()
-
-
-def _reconsider(verdict: Verdict, noise: LearnedNoise) -> None:
-    """Move the differences at spots of `noise` to the suspects (see `Differ.settle`)."""
-    if verdict.error_sides is not None or not verdict.differences:
-        return
-    moved = [d for d in verdict.differences if noise.suspect(noise_key(verdict.route, d))]
-    if moved:
-        verdict.suspects.extend(moved)
-        verdict.differences = [d for d in verdict.differences if d not in moved]
 
 
 def _same_instant(difference: Difference, eb: Body, ab: Body, style: int) -> bool:

@@ -89,11 +89,16 @@ class LearnedNoise:
         return self._arrays.get(route, frozenset())
 
     def with_run(
-        self, route_observations: Mapping[str, int], disagreements: Mapping[NoiseKey, int]
+        self,
+        route_observations: Mapping[str, int],
+        disagreements: Mapping[NoiseKey, int],
+        kinds: Mapping[NoiseKey, set[str]] | None = None,
     ) -> LearnedNoise:
         """What was learned plus one run's own baseline observations (the run being
         settled): a spot where the baseline disagreed elsewhere in the run is noise
-        evidence for the exchange where, by chance, it agreed with the recording."""
+        evidence for the exchange where, by chance, it agreed with the recording (or
+        kept an array in the recorded order). Kinds of spots learned without them stay
+        unknown."""
         routes = dict(self.route_observations)
         for route, n in route_observations.items():
             routes[route] = routes.get(route, 0) + n
@@ -104,7 +109,12 @@ class LearnedNoise:
             key: NoiseStats(observations=routes.get(key[0], 0), disagreements=n)
             for key, n in counts.items()
         }
-        return LearnedNoise(stats, routes, self.policy, dict(self.kinds))
+        merged = dict(self.kinds)
+        for key, seen in (kinds or {}).items():
+            if key in self.stats and key not in self.kinds:
+                continue
+            merged[key] = merged.get(key, frozenset()) | frozenset(seen)
+        return LearnedNoise(stats, routes, self.policy, merged)
 
     def rate(self, key: NoiseKey) -> float | None:
         """How often the reference disagreed at `key` (0.0 to 1.0); None when its route

@@ -90,8 +90,10 @@ def test_a_list_that_only_lengthens_is_state_drift() -> None:
 # --- end to end -------------------------------------------------------------------------
 
 
-def _backend(stack: ExitStack, visits: int) -> str:
-    proc = stack.enter_context(Proc(python("tests/drift_api.py", "--visits", str(visits))))
+def _backend(stack: ExitStack, visits: int, lucky_at: int = 0) -> str:
+    proc = stack.enter_context(
+        Proc(python("tests/drift_api.py", "--visits", str(visits), "--lucky-at", str(lucky_at)))
+    )
     return proc.wait_for(r"DRIFT_LISTENING (\S+)").group(1)
 
 
@@ -181,3 +183,31 @@ def test_a_baseline_with_a_reset_hook_gets_no_warning(tmp_path: Path) -> None:
         )
     assert result.exit_code == 0, result.output
     assert "has no reset hook" not in result.stderr
+
+
+def test_a_baseline_agreeing_with_the_recording_by_chance_is_judged_with_the_run(
+    tmp_path: Path,
+) -> None:
+    """On the 3rd exchange the baseline's `lucky` equals the recording's, so that
+    exchange alone shows no noise there; the run's other exchanges do, and the
+    candidate's difference there is noise too: no mismatch, in an empty database."""
+    sessions = _recorded(tmp_path / "sessions", 6)
+    db = tmp_path / "parity.db"
+    with ExitStack() as stack:
+        candidate = _backend(stack, 0)
+        baseline = _backend(stack, 0, lucky_at=3)
+        result = CliRunner().invoke(
+            cli,
+            [
+                "replay",
+                str(sessions),
+                "--target",
+                candidate,
+                "--baseline",
+                baseline,
+                "--db",
+                str(db),
+            ],
+        )
+    assert result.exit_code == 0, result.output
+    assert "6 exchanges: 6 matched, 0 mismatched, 0 errors, 6 noise suppressed" in result.stderr
