@@ -160,6 +160,7 @@ def real_keys(
 AGREES = "candidate agrees with the baseline"
 GROWS = "count only grows"
 LENGTHENS = "list only lengthens"
+FOLLOWS = "flag flips only alongside state drift"
 
 _EPOCH_RANGES = ((1e9, 1e10), (1e12, 1e13), (1e15, 1e16))
 """Unix time in seconds, milliseconds, microseconds (2001 to 2286)."""
@@ -198,6 +199,11 @@ class _Spot:
     added: int = 0
     removed: int = 0
     example: tuple[object, object] | None = None
+    flips: set[tuple[bool, bool]] = field(default_factory=set)
+    """(recorded, baseline) of boolean changes; any other change empties `flag`."""
+    flag: bool = True
+    exchanges: list[int] = field(default_factory=list)
+    """The exchanges (in observation order) where the baseline disagreed here."""
 
 
 @dataclass(slots=True)
@@ -211,13 +217,16 @@ class StateDrift:
       new state; a value that varies by chance would rarely agree);
     - a count (an int, not a clock reading) that the baseline always has higher than
       the recording;
-    - a list that the baseline only lengthens (items added, never removed).
+    - a list that the baseline only lengthens (items added, never removed);
+    - a boolean the baseline flips one way only, and only in exchanges that show one of
+      the above (`has_more` turning true as a list grew).
 
     Feed it each exchange's `Verdict.baseline_differences` and the candidate's own
     differences there (differences, noise and suspects); `excluded()` at the end.
     Pure arithmetic over the run's differences: no I/O, independent of their order."""
 
     spots: dict[NoiseKey, _Spot] = field(default_factory=dict)
+    exchanges: int = 0
 
     def observe(
         self,
@@ -227,12 +236,18 @@ class StateDrift:
     ) -> None:
         by_place = {(d.where, d.path, d.kind): d for d in candidate}
         seen: set[NoiseKey] = set()
+        self.exchanges += 1
         for b in baseline:
             key = noise_key(route, b)
             spot = self.spots.setdefault(key, _Spot())
             if key not in seen:
                 seen.add(key)
                 spot.disagreements += 1
+                spot.exchanges.append(self.exchanges)
+            if isinstance(b.expected, bool) and isinstance(b.actual, bool):
+                spot.flips.add((b.expected, b.actual))
+            else:
+                spot.flag = False
             if spot.example is None:
                 spot.example = (b.expected, b.actual)
             c = by_place.get((b.where, b.path, b.kind))
@@ -263,7 +278,17 @@ class StateDrift:
                 out[key] = GROWS
             elif key[2].endswith("[*]") and spot.added and not spot.removed:
                 out[key] = LENGTHENS
-        return out
+        drifted = {n for key in out for n in self.spots[key].exchanges}
+        for key in sorted(self.spots):
+            spot = self.spots[key]
+            if (
+                key not in out
+                and spot.flag
+                and len(spot.flips) == 1
+                and set(spot.exchanges) <= drifted
+            ):
+                out[key] = FOLLOWS
+        return dict(sorted(out.items()))
 
     def example(self, key: NoiseKey) -> tuple[object, object] | None:
         """(recorded, baseline) values of the first disagreement at `key`."""

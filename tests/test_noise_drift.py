@@ -18,7 +18,7 @@ from click.testing import CliRunner
 
 from differ import Difference
 from differ.model import DiffKind, Where
-from differ.noise import AGREES, GROWS, LENGTHENS, StateDrift, clock_like
+from differ.noise import AGREES, FOLLOWS, GROWS, LENGTHENS, StateDrift, clock_like
 from parity.cli import cli
 from sessions import SessionStore
 from tests.factories import make_exchange
@@ -85,6 +85,17 @@ def test_a_list_that_only_lengthens_is_state_drift() -> None:
     drift.observe(ROUTE, [added])
     drift.observe(ROUTE, [added, changed("$.page", 1, 1)])
     assert drift.excluded()[(ROUTE, "body", "$.entries[*]")] == LENGTHENS
+
+
+def test_a_flag_that_flips_only_where_state_drifted_follows_the_drift() -> None:
+    drift = StateDrift()
+    drift.observe(ROUTE, [changed("$.total", 9, 10), changed("$.has_more", False, True)])
+    drift.observe(ROUTE, [changed("$.total", 3, 5)])
+    drift.observe("GET /other", [changed("$.cached", False, True)])  # no drift there
+    assert drift.excluded() == {
+        (ROUTE, "body", "$.has_more"): FOLLOWS,
+        (ROUTE, "body", "$.total"): GROWS,
+    }
 
 
 # --- end to end -------------------------------------------------------------------------
