@@ -24,7 +24,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from differ.model import Difference, Verdict
+from differ.model import Difference, DiffKind, Verdict
 from differ.signature import templated
 
 NoiseKey = tuple[str, str, str]
@@ -88,6 +88,34 @@ class LearnedNoise:
             self._arrays = {r: frozenset(paths) for r, paths in found.items()}
         return self._arrays.get(route, frozenset())
 
+    def with_run(
+        self,
+        route_observations: Mapping[str, int],
+        disagreements: Mapping[NoiseKey, int],
+        kinds: Mapping[NoiseKey, set[str]] | None = None,
+    ) -> LearnedNoise:
+        """What was learned plus one run's own baseline observations (the run being
+        settled): a spot where the baseline disagreed elsewhere in the run is noise
+        evidence for the exchange where, by chance, it agreed with the recording (or
+        kept an array in the recorded order). Kinds of spots learned without them stay
+        unknown."""
+        routes = dict(self.route_observations)
+        for route, n in route_observations.items():
+            routes[route] = routes.get(route, 0) + n
+        counts = {key: stats.disagreements for key, stats in self.stats.items()}
+        for key, n in disagreements.items():
+            counts[key] = counts.get(key, 0) + n
+        stats = {
+            key: NoiseStats(observations=routes.get(key[0], 0), disagreements=n)
+            for key, n in counts.items()
+        }
+        merged = dict(self.kinds)
+        for key, seen in (kinds or {}).items():
+            if key in self.stats and key not in self.kinds:
+                continue
+            merged[key] = merged.get(key, frozenset()) | frozenset(seen)
+        return LearnedNoise(stats, routes, self.policy, merged)
+
     def rate(self, key: NoiseKey) -> float | None:
         """How often the reference disagreed at `key` (0.0 to 1.0); None when its route
         was observed fewer than `policy.min_observations` times."""
@@ -125,3 +153,144 @@ def real_keys(
         if learned.policy.is_real(count / exchanges, noise_rate):
             real.add(key)
     return real
+
+
+# --- state drift: what a baseline shows that must not be learned ------------------------
+
+AGREES = "candidate agrees with the baseline"
+GROWS = "count only grows"
+LENGTHENS = "list only lengthens"
+FOLLOWS = "flag flips only alongside state drift"
+
+_EPOCH_RANGES = ((1e9, 1e10), (1e12, 1e13), (1e15, 1e16))
+"""Unix time in seconds, milliseconds, microseconds (2001 to 2286)."""
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str) and value.isdigit() and len(value) <= 19:
+        return float(value)
+    return None
+
+
+def clock_like(*values: object) -> bool:
+    """True if every value is a number (or digit string) in one unix-time range: a
+    clock reading, which moves by chance of timing, not by state."""
+    numbers = [_number(v) for v in values]
+    if any(n is None for n in numbers):
+        return False
+    return any(all(lo <= n < hi for n in numbers if n is not None) for lo, hi in _EPOCH_RANGES)
+
+
+def _count(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+@dataclass(slots=True)
+class _Spot:
+    disagreements: int = 0
+    agreements: int = 0
+    grew: int = 0
+    shrank: int = 0
+    other_values: int = 0
+    added: int = 0
+    removed: int = 0
+    example: tuple[object, object] | None = None
+    flips: set[tuple[bool, bool]] = field(default_factory=set)
+    """(recorded, baseline) of boolean changes; any other change empties `flag`."""
+    flag: bool = True
+    exchanges: list[int] = field(default_factory=list)
+    """The exchanges (in observation order) where the baseline disagreed here."""
+
+
+@dataclass(slots=True)
+class StateDrift:
+    """Tells, over one run, the spots where the baseline disagrees with the recording
+    because of state, not chance (a baseline that did not start in the recorded state),
+    so that they are not learned as noise:
+
+    - the candidate agrees with the baseline against the recording there, in most of
+      the exchanges where the baseline disagreed (both live backends are in the same
+      new state; a value that varies by chance would rarely agree);
+    - a count (an int, not a clock reading) that the baseline always has higher than
+      the recording;
+    - a list that the baseline only lengthens (items added, never removed);
+    - a boolean the baseline flips one way only, and only in exchanges that show one of
+      the above (`has_more` turning true as a list grew).
+
+    Feed it each exchange's `Verdict.baseline_differences` and the candidate's own
+    differences there (differences, noise and suspects); `excluded()` at the end.
+    Pure arithmetic over the run's differences: no I/O, independent of their order."""
+
+    spots: dict[NoiseKey, _Spot] = field(default_factory=dict)
+    exchanges: int = 0
+
+    def observe(
+        self,
+        route: str,
+        baseline: Sequence[Difference],
+        candidate: Sequence[Difference] = (),
+    ) -> None:
+        by_place = {(d.where, d.path, d.kind): d for d in candidate}
+        seen: set[NoiseKey] = set()
+        self.exchanges += 1
+        for b in baseline:
+            key = noise_key(route, b)
+            spot = self.spots.setdefault(key, _Spot())
+            if key not in seen:
+                seen.add(key)
+                spot.disagreements += 1
+                spot.exchanges.append(self.exchanges)
+            if isinstance(b.expected, bool) and isinstance(b.actual, bool):
+                spot.flips.add((b.expected, b.actual))
+            else:
+                spot.flag = False
+            if spot.example is None:
+                spot.example = (b.expected, b.actual)
+            c = by_place.get((b.where, b.path, b.kind))
+            if c is not None and c.actual == b.actual and not clock_like(b.expected, b.actual):
+                spot.agreements += 1
+            if b.kind is DiffKind.CHANGED:
+                old, new = _count(b.expected), _count(b.actual)
+                if old is None or new is None or clock_like(old, new):
+                    spot.other_values += 1
+                elif new > old:
+                    spot.grew += 1
+                else:
+                    spot.shrank += 1
+            elif b.kind is DiffKind.ADDED:
+                spot.added += 1
+            elif b.kind is DiffKind.REMOVED:
+                spot.removed += 1
+
+    def excluded(self) -> dict[NoiseKey, str]:
+        """The spots that look like state drift, each with why (`AGREES`, `GROWS`,
+        `LENGTHENS`), in key order."""
+        out: dict[NoiseKey, str] = {}
+        for key in sorted(self.spots):
+            spot = self.spots[key]
+            if spot.agreements and spot.agreements * 2 > spot.disagreements:
+                out[key] = AGREES
+            elif spot.grew and not (spot.shrank or spot.other_values):
+                out[key] = GROWS
+            elif key[2].endswith("[*]") and spot.added and not spot.removed:
+                out[key] = LENGTHENS
+        drifted = {n for key in out for n in self.spots[key].exchanges}
+        for key in sorted(self.spots):
+            spot = self.spots[key]
+            if (
+                key not in out
+                and spot.flag
+                and len(spot.flips) == 1
+                and set(spot.exchanges) <= drifted
+            ):
+                out[key] = FOLLOWS
+        return dict(sorted(out.items()))
+
+    def example(self, key: NoiseKey) -> tuple[object, object] | None:
+        """(recorded, baseline) values of the first disagreement at `key`."""
+        spot = self.spots.get(key)
+        return spot.example if spot is not None else None

@@ -39,8 +39,11 @@ def noise(
 
     Each entry is a place (route, where, path) at which the recording and a live
     baseline disagreed: how often (disagreements / exchanges compared on that route),
-    how, and one example. Later runs suppress it without a baseline. Forgetting every
-    path of a route also resets how many of its exchanges were compared.
+    why it was learned, and one example. Later runs suppress it without a baseline.
+    What the latest run with a baseline did not learn, because it looked like state
+    drift (the baseline not in the recorded state), is listed below the table.
+    Forgetting every path of a route also resets how many of its exchanges were
+    compared.
 
     Example:
 
@@ -54,8 +57,10 @@ def noise(
                 print_json(rows)
                 return
             from triage import render
+            from triage.noise import excluded_noise
 
-            render.noise(console(), rows, str(db_path), route_glob)
+            excluded = excluded_noise(results_db) if route_glob is None and path is None else None
+            render.noise(console(), rows, str(db_path), route_glob, excluded)
             return
         if not rows:
             _done(as_json, 0, "no learned noise matches: nothing forgotten")

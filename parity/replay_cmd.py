@@ -245,6 +245,9 @@ def replay(
             "sessions replay one at a time",
             err=True,
         )
+    unreset = [ref for ref in references if not ref.reset]
+    if unreset:
+        click.echo(unreset_baselines_line(unreset), err=True)
     with results.writer(run_id) as writer, _progress(total) as advance:
         replayer = Replayer(settings, differ, writer, progress=advance)
         try:
@@ -256,9 +259,14 @@ def replay(
             if known is None:
                 raise
             raise UserError(str(known.exceptions[0])) from None
+    excluded: list[dict[str, object]] = []
     try:
         if replayer.observations:
             observed = replayer.observations
+            # State drift (a baseline not in the recorded state) is never learned.
+            excluded = observed.exclude_state_drift()
+            if excluded:
+                results.update_run_meta(run_id, {"noise_excluded": excluded})
             results.add_noise(
                 run_id,
                 observed.route_observations,
@@ -287,9 +295,35 @@ def replay(
         if len(failed) > 5:
             click.echo(f"parity replay: … and {len(failed) - 5} more sessions", err=True)
     click.echo(f"parity replay: run {run_id}: {summary}", err=True)
+    if excluded:
+        click.echo(state_drift_line(excluded), err=True)
     click.echo(run_id)
     if totals.mismatched or totals.errors:
         sys.exit(EXIT_DIFFERENCES)
+
+
+def unreset_baselines_line(baselines: list[TargetConfig]) -> str:
+    """The one-line warning for baselines without a reset hook: what they learn is only
+    noise if they start in the recorded state."""
+    names = ", ".join(b.name if b.name == b.url else f"{b.name} ({b.url})" for b in baselines)
+    named = next((b.name for b in baselines if b.name != b.url), None)
+    where = f"[targets.{named}]" if named else '[targets.NAME] (with url = "...")'
+    return (
+        f"parity replay: baseline {names} has no reset hook: it must start in the recorded "
+        f'state (restart it fresh, or add reset = "CMD" under {where} in parity.toml), '
+        "else state it changed since the recording is learned as noise"
+    )
+
+
+def state_drift_line(excluded: list[dict[str, object]]) -> str:
+    """One line for the replay summary: spots not learned as noise, as state drift."""
+    shown = ", ".join(f"{e['route']} {e['where']} {e['path']}".rstrip() for e in excluded[:3])
+    more = f" and {len(excluded) - 3} more" if len(excluded) > 3 else ""
+    spots = "spot" if len(excluded) == 1 else "spots"
+    return (
+        f"parity replay: not learned as noise, state drift of the baseline: "
+        f"{len(excluded)} {spots} ({shown}{more}); `parity noise` says why"
+    )
 
 
 class _progress:

@@ -14,6 +14,7 @@ shrink attempt) and returns the results instead of storing them.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from typing import Protocol
 import aiohttp
 
 from differ import Differ, HttpRequest, HttpResponse, Outcome, Verdict
+from differ.noise import LearnedNoise, NoisePolicy
 from replayer.client import Answer, SendError, new_client, send, send_websocket, server_frames
 from replayer.correlate import ValueMap, request_values
 from replayer.observe import NoiseObservations
@@ -113,6 +115,9 @@ class Replayer:
         # Verdicts with differences at spots of learned noise wait for the end of the run:
         # only then is it known how often the candidate differs there (Diffy's rule).
         self._pending: list[ExchangeResult] = []
+        self._redo: dict[int, Callable[[Differ], Verdict]] = {}
+        """Per pending result (by id) with a baseline: its comparison again, under
+        another differ (`_settle`)."""
         self._route_exchanges: Counter[str] = Counter()
         self.settled_as_noise = 0
         """Differences suppressed by learned noise at the end of the run."""
@@ -138,17 +143,42 @@ class Replayer:
         for result in self._pending:
             self._store(result)
         self._pending.clear()
+        self._redo.clear()
 
     def _settle(self) -> None:
+        """With a baseline, the pending verdicts are compared again under learned noise
+        plus this run's own observations (so an exchange whose baseline agreed with the
+        recording by chance, or kept an array's order, is judged like the rest of the
+        run); then the suspects are settled."""
         if not self._pending:
             return
+        differ = self.differ
+        noise = self._run_noise()
+        if noise is not None:
+            differ = Differ(self.differ.rules, noise, self.differ.route_keys)
+            for result in self._pending:
+                redo = self._redo.get(id(result))
+                if redo is not None:
+                    result.verdict = redo(differ)
+        self._redo.clear()
         verdicts = [r.verdict for r in self._pending]
         before = sum(len(v.noise) for v in verdicts)
-        self.differ.settle(verdicts, self._route_exchanges)
+        differ.settle(verdicts, self._route_exchanges)
         self.settled_as_noise = sum(len(v.noise) for v in verdicts) - before
         for result in self._pending:
             self._store(result)
         self._pending.clear()
+
+    def _run_noise(self) -> LearnedNoise | None:
+        """Learned noise plus this run's baseline observations, state drift left out
+        (None without a baseline: the differ's learned noise as it is)."""
+        if not self.observations:
+            return None
+        observed = self.observations
+        drift = observed.drift.excluded()
+        disagreements = {k: n for k, n in observed.disagreements.items() if k not in drift}
+        learned = self.differ.learned or LearnedNoise({}, {}, NoisePolicy())
+        return learned.with_run(observed.route_observations, disagreements, observed.kinds)
 
     def _store(self, result: ExchangeResult) -> None:
         self.totals.count(result.verdict)
@@ -300,18 +330,24 @@ class Replayer:
         baselines = [
             _response(a, side.target) for a, side in zip(answers[1:], sides[1:], strict=True)
         ]
+        actual_values = sides[0].values.reverse()
+        baselines_values = [side.values.reverse() for side in sides[1:]]
         verdict = self.differ.compare(
             request,
             expected,
             actual_response,
-            actual_values=sides[0].values.reverse(),
+            actual_values=actual_values,
             baselines=baselines,
-            baselines_values=[side.values.reverse() for side in sides[1:]],
+            baselines_values=baselines_values,
             error=actual if isinstance(actual, str) else None,
         )
         self._route_exchanges[verdict.route] += 1
         if any(b is not None for b in baselines):
-            self.observations.observe(verdict.route, verdict.baseline_differences)
+            self.observations.observe(
+                verdict.route,
+                verdict.baseline_differences,
+                [*verdict.differences, *verdict.noise, *verdict.suspects],
+            )
         result = ExchangeResult(
             session=session,
             seq=exchange.seq,
@@ -329,8 +365,20 @@ class Replayer:
             expected_ms=_recorded_ms(exchange),
             actual_ms=actual.elapsed_ms if isinstance(actual, Answer) else None,
         )
-        if verdict.suspects:
+        # With a baseline, a mismatch waits too: a spot where the baseline agreed with
+        # the recording here by chance may show as noise elsewhere in the run.
+        if verdict.suspects or (verdict.differences and self.settings.baselines):
             self._pending.append(result)
+            if self.settings.baselines:
+                self._redo[id(result)] = functools.partial(
+                    _compare_again,
+                    request=request,
+                    expected=expected,
+                    actual=actual_response,
+                    actual_values=actual_values,
+                    baselines=baselines,
+                    baselines_values=baselines_values,
+                )
         else:
             self._store(result)
 
@@ -346,6 +394,26 @@ class Replayer:
             return await send(http, outgoing, self.settings.timeout)
         except SendError as exc:
             return f"{side.target.name} {side.target.url}: {exc}"
+
+
+def _compare_again(
+    differ: Differ,
+    *,
+    request: HttpRequest,
+    expected: HttpResponse,
+    actual: HttpResponse | None,
+    actual_values: Mapping[object, object],
+    baselines: list[HttpResponse | None],
+    baselines_values: list[dict[object, object]],
+) -> Verdict:
+    return differ.compare(
+        request,
+        expected,
+        actual,
+        actual_values=actual_values,
+        baselines=baselines,
+        baselines_values=baselines_values,
+    )
 
 
 def _response(answer: Answer | str | None, target: Target) -> HttpResponse | None:

@@ -53,11 +53,30 @@ MIN_EXCHANGES = 25
 # --- processes ------------------------------------------------------------------------
 
 
-def _apis(stack: ExitStack, api: str, *modes: str) -> list[str]:
-    """Start one API process per mode (all at once), then wait for each to listen."""
+DAY = 86_400.0
+
+
+def _apis(stack: ExitStack, api: str, *modes: str, clock: float = 0.0) -> list[str]:
+    """Start one API process per mode (all at once), then wait for each to listen. The
+    n-th process's clock is `clock + n` days ahead: epoch seconds (`created`) always
+    differ from the recording's and between the processes of one replay, whatever
+    second each falls in."""
     procs = [
-        stack.enter_context(Proc(python("-m", f"tests.apis.{api}", "--mode", mode, "--port", "0")))
-        for mode in modes
+        stack.enter_context(
+            Proc(
+                python(
+                    "-m",
+                    f"tests.apis.{api}",
+                    "--mode",
+                    mode,
+                    "--port",
+                    "0",
+                    "--clock-offset",
+                    str(clock + n * DAY if clock else 0.0),
+                )
+            )
+        )
+        for n, mode in enumerate(modes)
     ]
     return [proc.wait_for(r"API_LISTENING (\S+)").group(1) for proc in procs]
 
@@ -130,7 +149,7 @@ class Run:
 def _replay(sessions: Path, db: Path, api: str, *, target: str = "port", baselines: int = 1) -> Run:
     """Replay against a fresh `target`-mode process with `baselines` fresh references."""
     with ExitStack() as stack:
-        urls = _apis(stack, api, target, *["reference"] * baselines)
+        urls = _apis(stack, api, target, *["reference"] * baselines, clock=DAY)
         args = ["replay", str(sessions), "--target", urls[0], "--db", str(db)]
         for url in urls[1:]:
             args += ["--baseline", url]

@@ -319,6 +319,7 @@ def test_noise_json(db_path: Path) -> None:
         "example": {"expected": "12", "baseline": "31"},
         "first_run": rows[1]["first_run"],
         "last_run": rows[1]["first_run"],
+        "why": "disagreed in 9 of 10 exchanges, values vary: `12` vs `31`",
     }
 
 

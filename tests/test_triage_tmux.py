@@ -103,11 +103,15 @@ def test_triage_in_a_terminal_marks_notes_skips_and_goes_back(
         make_run(db, {"dddd0004": 1}, at=500.0)  # another run: not walked
     pane = pane_for(triage_command(db_path))
 
-    screen = pane.wait_for("1/3", "signature bbbb0002: 3 mismatches in this run")
-    assert f"parity triage  run {run}  1/3" in screen
-    assert "verdict    none yet" in screen
-    assert "What differs" in screen and "`$.value`: `2` where the recording had `1`" in screen
-    assert "b bug · e expected · n noise · t note · s skip · p previous" in screen
+    # Wait for every line asserted on: the header is drawn before the body.
+    pane.wait_for(
+        f"parity triage  run {run}  1/3",
+        "signature bbbb0002: 3 mismatches in this run",
+        "verdict    none yet",
+        "What differs",
+        "`$.value`: `2` where the recording had `1`",
+        "b bug · e expected · n noise · t note · s skip · p previous",
+    )
 
     pane.keys("t")
     pane.wait_for("Note:")
@@ -116,8 +120,7 @@ def test_triage_in_a_terminal_marks_notes_skips_and_goes_back(
     pane.wait_for("note (saved with the verdict): timezone drift", "1/3")
 
     pane.keys("b")
-    screen = pane.wait_for("2/3", "signature cccc0003: 2 mismatches in this run")
-    assert "✓ bbbb0002 marked bug" in screen
+    pane.wait_for("2/3", "signature cccc0003: 2 mismatches in this run", "✓ bbbb0002 marked bug")
 
     pane.keys("p")  # back: the verdict just given is shown
     pane.wait_for("1/3", "verdict    bug (timezone drift)")
@@ -129,10 +132,9 @@ def test_triage_in_a_terminal_marks_notes_skips_and_goes_back(
     pane.keys("e")
     pane.wait_for("3/3", "signature aaaa0001: 1 mismatch in this run")
     pane.keys("n")
-    screen = pane.wait_for("PARITY-EXIT=0")
-    assert (
-        "parity triage: walked all 3: marked 3 (1 bug, 1 expected, 1 noise), 0 skipped, 1 note"
-        in screen
+    pane.wait_for(
+        "PARITY-EXIT=0",
+        "parity triage: walked all 3: marked 3 (1 bug, 1 expected, 1 noise), 0 skipped, 1 note",
     )
 
     with ResultsDB(db_path, create=False) as db:
@@ -156,13 +158,11 @@ def test_triage_quits_on_q_and_on_ctrl_c_keeping_what_was_marked(
     pane.keys("b")
     pane.wait_for("2/2")
     pane.keys("q")
-    screen = pane.wait_for("PARITY-EXIT=0")
-    assert "parity triage: stopped at 2/2: marked 1 (1 bug), 0 skipped" in screen
+    pane.wait_for("PARITY-EXIT=0", "parity triage: stopped at 2/2: marked 1 (1 bug), 0 skipped")
 
     again = pane_for(triage_command(db_path, "--all"))
     again.wait_for("1/2", "verdict    bug")
     again.keys("C-c", literal=False)
-    screen = again.wait_for("PARITY-EXIT=0")
-    assert "parity triage: stopped at 1/2: marked 0, 0 skipped" in screen
+    again.wait_for("PARITY-EXIT=0", "parity triage: stopped at 1/2: marked 0, 0 skipped")
     with ResultsDB(db_path, create=False) as db:
         assert {sig: row["verdict"] for sig, row in db.verdicts().items()} == {"aaaa0001": "bug"}

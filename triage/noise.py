@@ -194,6 +194,8 @@ def noise_rows(
         }
         for row in rows
     ]
+    for row in out:
+        row["why"] = why_learned(row)
     out.sort(
         key=lambda r: (
             -(r["rate"] or 0.0),
@@ -204,6 +206,39 @@ def noise_rows(
         )
     )
     return out
+
+
+def why_learned(row: Mapping[str, Any]) -> str:
+    """Why a spot was learned, in words: `disagreed in 7 of 9 exchanges, values vary:
+    `a` vs `b``."""
+    n, observed = row["disagreements"], row["observations"]
+    kinds = set(row["kinds"])
+    example = row["example"]
+    if kinds & {"changed", "type_changed", "error_changed"}:
+        how = "values vary"
+        if example["expected"] is not None or example["baseline"] is not None:
+            how += f": `{example['expected']}` vs `{example['baseline']}`"
+    elif kinds == {"order_changed"}:
+        how = "the order varies"
+    elif kinds & {"added", "removed"}:
+        how = "present in some answers only"
+    else:
+        how = "answers vary"
+    return f"disagreed in {n} of {observed} exchanges, {how}"
+
+
+def excluded_noise(rdb: ResultsDB) -> dict[str, Any] | None:
+    """What the latest run with a baseline did not learn as noise because it looked like
+    state drift: `{"run_id", "excluded": [{route, where, path, reason}]}` (from
+    `runs.meta`, key `noise_excluded`); None when no run had a baseline."""
+    row = rdb.db.execute(
+        "SELECT id, meta FROM runs WHERE baseline IS NOT NULL AND baseline != '' "
+        "ORDER BY started_at DESC, rowid DESC LIMIT 1"
+    ).fetchone()
+    if row is None:
+        return None
+    excluded = (loads(row[1], {}) or {}).get("noise_excluded") or []
+    return {"run_id": row[0], "excluded": [e for e in excluded if isinstance(e, dict)]}
 
 
 def forget_noise(rdb: ResultsDB, route_glob: str | None = None, path: str | None = None) -> int:

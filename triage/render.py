@@ -382,22 +382,41 @@ def _differences(out: Console, title: str, items: list[dict[str, Any]], dim: boo
 # -- noise ----------------------------------------------------------------------------
 
 
-def noise(out: Console, rows: list[dict[str, Any]], where: str, route_glob: str | None) -> None:
-    """`parity noise`: what was learned, most frequent first."""
+def noise(
+    out: Console,
+    rows: list[dict[str, Any]],
+    where: str,
+    route_glob: str | None,
+    excluded: dict[str, Any] | None = None,
+) -> None:
+    """`parity noise`: what was learned, most frequent first, each with why; then what
+    the latest run with a baseline did not learn because it looked like state drift."""
     scope = f" for routes matching {route_glob!r}" if route_glob else ""
     if not rows:
         out.print(
             f"No learned noise{_esc(scope)} in {_esc(where)} "
             "(`parity replay --baseline URL` learns it)."
         )
-        return
+    else:
+        _noise_table(out, rows, scope)
+    if excluded and excluded["excluded"]:
+        out.print(
+            f"Not learned in run {_esc(excluded['run_id'])}, state drift of the baseline "
+            "(it must start in the recorded state):"
+        )
+        for e in excluded["excluded"]:
+            place = f"{e.get('where', '')} {e.get('path', '')}".rstrip()
+            out.print(f"  {_esc(str(e.get('route')))}  {_esc(place)}: {_esc(str(e.get('reason')))}")
+
+
+def _noise_table(out: Console, rows: list[dict[str, Any]], scope: str) -> None:
     table = Table(title=f"Learned noise{_esc(scope)} (most frequent first)")
     table.add_column("route", overflow="fold", ratio=2)
     table.add_column("where")
     table.add_column("path", overflow="fold", ratio=2)
     table.add_column("rate", justify="right")
-    table.add_column("kinds", overflow="fold")
-    table.add_column("example (recording → baseline)", overflow="fold", ratio=3)
+    table.add_column("why learned", overflow="fold", ratio=3)
+    table.add_column("example (recording → baseline)", overflow="fold", ratio=2)
     for r in rows:
         rate = "-" if r["rate"] is None else f"{r['rate']:.2f} %"
         example = r["example"]
@@ -411,7 +430,7 @@ def noise(out: Console, rows: list[dict[str, Any]], where: str, route_glob: str 
             _esc(r["where"]),
             _esc(r["path"] or "-"),
             f"{rate}\n[dim]{r['disagreements']}/{r['observations']}[/dim]",
-            _esc(", ".join(r["kinds"])),
+            _esc(r.get("why") or ", ".join(r["kinds"])),
             _esc(shown),
         )
     out.print(table)

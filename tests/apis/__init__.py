@@ -10,6 +10,11 @@ with a deterministic client each: traffic nobody in this project designed, for
 Each API: `python -m tests.apis.NAME --mode reference|port --port 0` prints
 `API_LISTENING http://127.0.0.1:PORT` and serves until SIGTERM/SIGINT. Each client:
 `python -m tests.apis.NAME_client BASE_URL` exits 0 against either mode.
+
+`--clock-offset SECONDS` moves an API's clock (`now()`): a test starts the processes it
+replays against with other offsets than the recorded one, so time-derived values (epoch
+seconds) differ from the recording on every run, not only when a second boundary falls
+between the recording and the replay.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import contextlib
 import http.client
 import json
 import signal
+import time
 from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -28,7 +34,14 @@ from urllib.parse import urlsplit
 if TYPE_CHECKING:
     from aiohttp import web
 
-__all__ = ["HttpClient", "Reply", "parse_args", "run"]
+__all__ = ["HttpClient", "Reply", "now", "parse_args", "run"]
+
+_clock_offset = 0.0
+
+
+def now() -> float:
+    """The API's clock: unix time moved by `--clock-offset`."""
+    return time.time() + _clock_offset
 
 
 def parse_args(description: str, argv: list[str] | None = None) -> argparse.Namespace:
@@ -36,7 +49,13 @@ def parse_args(description: str, argv: list[str] | None = None) -> argparse.Name
     parser.add_argument("--mode", choices=("reference", "port"), required=True)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--clock-offset", type=float, default=0.0, help="seconds added to the API's clock"
+    )
+    args = parser.parse_args(argv)
+    global _clock_offset
+    _clock_offset = args.clock_offset
+    return args
 
 
 async def _serve(app: web.Application, host: str, port: int) -> None:

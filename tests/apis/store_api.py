@@ -74,7 +74,6 @@ import random
 import secrets
 import string
 import sys
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -88,7 +87,7 @@ from aiohttp import web
 if __package__ in (None, ""):  # run as a script: make the `tests` package importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.apis import parse_args, run
+from tests.apis import now, parse_args, run
 
 API_VERSION = "2026-01-01"
 CLIENT_ID = "app_7Hq2Lx"
@@ -113,7 +112,9 @@ def base62(n: int) -> str:
 
 
 def iso_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return (
+        datetime.fromtimestamp(now(), UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    )
 
 
 class ApiError(Exception):
@@ -215,7 +216,7 @@ class Store:
             price=price,
             currency=currency,
             inventory=inventory,
-            created=int(time.time()),
+            created=int(now()),
             updated=iso_now(),
         )
         self.products[product.id] = product
@@ -256,9 +257,7 @@ class StoreApi:
         )
 
     def log_url(self, request: web.Request) -> str:
-        return (
-            f"https://dashboard.example-store.test/logs/{request[REQUEST_ID]}?t={int(time.time())}"
-        )
+        return f"https://dashboard.example-store.test/logs/{request[REQUEST_ID]}?t={int(now())}"
 
     @web.middleware
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -297,7 +296,7 @@ class StoreApi:
         response.headers["Store-Version"] = API_VERSION
         response.headers["X-RateLimit-Limit"] = str(RATE_LIMIT)
         response.headers["X-RateLimit-Remaining"] = str(remaining)
-        response.headers["X-RateLimit-Reset"] = str(int(time.time()) // 60 * 60 + 60)
+        response.headers["X-RateLimit-Reset"] = str(int(now()) // 60 * 60 + 60)
         response.headers.setdefault("Cache-Control", "no-cache, no-store")
         return response
 
@@ -305,7 +304,7 @@ class StoreApi:
         auth = request.headers.get("Authorization", "")
         token = auth[len("Bearer ") :] if auth.startswith("Bearer ") else ""
         expires = self.store.tokens.get(token)
-        if expires is None or expires < time.time():
+        if expires is None or expires < now():
             raise ApiError(
                 401,
                 "authentication_error",
@@ -372,7 +371,7 @@ class StoreApi:
                 401,
             )
         token = "at_" + base62(32)
-        self.store.tokens[token] = time.time() + TOKEN_TTL
+        self.store.tokens[token] = now() + TOKEN_TTL
         body = {
             "access_token": token,
             "expires_in": TOKEN_TTL,
@@ -512,7 +511,7 @@ class StoreApi:
             "total": subtotal + tax,
             "client_secret": f"{order_id}_secret_{base62(24)}",
             "receipt_url": f"https://receipts.example-store.test/r/{secrets.randbelow(10**12):012d}",
-            "created": int(time.time()),
+            "created": int(now()),
         }
         self.store.orders[order_id] = Order(order_id, body, request[REQUEST_ID])
         headers: dict[str, str] = {}

@@ -52,7 +52,6 @@ import random
 import re
 import secrets
 import sys
-import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -65,7 +64,7 @@ from aiohttp import web
 if __package__ in (None, ""):  # run as a script: make the `tests` package importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.apis import parse_args, run
+from tests.apis import now, parse_args, run
 
 SERVICE = "TagService_20260101"
 CONTENT_TYPE = "application/x-amz-json-1.1"
@@ -181,7 +180,7 @@ class TagService:
         if not isinstance(name, str) or not name:
             raise ServiceError("ValidationException", "Name is required")
         rid = "res-0" + secrets.token_hex(8)
-        resource = Resource(rid, name, round(time.time(), 3), self.tags_of(data))
+        resource = Resource(rid, name, round(now(), 3), self.tags_of(data))
         self.resources[rid] = resource
         return self.reply(
             {"ResourceId": rid, "ResourceArn": resource.arn, "RequestId": str(uuid.uuid4())}
