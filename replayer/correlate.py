@@ -8,6 +8,15 @@ headers (Authorization, Cookie, If-None-Match, ...), JSON and form bodies.
 Only values that look minted are learned — id-like keys, tokens, uuids, cookies, ETags —
 and only when the session's requests use them, so a real difference (a wrong count, an
 enum in other case) is never "correlated away" and never rewrites later requests.
+
+Mints are scoped by the resource they were minted for (`replayer.resources`): post 13
+and comment 13 are two values, minted as 41 and 77, and a use takes the one its context
+names (`/posts/13`, `postId=13`, `{"comment": {"id": 13}}`, If-Match for ETags). A value
+with one scope is used everywhere. Within a scope the newest mint wins (an id reused after
+a delete). A use whose value has scopes that disagree and whose context names none of
+them is left as recorded and listed as ambiguous (`Trace`): a guess would send it to
+another resource's id. The `Trace` of a request also says what was substituted where,
+minted by which exchange (`replayer.explain` turns it into `ExchangeResult.sent`).
 """
 
 from __future__ import annotations
