@@ -245,10 +245,6 @@ class Trace:
 Context = Callable[[], str | None]
 
 
-def _no_context() -> None:
-    return None
-
-
 class ValueMap:
     """Recorded value -> the value one target minted in its place, for one session,
     scoped by the resource it was minted for (see `replayer.resources`).
@@ -509,12 +505,12 @@ class ValueMap:
 
     def apply_text(self, text: str, header: str = "", trace: Trace | None = None) -> str:
         """Replace whole tokens in a header value (`Bearer tok`, `sid=tok; a=b`, `"etag"`),
-        each scoped by the header's name (If-Match: ETags; X-Post-Id: posts)."""
+        each scoped by the header's name (If-Match: ETags; X-Post-Id: posts) or, in a
+        Cookie header, by the cookie's name."""
         if not self.forward:
             return text
-        context: Context = (lambda: header_resource(header)) if header else _no_context
         if text in self.forward:
-            mint = self._mint_for(text, context, trace)
+            mint = self._mint_for(text, partial(_header_context, header, text, 0), trace)
             if mint is None:
                 return text
             self._note(trace, text, mint, f"header {header}")
@@ -533,6 +529,7 @@ class ValueMap:
 
         def replace(match: re.Match[str]) -> str:
             recorded = match.group(0)
+            context = partial(_header_context, header, text, match.start())
             mint = self._mint_for(recorded, context, trace)
             if mint is None:
                 return recorded
@@ -618,6 +615,17 @@ class ValueMap:
                     )
                 return mint.value, True
         return value, False
+
+
+def _header_context(header: str, text: str, start: int) -> str | None:
+    """The resource a value at `start` of a header's text belongs to: in a Cookie
+    header, the cookie named before it (`sid=` -> `cookie sid`); else the header's."""
+    if header.lower() == "cookie":
+        before = text[:start]
+        if before.endswith("="):
+            return "cookie " + before[:-1].rsplit(";", 1)[-1].strip()
+        return None
+    return header_resource(header) if header else None
 
 
 def _field_resource(name: str, path: str) -> str | None:

@@ -274,3 +274,23 @@ def test_a_trace_says_what_was_substituted_where_and_by_which_exchange() -> None
     trace = Trace()
     values.apply_path("/comments?postId=99", trace)
     assert trace.substitutions == [] and trace.ambiguous == []
+
+
+def test_a_cookie_takes_the_value_minted_for_its_name() -> None:
+    values = ValueMap()
+    values.learn(
+        [(b"Set-Cookie", b"sid=rec-0001; Path=/"), (b"Set-Cookie", b"csrf=rec-0002")],
+        b"",
+        [(b"Set-Cookie", b"sid=new-0001; Path=/"), (b"Set-Cookie", b"csrf=new-0002")],
+        b"",
+    )
+    values.learn([(b"Set-Cookie", b"csrf=rec-0001")], b"", [(b"Set-Cookie", b"csrf=new-0009")], b"")
+    trace = Trace()
+    cookie = values.apply_text("sid=rec-0001; csrf=rec-0001", "Cookie", trace)
+    assert cookie == "sid=new-0001; csrf=new-0009"
+    assert [(s.at, s.mint.at) for s in trace.substitutions] == [
+        ("header Cookie", "header Set-Cookie sid"),
+        ("header Cookie", "header Set-Cookie csrf"),
+    ]
+    assert values.apply_text("rec-0001", "X-Other", trace) == "rec-0001"
+    assert trace.ambiguous == ["rec-0001"]

@@ -190,22 +190,32 @@ async def _record(base: str) -> list[Exchange]:
     return exchanges
 
 
-def _replay(target: Blog) -> tuple[list[Exchange], list[ExchangeResult]]:
+def _replay(
+    target: Blog, baseline: Blog | None = None
+) -> tuple[list[Exchange], list[ExchangeResult]]:
     async def run() -> tuple[list[Exchange], list[ExchangeResult]]:
-        recording, recording_url = await _serve(Blog(13, 13, reuse=True))
-        replayed, target_url = await _serve(target)
+        runners: list[web.AppRunner] = []
         try:
+            recording, recording_url = await _serve(Blog(13, 13, reuse=True))
+            runners.append(recording)
+            replayed, target_url = await _serve(target)
+            runners.append(replayed)
+            baselines: tuple[Target, ...] = ()
+            if baseline is not None:
+                reference, baseline_url = await _serve(baseline)
+                runners.append(reference)
+                baselines = (Target(baseline_url, "baseline"),)
             exchanges = await _record(recording_url)
             results = await replay_sequence(
                 exchanges,
                 session=SESSION,
                 upstream=recording_url,
-                settings=ReplaySettings(Target(target_url)),
+                settings=ReplaySettings(Target(target_url), baselines),
                 differ=Differ(),
             )
         finally:
-            await recording.cleanup()
-            await replayed.cleanup()
+            for runner in runners:
+                await runner.cleanup()
         return exchanges, results
 
     return asyncio.run(run())
@@ -239,12 +249,22 @@ def test_two_resources_minting_the_same_ids_keep_their_own_new_ids() -> None:
 
 def test_a_mismatch_carries_the_request_as_sent_and_its_substitutions() -> None:
     target = Blog(41, 77, reuse=False, likes=False)  # the port drops `likes` from comments
-    _, results = _replay(target)
+    baseline = Blog(13, 13, reuse=True)  # a live reference in the recorded state
+    _, results = _replay(target, baseline)
     by_seq = {r.seq: r for r in results}
     mismatched = sorted(r.seq for r in results if r.verdict.outcome is Outcome.MISMATCHED)
     assert mismatched == [2, 4, 5, 6, 10]
     sent = by_seq[6].sent
-    assert sent is not None and sent["baseline"] is None
+    assert sent is not None
+    assert sent["baseline"] == {
+        "method": "PUT",
+        "url": "/comments/13",
+        "headers": sent["baseline"]["headers"],
+        "body_preview": '{"postId":13,"body":"nicer"}',
+        "body_bytes": 28,
+        "substitutions": [],
+    }
+    assert sent["baseline"]["headers"][0][0] == "Host"
     request = sent["target"]
     assert (request["method"], request["url"]) == ("PUT", "/comments/77")
     assert orjson.loads(request["body_preview"]) == {"postId": 41, "body": "nicer"}
@@ -268,8 +288,10 @@ def test_a_mismatch_carries_the_request_as_sent_and_its_substitutions() -> None:
         "sent to target: PUT /comments/77",
         "  /comments/13 → /comments/77: `13` minted as `77` by exchange 2 at $.id",
         "  $.postId: `13` minted as `41` by exchange 1 at $.id",
+        "sent to baseline: PUT /comments/13",
+        "  sent as recorded",
     ]
     assert by_seq[5].sent is not None
-    assert format_sent(by_seq[5].sent)[1:] == [
+    assert format_sent(by_seq[5].sent)[1:2] == [
         "  query postId: `13` minted as `41` by exchange 1 at $.id"
     ]
