@@ -312,6 +312,12 @@ class ValueMap:
         known = scopes.get(resource)
         if known is not None and known.value == minted and type(known.value) is type(minted):
             return  # seen again (a read, a list): still minted by the exchange that minted it
+        if known is not None:
+            # Re-minted (an id reused after a delete): other scopes that held the old mint
+            # were the same thing seen elsewhere (a search result, a Location), not another
+            # resource, and the old mint is gone for them too.
+            for other in [r for r, m in scopes.items() if r != resource and m.value == known.value]:
+                del scopes[other]
         self._order += 1
         scopes[resource] = Mint(recorded, minted, resource, self._seq, at, self._order)
         self.forward[recorded] = minted

@@ -294,3 +294,17 @@ def test_a_cookie_takes_the_value_minted_for_its_name() -> None:
     ]
     assert values.apply_text("rec-0001", "X-Other", trace) == "rec-0001"
     assert trace.ambiguous == ["rec-0001"]
+
+
+def test_a_re_mint_retires_the_old_mint_wherever_else_it_was_seen() -> None:
+    values = ValueMap()
+    _learn_at(values, "/entries", 1, {"id": 5, "t": "a"}, {"id": 1, "t": "a"})
+    _learn_at(
+        values, "/search", 2, {"results": [{"id": 5, "t": "a"}]}, {"results": [{"id": 1, "t": "a"}]}
+    )
+    assert set(values.scopes[5]) == {"entry", "search"}
+    _learn_at(values, "/entries", 3, {"id": 5, "t": "b"}, {"id": 2, "t": "b"})  # 5 reused
+    assert set(values.scopes[5]) == {"entry"}
+    trace = Trace()
+    assert values.apply_text("5", "X-Ref", trace) == "2" and not trace.ambiguous
+    assert values.reverse()[2] == 5 and 1 not in values.reverse()
