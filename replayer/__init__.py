@@ -1,14 +1,15 @@
 """Sending recorded sessions to targets: strict order within a session, sessions
-concurrently, the values each target mints carried through (see `correlate`), reset
-hooks before each session (`reset`), and shrinking a mismatch's session to the requests
-it needs (`shrink`).
+concurrently, the values each target mints carried through, scoped by resource (see
+`correlate`, `resources`), reset hooks before each session (`reset`), the request as
+sent for mismatches (`explain`), and shrinking a mismatch's session to the requests it
+needs (`shrink`).
 
 It decides nothing about differences: every answer goes to the differ, every verdict
 to triage.
 """
 
 from replayer.client import Answer, SendError
-from replayer.correlate import ValueMap, looks_minted, request_values
+from replayer.correlate import Substitution, Trace, ValueMap, looks_minted, request_values
 from replayer.engine import (
     Replayer,
     ReplaySettings,
@@ -30,7 +31,9 @@ __all__ = [
     "ResetError",
     "SendError",
     "ShrinkResult",
+    "Substitution",
     "Target",
+    "Trace",
     "ValueMap",
     "build",
     "command_for",

@@ -8,18 +8,37 @@ headers (Authorization, Cookie, If-None-Match, ...), JSON and form bodies.
 Only values that look minted are learned — id-like keys, tokens, uuids, cookies, ETags —
 and only when the session's requests use them, so a real difference (a wrong count, an
 enum in other case) is never "correlated away" and never rewrites later requests.
+
+Mints are scoped by the resource they were minted for (`replayer.resources`): post 13
+and comment 13 are two values, minted as 41 and 77, and a use takes the one its context
+names (`/posts/13`, `postId=13`, `{"comment": {"id": 13}}`, If-Match for ETags). A value
+with one scope is used everywhere. Within a scope the newest mint wins (an id reused after
+a delete). A use whose value has scopes that disagree and whose context names none of
+them is left as recorded and listed as ambiguous (`Trace`): a guess would send it to
+another resource's id. The `Trace` of a request also says what was substituted where,
+minted by which exchange (`replayer.explain` turns it into `ExchangeResult.sent`).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping
-from functools import lru_cache
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache, partial
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 import orjson
+
+from differ.jsonpath import format_path
+from replayer.resources import (
+    ETAG,
+    header_resource,
+    nested_resource,
+    path_resource,
+    segment_resource,
+)
 
 Scalar = str | int
 _ID_KEY = re.compile(
@@ -162,22 +181,112 @@ def request_values(path: str, headers: Iterable[tuple[bytes, bytes]], body: byte
     return found
 
 
+Trail = tuple[Any, str | int] | None
+"""Where a JSON leaf is: `(parent trail, key or index)`, None at the root. Built as the
+walk goes down (a tuple per node) and turned into a path only for what is learned."""
+
+
+def _parts(trail: Trail) -> list[str | int]:
+    parts: list[str | int] = []
+    while trail is not None:
+        trail, step = trail
+        parts.append(step)
+    parts.reverse()
+    return parts
+
+
+def _ancestors(trail: Trail) -> list[str]:
+    """The object keys above a leaf, nearest first, without the leaf's own key."""
+    keys: list[str] = []
+    if trail is not None and isinstance(trail[1], str):
+        trail = trail[0]  # the leaf's own key
+    while trail is not None:
+        trail, step = trail
+        if isinstance(step, str):
+            keys.append(step)
+    return keys
+
+
+@dataclass(frozen=True, slots=True)
+class Mint:
+    """One value a target minted in place of a recorded one, and where."""
+
+    recorded: Scalar
+    value: Scalar
+    resource: str | None
+    """What it identifies (`post`; `etag`; `cookie sid`), None when nothing names it."""
+    seq: int | None
+    """The exchange whose answer carried it."""
+    at: str
+    """Where that answer carried it: `$.comments[1].id`, `header Location`."""
+    order: int
+
+
+@dataclass(frozen=True, slots=True)
+class Substitution:
+    """A recorded value a request carried, replaced by the value the target minted."""
+
+    recorded: Scalar
+    sent: Scalar
+    at: str
+    """Where in the request: `path segment 2`, `query postId`, `header Authorization`,
+    `$.post.id`, `form postId`."""
+    mint: Mint
+
+
+@dataclass(slots=True)
+class Trace:
+    """What building one request substituted, and the values it could not place."""
+
+    substitutions: list[Substitution] = field(default_factory=list)
+    ambiguous: list[str] = field(default_factory=list)
+
+
+Context = Callable[[], str | None]
+
+
 class ValueMap:
-    """Recorded value -> the value one target minted in its place, for one session."""
+    """Recorded value -> the value one target minted in its place, for one session,
+    scoped by the resource it was minted for (see `replayer.resources`).
+
+    `forward` holds each recorded value's newest mint in any scope (what a value with a
+    single scope maps to everywhere); `scopes` holds every scope's newest mint. A use
+    whose value has several scopes with different mints takes the one its context names
+    (the collection before a path segment, a `postId` key, an If-Match header); when
+    the context names none of them, the value is left as recorded and listed in the
+    `Trace` as ambiguous: a guess would send the request to another resource.
+    """
 
     def __init__(self, wanted: set[Scalar] | None = None) -> None:
         self.forward: dict[Scalar, Scalar] = {}
+        self.scopes: dict[Scalar, dict[str | None, Mint]] = {}
         self._wanted = wanted
         self._pattern: re.Pattern[str] | None = None
         self._compiled = False
+        self._reverse: dict[object, object] | None = None
         self._seen_recorded: set[object] = set()
         self._seen_minted: set[object] = set()
         self._remembered: set[tuple[int, int]] = set()
+        self._order = 0
+        # The exchange being learned from: its seq and its recorded path.
+        self._seq: int | None = None
+        self._path = ""
+        self._route: str | None = None
+        self._route_known = False
 
     def __len__(self) -> int:
         return len(self.forward)
 
-    def _learn(self, recorded: object, minted: object, key: str | None) -> None:
+    def _learn(
+        self,
+        recorded: object,
+        minted: object,
+        key: str | None,
+        trail: Trail = None,
+        *,
+        at: str = "",
+        resource: str | None = None,
+    ) -> None:
         if recorded == minted and type(recorded) is type(minted):
             return
         if not looks_minted(key, recorded) or isinstance(minted, bool):
@@ -191,10 +300,36 @@ class ValueMap:
         fresh = recorded not in self._seen_recorded and minted not in self._seen_minted
         if self._wanted is not None and recorded not in self._wanted and not fresh:
             return
-        self.forward[recorded] = minted
+        if not at:  # a JSON leaf: its path and resource, worked out only now
+            at = format_path(_parts(trail))
+            resource = nested_resource(key, _ancestors(trail), self._route_resource())
+        self._set(recorded, minted, resource, at)
         if isinstance(recorded, int):  # ids travel as text in paths and headers
-            self.forward[str(recorded)] = str(minted)
+            self._set(str(recorded), str(minted), resource, at)
+
+    def _set(self, recorded: Scalar, minted: Scalar, resource: str | None, at: str) -> None:
+        scopes = self.scopes.setdefault(recorded, {})
+        known = scopes.get(resource)
+        if known is not None and known.value == minted and type(known.value) is type(minted):
+            return  # seen again (a read, a list): still minted by the exchange that minted it
+        if known is not None:
+            # Re-minted (an id reused after a delete): other scopes that held the old mint
+            # were the same thing seen elsewhere (a search result, a Location), not another
+            # resource, and the old mint is gone for them too.
+            for other in [r for r, m in scopes.items() if r != resource and m.value == known.value]:
+                del scopes[other]
+        self._order += 1
+        scopes[resource] = Mint(recorded, minted, resource, self._seq, at, self._order)
+        self.forward[recorded] = minted
         self._compiled = False
+        self._reverse = None
+
+    def _route_resource(self) -> str | None:
+        """The collection of the request being learned from (once per `learn`)."""
+        if not self._route_known:
+            self._route = path_resource(self._path, (self.forward, self._seen_recorded))
+            self._route_known = True
+        return self._route
 
     # -- learning -------------------------------------------------------------------
 
@@ -204,14 +339,20 @@ class ValueMap:
         recorded_body: bytes,
         target_headers: list[tuple[bytes, bytes]],
         target_body: bytes,
+        *,
+        seq: int | None = None,
+        path: str = "",
     ) -> None:
-        """Learn from one response pair: the same JSON path, cookie, ETag or Location."""
+        """Learn from one response pair: the same JSON path, cookie, ETag or Location.
+        `seq` and `path` are the exchange's and its recorded request path's: what a mint
+        is scoped by (`POST /posts` mints posts) and what explains it later."""
+        self._seq, self._path, self._route_known = seq, path, False
         recorded_json = _json(recorded_body)
         if recorded_body == target_body:
             target_json = recorded_json
         else:
             target_json = _json(target_body)
-            self._learn_json(recorded_json, target_json, None)
+            self._learn_json(recorded_json, target_json, None, None)
         recorded = _header_map(recorded_headers)
         target = _header_map(target_headers)
         for name in _LEARN_FROM_HEADERS:
@@ -235,73 +376,132 @@ class ValueMap:
             self._remembered.add(digest)
         seen |= minted_leaves(parsed)
 
-    def _learn_json(self, recorded: Any, target: Any, key: str | None) -> None:
+    def _learn_json(self, recorded: Any, target: Any, key: str | None, trail: Trail) -> None:
         if isinstance(recorded, dict) and isinstance(target, dict):
             for k, v in recorded.items():
                 if k in target:
-                    self._learn_json(v, target[k], str(k))
+                    self._learn_json(v, target[k], str(k), (trail, str(k)))
         elif isinstance(recorded, list) and isinstance(target, list):
-            for a, b in zip(recorded, target, strict=False):
+            for i, (a, b) in enumerate(zip(recorded, target, strict=False)):
                 # Items at one index are one record only if they agree on their data; in a
                 # list the target ordered differently they are two records, and their ids
                 # are not each other's.
                 if isinstance(a, dict) and isinstance(b, dict) and not same_record(a, b):
                     continue
-                self._learn_json(a, b, key)
+                self._learn_json(a, b, key, (trail, i))
         else:
-            self._learn(recorded, target, key)
+            self._learn(recorded, target, key, trail)
 
     def _learn_header(self, name: str, recorded: str, target: str) -> None:
         if name == "etag":
-            self._learn(recorded, target, "etag")
+            self._learn(recorded, target, "etag", at="header ETag", resource=ETAG)
             self._learn(
                 recorded.strip('"').removeprefix('W/"'),
                 target.strip('"').removeprefix('W/"'),
                 "etag",
+                at="header ETag",
+                resource=ETAG,
             )
             return
         old = urlsplit(recorded).path.split("/")
         new = urlsplit(target).path.split("/")
         if len(old) == len(new):
-            for a, b in zip(old, new, strict=True):
+            at = "header Location" if name == "location" else "header Content-Location"
+            for i, (a, b) in enumerate(zip(old, new, strict=True)):
                 if a != b:
-                    self._learn(unquote(a), unquote(b), "id")
+                    self._learn(
+                        unquote(a), unquote(b), "id", at=at, resource=segment_resource(old, i)
+                    )
 
     def _learn_cookies(self, recorded: list[str], target: list[str]) -> None:
         old, new = _cookies(recorded), _cookies(target)
         for name, value in old.items():
             if name in new:
-                self._learn(value, new[name], "session")
+                self._learn(
+                    value,
+                    new[name],
+                    "session",
+                    at=f"header Set-Cookie {name}",
+                    resource=f"cookie {name}",
+                )
+
+    # -- choosing a mint ------------------------------------------------------------
+
+    def _mint_for(self, recorded: Scalar, context: Context, trace: Trace | None) -> Mint | None:
+        """The mint a use of `recorded` takes: its only scope's, the scope its context
+        names, or the one all scopes agree on; None (and listed as ambiguous) when
+        scopes disagree and the context names none of them."""
+        scopes = self.scopes.get(recorded)
+        if not scopes:
+            return None
+        if len(scopes) == 1:
+            return next(iter(scopes.values()))
+        named = context()
+        if named is not None and named in scopes:
+            return scopes[named]
+        newest = max(scopes.values(), key=lambda m: m.order)
+        if all(m.value == newest.value for m in scopes.values()):
+            return newest
+        if trace is not None:
+            text = str(recorded)
+            if text not in trace.ambiguous:
+                trace.ambiguous.append(text)
+        return None
 
     # -- applying -------------------------------------------------------------------
 
     def reverse(self) -> dict[object, object]:
         """Minted value -> recorded value: what the differ needs to see both as equal.
+        Where two recorded values were minted as one value, the newest mint wins.
 
         Where an int id was minted as text (`13` -> `"aZ3k"`), `"aZ3k"` maps back to the
         int 13, the recording's own type; the text form is only used for headers/paths."""
+        if self._reverse is not None:
+            return self._reverse
+        mints = sorted(
+            (mint for scopes in self.scopes.values() for mint in scopes.values()),
+            key=lambda m: m.order,
+        )
         typed: dict[object, object] = {}
-        for recorded, minted in self.forward.items():
+        from_int: set[object] = set()  # minted values an int id maps back to
+        for mint in mints:
+            recorded = mint.recorded
             if isinstance(recorded, str) and recorded.isdigit() and int(recorded) in self.forward:
-                typed.setdefault(minted, recorded)
+                if mint.value not in from_int:  # the text twin of an int id
+                    typed[mint.value] = recorded
+                continue
+            typed[mint.value] = recorded
+            if isinstance(recorded, int):
+                from_int.add(mint.value)
             else:
-                typed[minted] = recorded
+                from_int.discard(mint.value)
+        self._reverse = typed
         return typed
 
-    def apply_path(self, path: str) -> str:
+    def apply_path(self, path: str, trace: Trace | None = None) -> str:
+        """Path segments (scoped by the collection before each) and query values
+        (scoped by their names, `postId`, else by the path's collection)."""
         if not self.forward:
             return path
         bare, sep, query = path.partition("?")
-        segments = bare.split("/")
+        original = bare.split("/")
+        segments = list(original)
         changed = False
-        for i, segment in enumerate(segments):
-            new = self.forward.get(unquote(segment))
-            if new is not None:
-                segments[i] = quote(str(new), safe="")
+        for i, segment in enumerate(original):
+            recorded = unquote(segment)
+            if recorded not in self.forward:
+                continue
+            mint = self._mint_for(recorded, partial(segment_resource, original, i), trace)
+            if mint is not None:
+                segments[i] = quote(str(mint.value), safe="")
                 changed = True
+                if trace is not None:
+                    trace.substitutions.append(
+                        Substitution(recorded, mint.value, f"path segment {i}", mint)
+                    )
         if sep and query:
             pairs = parse_qsl(query, keep_blank_values=True)
-            new_pairs = self._replace_pairs(pairs)
+            new_pairs = self._replace_pairs(pairs, bare, "query", trace)
             if new_pairs != pairs:
                 query = urlencode(new_pairs)
                 changed = True
@@ -309,13 +509,18 @@ class ValueMap:
             return path
         return "/".join(segments) + (f"?{query}" if sep else "")
 
-    def apply_text(self, text: str) -> str:
-        """Replace whole tokens in a header value (`Bearer tok`, `sid=tok; a=b`, `"etag"`)."""
+    def apply_text(self, text: str, header: str = "", trace: Trace | None = None) -> str:
+        """Replace whole tokens in a header value (`Bearer tok`, `sid=tok; a=b`, `"etag"`),
+        each scoped by the header's name (If-Match: ETags; X-Post-Id: posts) or, in a
+        Cookie header, by the cookie's name."""
         if not self.forward:
             return text
-        whole = self.forward.get(text)
-        if whole is not None:
-            return str(whole)
+        if text in self.forward:
+            mint = self._mint_for(text, partial(_header_context, header, text, 0), trace)
+            if mint is None:
+                return text
+            self._note(trace, text, mint, f"header {header}")
+            return str(mint.value)
         if not self._compiled:
             keys = sorted(
                 (k for k in self.forward if isinstance(k, str) and len(k) >= _MIN_TOKEN),
@@ -327,40 +532,76 @@ class ValueMap:
             self._compiled = True
         if self._pattern is None:
             return text
-        return self._pattern.sub(lambda m: str(self.forward[m.group(0)]), text)
 
-    def apply_body(self, body: bytes, content_type: str) -> bytes:
+        def replace(match: re.Match[str]) -> str:
+            recorded = match.group(0)
+            context = partial(_header_context, header, text, match.start())
+            mint = self._mint_for(recorded, context, trace)
+            if mint is None:
+                return recorded
+            self._note(trace, recorded, mint, f"header {header}")
+            return str(mint.value)
+
+        return self._pattern.sub(replace, text)
+
+    @staticmethod
+    def _note(trace: Trace | None, recorded: Scalar, mint: Mint, at: str) -> None:
+        if trace is not None:
+            trace.substitutions.append(Substitution(recorded, mint.value, at, mint))
+
+    def apply_body(
+        self, body: bytes, content_type: str, path: str = "", trace: Trace | None = None
+    ) -> bytes:
+        """JSON and form bodies; `path` is the request's, whose collection scopes bare
+        `id` fields."""
         if not self.forward or not body:
             return body
         if "json" in content_type or (not content_type and body[:1] in b"{["):
             parsed = _json(body)
             if parsed is None:
                 return body
-            replaced, changed = self._replace_json(parsed)
+            replaced, changed = self._replace_json(parsed, None, None, path, trace)
             return orjson.dumps(replaced) if changed else body
         if "x-www-form-urlencoded" in content_type:
             pairs = parse_qsl(body.decode("latin-1"), keep_blank_values=True)
-            new_pairs = self._replace_pairs(pairs)
+            new_pairs = self._replace_pairs(pairs, path, "form", trace)
             if new_pairs != pairs:
                 return urlencode(new_pairs).encode()
         return body
 
-    def _replace_pairs(self, pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
-        return [
-            (k, str(self.forward[v])) if v in self.forward and replaceable(k, v) else (k, v)
-            for k, v in pairs
-        ]
+    def _replace_pairs(
+        self, pairs: list[tuple[str, str]], path: str, where: str, trace: Trace | None
+    ) -> list[tuple[str, str]]:
+        out: list[tuple[str, str]] = []
+        for k, v in pairs:
+            if v in self.forward and replaceable(k, v):
+                mint = self._mint_for(
+                    v,
+                    partial(_field_resource, k, path),
+                    trace,
+                )
+                if mint is not None:
+                    self._note(trace, v, mint, f"{where} {k}")
+                    out.append((k, str(mint.value)))
+                    continue
+            out.append((k, v))
+        return out
 
-    def _replace_json(self, value: Any, key: str | None = None) -> tuple[Any, bool]:
+    def _replace_json(
+        self, value: Any, key: str | None, trail: Trail, path: str, trace: Trace | None
+    ) -> tuple[Any, bool]:
         if isinstance(value, dict):
             changed = False
             out = {}
             for k, v in value.items():
-                out[k], c = self._replace_json(v, str(k))
+                name = str(k)
+                out[k], c = self._replace_json(v, name, (trail, name), path, trace)
                 changed |= c
             return out, changed
         if isinstance(value, list):
-            items = [self._replace_json(v, key) for v in value]
+            items = [
+                self._replace_json(v, key, (trail, i), path, trace) for i, v in enumerate(value)
+            ]
             return [v for v, _ in items], any(c for _, c in items)
         if (
             isinstance(value, str | int)
@@ -368,8 +609,34 @@ class ValueMap:
             and value in self.forward
             and replaceable(key, value)
         ):
-            return self.forward[value], True
+            mint = self._mint_for(
+                value,
+                lambda: nested_resource(key, _ancestors(trail), path_resource(path)),
+                trace,
+            )
+            if mint is not None:
+                if trace is not None:
+                    trace.substitutions.append(
+                        Substitution(value, mint.value, format_path(_parts(trail)), mint)
+                    )
+                return mint.value, True
         return value, False
+
+
+def _header_context(header: str, text: str, start: int) -> str | None:
+    """The resource a value at `start` of a header's text belongs to: in a Cookie
+    header, the cookie named before it (`sid=` -> `cookie sid`); else the header's."""
+    if header.lower() == "cookie":
+        before = text[:start]
+        if before.endswith("="):
+            return "cookie " + before[:-1].rsplit(";", 1)[-1].strip()
+        return None
+    return header_resource(header) if header else None
+
+
+def _field_resource(name: str, path: str) -> str | None:
+    """The resource a query or form field names: its own (`postId`), else the path's."""
+    return nested_resource(name, [], path_resource(path))
 
 
 def _header_map(headers: list[tuple[bytes, bytes]]) -> dict[str, list[str]]:

@@ -27,8 +27,9 @@ from differ import Differ, HttpRequest, HttpResponse, Outcome, Verdict
 from differ.noise import LearnedNoise, NoisePolicy
 from replayer.client import Answer, SendError, new_client, send, send_websocket, server_frames
 from replayer.correlate import ValueMap, request_values
+from replayer.explain import sent_record
 from replayer.observe import NoiseObservations
-from replayer.outgoing import Target, build, recorded_origin
+from replayer.outgoing import Outgoing, Target, build, recorded_origin
 from replayer.reset import DEFAULT_RESET_TIMEOUT, ResetError, reset_target
 from sessions import Exchange, SessionReader
 from sessions.secrets import is_secret_header, mask_path
@@ -302,11 +303,12 @@ class Replayer:
             self.totals.skip("recorded without a response")
             return
         if len(sides) == 1:  # no task per request when there is nothing to overlap
-            answers: list[Answer | str] = [await self._send(exchange, sides[0], origin, http)]
+            sent = [await self._send(exchange, sides[0], origin, http)]
         else:
-            answers = list(
+            sent = list(
                 await asyncio.gather(*(self._send(exchange, side, origin, http) for side in sides))
             )
+        answers = [answer for _, answer in sent]
         expected_body = (
             server_frames(exchange.messages)
             if exchange.websocket_close is not None
@@ -315,7 +317,14 @@ class Replayer:
         expected_headers = [] if exchange.websocket_close is not None else recorded.headers
         for side, answer in zip(sides, answers, strict=True):
             if isinstance(answer, Answer):
-                side.values.learn(expected_headers, expected_body, answer.headers, answer.body)
+                side.values.learn(
+                    expected_headers,
+                    expected_body,
+                    answer.headers,
+                    answer.body,
+                    seq=exchange.seq,
+                    path=exchange.request.path,
+                )
         actual = answers[0]
         request = HttpRequest(
             exchange.request.method,
@@ -364,7 +373,11 @@ class Replayer:
             baseline_status=next((b.status for b in baselines if b is not None), None),
             expected_ms=_recorded_ms(exchange),
             actual_ms=actual.elapsed_ms if isinstance(actual, Answer) else None,
+            ambiguous_ids=list(sent[0][0].ambiguous),
         )
+        if verdict.outcome is not Outcome.MATCHED or verdict.suspects:
+            # What was sent, for `parity show`: only where there is something to explain.
+            result.sent = sent_record(session, sent[0][0], sent[1][0] if len(sent) > 1 else None)
         # With a baseline, a mismatch waits too: a spot where the baseline agreed with
         # the recording here by chance may show as noise elsewhere in the run.
         if verdict.suspects or (verdict.differences and self.settings.baselines):
@@ -384,16 +397,19 @@ class Replayer:
 
     async def _send(
         self, exchange: Exchange, side: _Side, origin: str, http: aiohttp.ClientSession
-    ) -> Answer | str:
+    ) -> tuple[Outgoing, Answer | str]:
+        """The request as built for this side, and its answer (or why there is none)."""
         outgoing = build(exchange.request, side.target, side.values, origin)
         try:
             if exchange.websocket_close is not None:
-                return await send_websocket(
+                answer = await send_websocket(
                     http, outgoing, exchange.messages, self.settings.timeout
                 )
-            return await send(http, outgoing, self.settings.timeout)
+            else:
+                answer = await send(http, outgoing, self.settings.timeout)
         except SendError as exc:
-            return f"{side.target.name} {side.target.url}: {exc}"
+            return outgoing, f"{side.target.name} {side.target.url}: {exc}"
+        return outgoing, answer
 
 
 def _compare_again(

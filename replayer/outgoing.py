@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from replayer.correlate import ValueMap
+from replayer.correlate import Substitution, Trace, ValueMap
 from sessions import Request
 
 # Hop-by-hop and framing headers belong to the recorded connection, not to the request;
@@ -55,6 +55,12 @@ class Outgoing:
     url: str
     headers: list[tuple[str, str]]
     body: bytes
+    path: str = ""
+    """Path and query as sent, without the target's origin and prefix."""
+    substitutions: tuple[Substitution, ...] = ()
+    """The recorded values replaced by values this target minted."""
+    ambiguous: tuple[str, ...] = ()
+    """Recorded values left as recorded: minted in several scopes, none named here."""
 
 
 def recorded_origin(request: Request, upstream: str | None) -> str:
@@ -69,7 +75,8 @@ def recorded_origin(request: Request, upstream: str | None) -> str:
 def build(request: Request, target: Target, values: ValueMap, origin: str) -> Outgoing:
     """The request to send: method, path+query and body as recorded (with correlated
     values), headers in recorded order with duplicates, Host and origins pointed at
-    the target."""
+    the target. What was substituted, and what could not be, is on the result."""
+    trace = Trace() if values else None
     headers: list[tuple[str, str]] = [("Host", target.netloc)]
     content_type = ""
     for raw_name, raw_value in request.headers:
@@ -82,7 +89,18 @@ def build(request: Request, target: Target, values: ValueMap, origin: str) -> Ou
             value = target.origin + value[len(origin) :]
         elif lowered == "content-type":
             content_type = value.lower()
-        headers.append((name, values.apply_text(value)))
-    path = values.apply_path(request.path)
-    body = values.apply_body(request.body, content_type)
-    return Outgoing(request.method, target.origin + target.prefix + path, headers, body)
+        headers.append((name, values.apply_text(value, name, trace)))
+    path = values.apply_path(request.path, trace)
+    body = values.apply_body(request.body, content_type, request.path, trace)
+    url = target.origin + target.prefix + path
+    if trace is None:
+        return Outgoing(request.method, url, headers, body, path)
+    return Outgoing(
+        request.method,
+        url,
+        headers,
+        body,
+        path,
+        tuple(trace.substitutions),
+        tuple(trace.ambiguous),
+    )

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import orjson
 
-from replayer.correlate import ValueMap, looks_minted, request_values
+from replayer.correlate import Trace, ValueMap, looks_minted, request_values
 from replayer.outgoing import Target, build
+from replayer.resources import key_resource, nested_resource, path_resource, resource_name
 from tests.factories import make_exchange
 
 JSON = [(b"Content-Type", b"application/json")]
@@ -148,3 +149,162 @@ def test_build_points_the_request_at_the_target() -> None:
     assert ("Authorization", "Bearer newTOKEN0987654321") in out.headers
     assert ("Origin", "http://127.0.0.1:6001") in out.headers
     assert out.body == exchange.request.body
+
+
+# -- scopes: equal recorded values from different resources never cross ---------------------
+
+
+def _learn_at(values: ValueMap, path: str, seq: int, recorded: object, minted: object) -> None:
+    values.learn(JSON, orjson.dumps(recorded), JSON, orjson.dumps(minted), seq=seq, path=path)
+
+
+def _blog() -> ValueMap:
+    """Post 13 minted as 41 and comment 13 as 77, as a blog API's replay sees them."""
+    values = ValueMap()
+    _learn_at(values, "/posts", 1, {"id": 13, "title": "a"}, {"id": 41, "title": "a"})
+    _learn_at(
+        values,
+        "/posts/13/comments",
+        2,
+        {"id": 13, "postId": 13, "body": "b"},
+        {"id": 77, "postId": 41, "body": "b"},
+    )
+    return values
+
+
+def test_resource_names_fold_case_separators_and_plurals() -> None:
+    pairs = [("posts", "post"), ("Entries", "entry"), ("categories", "category")]
+    pairs += [("boxes", "box"), ("statuses", "status"), ("blog-posts", "blogPost")]
+    pairs += [("addresses", "address"), ("databases", "database"), ("matches", "match")]
+    for plural, singular in pairs:
+        assert resource_name(plural) == resource_name(singular), (plural, singular)
+    assert resource_name("post") != resource_name("comment")
+    for key in ("postId", "post_id", "post-id", "PostID", "postIds", "X-Post-Id"):
+        assert key_resource(key) == "post", key
+    for key in ("id", "_id", "uuid", "ids", "paid", "valid", "title"):
+        assert key_resource(key) is None, key
+
+
+def test_where_a_value_was_minted_names_its_resource() -> None:
+    assert path_resource("/api/v1/posts") == "post"
+    assert path_resource("/posts/13/comments?page=2") == "comment"
+    assert path_resource("/posts/13") == "post"
+    assert path_resource("/posts/my-slug", (set(), {"my-slug"})) == "post"
+    assert path_resource("/") is None
+    assert nested_resource("id", ["comment"], "post") == "comment"
+    assert nested_resource("id", ["comments", "post"], "post") == "comment"
+    assert nested_resource("id", ["data"], "record") == "record"  # a wrapper: the route's
+    assert nested_resource("authorId", ["post"], "post") == "author"
+    assert nested_resource("id", [], None) is None
+
+
+def test_equal_values_of_two_resources_go_to_their_own_new_ids() -> None:
+    values = _blog()
+    assert values.apply_path("/posts/13") == "/posts/41"
+    assert values.apply_path("/comments/13") == "/comments/77"
+    assert values.apply_path("/posts/13/comments/13") == "/posts/41/comments/77"
+    assert values.apply_path("/comments?postId=13") == "/comments?postId=41"
+    assert values.apply_path("/comments?post_id=13&id=13") == "/comments?post_id=41&id=77"
+    body = values.apply_body(
+        b'{"postId": 13, "comment": {"id": 13}, "post": {"id": 13}}', "application/json"
+    )
+    assert orjson.loads(body) == {"postId": 41, "comment": {"id": 77}, "post": {"id": 41}}
+    assert orjson.loads(values.apply_body(b'{"id": 13}', "application/json", "/posts/13")) == {
+        "id": 41
+    }
+    assert values.apply_body(b"post_id=13", "application/x-www-form-urlencoded") == b"post_id=41"
+    assert values.apply_text("13", "X-Post-Id") == "41"
+    assert values.reverse()[41] == 13 and values.reverse()[77] == 13
+
+
+def test_a_use_that_names_no_scope_is_left_as_recorded_and_listed() -> None:
+    values = _blog()
+    trace = Trace()
+    assert values.apply_path("/lookup/13", trace) == "/lookup/13"
+    assert values.apply_text("13", "X-Thing", trace) == "13"
+    assert values.apply_body(b'{"ref": 13}', "application/json", "/search", trace) == b'{"ref": 13}'
+    assert trace.ambiguous == ["13"] and trace.substitutions == []
+
+
+def test_a_value_with_one_scope_is_used_everywhere() -> None:
+    values = ValueMap()
+    _learn_at(values, "/posts", 1, {"id": 13}, {"id": 41})
+    assert values.apply_path("/anything/13") == "/anything/41"
+    assert values.apply_text("13", "X-Thing") == "41"
+
+
+def test_scopes_that_agree_are_not_ambiguous() -> None:
+    values = ValueMap()
+    _learn_at(values, "/posts", 1, {"id": 13}, {"id": 41})
+    values.learn(
+        [(b"Location", b"http://a/entries/13")], b"", [(b"Location", b"http://b/entries/41")], b""
+    )
+    trace = Trace()
+    assert values.apply_path("/lookup/13", trace) == "/lookup/41" and not trace.ambiguous
+
+
+def test_the_newest_mint_of_a_scope_wins_and_other_scopes_keep_theirs() -> None:
+    values = _blog()
+    _learn_at(values, "/posts", 8, {"id": 13, "title": "c"}, {"id": 42, "title": "c"})
+    assert values.apply_path("/posts/13") == "/posts/42"
+    assert values.apply_path("/comments/13") == "/comments/77"
+    assert values.reverse()[42] == 13
+
+
+def test_etags_go_to_conditional_headers() -> None:
+    values = ValueMap()
+    values.learn([(b"ETag", b'"7"')], b"", [(b"ETag", b'"e-new"')], b"")
+    _learn_at(values, "/posts", 2, {"id": "7"}, {"id": "p-9"})
+    assert values.apply_text('"7"', "If-Match") == '"e-new"'
+    assert values.apply_text("7", "If-None-Match") == "e-new"
+    assert values.apply_path("/posts/7") == "/posts/p-9"
+
+
+def test_a_trace_says_what_was_substituted_where_and_by_which_exchange() -> None:
+    values = _blog()
+    trace = Trace()
+    values.apply_path("/posts/13/comments?postId=13", trace)
+    values.apply_body(b'{"post": {"id": 13}}', "application/json", "/x", trace)
+    seen = [(s.recorded, s.sent, s.at, s.mint.seq, s.mint.at) for s in trace.substitutions]
+    assert seen == [
+        ("13", "41", "path segment 2", 1, "$.id"),
+        ("13", "41", "query postId", 1, "$.id"),
+        (13, 41, "$.post.id", 1, "$.id"),
+    ]
+    trace = Trace()
+    values.apply_path("/comments?postId=99", trace)
+    assert trace.substitutions == [] and trace.ambiguous == []
+
+
+def test_a_cookie_takes_the_value_minted_for_its_name() -> None:
+    values = ValueMap()
+    values.learn(
+        [(b"Set-Cookie", b"sid=rec-0001; Path=/"), (b"Set-Cookie", b"csrf=rec-0002")],
+        b"",
+        [(b"Set-Cookie", b"sid=new-0001; Path=/"), (b"Set-Cookie", b"csrf=new-0002")],
+        b"",
+    )
+    values.learn([(b"Set-Cookie", b"csrf=rec-0001")], b"", [(b"Set-Cookie", b"csrf=new-0009")], b"")
+    trace = Trace()
+    cookie = values.apply_text("sid=rec-0001; csrf=rec-0001", "Cookie", trace)
+    assert cookie == "sid=new-0001; csrf=new-0009"
+    assert [(s.at, s.mint.at) for s in trace.substitutions] == [
+        ("header Cookie", "header Set-Cookie sid"),
+        ("header Cookie", "header Set-Cookie csrf"),
+    ]
+    assert values.apply_text("rec-0001", "X-Other", trace) == "rec-0001"
+    assert trace.ambiguous == ["rec-0001"]
+
+
+def test_a_re_mint_retires_the_old_mint_wherever_else_it_was_seen() -> None:
+    values = ValueMap()
+    _learn_at(values, "/entries", 1, {"id": 5, "t": "a"}, {"id": 1, "t": "a"})
+    _learn_at(
+        values, "/search", 2, {"results": [{"id": 5, "t": "a"}]}, {"results": [{"id": 1, "t": "a"}]}
+    )
+    assert set(values.scopes[5]) == {"entry", "search"}
+    _learn_at(values, "/entries", 3, {"id": 5, "t": "b"}, {"id": 2, "t": "b"})  # 5 reused
+    assert set(values.scopes[5]) == {"entry"}
+    trace = Trace()
+    assert values.apply_text("5", "X-Ref", trace) == "2" and not trace.ambiguous
+    assert values.reverse()[2] == 5 and 1 not in values.reverse()
