@@ -224,10 +224,11 @@ def _sort_key(key: FindingKey) -> tuple[str, ...]:
 
 
 def is_cross_route(route_count: int, run_routes: int) -> bool:
-    """The spec's rule: on >= 3 routes, or on >= half of a run of >= 2 routes."""
+    """The spec's rule: on >= 3 routes, or on >= half of a run of >= 2 routes. A shape
+    on one route is never cross-route (in a run of 2 routes, one is "half")."""
     if route_count >= CROSS_ROUTE_MIN:
         return True
-    return run_routes >= 2 and 2 * route_count >= run_routes
+    return route_count >= 2 and 2 * route_count >= run_routes
 
 
 def cross_route_shapes(

@@ -75,7 +75,9 @@ def test_finding_id_is_stable_and_short() -> None:
 
 def test_cross_route_rule() -> None:
     assert is_cross_route(3, 100)
-    assert is_cross_route(1, 2)
+    assert is_cross_route(2, 4)
+    assert not is_cross_route(2, 5)
+    assert not is_cross_route(1, 2)
     assert not is_cross_route(1, 3)
     assert not is_cross_route(1, 1)
     added = Difference(Where.HEADER, "access-control-allow-origin", DiffKind.ADDED, None, "*")
