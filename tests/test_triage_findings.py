@@ -12,6 +12,7 @@ from differ.findings import finding_id, finding_keys
 from differ.model import Difference, DiffKind, HttpResponse, Outcome, Verdict, Where
 from differ.signature import signature_of
 from triage import ExchangeResult, ResultsDB, RunInfo, schema
+from triage.compare import finding_changes
 
 JSON = [(b"Content-Type", b"application/json")]
 CORS = Difference(Where.HEADER, "access-control-allow-origin", DiffKind.ADDED, None, "*")
@@ -211,3 +212,23 @@ def test_verdicts_on_signatures_survive_the_migration(tmp_path: Path) -> None:
         # The old tables stay readable.
         assert len(db.query("SELECT * FROM signature_verdicts")) == 3
         assert len(db.query("SELECT * FROM signatures")) == 3
+
+
+def test_a_fix_of_one_of_two_divergences_is_one_fixed_and_nothing_new(tmp_path: Path) -> None:
+    with ResultsDB(tmp_path / "parity.db") as db:
+        a = store(db, [exchange(0, "GET /a", [CORS, TITLE])])
+        b = store(db, [exchange(0, "GET /a", [CORS])], at=2000.0)
+        states = {c.id: c.state for c in finding_changes(db, a, b)}
+        title = finding_id(finding_keys("GET /a", Verdict(Outcome.MISMATCHED, "", [TITLE]))[0])
+        assert sorted(states.values()) == ["fixed", "recurring"]
+        assert states[title] == "fixed"
+
+
+def test_a_finding_shown_only_by_ambiguous_exchanges_is_not_new(tmp_path: Path) -> None:
+    with ResultsDB(tmp_path / "parity.db") as db:
+        a = store(db, [exchange(0, "GET /a", [CORS])])
+        b = store(db, [exchange(0, "GET /a", [CORS, TITLE], ambiguous=["13"])], at=2000.0)
+        assert [(c.state, c.count_b) for c in finding_changes(db, a, b)] == [("recurring", 1)]
+        # Between two runs where only ambiguous exchanges show it: nothing to say.
+        c = store(db, [exchange(0, "GET /a", [CORS], ambiguous=["13"])], at=3000.0)
+        assert finding_changes(db, b, c) == []

@@ -160,6 +160,11 @@ def verdicts(rdb: ResultsDB) -> dict[str, dict[str, Any]]:
     return {row["signature"]: row for row in rdb.query("SELECT * FROM signature_verdicts")}
 
 
+def finding_verdicts(rdb: ResultsDB) -> dict[str, dict[str, Any]]:
+    """Every current verdict on a finding (table `verdicts`, v4), by finding id."""
+    return {row["finding"]: row for row in rdb.query("SELECT * FROM verdicts")}
+
+
 def history(rdb: ResultsDB, signature: str) -> list[dict[str, Any]]:
     """Every verdict ever given to `signature`, oldest first."""
     return [
