@@ -232,3 +232,33 @@ def test_a_finding_shown_only_by_ambiguous_exchanges_is_not_new(tmp_path: Path) 
         # Between two runs where only ambiguous exchanges show it: nothing to say.
         c = store(db, [exchange(0, "GET /a", [CORS], ambiguous=["13"])], at=3000.0)
         assert finding_changes(db, b, c) == []
+
+
+def test_report_and_show_name_a_cross_route_finding(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from parity.report_cmd import report, show
+
+    routes = [f"GET /api/r{i}" for i in range(4)]
+    path = tmp_path / "parity.db"
+    with ResultsDB(path) as db:
+        store(db, [exchange(i, routes[i % 4], [CORS]) for i in range(8)])
+    runner = CliRunner(env={"COLUMNS": "200"})
+    data = json.loads(runner.invoke(report, ["--db", str(path), "--json"]).output)
+    (finding,) = data["findings"]
+    assert finding["scope"] == "cross-route" and finding["routes"] == routes
+    assert finding["count"] == 8 and finding["verdict"] is None
+    assert finding["title"] == "header access-control-allow-origin added (missing → string)"
+    text = runner.invoke(report, ["--db", str(path)]).output
+    assert "across 4 routes" in text and finding["id"] in text
+    shown = runner.invoke(show, [finding["id"][:6].lower(), "--db", str(path), "--json"])
+    assert shown.exit_code == 0, shown.output
+    detail = json.loads(shown.output)
+    assert detail["finding"]["id"] == finding["id"] and detail["finding"]["count"] == 8
+    assert detail["mismatch"]["findings"] == [finding["id"]]
+    assert detail["mismatch"]["sent"]["target"]["url"] == "/0"
+    out = runner.invoke(show, [finding["id"], "--db", str(path)]).output
+    assert out.startswith(
+        f"Finding {finding['id']}  header access-control-allow-origin added "
+        "(missing → string) — on 8 exchanges across 4 routes\n"
+    )
