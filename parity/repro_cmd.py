@@ -108,6 +108,16 @@ def _find_mismatch(rdb: ResultsDB, ref: str) -> str:
     kind, ident = queries.find(rdb, ref)
     if kind == "mismatch":
         return ident
+    if kind == "finding":
+        found = rdb.query(
+            "SELECT l.mismatch_id AS id FROM finding_links l JOIN runs r ON r.id = l.run_id "
+            "WHERE l.finding = ? ORDER BY r.started_at DESC, r.rowid DESC, l.session, l.seq "
+            "LIMIT 1",
+            [ident],
+        )
+        if not found:
+            raise UserError(f"finding {ident} has no exchange in {rdb.path}")
+        return str(found[0]["id"])
     rows = rdb.query(
         "SELECT m.id AS id FROM mismatches m JOIN runs r ON r.id = m.run_id "
         "WHERE m.signature = ? ORDER BY r.started_at DESC, r.rowid DESC, m.session, m.seq "

@@ -242,3 +242,11 @@ def test_repro_of_a_signature_takes_its_first_mismatch(journal: Journal) -> None
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("# mismatch ")
     assert json.dumps(save["route"])[1:-1] in result.stdout
+
+
+def test_repro_of_a_finding_takes_its_first_exchange(journal: Journal) -> None:
+    save = journal.mismatch(route="POST /api/vaults/{id}/entries/{id}/save")
+    finding = save["findings"][0]
+    result = _repro(journal, finding)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("# mismatch ")

@@ -356,4 +356,4 @@ def test_a_failing_reset_stops_the_shrink_in_one_line(journal: Journal) -> None:
 
 def test_an_unknown_mismatch_is_one_line(journal: Journal) -> None:
     code, _, err = journal.shrink("nothing-like-this")
-    assert code == 2 and "no mismatch or signature" in err and len(err.splitlines()) == 1
+    assert code == 2 and "no mismatch or finding" in err and len(err.splitlines()) == 1

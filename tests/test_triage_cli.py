@@ -87,7 +87,15 @@ def test_the_module_does_not_import_sqlite_or_rich_at_import_time() -> None:
 
 def test_report_json_has_exactly_the_documented_shape(db_path: Path) -> None:
     data = as_json("report", "--db", str(db_path))
-    assert set(data) == {"run", "totals", "learned_noise", "routes", "signatures", "mismatches"}
+    assert set(data) == {
+        "run",
+        "totals",
+        "learned_noise",
+        "routes",
+        "signatures",
+        "findings",
+        "mismatches",
+    }
     assert data["learned_noise"] is None
     assert data["run"] == {
         "id": "66666666",
@@ -210,8 +218,36 @@ def test_report_json_has_exactly_the_documented_shape(db_path: Path) -> None:
         "actual_status",
         "error",
         "differences",
+        "findings",
     }
     assert all(set(m) == keys for m in mismatches)
+    findings = data["findings"]
+    assert [
+        (f["where"], f["path"], f["kind"], f["transition"], f["count"], f["routes"])
+        for f in findings
+    ] == [
+        ("status", "", "changed", "200 → 500", 1, ["POST /api/login"]),
+        (
+            "body",
+            "$.created",
+            "changed",
+            '"2026-01-01T10:00:00Z" → "2026-01-01T10:00:00+00:00"',
+            2,
+            ["GET /api/entries/{id}"],
+        ),
+        ("body", "$.token", "removed", "string → missing", 1, ["POST /api/login"]),
+        ("header", "set-cookie", "removed", "string → missing", 1, ["POST /api/login"]),
+    ]
+    assert all(f["scope"] == "route" and f["category"] == "difference" for f in findings)
+    assert findings[1]["example"]["id"] == first_date
+    assert findings[1]["example"]["sentence"] == (
+        "`$.created`: `2026-01-01T10:00:00+00:00` where the recording had `2026-01-01T10:00:00Z`"
+    )
+    assert mismatches[0]["findings"] == [findings[1]["id"]]
+    assert sorted(mismatches[2]["findings"]) == sorted(
+        f["id"] for f in findings if f["routes"] == ["POST /api/login"]
+    )
+    assert mismatches[3]["findings"] == []
     assert mismatches[0] == {
         "id": first_date,
         "session": "s1",
@@ -223,6 +259,7 @@ def test_report_json_has_exactly_the_documented_shape(db_path: Path) -> None:
         "expected_status": 200,
         "actual_status": 200,
         "error": None,
+        "findings": [findings[1]["id"]],
         "differences": [
             {
                 "where": "body",
@@ -273,7 +310,9 @@ def test_report_rich_view(db_path: Path) -> None:
         for i in route_lines
     ]
     assert order == ["login", "entries", "vaults", "health"]
-    assert "d4te5163" in out and "5ta7u500" in out
+    ids = [f["id"] for f in as_json("report", "--db", str(db_path))["findings"]]
+    assert len(ids) == 4 and all(ident in out for ident in ids)
+    assert "Findings, most severe first" in out
     assert "`$.created`: `2026-01-01T10:00:00+00:00` where the recording had" in out
     assert "p50 ms" in out and "3.0 / 4.5" in out
     assert "connection refused" in out
@@ -357,7 +396,7 @@ def test_show_a_signature(db_path: Path) -> None:
 def test_unknown_and_ambiguous_ids(db_path: Path) -> None:
     result = invoke("show", "zzzz", "--db", str(db_path))
     assert result.exit_code == 2
-    assert result.output == f"parity: error: no mismatch or signature 'zzzz' in {db_path}\n"
+    assert result.output == f"parity: error: no mismatch or finding 'zzzz' in {db_path}\n"
     # 55555555 is a mismatch of the older run, 5ta7u500 a signature
     result = invoke("show", "5", "--db", str(db_path))
     assert result.exit_code == 2

@@ -147,7 +147,7 @@ def states(db: ResultsDB, a: str | None, b: str) -> dict[str, tuple[str, str | N
 # -- the schema ---------------------------------------------------------------------------
 
 
-def test_a_v2_file_is_migrated_to_v3_and_keeps_its_data(tmp_path: Path) -> None:
+def test_a_v2_file_is_migrated_to_the_latest_and_keeps_its_data(tmp_path: Path) -> None:
     path = tmp_path / "parity.db"
     old = Database(path)
     old.enable_wal()
@@ -158,17 +158,22 @@ def test_a_v2_file_is_migrated_to_v3_and_keeps_its_data(tmp_path: Path) -> None:
         old.execute("PRAGMA user_version = 2")
     old.close()
     with ResultsDB(path) as v2:  # written as v2 would have been, then migrated
-        assert v2.schema_version == schema.LATEST == 3
+        assert v2.schema_version == schema.LATEST == 4
         run = make_run(v2, {"aaaa0001": 2}, at=1000.0)
         tables = set(v2.db.table_names())
-        assert {"verdicts", "verdict_history"} <= tables
+        assert {"signature_verdicts", "signature_verdict_history", "verdicts"} <= tables
+        old = v2.db.table("signature_verdicts").foreign_keys
+        assert {(fk.column, fk.other_table) for fk in old} == {
+            ("signature", "signatures"),
+            ("run_id", "runs"),
+        }
         fks = {(fk.column, fk.other_table) for fk in v2.db.table("verdicts").foreign_keys}
-        assert fks == {("signature", "signatures"), ("run_id", "runs")}
+        assert fks == {("finding", "findings"), ("run_id", "runs")}
         indexes = {tuple(i.columns) for i in v2.db.table("mismatches").indexes}
         assert ("run_id", "signature") in indexes
         v2.mark("aaaa0001", "bug", note="real", by="ana", run_id=run)
     with ResultsDB(path, create=False) as again:
-        assert again.schema_version == 3
+        assert again.schema_version == 4
         assert again.verdicts()["aaaa0001"]["verdict"] == "bug"
 
 
@@ -176,7 +181,8 @@ def test_the_verdict_column_refuses_other_values(db: ResultsDB) -> None:
     make_run(db, {"aaaa0001": 1}, at=1000.0)
     with pytest.raises(sqlite3.IntegrityError):
         db.db.execute(
-            "INSERT INTO verdicts (signature, verdict, marked_at) VALUES ('aaaa0001', 'meh', 1)"
+            "INSERT INTO signature_verdicts (signature, verdict, marked_at) "
+            "VALUES ('aaaa0001', 'meh', 1)"
         )
     with pytest.raises(ValueError, match="not a verdict"):
         db.mark("aaaa0001", "meh")

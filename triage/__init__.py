@@ -15,7 +15,9 @@ show` (`differ.content`, `differ.jsonpath`, …). URLs come masked from the call
 and bodies shown for reading are masked here (`triage.masking`). Reading:
 `triage.queries` (plain dicts, the `--json` shapes), `triage.sentences` (differences as
 sentences with raw values) and `triage.render` (rich). Learned noise: `triage.noise`.
-Verdicts on signatures: `triage.verdicts`; run to run (fixed, new, regressed):
+Findings (schema v4): stored by the writer and grouped across routes at `finish_run`
+(`triage.findings`), read by `triage.finding_queries`, compared run to run by
+`triage.compare.finding_changes`. Verdicts on signatures: `triage.verdicts`; run to run (fixed, new, regressed):
 `triage.compare`; the gate and its artifact: `triage.gate` (`docs/gate.md`); the
 interactive walk of `parity triage`: `triage.walk`. The tables are documented in
 `docs/results-db.md`.

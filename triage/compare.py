@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from triage.db import ResultsDB
 
 STATES = ("new", "regressed", "recurring", "fixed")
-"""A signature's state in run B against run A: `recurring` is in both."""
+"""A signature's (or finding's: `finding_changes`) state in run B against run A: `recurring` is in both."""
 CATEGORIES = ("fixed", "new", "regressed", "still_open", "accepted")
 """What `parity compare` lists, in this order in its JSON."""
 
@@ -153,6 +153,85 @@ def presence(rdb: ResultsDB, run_ids: Iterable[str]) -> dict[str, dict[str, int]
         ):
             found[run_id][signature] = count
     return found
+
+
+def finding_presence(
+    rdb: ResultsDB, run_ids: Iterable[str], *, clear_only: bool = True
+) -> dict[str, dict[str, int]]:
+    """Per run: its findings and how many exchanges show each there. With `clear_only`,
+    exchanges that depend on an ambiguous id (`mismatches.ambiguous_ids`) are left out:
+    a finding only they show is neither new nor regressed."""
+    found: dict[str, dict[str, int]] = {}
+    ids = list(dict.fromkeys(run_ids))
+    for run_id in ids:
+        found[run_id] = {}
+    clear = " AND m.ambiguous_ids = '[]'" if clear_only else ""
+    for chunk in _chunks(ids, 500):
+        marks = ", ".join("?" * len(chunk))
+        for run_id, finding, count in rdb.db.conn.execute(
+            f"SELECT l.run_id, l.finding, count(*) FROM finding_links l "
+            f"JOIN mismatches m ON m.id = l.mismatch_id WHERE l.run_id IN ({marks}){clear} "
+            "GROUP BY l.run_id, l.finding",
+            chunk,
+        ):
+            found[run_id][finding] = count
+    return found
+
+
+def finding_changes(rdb: ResultsDB, a_id: str | None, b_id: str) -> list[Change]:
+    """`changes` of findings: every finding of run A or run B with its state in B
+    against A, by the same definitions, with the verdicts on findings. A finding that B
+    shows only on exchanges depending on an ambiguous id is `recurring` if A had it,
+    else left out (not new, not regressed)."""
+    from triage.verdicts import finding_verdicts
+
+    keys = run_keys(rdb)
+    history = _history(keys, a_id, b_id)
+    seen = finding_presence(rdb, [*history, b_id])
+    in_b_any = finding_presence(rdb, [b_id], clear_only=False)[b_id]
+    return _states(seen, history, a_id, b_id, finding_verdicts(rdb), in_b_any)
+
+
+def _history(keys: dict[str, RunKey], a_id: str | None, b_id: str) -> list[str]:
+    b = keys[b_id]
+    history = [
+        k.id
+        for k in keys.values()
+        if k.finished and k.sessions == b.sessions and k.order < b.order and k.id != a_id
+    ]
+    if a_id is not None:
+        history.append(a_id)
+    history.sort(key=lambda ident: keys[ident].order)
+    return history
+
+
+def _states(
+    seen: dict[str, dict[str, int]],
+    history: list[str],
+    a_id: str | None,
+    b_id: str,
+    judged: dict[str, dict[str, Any]],
+    in_b_any: dict[str, int],
+) -> list[Change]:
+    fixed_in = _fixed_in(history, seen)
+    in_a = seen[a_id] if a_id is not None else {}
+    in_b = seen[b_id]
+    result: list[Change] = []
+    for ident in sorted(in_a.keys() | in_b.keys()):
+        count_a, count_b = in_a.get(ident, 0), in_b.get(ident, 0)
+        when: str | None = None
+        if count_a and not count_b and in_b_any.get(ident):
+            count_b = in_b_any[ident]  # still there, on ambiguous exchanges only
+        if count_a and count_b:
+            state = "recurring"
+        elif count_a:
+            state = "fixed"
+        elif ident in fixed_in:
+            state, when = "regressed", fixed_in[ident]
+        else:
+            state = "new"
+        result.append(Change(ident, state, count_a, count_b, when, judged.get(ident)))
+    return result
 
 
 def changes(rdb: ResultsDB, a_id: str | None, b_id: str) -> list[Change]:

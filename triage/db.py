@@ -28,9 +28,10 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from differ.findings import FindingKey, finding_id, finding_keys, grouped
 from differ.model import Outcome
 from differ.noise import LearnedNoise, NoiseKey, NoisePolicy
-from triage import noise, schema, verdicts
+from triage import findings, noise, schema, verdicts
 from triage.errors import NoDatabase, NotFound, NotResultsDB, TriageError
 from triage.masking import mask_difference, mask_headers, mask_text
 from triage.model import ExchangeResult, RunInfo
@@ -59,6 +60,7 @@ _RESULT_COLUMNS = (
     "differences",
     "noise",
     "error",
+    "serialization",
 )
 _MISMATCH_COLUMNS = (
     "id",
@@ -88,6 +90,9 @@ _MISMATCH_COLUMNS = (
     "request_body",
     "expected_body",
     "actual_body",
+    "sent",
+    "ambiguous_ids",
+    "serialization",
 )
 
 
@@ -237,8 +242,15 @@ class ResultsDB:
         when = time.time() if finished_at is None else finished_at
         with self._writing("finish the run"), self.db.atomic():
             cursor = self.db.execute("UPDATE runs SET finished_at = ? WHERE id = ?", [when, run_id])
-        if cursor.rowcount == 0:
-            raise NotFound(f"no run {run_id!r} in {self.path}")
+            if cursor.rowcount == 0:
+                raise NotFound(f"no run {run_id!r} in {self.path}")
+            findings.group_run(self.db, run_id)
+
+    def group_findings(self, run_id: str) -> int:
+        """Apply the cross-route rule to the run's findings now (`finish_run` does it);
+        returns how many exchange links moved to cross-route findings."""
+        with self._writing("group findings"):
+            return findings.group_run(self.db, run_id)
 
     def writer(
         self,
@@ -354,6 +366,9 @@ class ResultWriter:
         self._results: list[tuple[Any, ...]] = []
         self._mismatches: list[list[Any]] = []
         self._signatures: dict[str, tuple[Any, ...]] = {}
+        self._findings: dict[str, tuple[Any, ...]] = {}
+        self._links: list[tuple[str, int, int, str]] = []  # session, seq, mismatch, finding
+        self._sticky = findings.sticky_shapes(results_db.db)
         self._counts = [0, 0, 0, 0, 0]  # exchanges, matched, mismatched, errors, noise
         self._since = time.monotonic()
 
@@ -387,9 +402,18 @@ class ResultWriter:
         noise = len(verdict.noise)
         signature: str | None = None
         mismatch_index: int | None = None
-        if outcome != _MATCHED:
+        keys: list[FindingKey] = []
+        if outcome == _MISMATCHED or verdict.serialization:
+            keys = finding_keys(route, verdict)
+        if outcome != _MATCHED or keys:
             signature = self._mismatch(result, outcome, route)
             mismatch_index = len(self._mismatches) - 1
+            for key in keys:
+                stored = grouped(key, self._sticky)
+                ident = finding_id(stored)
+                if ident not in self._findings:
+                    self._findings[ident] = findings.finding_row(stored, self.run_id)
+                self._links.append((result.session, result.seq, mismatch_index, ident))
         self._results.append(
             (
                 self.run_id,
@@ -409,6 +433,7 @@ class ResultWriter:
                 len(verdict.differences),
                 noise,
                 verdict.error,
+                len(verdict.serialization),
             )
         )
         counts = self._counts
@@ -421,10 +446,12 @@ class ResultWriter:
             self.flush()
 
     def _mismatch(self, result: ExchangeResult, outcome: str, route: str) -> str | None:
-        """Buffer the mismatches row of a mismatched or errored exchange; its signature."""
+        """Buffer the mismatches row of a mismatched or errored exchange, or of a matched
+        one with serialization differences; its signature."""
         verdict = result.verdict
         expected, actual = result.expected, result.actual
         differences = [mask_difference(d) for d in verdict.differences]
+        serialization = [mask_difference(d) for d in verdict.serialization]
         signature = None
         if outcome == _MISMATCHED:
             signature = verdict.signature or fallback_signature(route, verdict.differences)
@@ -439,6 +466,8 @@ class ResultWriter:
                     self.run_id,
                 )
             first = describe_difference(differences[0]) if differences else ""
+        elif outcome == _MATCHED:
+            first = describe_difference(serialization[0]) if serialization else ""
         else:
             first = f"error: {verdict.error or 'no answer'}"
         self._mismatches.append(
@@ -470,6 +499,9 @@ class ResultWriter:
                 result.request_body,
                 expected.body if expected else None,
                 actual.body if actual else None,
+                None if result.sent is None else dumps(result.sent),
+                dumps(list(result.ambiguous_ids)),
+                dumps(serialization),
             ]
         )
         return signature
@@ -494,6 +526,15 @@ class ResultWriter:
                 if self._mismatches:
                     conn.executemany(_UPSERT_SIGNATURE, list(self._signatures.values()))
                     conn.executemany(_INSERT_MISMATCH, self._mismatches)
+                if self._links:
+                    conn.executemany(findings.UPSERT_FINDING, list(self._findings.values()))
+                    conn.executemany(
+                        findings.INSERT_LINK,
+                        [
+                            (self.run_id, session, seq, mismatch_ids[index], finding)
+                            for session, seq, index, finding in self._links
+                        ],
+                    )
                 conn.execute(
                     "UPDATE runs SET exchanges = exchanges + ?, matched = matched + ?, "
                     "mismatched = mismatched + ?, errors = errors + ?, "
@@ -513,6 +554,8 @@ class ResultWriter:
         self._results = []
         self._mismatches = []
         self._signatures = {}
+        self._findings = {}
+        self._links = []
         self._counts = [0, 0, 0, 0, 0]
 
     def _unique_ids(self, count: int) -> list[str]:

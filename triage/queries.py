@@ -140,7 +140,12 @@ def build_report(rdb: ResultsDB, run_ref: str | None = None) -> dict[str, Any]:
         "FROM mismatches WHERE run_id = ? ORDER BY session, seq",
         [run_id],
     )
+    from triage import finding_queries
+
+    linked = finding_queries.mismatch_findings(rdb, run_id)
     mismatches = [_mismatch_json(row) for row in rows]
+    for item in mismatches:
+        item["findings"] = linked.get(item["id"], [])
 
     counts = Counter(row["signature"] for row in rows if row["signature"])
     examples: dict[str, dict[str, Any]] = {}
@@ -178,6 +183,7 @@ def build_report(rdb: ResultsDB, run_ref: str | None = None) -> dict[str, Any]:
         "learned_noise": learned_noise_use(loads(run["meta"], {}) or {}),
         "routes": routes,
         "signatures": signatures,
+        "findings": finding_queries.run_findings(rdb, run_id),
         "mismatches": mismatches,
     }
 
@@ -258,16 +264,21 @@ def first_sentence(rdb: ResultsDB, mismatch_id: str) -> str | None:
 
 
 def find(rdb: ResultsDB, ref: str) -> tuple[str, str]:
-    """`("mismatch", id)` or `("signature", id)` for an id or a unique prefix of one."""
+    """`("mismatch", id)`, `("finding", id)` or `("signature", id)` for an id or a unique
+    prefix of one (finding ids start with `F`; the prefix may be in lower case)."""
     key = ref.strip()
     found: list[tuple[str, str]] = []
+    if key[:1] in ("F", "f"):
+        found.extend(
+            ("finding", row["id"]) for row in _by_prefix(rdb, "findings", "F" + key[1:].lower())
+        )
     for kind, table in (("mismatch", "mismatches"), ("signature", "signatures")):
         found.extend((kind, row["id"]) for row in _by_prefix(rdb, table, key))
     exact = [item for item in found if item[1] in (key, key.lower())]
     if len(exact) == 1:
         return exact[0]
     if not found:
-        raise NotFound(f"no mismatch or signature {ref!r} in {rdb.path}")
+        raise NotFound(f"no mismatch or finding {ref!r} in {rdb.path}")
     if len(found) > 1:
         names = ", ".join(f"{kind} {ident}" for kind, ident in found[:5])
         more = ", …" if len(found) > 5 else ""
@@ -276,10 +287,17 @@ def find(rdb: ResultsDB, ref: str) -> tuple[str, str]:
 
 
 def show(rdb: ResultsDB, ref: str) -> dict[str, Any]:
-    """`{"mismatch": {...}}` or `{"signature": {...}, "mismatch": {...}}`."""
+    """`{"mismatch": {...}}`, `{"finding": {...}, "mismatch": {...}}` or
+    `{"signature": {...}, "mismatch": {...}}` (old data)."""
     kind, ident = find(rdb, ref)
     if kind == "mismatch":
         return {"mismatch": mismatch_detail(rdb, ident)}
+    if kind == "finding":
+        from triage.finding_queries import finding_detail
+
+        detail = finding_detail(rdb, ident)
+        first = detail.pop("example_id")
+        return {**detail, "mismatch": None if first is None else mismatch_detail(rdb, first)}
     return signature_detail(rdb, ident)
 
 
@@ -515,6 +533,16 @@ def mismatch_detail(rdb: ResultsDB, mismatch_id: str) -> dict[str, Any]:
         "differences": differences,
         "noise": loads(row["noise"], []),
         "rules_applied": loads(row["rules_applied"], []),
+        "serialization": loads(row["serialization"], []),
+        "findings": [
+            r["finding"]
+            for r in rdb.query(
+                "SELECT finding FROM finding_links WHERE mismatch_id = ? ORDER BY finding",
+                [row["id"]],
+            )
+        ],
+        "ambiguous_ids": loads(row["ambiguous_ids"], []),
+        "sent": loads(row["sent"]),
         "body_diff": diff,
         "body_diff_more_lines": more,
     }

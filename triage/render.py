@@ -123,27 +123,8 @@ def report(out: Console, data: dict[str, Any]) -> None:
             f"[dim]Latency per route: on a terminal of {NARROW}+ columns, or with --json.[/dim]"
         )
 
-    if data["signatures"]:
-        sigs = Table(title="Mismatches by signature (`parity show ID` for one in full)")
-        # Room for the example first: route and paths get about a quarter each of what
-        # the id and count columns leave (readable at 100 columns).
-        room = max(40, out.width - 36)
-        sigs.add_column("signature", no_wrap=True)
-        sigs.add_column("count", justify="right")
-        sigs.add_column("route, kinds", overflow="fold", max_width=max(16, room * 3 // 10))
-        sigs.add_column("paths", overflow="fold", max_width=max(12, room // 4))
-        sigs.add_column("example", overflow="fold", min_width=min(60, room * 4 // 10))
-        for s in data["signatures"]:
-            example = s["example"]
-            said = example.get("sentence") or example["difference"]
-            sigs.add_row(
-                _esc(s["id"]),
-                str(s["count"]),
-                f"{_esc(s['route'])}\n[dim]{_esc(', '.join(s['kinds']))}[/dim]",
-                _esc(_paths(s["paths"])),
-                f"[bold]{_esc(example['id'])}[/bold] {_esc(said)}",
-            )
-        out.print(sigs)
+    if data.get("findings"):
+        _findings(out, data["findings"])
 
     errors = [m for m in data["mismatches"] if m["error"] is not None]
     if errors:
@@ -242,7 +223,67 @@ def runs(out: Console, rows: list[dict[str, Any]], where: str) -> None:
 # -- show -----------------------------------------------------------------------------
 
 
+def _scope(f: dict[str, Any]) -> str:
+    routes = f["routes"]
+    if f["scope"] == "cross-route":
+        return f"across {len(routes)} {'route' if len(routes) == 1 else 'routes'}"
+    return str(f["route"])
+
+
+def _findings(out: Console, findings: list[dict[str, Any]]) -> None:
+    """The findings table, most severe first (status, body, headers, serialization)."""
+    table = Table(title="Findings, most severe first (`parity show ID` for one in full)")
+    room = max(40, out.width - 36)
+    table.add_column("finding", no_wrap=True)
+    table.add_column("count", justify="right")
+    table.add_column("what", overflow="fold", max_width=max(16, room * 3 // 10))
+    table.add_column("where", overflow="fold", max_width=max(12, room // 4))
+    table.add_column("example", overflow="fold", min_width=min(60, room * 4 // 10))
+    for f in findings:
+        example = f["example"]
+        said = example.get("sentence") or example.get("difference") or ""
+        what = _esc(f["title"])
+        if f.get("verdict"):
+            what += f"\n[dim]{_esc(f['verdict'])}[/dim]"
+        if f.get("ambiguous_only"):
+            what += "\n[yellow]depends on an ambiguous id[/yellow]"
+        table.add_row(
+            _esc(f["id"]),
+            str(f["count"]),
+            what,
+            _esc(_scope(f)),
+            f"[bold]{_esc(example['id'])}[/bold] {_esc(said)}",
+        )
+    out.print(table)
+
+
+def _finding(out: Console, f: dict[str, Any]) -> None:
+    count = f["count"]
+    routes = f["routes"]
+    where = (
+        f"on {count} {'exchange' if count == 1 else 'exchanges'} across {len(routes)} "
+        f"{'route' if len(routes) == 1 else 'routes'}"
+    )
+    out.print(f"[bold]Finding {_esc(f['id'])}[/bold]  {_esc(f['title'])} — {where}")
+    out.print(f"  scope      {_esc(f['scope'])}" + (f" ({_esc(f['route'])})" if f["route"] else ""))
+    out.print(f"  category   {_esc(f['category'])}")
+    out.print(f"  routes     {_esc(_listed(routes[:10], len(routes)))}")
+    out.print(f"  verdict    {_esc(f['verdict'] or 'none (open)')}")
+    runs = f["runs"]
+    if len(runs) > 1:
+        rest = ", ".join(f"{_esc(r['run'])}: {r['count']}" for r in runs[1:6])
+        out.print(f"  earlier    {rest}{', …' if len(runs) > 6 else ''}")
+    out.print(f"  first seen {_esc(f['first_seen_run'])}, last seen {_esc(f['last_seen_run'])}")
+
+
 def show(out: Console, data: dict[str, Any]) -> None:
+    if "finding" in data:
+        _finding(out, data["finding"])
+        if data["mismatch"] is not None:
+            out.print()
+            out.print("[bold]Its first exchange in the latest run:[/bold]")
+            _mismatch(out, data["mismatch"])
+        return
     if "signature" in data:
         _signature(out, data["signature"])
         if data["mismatch"] is not None:
@@ -297,8 +338,13 @@ def _mismatch(out: Console, m: dict[str, Any]) -> None:
     )
     out.print(
         f"  run {_esc(m['run_id'])}  session {_esc(m['session'])}  seq {m['seq']}"
-        f"  signature {_esc(m['signature'])}"
+        f"  findings {_esc(', '.join(m.get('findings') or []) or 'none')}"
     )
+    if m.get("ambiguous_ids"):
+        ids = ", ".join(str(i) for i in m["ambiguous_ids"])
+        out.print(f"  [yellow]depends on an ambiguous id: {_esc(ids)}[/yellow]")
+    # SENT: the lead wires `triage.sent.format_sent(m["sent"]) -> list[str]` here (the
+    # request as sent to each target and its substitutions); `--json` has `m["sent"]`.
     if m["error"]:
         out.print(f"  [red]the target did not answer: {_esc(m['error'])}[/red]")
 

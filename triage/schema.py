@@ -197,7 +197,85 @@ def _v3(db: Database) -> None:
     db.execute("CREATE INDEX idx_mismatches_run_signature ON mismatches (run_id, signature)")
 
 
-MIGRATIONS: list[Callable[[Database], None]] = [_v1, _v2, _v3]
+def _v4(db: Database) -> None:
+    """Findings (issue 8): one row per root cause, the exchanges linked to each, verdicts
+    re-keyed from signatures to findings (carried over, see `triage.findings`), the
+    request as sent and ambiguous ids on mismatches, serialization counts on results.
+    The signature tables stay, renamed where a new table takes their name, for old data."""
+    db.execute(
+        """
+        CREATE TABLE findings (
+            id TEXT PRIMARY KEY,
+            scope TEXT NOT NULL CHECK (scope IN ('route', 'cross-route')),
+            route TEXT,
+            place TEXT NOT NULL,
+            path TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            transition TEXT NOT NULL,
+            category TEXT NOT NULL CHECK (category IN ('difference', 'serialization')),
+            first_seen_run TEXT REFERENCES runs(id),
+            last_seen_run TEXT REFERENCES runs(id)
+        )
+        """
+    )
+    db.execute("CREATE INDEX idx_findings_shape ON findings (place, path, kind, transition)")
+    db.execute(
+        """
+        CREATE TABLE finding_links (
+            run_id TEXT NOT NULL REFERENCES runs(id),
+            session TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            mismatch_id TEXT NOT NULL REFERENCES mismatches(id),
+            finding TEXT NOT NULL REFERENCES findings(id),
+            PRIMARY KEY (mismatch_id, finding)
+        ) WITHOUT ROWID
+        """
+    )
+    db.execute("CREATE INDEX idx_finding_links_run ON finding_links (run_id, finding)")
+    db.execute("CREATE INDEX idx_finding_links_finding ON finding_links (finding, run_id)")
+    db.execute("ALTER TABLE verdicts RENAME TO signature_verdicts")
+    db.execute("ALTER TABLE verdict_history RENAME TO signature_verdict_history")
+    db.execute("DROP INDEX idx_verdict_history_signature")
+    db.execute(
+        "CREATE INDEX idx_signature_verdict_history ON signature_verdict_history (signature, id)"
+    )
+    db.execute(
+        """
+        CREATE TABLE verdicts (
+            finding TEXT PRIMARY KEY REFERENCES findings(id),
+            verdict TEXT NOT NULL CHECK (verdict IN ('bug', 'expected', 'noise')),
+            note TEXT NOT NULL DEFAULT '',
+            marked_at REAL NOT NULL,
+            marked_by TEXT NOT NULL DEFAULT '',
+            run_id TEXT REFERENCES runs(id)
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE verdict_history (
+            id INTEGER PRIMARY KEY,
+            finding TEXT NOT NULL REFERENCES findings(id),
+            verdict TEXT NOT NULL CHECK (verdict IN ('bug', 'expected', 'noise')),
+            note TEXT NOT NULL DEFAULT '',
+            marked_at REAL NOT NULL,
+            marked_by TEXT NOT NULL DEFAULT '',
+            run_id TEXT REFERENCES runs(id)
+        )
+        """
+    )
+    db.execute("CREATE INDEX idx_verdict_history_finding ON verdict_history (finding, id)")
+    db.execute("ALTER TABLE mismatches ADD COLUMN sent TEXT")
+    db.execute("ALTER TABLE mismatches ADD COLUMN ambiguous_ids TEXT NOT NULL DEFAULT '[]'")
+    db.execute("ALTER TABLE mismatches ADD COLUMN serialization TEXT NOT NULL DEFAULT '[]'")
+    db.execute("ALTER TABLE results ADD COLUMN serialization INTEGER NOT NULL DEFAULT 0")
+    # Imported here: the carry-over needs the differ's finding identity, the rest does not.
+    from triage.findings import carry_over
+
+    carry_over(db)
+
+
+MIGRATIONS: list[Callable[[Database], None]] = [_v1, _v2, _v3, _v4]
 """`MIGRATIONS[n]` takes a database from version n to n + 1. Only ever append."""
 
 LATEST = len(MIGRATIONS)

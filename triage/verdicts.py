@@ -1,4 +1,5 @@
-"""Verdicts on signatures (tables `verdicts` and `verdict_history`, schema v3).
+"""Verdicts on signatures (tables `signature_verdicts` and `signature_verdict_history`
+since schema v4; the commands move to findings, `triage.findings`).
 
 A verdict is a decision about a signature, taken once and applied to every run that has
 the signature (signature ids are stable across runs: the same route and the same set of
@@ -124,7 +125,7 @@ def mark(
     try:
         with db.atomic():
             db.execute(
-                "INSERT INTO verdicts (signature, verdict, note, marked_at, marked_by, run_id) "
+                "INSERT INTO signature_verdicts (signature, verdict, note, marked_at, marked_by, run_id) "
                 "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(signature) DO UPDATE SET "
                 "verdict = excluded.verdict, note = excluded.note, "
                 "marked_at = excluded.marked_at, marked_by = excluded.marked_by, "
@@ -132,7 +133,7 @@ def mark(
                 row,
             )
             db.execute(
-                "INSERT INTO verdict_history (signature, verdict, note, marked_at, marked_by, "
+                "INSERT INTO signature_verdict_history (signature, verdict, note, marked_at, marked_by, "
                 "run_id) VALUES (?, ?, ?, ?, ?, ?)",
                 row,
             )
@@ -150,13 +151,18 @@ def mark(
 
 
 def verdict_of(rdb: ResultsDB, signature: str) -> dict[str, Any] | None:
-    rows = rdb.query("SELECT * FROM verdicts WHERE signature = ?", [signature])
+    rows = rdb.query("SELECT * FROM signature_verdicts WHERE signature = ?", [signature])
     return rows[0] if rows else None
 
 
 def verdicts(rdb: ResultsDB) -> dict[str, dict[str, Any]]:
     """Every current verdict, by signature id."""
-    return {row["signature"]: row for row in rdb.query("SELECT * FROM verdicts")}
+    return {row["signature"]: row for row in rdb.query("SELECT * FROM signature_verdicts")}
+
+
+def finding_verdicts(rdb: ResultsDB) -> dict[str, dict[str, Any]]:
+    """Every current verdict on a finding (table `verdicts`, v4), by finding id."""
+    return {row["finding"]: row for row in rdb.query("SELECT * FROM verdicts")}
 
 
 def history(rdb: ResultsDB, signature: str) -> list[dict[str, Any]]:
@@ -164,6 +170,6 @@ def history(rdb: ResultsDB, signature: str) -> list[dict[str, Any]]:
     return [
         verdict_json(row) or {}
         for row in rdb.query(
-            "SELECT * FROM verdict_history WHERE signature = ? ORDER BY id", [signature]
+            "SELECT * FROM signature_verdict_history WHERE signature = ? ORDER BY id", [signature]
         )
     ]
