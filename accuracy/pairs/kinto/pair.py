@@ -153,9 +153,8 @@ class _Client:
 
 
 def _data(answer: Any) -> dict[str, Any]:
-    if isinstance(answer, dict) and isinstance(answer.get("data"), dict):
-        return answer["data"]
-    return {}
+    data = answer.get("data") if isinstance(answer, dict) else None
+    return data if isinstance(data, dict) else {}
 
 
 TEXTS = ["Björk", "Sigur Rós", "Motörhead", "Mötley Crüe", "Æther", "plain"]
