@@ -23,8 +23,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -145,11 +145,11 @@ class Context:
     pair: ModuleType
     work: Path  # .accuracy/NAME: installs
     run: Path  # .accuracy/NAME/run: data dirs, logs, sessions, db
-    stack: ExitStack
     counter: int = 0
 
-    def server(self, side: str) -> str:
-        """Start `side` on a fresh data dir and a free port; its base URL once ready."""
+    def server(self, side: str, stack: ExitStack) -> str:
+        """Start `side` on a fresh data dir and a free port, stopped when `stack` closes;
+        its base URL once ready."""
         self.counter += 1
         data = self.run / f"data-{side}-{self.counter}"
         data.mkdir(parents=True)
@@ -162,7 +162,7 @@ class Context:
             data,
             clean_env(env),
         )
-        self.stack.callback(proc.stop)
+        stack.callback(proc.stop)
         base = f"http://127.0.0.1:{port}"
         wait_ready(proc, base + self.pair.READY_PATH)
         return base
@@ -193,17 +193,9 @@ def parity_json(ctx: Context, *args: str) -> Any:
         ) from exc
 
 
-@contextmanager
-def servers() -> Iterator[ExitStack]:
-    """Every process registered on the stack is stopped on the way out, Ctrl-C included."""
-    with ExitStack() as stack:
-        yield stack
-
-
 def record(ctx: Context, sessions: Path) -> None:
     with ExitStack() as stack:
-        sub = Context(ctx.pair, ctx.work, ctx.run, stack, ctx.counter)
-        old = sub.server("old")
+        old = ctx.server("old", stack)
         rec = Process(
             "parity record",
             parity_argv(
@@ -227,18 +219,15 @@ def record(ctx: Context, sessions: Path) -> None:
         wait_line(rec, "recording to")
         ctx.pair.client(proxy)
         code = rec.stop(signal.SIGINT, 30.0)
-        ctx.counter = sub.counter
         if code not in (0, -signal.SIGINT, 130):
             raise SetupError(f"parity record exited {code}: {rec.tail()}")
 
 
 def replay(ctx: Context, sessions: Path, db: Path, label: str) -> None:
     with ExitStack() as stack:
-        sub = Context(ctx.pair, ctx.work, ctx.run, stack, ctx.counter)
-        old = sub.server("old")
-        new = sub.server("new")
-        ctx.counter = sub.counter
-        done = sub.parity(
+        old = ctx.server("old", stack)
+        new = ctx.server("new", stack)
+        done = ctx.parity(
             "replay",
             str(sessions),
             "--target",
@@ -268,6 +257,8 @@ class Outcome:
     compare: dict[str, int]
     diagnostic: list[tuple[tuple[str, str, str, str], int]]
     misses: list[str]
+    preview: score.PairScore | None = None
+    """Before findings exist: the mismatches' differences scored as per-route findings."""
 
 
 def run_pair(name: str, keep: bool) -> Outcome:
@@ -280,14 +271,13 @@ def run_pair(name: str, keep: bool) -> Outcome:
     shutil.rmtree(run_dir, ignore_errors=True)
     run_dir.mkdir(parents=True)
     sessions, db = run_dir / "sessions", run_dir / "parity.db"
+    ctx = Context(pair, work, run_dir)
     try:
-        with servers() as stack:
-            ctx = Context(pair, work, run_dir, stack)
-            record(ctx, sessions)
-            replay(ctx, sessions, db, "accuracy-1")
-            report = parity_json(ctx, "report", "--db", str(db))
-            replay(ctx, sessions, db, "accuracy-2")
-            compare = parity_json(ctx, "compare", "--db", str(db))
+        record(ctx, sessions)
+        replay(ctx, sessions, db, "accuracy-1")
+        report = parity_json(ctx, "report", "--db", str(db))
+        replay(ctx, sessions, db, "accuracy-2")
+        compare = parity_json(ctx, "compare", "--db", str(db))
     finally:
         if not keep:
             for data in run_dir.glob("data-*"):
@@ -298,6 +288,7 @@ def run_pair(name: str, keep: bool) -> Outcome:
     exchanges = int((report.get("totals") or {}).get("exchanges", 0))
     diagnostic = score.diagnostic_groups(mismatches)
     if "findings" not in report:
+        preview = score.score(score.preview_findings(mismatches), truth, mismatches)
         return Outcome(
             name,
             pair.DESCRIPTION,
@@ -307,6 +298,7 @@ def run_pair(name: str, keep: bool) -> Outcome:
             counts,
             diagnostic,
             ["`parity report --json` has no `findings` key yet: cannot score"],
+            preview,
         )
     result = score.score(report["findings"], truth, mismatches)
     return Outcome(
@@ -332,19 +324,33 @@ def _finding_line(f: score.Finding) -> str:
     )
 
 
+def _figures(r: score.PairScore) -> str:
+    return (
+        f"recall {r.recall:.0%}, noise share {r.noise_share:.1%} of {r.findings}, "
+        f"{r.per_root_cause:.2f} per root cause, {len(r.id_failures)} id failures"
+    )
+
+
+def _print_lists(r: score.PairScore) -> None:
+    for entry in r.missed:
+        print(f"  missed: {entry.id}: {entry.description}")
+    for finding in r.unexplained:
+        print("  unexplained:" + _finding_line(finding)[1:])
+    for line in r.id_failures:
+        print(f"  id failure: {line}")
+
+
 def print_outcome(out: Outcome) -> None:
     print(f"\n== {out.name}: {out.description} ({out.exchanges} exchanges)")
     if out.result is None:
         print("diagnostic (no findings yet): differences by route, where, path, kind")
         for (route, where, path, kind), count in out.diagnostic:
             print(f"  {count:4d}  {route}  {where} {path} {kind}")
+        if out.preview is not None:
+            print(f"  preview, the groups scored as per-route findings: {_figures(out.preview)}")
+            _print_lists(out.preview)
     else:
-        for entry in out.result.missed:
-            print(f"  missed: {entry.id}: {entry.description}")
-        for finding in out.result.unexplained:
-            print("  unexplained:" + _finding_line(finding)[1:])
-        for line in out.result.id_failures:
-            print(f"  id failure: {line}")
+        _print_lists(out.result)
     print(f"  stability (second replay, compare): {out.compare}")
 
 
@@ -359,7 +365,7 @@ def table_rows(outcomes: Sequence[Outcome]) -> list[list[str]]:
                     "n/a",
                     "n/a",
                     "n/a",
-                    "n/a",
+                    str(len(o.preview.id_failures)) if o.preview else "n/a",
                     "yes" if o.stable else "no",
                     f"no findings; {sum(c for _, c in o.diagnostic)} differences in "
                     f"{len(o.diagnostic)} (route, where, path, kind) groups",
@@ -404,10 +410,24 @@ def write_md(outcomes: Sequence[Outcome], path: Path) -> None:
         if o.result is None:
             lines.append("")
             lines.append(
+                "`parity report --json` has no `findings` yet (another branch of issue 8): "
+                "recall, noise share and findings per root cause are not measured."
+            )
+            lines.append("")
+            lines.append(
                 "Diagnostic (the report's differences by route, where, templated path, kind):"
             )
             lines.append("")
             lines += [f"- {c} x `{r}` {w} `{p}` {k}" for (r, w, p, k), c in o.diagnostic]
+            if o.preview is not None:
+                lines.append("")
+                lines.append(
+                    "Preview, each group scored as a per-route finding (not the goal's "
+                    f"figures): {_figures(o.preview)}."
+                )
+                lines += [f"- missed: `{e.id}` — {e.description}" for e in o.preview.missed]
+                lines += ["- unexplained:" + _finding_line(f)[1:] for f in o.preview.unexplained]
+                lines += [f"- id failure: {x}" for x in o.preview.id_failures]
         else:
             lines += [f"- missed: `{e.id}` — {e.description}" for e in o.result.missed]
             lines += ["- unexplained:" + _finding_line(f)[1:] for f in o.result.unexplained]
@@ -471,7 +491,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 1 if any(o.misses for o in outcomes) else 0
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, _interrupt)  # a terminated run stops its servers too
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:  # started in the background
+        signal.signal(signal.SIGINT, _interrupt)
     try:
         sys.exit(main())
     except KeyboardInterrupt:

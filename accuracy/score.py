@@ -264,6 +264,28 @@ def diagnostic_groups(
     return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
 
 
+def preview_findings(mismatches: Iterable[Mismatch]) -> list[dict[str, Any]]:
+    """Stopgap before `findings`: one per-route pseudo-finding per (route, where,
+    templated path, kind) group, so truth can be checked against today's reports."""
+    out: list[dict[str, Any]] = []
+    for n, ((route, where, path, kind), count) in enumerate(diagnostic_groups(mismatches)):
+        out.append(
+            {
+                "id": f"G{n + 1}",
+                "scope": "route",
+                "route": route,
+                "routes": [route],
+                "where": where,
+                "path": path,
+                "kind": kind,
+                "transition": None,
+                "category": "difference",
+                "count": count,
+            }
+        )
+    return out
+
+
 _INDEX = re.compile(r"\[\d+\]")
 
 

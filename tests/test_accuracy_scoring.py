@@ -182,3 +182,39 @@ def test_diagnostic_groups_count_differences_by_route_where_path_kind() -> None:
         (("GET /a", "body", "$.x[*].y", "changed"), 2),
         (("GET /a", "header", "x-thing", "added"), 1),
     ]
+
+
+def test_preview_findings_are_one_per_route_group_and_score_like_findings() -> None:
+    mismatches = [
+        {"route": "POST /v1/things", "differences": [{"where": "status", "path": "", "kind": "changed"}]},
+        {"route": "GET /v1/things", "differences": [{"where": "body", "path": "$.data[2].name", "kind": "added"},
+                                                    {"where": "body", "path": "$.data[0].name", "kind": "added"}]},
+    ]  # fmt: skip
+    preview = score.preview_findings(mismatches)
+    assert [(f["route"], f["path"], f["count"]) for f in preview] == [
+        ("GET /v1/things", "$.data[*].name", 2),
+        ("POST /v1/things", "", 1),
+    ]
+    result = score.score(preview, TRUTH)
+    assert [e.id for e in result.missed] == ["cors"] and result.noise_share == 0.0
+
+
+def test_write_md_replaces_only_the_figures_block(tmp_path: Path) -> None:
+    from accuracy import run
+
+    md = tmp_path / "ACCURACY.md"
+    md.write_text("# A\n\nintro\n\n<!-- figures: begin -->\nold\n<!-- figures: end -->\n\ntail\n")
+    scored = score.score([finding("F1", "body", "$.data[*].name", "added")], TRUTH)
+    outcomes = [
+        run.Outcome("demo", "Demo 1 vs 2", 61, scored, True, {"new": 0}, [], []),
+        run.Outcome("early", "Early 1 vs 2", 62, None, False, {"new": 1},
+                    [(("GET /a", "body", "$.x", "changed"), 3)], ["no findings"], scored),
+    ]  # fmt: skip
+    run.write_md(outcomes, md)
+    run.write_md(outcomes, md)  # idempotent: one block
+    text = md.read_text()
+    assert text.startswith("# A\n\nintro\n") and text.rstrip().endswith("tail")
+    assert text.count("<!-- figures: begin -->") == 1 and "old\n" not in text
+    assert "| demo | 33% | 0.0% | 1.00 | 0 | yes |" in text
+    assert "| early | n/a | n/a | n/a | 0 | no |" in text
+    assert "3 x `GET /a` body `$.x` changed" in text and "missed: `status`" in text
