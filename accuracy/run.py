@@ -96,8 +96,8 @@ class Process:
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int | None:
         if self.popen.poll() is None:
-            try:
-                self.popen.send_signal(sig)
+            try:  # the whole group: a server may run behind a launcher (npm, node, sh)
+                os.killpg(self.popen.pid, sig)
                 self.popen.wait(timeout)
             except subprocess.TimeoutExpired:
                 os.killpg(self.popen.pid, signal.SIGKILL)
@@ -108,6 +108,10 @@ class Process:
         return self.popen.returncode
 
 
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+"""Loopback readiness checks never go through an HTTP proxy from the environment."""
+
+
 def wait_ready(proc: Process, url: str, timeout: float = READY_TIMEOUT) -> None:
     """GET-poll `url` until it answers below 500, the process exits, or time runs out."""
     deadline = time.monotonic() + timeout
@@ -115,7 +119,7 @@ def wait_ready(proc: Process, url: str, timeout: float = READY_TIMEOUT) -> None:
         if proc.popen.poll() is not None:
             raise SetupError(f"{proc.name} exited ({proc.popen.returncode}): {proc.tail()}")
         try:
-            with urllib.request.urlopen(url, timeout=2) as resp:
+            with _DIRECT.open(url, timeout=2) as resp:
                 if resp.status < 500:
                     return
         except urllib.error.HTTPError as exc:
@@ -182,10 +186,13 @@ class Context:
             raise SetupError(f"parity {args[0]} took more than {timeout:.0f}s") from exc
 
 
-def parity_json(ctx: Context, *args: str) -> Any:
+def parity_json(ctx: Context, *args: str) -> dict[str, Any]:
     done = ctx.parity(*args, "--json")
     try:
-        return json.loads(done.stdout)
+        data = json.loads(done.stdout)
+        if not isinstance(data, dict):
+            raise ValueError("not an object")
+        return data
     except ValueError as exc:
         why = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
         raise SetupError(
@@ -217,7 +224,10 @@ def record(ctx: Context, sessions: Path) -> None:
         line = wait_line(rec, "listening on ")
         proxy = line.split("listening on ", 1)[1].split()[0]
         wait_line(rec, "recording to")
-        ctx.pair.client(proxy)
+        try:
+            ctx.pair.client(proxy)
+        except Exception as exc:  # a pair's client bug or a dead proxy: one line, no traceback
+            raise SetupError(f"the client failed: {type(exc).__name__}: {exc}") from exc
         code = rec.stop(signal.SIGINT, 30.0)
         if code not in (0, -signal.SIGINT, 130):
             raise SetupError(f"parity record exited {code}: {rec.tail()}")
@@ -266,7 +276,10 @@ def run_pair(name: str, keep: bool) -> Outcome:
     work = WORK / name
     work.mkdir(parents=True, exist_ok=True)
     truth = score.load_truth(PAIRS / name / "truth.toml")
-    pair.install(work)
+    try:
+        pair.install(work)
+    except SystemExit as exc:  # the pair's one-line reason; exit 2 like every setup error
+        raise SetupError(str(exc.code).removeprefix("accuracy: ")) from exc
     run_dir = work / "run"
     shutil.rmtree(run_dir, ignore_errors=True)
     run_dir.mkdir(parents=True)
