@@ -14,15 +14,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -31,17 +26,21 @@ from types import ModuleType
 from typing import Any
 
 from accuracy import score
+from accuracy.figures import Outcome, print_outcome, print_table, write_md
+from accuracy.processes import (
+    Process,
+    SetupError,
+    clean_env,
+    free_port,
+    parity_argv,
+    wait_line,
+    wait_ready,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 PAIRS = ROOT / "accuracy" / "pairs"
 WORK = ROOT / ".accuracy"
-READY_TIMEOUT = 90.0
 STEP_TIMEOUT = 300.0
-COMMAND = "make accuracy   (python -m accuracy.run [--pair NAME ...] [--write-md] [--keep])"
-
-
-class SetupError(Exception):
-    """A pair could not be installed, started, recorded or replayed."""
 
 
 def discover() -> list[str]:
@@ -50,98 +49,6 @@ def discover() -> list[str]:
 
 def load(name: str) -> ModuleType:
     return importlib.import_module(f"accuracy.pairs.{name}.pair")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def parity_argv(*args: str) -> list[str]:
-    script = Path(sys.executable).parent / "parity"
-    return [str(script), *args] if script.exists() else [sys.executable, "-m", "parity", *args]
-
-
-def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "PARITY_CONFIG"}
-    return {**env, "PYTHONUNBUFFERED": "1", **(extra or {})}
-
-
-class Process:
-    """A background process whose output goes to a log file; stop() is idempotent."""
-
-    def __init__(self, name: str, argv: list[str], log: Path, cwd: Path, env: dict[str, str]):
-        self.name, self.log = name, log
-        self.out = log.open("wb")
-        try:
-            self.popen = subprocess.Popen(
-                argv,
-                cwd=cwd,
-                env=env,
-                stdout=self.out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        except OSError as exc:
-            self.out.close()
-            raise SetupError(f"cannot start {name}: {exc}") from exc
-
-    def text(self) -> str:
-        return self.log.read_text(encoding="utf-8", errors="replace")
-
-    def tail(self, lines: int = 5) -> str:
-        return " | ".join(self.text().strip().splitlines()[-lines:])
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int | None:
-        if self.popen.poll() is None:
-            try:  # the whole group: a server may run behind a launcher (npm, node, sh)
-                os.killpg(self.popen.pid, sig)
-                self.popen.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.popen.pid, signal.SIGKILL)
-                self.popen.wait(timeout)
-            except ProcessLookupError:
-                pass
-        self.out.close()
-        return self.popen.returncode
-
-
-_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-"""Loopback readiness checks never go through an HTTP proxy from the environment."""
-
-
-def wait_ready(proc: Process, url: str, timeout: float = READY_TIMEOUT) -> None:
-    """GET-poll `url` until it answers below 500, the process exits, or time runs out."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.popen.poll() is not None:
-            raise SetupError(f"{proc.name} exited ({proc.popen.returncode}): {proc.tail()}")
-        try:
-            with _DIRECT.open(url, timeout=2) as resp:
-                if resp.status < 500:
-                    return
-        except urllib.error.HTTPError as exc:
-            if exc.code < 500:
-                return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise SetupError(f"{proc.name} not ready at {url} within {timeout:.0f}s: {proc.tail()}")
-
-
-def wait_line(proc: Process, marker: str, timeout: float = READY_TIMEOUT) -> str:
-    """The first output line containing `marker`."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for line in proc.text().splitlines():
-            if marker in line:
-                return line
-        if proc.popen.poll() is not None:
-            raise SetupError(f"{proc.name} exited ({proc.popen.returncode}): {proc.tail()}")
-        time.sleep(0.1)
-    raise SetupError(f"{proc.name} printed no {marker!r} within {timeout:.0f}s: {proc.tail()}")
 
 
 @dataclass
@@ -257,20 +164,6 @@ def replay(ctx: Context, sessions: Path, db: Path, label: str) -> None:
             raise SetupError(f"parity replay exited {done.returncode}: {tail[0]}")
 
 
-@dataclass
-class Outcome:
-    name: str
-    description: str
-    exchanges: int
-    result: score.PairScore | None
-    stable: bool
-    compare: dict[str, int]
-    diagnostic: list[tuple[tuple[str, str, str, str], int]]
-    misses: list[str]
-    preview: score.PairScore | None = None
-    """Before findings exist: the mismatches' differences scored as per-route findings."""
-
-
 def run_pair(name: str, keep: bool) -> Outcome:
     pair = load(name)
     work = WORK / name
@@ -324,142 +217,6 @@ def run_pair(name: str, keep: bool) -> Outcome:
         diagnostic,
         score.misses_goal(result, stable),
     )
-
-
-# --- output ---------------------------------------------------------------------------
-
-
-def _finding_line(f: score.Finding) -> str:
-    where = f.get("route") or f"{len(f.get('routes') or [])} routes"
-    return (
-        f"  {f.get('id')} {f.get('where')} {f.get('path')!r} {f.get('kind')} "
-        f"{f.get('transition')!r} [{f.get('category')}] on {where} x{f.get('count')}"
-    )
-
-
-def _figures(r: score.PairScore) -> str:
-    return (
-        f"recall {r.recall:.0%}, noise share {r.noise_share:.1%} of {r.findings}, "
-        f"{r.per_root_cause:.2f} per root cause, {len(r.id_failures)} id failures"
-    )
-
-
-def _print_lists(r: score.PairScore) -> None:
-    for entry in r.missed:
-        print(f"  missed: {entry.id}: {entry.description}")
-    for finding in r.unexplained:
-        print("  unexplained:" + _finding_line(finding)[1:])
-    for line in r.id_failures:
-        print(f"  id failure: {line}")
-
-
-def print_outcome(out: Outcome) -> None:
-    print(f"\n== {out.name}: {out.description} ({out.exchanges} exchanges)")
-    if out.result is None:
-        print("diagnostic (no findings yet): differences by route, where, path, kind")
-        for (route, where, path, kind), count in out.diagnostic:
-            print(f"  {count:4d}  {route}  {where} {path} {kind}")
-        if out.preview is not None:
-            print(f"  preview, the groups scored as per-route findings: {_figures(out.preview)}")
-            _print_lists(out.preview)
-    else:
-        _print_lists(out.result)
-    print(f"  stability (second replay, compare): {out.compare}")
-
-
-def table_rows(outcomes: Sequence[Outcome]) -> list[list[str]]:
-    rows = []
-    for o in outcomes:
-        r = o.result
-        if r is None:
-            rows.append(
-                [
-                    o.name,
-                    "n/a",
-                    "n/a",
-                    "n/a",
-                    str(len(o.preview.id_failures)) if o.preview else "n/a",
-                    "yes" if o.stable else "no",
-                    f"no findings; {sum(c for _, c in o.diagnostic)} differences in "
-                    f"{len(o.diagnostic)} (route, where, path, kind) groups",
-                ]
-            )
-            continue
-        rows.append(
-            [
-                o.name,
-                f"{r.recall:.0%}",
-                f"{r.noise_share:.1%}",
-                f"{r.per_root_cause:.2f}",
-                str(len(r.id_failures)),
-                "yes" if o.stable else "no",
-                "; ".join(o.misses) or "all goals met",
-            ]
-        )
-    return rows
-
-
-HEADERS = ["pair", "recall", "noise share", "findings/root cause", "id failures", "stable", "goals"]
-
-
-def print_table(outcomes: Sequence[Outcome]) -> None:
-    rows = [HEADERS, *table_rows(outcomes)]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(HEADERS))]
-    print()
-    for row in rows:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
-
-
-def write_md(outcomes: Sequence[Outcome], path: Path) -> None:
-    """Replace the figures section of ACCURACY.md (between its markers) with this run's."""
-    lines = ["| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS)]
-    lines += ["| " + " | ".join(row) + " |" for row in table_rows(outcomes)]
-    for o in outcomes:
-        lines.append("")
-        lines.append(
-            f"**{o.name}** — {o.description}; {o.exchanges} exchanges; "
-            f"second replay vs first: {o.compare}."
-        )
-        if o.result is None:
-            lines.append("")
-            lines.append(
-                "`parity report --json` has no `findings` yet (another branch of issue 8): "
-                "recall, noise share and findings per root cause are not measured."
-            )
-            lines.append("")
-            lines.append(
-                "Diagnostic (the report's differences by route, where, templated path, kind):"
-            )
-            lines.append("")
-            lines += [f"- {c} x `{r}` {w} `{p}` {k}" for (r, w, p, k), c in o.diagnostic]
-            if o.preview is not None:
-                lines.append("")
-                lines.append(
-                    "Preview, each group scored as a per-route finding (not the goal's "
-                    f"figures): {_figures(o.preview)}."
-                )
-                lines += [f"- missed: `{e.id}` — {e.description}" for e in o.preview.missed]
-                lines += ["- unexplained:" + _finding_line(f)[1:] for f in o.preview.unexplained]
-                lines += [f"- id failure: {x}" for x in o.preview.id_failures]
-        else:
-            lines += [f"- missed: `{e.id}` — {e.description}" for e in o.result.missed]
-            lines += ["- unexplained:" + _finding_line(f)[1:] for f in o.result.unexplained]
-            lines += [f"- id failure: {x}" for x in o.result.id_failures]
-    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    block = "\n".join(
-        [
-            f"<!-- figures: begin -->\nMeasured {stamp} with `{COMMAND}`.\n",
-            *lines,
-            "<!-- figures: end -->",
-        ]
-    )
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Accuracy\n\n"
-    begin, end = text.find("<!-- figures: begin -->"), text.find("<!-- figures: end -->")
-    if begin >= 0 and end > begin:
-        text = text[:begin] + block + text[end + len("<!-- figures: end -->") :]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    path.write_text(text, encoding="utf-8")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

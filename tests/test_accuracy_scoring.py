@@ -200,18 +200,18 @@ def test_preview_findings_are_one_per_route_group_and_score_like_findings() -> N
 
 
 def test_write_md_replaces_only_the_figures_block(tmp_path: Path) -> None:
-    from accuracy import run
+    from accuracy import figures
 
     md = tmp_path / "ACCURACY.md"
     md.write_text("# A\n\nintro\n\n<!-- figures: begin -->\nold\n<!-- figures: end -->\n\ntail\n")
     scored = score.score([finding("F1", "body", "$.data[*].name", "added")], TRUTH)
     outcomes = [
-        run.Outcome("demo", "Demo 1 vs 2", 61, scored, True, {"new": 0}, [], []),
-        run.Outcome("early", "Early 1 vs 2", 62, None, False, {"new": 1},
+        figures.Outcome("demo", "Demo 1 vs 2", 61, scored, True, {"new": 0}, [], []),
+        figures.Outcome("early", "Early 1 vs 2", 62, None, False, {"new": 1},
                     [(("GET /a", "body", "$.x", "changed"), 3)], ["no findings"], scored),
     ]  # fmt: skip
-    run.write_md(outcomes, md)
-    run.write_md(outcomes, md)  # idempotent: one block
+    figures.write_md(outcomes, md)
+    figures.write_md(outcomes, md)  # idempotent: one block
     text = md.read_text()
     assert text.startswith("# A\n\nintro\n") and text.rstrip().endswith("tail")
     assert text.count("<!-- figures: begin -->") == 1 and "old\n" not in text
