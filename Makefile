@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test lint demo bench clean system-deps
+.PHONY: install test lint demo bench accuracy clean system-deps
 
 install: $(STAMP)
 
@@ -33,6 +33,11 @@ demo: install
 
 bench: install
 	$(BIN)/python bench/run.py
+
+# Real third-party API pairs (ACCURACY.md); installs their servers under .accuracy/.
+# ACCURACY_ARGS="--pair kinto --write-md" to choose pairs or rewrite ACCURACY.md.
+accuracy: install
+	$(BIN)/python -m accuracy.run $(ACCURACY_ARGS)
 
 clean:
 	rm -rf $(VENV) .parity .mypy_cache .ruff_cache .pytest_cache
