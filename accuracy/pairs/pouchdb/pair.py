@@ -183,7 +183,7 @@ VIEW = {
 
 
 def client(base: str) -> None:
-    """About 90 requests in a fixed order; revs and minted ids come from the answers."""
+    """118 requests in a fixed order; revs and minted ids come from the answers."""
     c = _Client(base)
     c.call("GET", "/")
     c.call("GET", "/_all_dbs")
