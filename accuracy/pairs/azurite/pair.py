@@ -37,12 +37,13 @@ NPM_QUIET = ("--no-audit", "--no-fund", "--loglevel=error")
 
 
 def install(work: Path) -> None:
-    """Install both Azurite versions under `work/azurite/<side>` (npm prefixes)."""
+    """Install both Azurite versions under `work/<side>` (npm prefixes); `work` is the
+    pair's own directory (`.accuracy/azurite`)."""
     npm = shutil.which("npm")
     if npm is None:
         raise SystemExit("accuracy: npm is not on PATH (needed to install Azurite)")
     for side, version in VERSIONS.items():
-        prefix = work / "azurite" / side
+        prefix = work / side
         package = prefix / "node_modules" / "azurite" / "package.json"
         if package.is_file() and json.loads(package.read_text())["version"] == version:
             continue
@@ -60,7 +61,7 @@ def install(work: Path) -> None:
 
 def command(work: Path, side: str, port: int, data: Path) -> tuple[list[str], dict[str, str]]:
     """Argv and environment that start the Blob service of one side on 127.0.0.1:port."""
-    binary = work / "azurite" / side / "node_modules" / ".bin" / "azurite-blob"
+    binary = work / side / "node_modules" / ".bin" / "azurite-blob"
     argv = [str(binary), "--blobHost", "127.0.0.1", "--blobPort", str(port)]
     argv += ["--location", str(data), "--silent", "--skipApiVersionCheck", "--loose"]
     if side == "new":
