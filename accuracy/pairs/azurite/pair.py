@@ -160,7 +160,7 @@ def text_between(body: bytes, tag: str) -> str:
 
 
 def client(base: str) -> None:
-    """The deterministic, stateful client: about 90 Blob requests against `base`."""
+    """The deterministic, stateful client: 111 Blob requests against `base`."""
     s = Storage(base)
     blob = {"x-ms-blob-type": "BlockBlob", "Content-Type": "text/plain"}
 
@@ -187,6 +187,9 @@ def client(base: str) -> None:
     s.send("HEAD", "/docs", "restype=container")
     s.send("PUT", "/photos", "restype=container&comp=metadata", {"x-ms-meta-team": "blue"})
     s.send("GET", "/photos", "restype=container&comp=metadata")
+    # A non-ASCII metadata value: the header goes out as Latin-1, listings answer UTF-8.
+    s.send("PUT", "/docs", "restype=container&comp=metadata", {"x-ms-meta-city": "Z\u00fcrich"})
+    s.send("GET", "/docs", "restype=container&comp=metadata")
     s.send("GET", "/docs", "restype=container&comp=acl")
     acl = (
         b'<?xml version="1.0" encoding="utf-8"?><SignedIdentifiers><SignedIdentifier>'
@@ -361,6 +364,13 @@ def client(base: str) -> None:
     s.send("GET", "/photos/a.txt", "", sas=False)
     s.send("GET", "/photos/a.txt", SAS.replace("sp=rwdlacupt", "sp=r") + "&x=1", sas=False)
     s.send("GET", "/docs/b-copy.txt", "", sas=False)
+    wrong_md5 = {"x-ms-blob-type": "BlockBlob", "Content-MD5": "AAAAAAAAAAAAAAAAAAAAAA=="}
+    s.send("PUT", "/photos/md5.txt", "", wrong_md5, b"checked body")
+    # A metadata name that is no C# identifier (nor an XML element name), then the
+    # listing of its container, which has to write that name as an element.
+    s.send("PUT", "/docs/badmeta.txt", "", blob | {"x-ms-meta-1st": "v"}, b"bad metadata")
+    s.send("HEAD", "/docs/badmeta.txt")
+    s.send("GET", "/docs", "restype=container&comp=list")
 
     # Deletes: blob with snapshots, a deleted blob read again, container delete and re-create.
     s.send("DELETE", "/photos/b.txt")
