@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -206,17 +206,51 @@ def route_key(route: str, difference: Difference, category: str) -> FindingKey:
     )
 
 
+def _media_type(value: Any) -> str | None:
+    if not isinstance(value, str):
+        return None
+    return value.split(";", 1)[0].strip().lower() or None
+
+
+def explaining(differences: Sequence[Difference]) -> list[Difference] | None:
+    """The differences that explain a whole response, if the exchange has any: a status
+    that changed (or an `error_changed`), else a Content-Type of another media type. The
+    response is then another kind of answer (an error instead of a result, an HTML error
+    page instead of JSON, a blob instead of its tags), and its body and header
+    differences are consequences of that one root cause, not findings of their own. They
+    stay on the exchange (`parity show` lists them). None when nothing explains the rest."""
+    status = [d for d in differences if d.where is Where.STATUS]
+    if status:
+        return status
+    media = [
+        d
+        for d in differences
+        if d.where is Where.HEADER
+        and d.path == "content-type"
+        and d.kind is DiffKind.CHANGED
+        and _media_type(d.expected) != _media_type(d.actual)
+    ]
+    return media or None
+
+
 def finding_keys(route: str, verdict: Verdict) -> list[FindingKey]:
     """The distinct per-route keys of a verdict's differences (category `difference`)
-    and serialization differences (category `serialization`), sorted."""
+    and serialization differences (category `serialization`), sorted. When a status or
+    media-type change explains the response (`explaining`), only it is a finding."""
+    root = explaining(verdict.differences)
+    if root is not None:
+        return sorted({route_key(route, d, DIFFERENCE) for d in root}, key=_sort_key)
     keys = {route_key(route, d, DIFFERENCE) for d in verdict.differences}
     keys.update(route_key(route, d, SERIALIZATION) for d in verdict.serialization)
     return sorted(keys, key=_sort_key)
 
 
-def keys_of(route: str, differences: Iterable[Difference], category: str) -> list[FindingKey]:
-    """Distinct per-route keys of stored differences (used by the v4 migration)."""
-    return sorted({route_key(route, d, category) for d in differences}, key=_sort_key)
+def keys_of(route: str, differences: Sequence[Difference], category: str) -> list[FindingKey]:
+    """Distinct per-route keys of stored differences (used by the v4 migration), with the
+    same rule as `finding_keys` for category `difference`."""
+    root = explaining(differences) if category == DIFFERENCE else None
+    chosen = differences if root is None else root
+    return sorted({route_key(route, d, category) for d in chosen}, key=_sort_key)
 
 
 def _sort_key(key: FindingKey) -> tuple[str, ...]:

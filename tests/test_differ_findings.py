@@ -10,6 +10,7 @@ from differ.findings import (
     finding_keys,
     grouped,
     is_cross_route,
+    keys_of,
     transition_of,
 )
 from differ.model import Difference, DiffKind, Outcome, Verdict, Where
@@ -104,3 +105,46 @@ def test_cross_route_is_sticky() -> None:
     assert cross_route_shapes([("GET /a", key)], run_routes=10) == frozenset()
     sticky = frozenset({key.shape})
     assert cross_route_shapes([("GET /a", key)], 10, sticky) == sticky
+
+
+def test_a_changed_status_is_the_one_finding_of_its_exchange() -> None:
+    """An HTML error page instead of a JSON result: the status explains the body and the
+    headers; they stay on the exchange but are not findings of their own."""
+    status = Difference(Where.STATUS, "", DiffKind.CHANGED, 200, 500)
+    kind = Difference(
+        Where.HEADER, "content-type", DiffKind.CHANGED, "application/json", "text/html"
+    )
+    csp = Difference(Where.HEADER, "content-security-policy", DiffKind.ADDED, None, "x")
+    value = body("$.ok", DiffKind.REMOVED, True, None)
+    verdict = Verdict(Outcome.MISMATCHED, "POST /q", differences=[value, csp, kind, status])
+    (key,) = finding_keys("POST /q", verdict)
+    assert (key.where, key.transition) == ("status", "200 → 500")
+    assert keys_of("POST /q", [value, csp, kind, status], "difference") == [key]
+
+
+def test_another_media_type_is_the_one_finding_of_its_exchange() -> None:
+    kind = Difference(
+        Where.HEADER,
+        "content-type",
+        DiffKind.CHANGED,
+        "application/octet-stream",
+        "application/xml",
+    )
+    gone = Difference(Where.HEADER, "content-md5", DiffKind.REMOVED, "abc", None)
+    value = body("$", DiffKind.CHANGED, "blob", "<Tags/>")
+    verdict = Verdict(Outcome.MISMATCHED, "GET /b", differences=[value, gone, kind])
+    (key,) = finding_keys("GET /b", verdict)
+    assert key.path == "content-type"
+
+
+def test_a_charset_change_alone_explains_nothing_else() -> None:
+    charset = Difference(
+        Where.HEADER,
+        "content-type",
+        DiffKind.CHANGED,
+        "application/json; charset=utf-8",
+        "application/json",
+    )
+    value = body("$.title", DiffKind.CHANGED, "a", "b")
+    verdict = Verdict(Outcome.MISMATCHED, "GET /e", differences=[value, charset])
+    assert len(finding_keys("GET /e", verdict)) == 2
