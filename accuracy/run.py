@@ -142,7 +142,10 @@ def record(ctx: Context, sessions: Path) -> None:
 
 def replay(ctx: Context, sessions: Path, db: Path, label: str) -> None:
     with ExitStack() as stack:
+        # Two fresh instances of OLD as baselines, as `parity replay --help` advises: what
+        # varies by chance (an order fixed per process) shows against one of them.
         old = ctx.server("old", stack)
+        second = ctx.server("old", stack)
         new = ctx.server("new", stack)
         done = ctx.parity(
             "replay",
@@ -151,6 +154,8 @@ def replay(ctx: Context, sessions: Path, db: Path, label: str) -> None:
             new,
             "--baseline",
             old,
+            "--baseline",
+            second,
             "--db",
             str(db),
             "--label",

@@ -2,7 +2,7 @@
 reading truth.toml).
 
 A truth entry matches a finding when every field the entry gives agrees: `where`,
-`category` and `kind` (one or a list) by equality, `path` and `route` as globs where
+`category` and `kind` (one or a list) by equality, `path`, `route` and `transition` (`"200 → 400*+message*"`) as globs where
 only `*` (any run) and `?` (one character) are wildcards — `[*]` in a body path is
 literal, so `$.data[*].id` is written as it is reported. A cross-route finding
 matches a `route` glob when any of its routes does.
@@ -30,7 +30,7 @@ Finding = Mapping[str, Any]
 Mismatch = Mapping[str, Any]
 
 ID_FAILURE_STATUSES = frozenset({400, 404, 409, 410, 412})
-FIELDS = ("where", "path", "kind", "route", "category")
+FIELDS = ("where", "path", "kind", "route", "category", "transition")
 
 
 class TruthError(ValueError):
@@ -48,6 +48,7 @@ class Entry:
     kind: tuple[str, ...] = ()
     route: str | None = None
     category: str | None = None
+    transition: str | None = None
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,7 @@ def _entry(table: Mapping[str, Any], section: str, n: int) -> Entry:
         raise TruthError(f"[[{section}]] {table['id']}: needs a description")
     kind = table.get("kind", ())
     kinds = (kind,) if isinstance(kind, str) else tuple(kind)
-    for name in ("where", "path", "route", "category"):
+    for name in ("where", "path", "route", "category", "transition"):
         if name in table and not isinstance(table[name], str):
             raise TruthError(f"[[{section}]] {table['id']}: {name} must be a string")
     return Entry(
@@ -104,6 +105,7 @@ def _entry(table: Mapping[str, Any], section: str, n: int) -> Entry:
         kind=kinds,
         route=table.get("route"),
         category=table.get("category"),
+        transition=table.get("transition"),
     )
 
 
@@ -146,6 +148,10 @@ def matches(entry: Entry, finding: Finding) -> bool:
     if entry.kind and finding.get("kind") not in entry.kind:
         return False
     if entry.path is not None and not glob_match(entry.path, str(finding.get("path") or "")):
+        return False
+    if entry.transition is not None and not glob_match(
+        entry.transition, str(finding.get("transition") or "")
+    ):
         return False
     if entry.route is not None:
         route = entry.route

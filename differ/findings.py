@@ -15,6 +15,7 @@ transition, category) seen on many routes becomes one cross-route finding
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 from collections.abc import Iterable, Sequence
@@ -239,7 +240,7 @@ def finding_keys(route: str, verdict: Verdict) -> list[FindingKey]:
     media-type change explains the response (`explaining`), only it is a finding."""
     root = explaining(verdict.differences)
     if root is not None:
-        return sorted({route_key(route, d, DIFFERENCE) for d in root}, key=_sort_key)
+        return _root_keys(route, root, verdict.differences)
     keys = {route_key(route, d, DIFFERENCE) for d in verdict.differences}
     keys.update(route_key(route, d, SERIALIZATION) for d in verdict.serialization)
     return sorted(keys, key=_sort_key)
@@ -249,8 +250,45 @@ def keys_of(route: str, differences: Sequence[Difference], category: str) -> lis
     """Distinct per-route keys of stored differences (used by the v4 migration), with the
     same rule as `finding_keys` for category `difference`."""
     root = explaining(differences) if category == DIFFERENCE else None
-    chosen = differences if root is None else root
-    return sorted({route_key(route, d, category) for d in chosen}, key=_sort_key)
+    if root is not None:
+        return _root_keys(route, root, differences)
+    return sorted({route_key(route, d, category) for d in differences}, key=_sort_key)
+
+
+_TOP_KEY = re.compile(r"^\$\.([^.\[]+)$")
+_MAX_SHAPE_KEYS = 6
+
+
+def _answer_shape(differences: Sequence[Difference]) -> str:
+    """`(+error +message -docs)`: the top-level body keys the new answer added and
+    removed. Two root causes that turn one route's 200 into a 400 with other error
+    bodies stay two findings; values (messages, ids) never enter it."""
+    marks = set()
+    for d in differences:
+        if d.where is not Where.BODY or d.kind not in (DiffKind.ADDED, DiffKind.REMOVED):
+            continue
+        top = _TOP_KEY.match(d.path)
+        if top:
+            marks.add(("+" if d.kind is DiffKind.ADDED else "-") + top.group(1))
+    if not marks:
+        return ""
+    shown = sorted(marks, key=lambda m: (m[1:], m[0]))[:_MAX_SHAPE_KEYS]
+    return " (" + " ".join(shown) + ")"
+
+
+def _root_keys(
+    route: str, root: Sequence[Difference], differences: Sequence[Difference]
+) -> list[FindingKey]:
+    """The keys of an exchange that `explaining` explains: a status change carries the
+    shape of the new answer in its transition."""
+    shape = _answer_shape(differences)
+    keys = set()
+    for d in root:
+        key = route_key(route, d, DIFFERENCE)
+        if d.where is Where.STATUS and d.kind is DiffKind.CHANGED and shape:
+            key = dataclasses.replace(key, transition=key.transition + shape)
+        keys.add(key)
+    return sorted(keys, key=_sort_key)
 
 
 def _sort_key(key: FindingKey) -> tuple[str, ...]:

@@ -218,3 +218,23 @@ def test_write_md_replaces_only_the_figures_block(tmp_path: Path) -> None:
     assert "| demo | 33% | 0.0% | 1.00 | 0 | yes |" in text
     assert "| early | n/a | n/a | n/a | 0 | no |" in text
     assert "3 x `GET /a` body `$.x` changed" in text and "missed: `status`" in text
+
+
+def test_a_transition_glob_tells_two_errors_of_one_route_apart() -> None:
+    reason = finding("F1", "status", "", route="POST /f")
+    reason["transition"] = "200 → 400 (-docs +error +reason)"
+    message = dict(reason, id="F2", transition="200 → 400 (-docs +error +message)")
+    entry = score.parse_truth(
+        {
+            "difference": [
+                {
+                    "id": "message",
+                    "description": "a 400 whose body has message",
+                    "where": "status",
+                    "transition": "200 → 400*+message*",
+                }
+            ]
+        }
+    ).differences[0]
+    assert score.matches(entry, message)
+    assert not score.matches(entry, reason)

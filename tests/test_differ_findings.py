@@ -118,7 +118,7 @@ def test_a_changed_status_is_the_one_finding_of_its_exchange() -> None:
     value = body("$.ok", DiffKind.REMOVED, True, None)
     verdict = Verdict(Outcome.MISMATCHED, "POST /q", differences=[value, csp, kind, status])
     (key,) = finding_keys("POST /q", verdict)
-    assert (key.where, key.transition) == ("status", "200 → 500")
+    assert (key.where, key.transition) == ("status", "200 → 500 (-ok)")
     assert keys_of("POST /q", [value, csp, kind, status], "difference") == [key]
 
 
@@ -148,3 +148,20 @@ def test_a_charset_change_alone_explains_nothing_else() -> None:
     value = body("$.title", DiffKind.CHANGED, "a", "b")
     verdict = Verdict(Outcome.MISMATCHED, "GET /e", differences=[value, charset])
     assert len(finding_keys("GET /e", verdict)) == 2
+
+
+def test_two_errors_of_one_route_with_other_bodies_are_two_findings() -> None:
+    """200 -> 400 with `{error, reason}` and 200 -> 400 with `{error, message}`: two root
+    causes on one route; the shape of the new answer keeps them apart, values do not."""
+    status = Difference(Where.STATUS, "", DiffKind.CHANGED, 200, 400)
+
+    def answer(*keys: str) -> Verdict:
+        added = [body(f"$.{k}", DiffKind.ADDED, None, "v") for k in keys]
+        gone = body("$.docs", DiffKind.REMOVED, [], None)
+        return Verdict(Outcome.MISMATCHED, "POST /f", differences=[status, gone, *added])
+
+    (reason,) = finding_keys("POST /f", answer("error", "reason"))
+    (message,) = finding_keys("POST /f", answer("message", "error"))
+    assert reason.transition == "200 → 400 (-docs +error +reason)"
+    assert message.transition == "200 → 400 (-docs +error +message)"
+    assert finding_keys("POST /f", answer("reason", "error")) == [reason]
