@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
@@ -188,9 +189,19 @@ def test_by_default_the_wire_only_divergences_are_not_mismatches(
     assert code == 1 and report["totals"]["errors"] == 0
     found = _found(report)
     assert found == set(DIVERGENCES) - WIRE_ONLY, f"not found: {set(DIVERGENCES) - found}"
-    # LEAD: triage does not store Verdict.serialization yet (another branch). Once it
-    # does, assert here that the report's findings hold WIRE_ONLY as serialization
-    # findings (category "serialization"), e.g. `$.mood_score` "4.0" -> "4".
+    # The wire-only ones are serialization findings, stored with their exchanges.
+    categories = {f["category"] for f in report["findings"]}
+    assert categories == {"difference", "serialization"}
+    with sqlite3.connect(tmp_path / "parity.db") as con:
+        rows = con.execute(
+            "SELECT method, url, route, actual_status, serialization FROM mismatches"
+        ).fetchall()
+    wire: set[str] = set()
+    for method, url, route, actual_status, serialization in rows:
+        exchange = {"method": method, "url": url, "route": route, "actual_status": actual_status}
+        for d in json.loads(serialization or "[]"):
+            wire |= {name for name in WIRE_ONLY if EXPLAINS[name](exchange, d)}
+    assert wire == WIRE_ONLY
 
 
 def test_a_candidate_with_every_divergence_fixed_matches_completely(
