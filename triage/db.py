@@ -337,7 +337,7 @@ class ResultsDB:
 
     def verdicts(self) -> dict[str, dict[str, Any]]:
         """Every current verdict, by finding id (rows of `verdicts`)."""
-        return verdicts.verdicts(self)
+        return verdicts.finding_verdicts(self)
 
     def verdict_history(self, finding: str) -> list[dict[str, Any]]:
         """Every verdict `finding` was given, oldest first."""

@@ -160,16 +160,6 @@ def finding_verdicts(rdb: ResultsDB) -> dict[str, dict[str, Any]]:
     return {row["finding"]: row for row in rdb.query("SELECT * FROM verdicts")}
 
 
-verdicts = finding_verdicts
-"""Every current verdict, by finding id (`ResultsDB.verdicts`)."""
-
-
-def signature_verdicts(rdb: ResultsDB) -> dict[str, dict[str, Any]]:
-    """The verdicts once given on signatures (before schema v4), by signature id: kept
-    readable for old data; nothing writes them any more."""
-    return {row["signature"]: row for row in rdb.query("SELECT * FROM signature_verdicts")}
-
-
 def history(rdb: ResultsDB, finding: str) -> list[dict[str, Any]]:
     """Every verdict ever given to `finding`, oldest first."""
     return [
