@@ -599,3 +599,35 @@ def test_the_commands_document_an_example_and_import_nothing_heavy() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def shared(session: str, seq: int, name: str) -> ExchangeResult:
+    """A mismatch on route `GET /api/<name>` at `$.value`, a place every route shares."""
+    result = mismatch(session, seq, name)
+    result.verdict.differences[:] = [Difference(Where.BODY, "$.value", DiffKind.CHANGED, 1, 2)]
+    return result
+
+
+def test_compare_and_mark_on_a_cross_route_finding(db: ResultsDB, db_path: Path) -> None:
+    runs = []
+    for at, names in ((1000.0, ("r1", "r2", "r3")), (2000.0, ("r1", "r2", "r3", "r4"))):
+        run_id = db.start_run(RunInfo(target="http://127.0.0.1:1", sessions=["s1"], started_at=at))
+        with db.writer(run_id) as w:
+            for seq, name in enumerate(names, 1):
+                w.add(shared("s1", seq, name))
+        db.finish_run(run_id, finished_at=at + 1)
+        runs.append(run_id)
+    data = json.loads(invoke("compare", "--db", str(db_path), "--json").output)
+    (item,) = data["still_open"]  # one root cause across routes, whatever route it is on
+    assert item["scope"] == "cross-route" and item["route"] is None
+    assert item["routes"] == [f"GET /api/r{n}" for n in (1, 2, 3, 4)]
+    assert (item["count_a"], item["count_b"]) == (3, 4)
+    assert (item["path"], item["kind"], item["transition"]) == ("$.value", "changed", "number")
+    assert data["new"] == [] and data["fixed"] == []
+    result = invoke("mark", item["id"].lower(), "--as", "expected", "--db", str(db_path))
+    assert result.output == (
+        f"parity mark: {item['id']} across routes: $.value changed (number) marked expected\n"
+    )
+    marked = json.loads(invoke("compare", "--db", str(db_path), "--json").output)
+    assert [f["id"] for f in marked["accepted"]] == [item["id"]]
+    assert marked["accepted"][0]["verdict"] == "expected"
