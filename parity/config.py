@@ -24,7 +24,7 @@ variable (`PARITY_DB`, `PARITY_SESSIONS`), then `parity.toml`, then the default.
     reset_timeout = 60                # seconds per reset command
 
     [gate]
-    max_open = 0                      # open mismatch signatures tolerated by `parity gate`
+    max_open = 0                      # open findings tolerated by `parity gate`
     out = "logs/parity_harness_results.json"
 
 A reset hook is a shell command (the user's own, from this file or `--reset`) run before

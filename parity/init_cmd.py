@@ -40,7 +40,7 @@ timeout = 30                       # seconds to wait for one answer
 # reset_timeout = 60               # seconds a reset command may take
 
 [gate]
-# max_open = 0                     # open mismatch signatures `parity gate` tolerates
+# max_open = 0                     # open findings `parity gate` tolerates
 # out = "logs/parity_harness_results.json"   # where `parity gate` writes its verdict
 """
 

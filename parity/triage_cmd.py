@@ -1,5 +1,5 @@
-"""`parity mark | compare | triage | gate`: decisions on signatures, what changed from run
-to run, walking the open signatures in a terminal, and the migration gate."""
+"""`parity mark | compare | triage | gate`: decisions on findings, what changed from run
+to run, walking the open findings in a terminal, and the migration gate."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ NO_TERMINAL = "parity triage needs a terminal; use `parity mark` in scripts"
 
 
 @click.command()
-@click.argument("signature", metavar="SIGNATURE")
+@click.argument("finding", metavar="FINDING_ID")
 @click.option(
     "--as",
     "verdict",
@@ -35,33 +35,36 @@ NO_TERMINAL = "parity triage needs a terminal; use `parity mark` in scripts"
     "--note",
     metavar="TEXT",
     default=None,
-    help="Why (kept with the verdict). Without it a re-marked signature keeps its note; "
+    help="Why (kept with the verdict). Without it a re-marked finding keeps its note; "
     '--note "" clears it.',
 )
 @db_option
 @json_option
-def mark(signature: str, verdict: str, note: str | None, db_path: Path, as_json: bool) -> None:
-    """Record a verdict on a signature; it applies to every run, later ones included.
+def mark(finding: str, verdict: str, note: str | None, db_path: Path, as_json: bool) -> None:
+    """Record a verdict on a finding; it applies to every run, later ones included.
 
-    SIGNATURE is a signature id or a unique prefix of one (as `parity report` prints it).
-    Marking again replaces the verdict; every verdict is kept in the history.
+    FINDING_ID is a finding id or a unique prefix of one, in either case (as `parity
+    report` prints it). Marking again replaces the verdict; every verdict is kept in the
+    history.
 
     Example:
 
-        parity mark 3f2a9c --as expected --note "C# writes Z for UTC; accepted"
+        parity mark F3f2a9c --as expected --note "C# writes Z for UTC; accepted"
     """
-    from triage.verdicts import find_signature
+    from triage.finding_queries import finding_json, title
+    from triage.verdicts import find_finding
 
     with results_at(db_path) as results_db:
-        sig = find_signature(results_db, signature)
-        stored = results_db.mark(sig["id"], verdict, note=note)
+        row = find_finding(results_db, finding)
+        stored = results_db.mark(row["id"], verdict, note=note)
     if as_json:
-        print_json({**stored, "route": sig["route"]})
+        print_json({**stored, **{k: v for k, v in finding_json(row).items() if k != "id"}})
         return
     previous = stored["previous"]
     was = f" (was {previous['verdict']})" if previous and previous["verdict"] != verdict else ""
     said = f": {stored['note']}" if stored["note"] else ""
-    click.echo(f"parity mark: {sig['id']} {sig['route']} marked {verdict}{was}{said}")
+    where = row["route"] or "across routes"
+    click.echo(f"parity mark: {row['id']} {where}: {title(row)} marked {verdict}{was}{said}")
 
 
 @click.command()
@@ -69,7 +72,7 @@ def mark(signature: str, verdict: str, note: str | None, db_path: Path, as_json:
 @db_option
 @json_option
 def compare(runs: tuple[str, ...], db_path: Path, as_json: bool) -> None:
-    """Compare two runs: the signatures fixed, new, regressed, still open and accepted.
+    """Compare two runs: the findings fixed, new, regressed, still open and accepted.
 
     Without RUN: the latest finished run against the finished run before it over the
     same sessions. One RUN: that run against the one before it over the same sessions.
@@ -143,11 +146,11 @@ def _pager(text: str) -> None:
     "--all",
     "every",
     is_flag=True,
-    help="Walk every signature of the run, those with a verdict too.",
+    help="Walk every finding of the run, those with a verdict too.",
 )
 @db_option
 def triage_walk(run: str | None, every: bool, db_path: Path) -> None:
-    """Walk a run's signatures without a verdict, most frequent first, in the terminal.
+    """Walk a run's findings without a verdict, most severe first, in the terminal.
 
     Each is shown as `parity show` shows it; one key decides: b bug, e expected,
     n noise, t add a note, s skip, p previous, v view it all (in a pager), q quit.
@@ -167,7 +170,7 @@ def triage_walk(run: str | None, every: bool, db_path: Path) -> None:
         run_row = queries.find_run(results_db, run)
         walk_items = walk.items(results_db, run_row["id"], every=every)
         if not walk_items:
-            scope = "signatures" if every else "signatures without a verdict"
+            scope = "findings" if every else "findings without a verdict"
             hint = "" if every else " (`parity triage --all` walks the others again)"
             click.echo(f"parity triage: run {run_row['id']} has no {scope}{hint}")
             return
@@ -193,7 +196,7 @@ triage = triage_walk
     "--max-open",
     default=None,
     metavar="N",
-    help="Open signatures (no verdict, or bug) allowed; default [gate] max_open in "
+    help="Open findings (no verdict, or bug) allowed; default [gate] max_open in "
     "parity.toml, else 0.",
 )
 @click.option(
@@ -217,8 +220,9 @@ def gate(
 ) -> None:
     """Pass or fail a run for the migration gate, and write a JSON artifact.
 
-    Exit 0 when the run finished with at most --max-open open signatures (no verdict, or
-    `bug`) and at most --max-errors errored exchanges; 1 otherwise; 2 when the gate
+    Exit 0 when the run finished with at most --max-open open findings (no verdict, or
+    `bug`; serialization findings only with `[serialization] gate = true` in the run's
+    rules) and at most --max-errors errored exchanges; 1 otherwise; 2 when the gate
     cannot run (no database, no such run, bad option, artifact not writable), in which
     case an artifact left at --out by an earlier gate is removed. RUN is a run id or
     prefix, the latest run by default. The artifact's schema: docs/gate.md.

@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from tests.procs import BIN, ROOT
-from tests.test_triage_verdicts import cli, make_run
+from tests.test_triage_verdicts import cli, fid, make_run
 from triage import ResultsDB
 
 GATE_DOC = ROOT / "docs" / "gate.md"
@@ -122,15 +122,17 @@ def validate_artifact(data: dict[str, Any]) -> None:
 
 def test_the_validator_catches_what_the_schema_forbids() -> None:
     schema = documented_schema()
-    assert schema["properties"]["schema"] == {"const": "parity-gate/1"}
-    good = {"max_open": 0, "max_errors": 2}
+    assert schema["properties"]["schema"] == {"const": "parity-gate/2"}
+    good = {"max_open": 0, "max_errors": 2, "serialization_gated": False}
     thresholds = schema["properties"]["thresholds"]
     assert check(good, thresholds, schema) == []
-    assert check({"max_open": 0}, thresholds, schema) == ["$: 'max_errors' is missing"]
+    assert check({"max_open": 0, "serialization_gated": True}, thresholds, schema) == [
+        "$: 'max_errors' is missing"
+    ]
     assert check({**good, "x": 1}, thresholds, schema) == ["$: 'x' is not allowed"]
     assert check({**good, "max_open": True}, thresholds, schema)  # a bool is not an int
     assert check({**good, "max_open": -1}, thresholds, schema) == ["$.max_open: -1 < 0"]
-    state = schema["$defs"]["signature"]["properties"]["state"]
+    state = schema["$defs"]["finding"]["properties"]["state"]
     assert check("gone", state, schema) and not check("regressed", state, schema)
     time = {"$ref": "#/$defs/time"}
     assert not check("2026-02-23T20:19:14Z", time, schema)
@@ -157,23 +159,23 @@ def db_path(tmp_path: Path) -> Path:
     return tmp_path / "parity.db"
 
 
-def test_a_run_with_open_signatures_fails_and_says_why(db_path: Path, tmp_path: Path) -> None:
+def test_a_run_with_open_findings_fails_and_says_why(db_path: Path, tmp_path: Path) -> None:
     with ResultsDB(db_path) as db:
         r1 = make_run(db, {"aaaa0001": 2, "bbbb0002": 1}, at=1000.0, label="nightly")
         r2 = make_run(db, {"aaaa0001": 3, "cccc0003": 1, "eeee0005": 1}, at=2000.0)
-        db.mark("eeee0005", "noise", note="took_ms")
-        db.mark("aaaa0001", "bug", note="400 for 404")
+        db.mark(fid("eeee0005"), "noise", note="took_ms")
+        db.mark(fid("aaaa0001"), "bug", note="400 for 404")
     out = tmp_path / "logs" / "gate.json"
     result, data = gate(db_path, out)
     assert result.exit_code == 1, result.output
     assert data is not None
-    assert data["schema"] == "parity-gate/1"
+    assert data["schema"] == "parity-gate/2"
     assert data["passed"] is False and data["exit_code"] == 1
-    assert data["reasons"] == ["2 open signatures (4 mismatches); at most 0 allowed"]
+    assert data["reasons"] == ["2 open findings (on 4 exchanges); at most 0 allowed"]
     assert data["run"]["id"] == r2 and data["previous_run"]["id"] == r1
     assert data["previous_run"]["label"] == "nightly"
     assert data["run"]["started_at"] == "1970-01-01T00:33:20Z"
-    assert data["thresholds"] == {"max_open": 0, "max_errors": 0}
+    assert data["thresholds"] == {"max_open": 0, "max_errors": 0, "serialization_gated": False}
     assert data["totals"] == {
         "exchanges": 6,
         "matched": 1,
@@ -181,31 +183,34 @@ def test_a_run_with_open_signatures_fails_and_says_why(db_path: Path, tmp_path: 
         "errors": 0,
         "noise_suppressed": 0,
         "parity": 16.66,
-        "signatures": 3,
+        "findings": 3,
         "open": 2,
         "open_mismatches": 4,
         "accepted": 1,
+        "serialization": 0,
         "new": 2,
         "regressed": 0,
         "fixed": 1,
     }
     assert [(s["id"], s["state"], s["count"], s["verdict"]) for s in data["open"]] == [
-        ("aaaa0001", "recurring", 3, "bug"),
-        ("cccc0003", "new", 1, None),
+        (fid("aaaa0001"), "recurring", 3, "bug"),
+        (fid("cccc0003"), "new", 1, None),
     ]
     assert data["open"][0]["note"] == "400 for 404" and data["open"][1]["note"] is None
-    assert data["open"][0]["example"]["difference"] == "$.value changed: 1 -> 2"
+    assert data["open"][0]["example"]["difference"] == "$.value_aaaa0001 changed: 1 -> 2"
+    assert data["open"][0]["title"] == "$.value_aaaa0001 changed (number)"
+    assert data["open"][0]["routes"] == ["GET /api/aaaa0001"]
     assert data["open"][0]["example"]["url"] == "/api/aaaa0001?n=1"
     assert [(s["id"], s["verdict"], s["note"]) for s in data["accepted"]] == [
-        ("eeee0005", "noise", "took_ms")
+        (fid("eeee0005"), "noise", "took_ms")
     ]
     (fixed,) = data["fixed"]
-    assert (fixed["id"], fixed["count"], fixed["previous_count"]) == ("bbbb0002", 0, 1)
+    assert (fixed["id"], fixed["count"], fixed["previous_count"]) == (fid("bbbb0002"), 0, 1)
     assert fixed["example"]["run"] == r1
     assert data["regressed"] == [] and data["errors"] == []
     # The terminal summary.
     assert "parity gate: FAILED" in result.output
-    assert "✗ 2 open signatures (4 mismatches); at most 0 allowed" in result.output
+    assert "✗ 2 open findings (on 4 exchanges); at most 0 allowed" in result.output
     assert f"since run {r1}: 1 fixed, 0 regressed, 2 new" in result.output
     assert f"artifact: {out}" in result.output
 
@@ -222,8 +227,8 @@ def test_thresholds_and_accepting_make_it_pass(db_path: Path, tmp_path: Path) ->
     result, data = gate(db_path, out, "--max-open", "1")
     assert result.exit_code == 1
     with ResultsDB(db_path) as db:
-        db.mark("aaaa0001", "expected")
-        db.mark("bbbb0002", "noise")
+        db.mark(fid("aaaa0001"), "expected")
+        db.mark(fid("bbbb0002"), "noise")
     result, data = gate(db_path, out)
     assert result.exit_code == 0
     assert data is not None and data["totals"]["open"] == 0 and data["totals"]["accepted"] == 2
@@ -278,7 +283,7 @@ def test_the_artifact_is_ascii_json_in_the_documented_key_order(
 ) -> None:
     with ResultsDB(db_path) as db:
         make_run(db, {"aaaa0001": 1}, at=1000.0, label="café ☕")
-        db.mark("aaaa0001", "bug", note="Zürich: password=hunter2")
+        db.mark(fid("aaaa0001"), "bug", note="Zürich: password=hunter2")
     out = tmp_path / "gate.json"
     _, data = gate(db_path, out)
     assert data is not None
@@ -290,7 +295,7 @@ def test_the_artifact_is_ascii_json_in_the_documented_key_order(
     assert list(data) == schema["required"]
     assert list(data["run"]) == schema["$defs"]["run"]["required"]
     assert list(data["totals"]) == schema["properties"]["totals"]["required"]
-    assert list(data["open"][0]) == schema["$defs"]["signature"]["required"]
+    assert list(data["open"][0]) == schema["$defs"]["finding"]["required"]
     # --json prints exactly what it wrote.
     printed = CliRunner().invoke(cli, ["gate", "--db", str(db_path), "--out", str(out), "--json"])
     assert printed.exit_code == 1
@@ -353,7 +358,7 @@ def test_parity_gate_as_a_real_process(db_path: Path, tmp_path: Path) -> None:
     assert failed.returncode == 1, failed.stderr
     validate_artifact(json.loads(out.read_text(encoding="utf-8")))
     with ResultsDB(db_path) as db:
-        db.mark("aaaa0001", "expected")
+        db.mark(fid("aaaa0001"), "expected")
     passed = subprocess.run(args, capture_output=True, text=True, timeout=60)
     assert passed.returncode == 0, passed.stderr
     assert json.loads(out.read_text(encoding="utf-8"))["passed"] is True
@@ -376,3 +381,65 @@ def test_thresholds_and_artifact_path_come_from_parity_toml(
     assert data["thresholds"]["max_open"] == 2
     result = CliRunner().invoke(cli, ["gate", "--db", str(db_path), "--max-open", "1"])
     assert result.exit_code == 1  # the option wins over the file
+
+
+def _wire_only_run(db_path: Path, rules_path: Path | None) -> str:
+    """A finished run whose one exchange matched but for a serialization difference."""
+    from differ.model import Difference, DiffKind, HttpResponse, Outcome, Verdict, Where
+    from triage import ExchangeResult, RunInfo
+
+    route = "GET /api/numbers"
+    wire = Difference(Where.BODY, "$.total", DiffKind.CHANGED, "1.0", "1")
+    with ResultsDB(db_path) as db:
+        run_id = db.start_run(
+            RunInfo(
+                target="http://127.0.0.1:5001",
+                sessions=["s1"],
+                started_at=1000.0,
+                rules_path=None if rules_path is None else str(rules_path),
+            )
+        )
+        with db.writer(run_id) as w:
+            w.add(
+                ExchangeResult(
+                    session="s1",
+                    seq=1,
+                    method="GET",
+                    url="/api/numbers",
+                    route=route,
+                    verdict=Verdict(Outcome.MATCHED, route, serialization=[wire]),
+                    expected=HttpResponse(200, [], b'{"total": 1.0}'),
+                    actual=HttpResponse(200, [], b'{"total": 1}'),
+                )
+            )
+        db.finish_run(run_id, finished_at=1001.0)
+    return run_id
+
+
+@pytest.mark.parametrize(
+    ("rules", "gated"),
+    [
+        (None, False),  # the run used no rules file
+        ("[serialization]\ngate = false\n", False),
+        ("[serialization]\ngate = true\n", True),
+        ("[serialization\ngate = true\n", False),  # does not parse: not gated
+    ],
+)
+def test_serialization_findings_count_only_when_the_runs_rules_say_so(
+    db_path: Path, tmp_path: Path, rules: str | None, gated: bool
+) -> None:
+    rules_path = None
+    if rules is not None:
+        rules_path = tmp_path / "parity-rules.toml"
+        rules_path.write_text(rules, encoding="utf-8")
+    _wire_only_run(db_path, rules_path)
+    out = tmp_path / "gate.json"
+    result, data = gate(db_path, out)
+    assert data is not None
+    assert data["thresholds"]["serialization_gated"] is gated
+    listed = data["open"] if gated else data["serialization"]
+    assert [f["category"] for f in listed] == ["serialization"]
+    assert (data["totals"]["open"], data["totals"]["serialization"]) == (
+        (1, 0) if gated else (0, 1)
+    )
+    assert result.exit_code == (1 if gated else 0), result.output

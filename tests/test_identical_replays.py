@@ -69,6 +69,10 @@ def _assert_identical(sessions: Path, db: Path, start: Start) -> None:
     assert code == 0, output
     report = json.loads(output)
     assert (report["new"], report["fixed"], report["regressed"]) == ([], [], []), output
+    # What the two runs share are findings (ids `F` + 10 hex), each shown by both.
+    same = report["still_open"] + report["accepted"]
+    assert same and all(f["id"].startswith("F") and len(f["id"]) == 11 for f in same), output
+    assert all(f["count_a"] == f["count_b"] for f in same), output
 
 
 def test_two_replays_of_the_journal_pilot_agree(tmp_path: Path) -> None:

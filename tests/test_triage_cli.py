@@ -477,6 +477,60 @@ def test_user_data_is_not_rich_markup(tmp_path: Path) -> None:
         run_id = db.start_run(run_info(label="[red]x[/red]", target="http://h/[bold]"))
         with db.writer(run_id) as w:
             w.add(matched("s1", 1, "/a[b]", "GET /a[b]"))
-        db.finish_run(run_id)
+        db.finish_run(run_id, finished_at=1001.0)
     out = ok("report", "--db", str(path))
     assert "[red]x[/red]" in out and "http://h/[bold]" in out and "GET /a[b]" in out
+
+
+def test_show_prints_the_request_as_sent(tmp_path: Path) -> None:
+    from differ.model import Difference, DiffKind, HttpResponse, Outcome, Verdict, Where
+    from triage import ExchangeResult, RunInfo
+
+    route = "GET /posts/{id}/comments"
+    sub = {
+        "recorded": "13",
+        "sent": "41",
+        "at": "path segment 2",
+        "minted_by": {"session": "s1", "seq": 3, "path": "$.id"},
+    }
+    sent = {
+        "target": {
+            "method": "GET",
+            "url": "/posts/41/comments",
+            "headers": [],
+            "body_preview": "",
+            "body_bytes": 0,
+            "substitutions": [sub],
+        },
+        "baseline": None,
+    }
+    path = tmp_path / "parity.db"
+    with ResultsDB(path) as db:
+        run_id = db.start_run(
+            RunInfo(target="http://127.0.0.1:1", sessions=["s1"], started_at=1000.0)
+        )
+        with db.writer(run_id) as w:
+            w.add(
+                ExchangeResult(
+                    session="s1",
+                    seq=4,
+                    method="GET",
+                    url="/posts/13/comments",
+                    route=route,
+                    verdict=Verdict(
+                        Outcome.MISMATCHED,
+                        route,
+                        differences=[Difference(Where.STATUS, "", DiffKind.CHANGED, 200, 404)],
+                    ),
+                    expected=HttpResponse(200, [], b"[]"),
+                    actual=HttpResponse(404, [], b""),
+                    sent=sent,
+                )
+            )
+        db.finish_run(run_id, finished_at=1001.0)
+        (ident,) = [row["id"] for row in db.query("SELECT id FROM mismatches")]
+    out = ok("show", ident, "--db", str(path))
+    assert "sent to target: GET /posts/41/comments" in out
+    assert "/posts/13 → /posts/41: `13` minted as `41` by exchange 3 at $.id" in out
+    assert "sent to baseline" not in out
+    assert as_json("show", ident, "--db", str(path))["mismatch"]["sent"] == sent

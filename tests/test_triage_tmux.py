@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.procs import BIN, ROOT
-from tests.test_triage_verdicts import make_run
+from tests.test_triage_verdicts import fid, make_run
 from triage import ResultsDB
 
 pytestmark = [
@@ -106,10 +106,11 @@ def test_triage_in_a_terminal_marks_notes_skips_and_goes_back(
     # Wait for every line asserted on: the header is drawn before the body.
     pane.wait_for(
         f"parity triage  run {run}  1/3",
-        "signature bbbb0002: 3 mismatches in this run",
+        f"finding {fid('bbbb0002')}: 3 exchanges in this run",
+        "finding    $.value_bbbb0002 changed (number)",
         "verdict    none yet",
         "What differs",
-        "`$.value`: `2` where the recording had `1`",
+        "`$.value_bbbb0002`: `2` where the recording had `1`",
         "b bug · e expected · n noise · t note · s skip · p previous",
     )
 
@@ -120,17 +121,21 @@ def test_triage_in_a_terminal_marks_notes_skips_and_goes_back(
     pane.wait_for("note (saved with the verdict): timezone drift", "1/3")
 
     pane.keys("b")
-    pane.wait_for("2/3", "signature cccc0003: 2 mismatches in this run", "✓ bbbb0002 marked bug")
+    pane.wait_for(
+        "2/3",
+        f"finding {fid('cccc0003')}: 2 exchanges in this run",
+        f"✓ {fid('bbbb0002')} marked bug",
+    )
 
     pane.keys("p")  # back: the verdict just given is shown
     pane.wait_for("1/3", "verdict    bug (timezone drift)")
 
     pane.keys("s")
-    pane.wait_for("2/3", "signature cccc0003")
+    pane.wait_for("2/3", f"finding {fid('cccc0003')}")
     pane.keys("x")
     pane.wait_for("press b, e, n, t, s, p, v or q", "2/3")
     pane.keys("e")
-    pane.wait_for("3/3", "signature aaaa0001: 1 mismatch in this run")
+    pane.wait_for("3/3", f"finding {fid('aaaa0001')}: 1 exchange in this run")
     pane.keys("n")
     pane.wait_for(
         "PARITY-EXIT=0",
@@ -138,11 +143,11 @@ def test_triage_in_a_terminal_marks_notes_skips_and_goes_back(
     )
 
     with ResultsDB(db_path, create=False) as db:
-        judged = {sig: (row["verdict"], row["note"]) for sig, row in db.verdicts().items()}
+        judged = {ident: (row["verdict"], row["note"]) for ident, row in db.verdicts().items()}
         assert judged == {
-            "bbbb0002": ("bug", "timezone drift"),
-            "cccc0003": ("expected", ""),
-            "aaaa0001": ("noise", ""),
+            fid("bbbb0002"): ("bug", "timezone drift"),
+            fid("cccc0003"): ("expected", ""),
+            fid("aaaa0001"): ("noise", ""),
         }
         assert all(row["run_id"] == run for row in db.verdicts().values())
 
@@ -154,7 +159,7 @@ def test_triage_quits_on_q_and_on_ctrl_c_keeping_what_was_marked(
     with ResultsDB(db_path) as db:
         make_run(db, {"aaaa0001": 2, "bbbb0002": 1}, at=1000.0)
     pane = pane_for(triage_command(db_path))
-    pane.wait_for("1/2", "signature aaaa0001")
+    pane.wait_for("1/2", f"finding {fid('aaaa0001')}")
     pane.keys("b")
     pane.wait_for("2/2")
     pane.keys("q")
@@ -165,4 +170,5 @@ def test_triage_quits_on_q_and_on_ctrl_c_keeping_what_was_marked(
     again.keys("C-c", literal=False)
     again.wait_for("PARITY-EXIT=0", "parity triage: stopped at 1/2: marked 0, 0 skipped")
     with ResultsDB(db_path, create=False) as db:
-        assert {sig: row["verdict"] for sig, row in db.verdicts().items()} == {"aaaa0001": "bug"}
+        judged = {ident: row["verdict"] for ident, row in db.verdicts().items()}
+        assert judged == {fid("aaaa0001"): "bug"}

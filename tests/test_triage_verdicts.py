@@ -1,6 +1,6 @@
-"""Verdicts on signatures, run-to-run states, and `parity mark | compare | triage` in-process
-(CliRunner). Real SQLite files in tmp_path, runs built from `differ.model` verdicts whose
-signatures the test chooses. The commands are mounted on a local group here; `parity.cli`
+"""Verdicts on findings, run-to-run states, and `parity mark | compare | triage` in-process
+(CliRunner). Real SQLite files in tmp_path, runs built from `differ.model` verdicts: each
+name the test chooses is one route with its own body path, hence one finding (`fid`). The commands are mounted on a local group here; `parity.cli`
 registers the same objects."""
 
 from __future__ import annotations
@@ -19,10 +19,11 @@ from click.testing import CliRunner, Result
 from rich.console import Console
 from sqlite_utils import Database
 
+from differ.findings import FindingKey, finding_id
 from differ.model import Difference, DiffKind, HttpResponse, Outcome, Verdict, Where
 from parity.triage_cmd import VERDICT_CHOICES, compare, gate, mark, triage
 from triage import ExchangeResult, NotFound, ResultsDB, RunInfo, schema, walk
-from triage.compare import changes
+from triage.compare import finding_changes
 from triage.verdicts import VERDICTS
 
 JSON = [(b"Content-Type", b"application/json")]
@@ -44,8 +45,25 @@ def invoke(*args: str) -> Result:
 # -- building runs ------------------------------------------------------------------------
 
 
+def fid(name: str) -> str:
+    """The id of the finding `mismatch(..., name)` shows."""
+    key = FindingKey(
+        "route", f"GET /api/{name}", "body", f"$.value_{name}", "changed", "number", "difference"
+    )
+    return finding_id(key)
+
+
+def name_of(ident: str, names: tuple[str, ...]) -> str:
+    """The test's name for a finding id, among `names`."""
+    return next(name for name in names if fid(name) == ident)
+
+
+NAMES = ("aaaa0001", "bbbb0002", "cccc0003", "dddd0004", "eeee0005", "abc12345", "abd99999")
+
+
 def mismatch(session: str, seq: int, signature: str) -> ExchangeResult:
-    """A mismatch with the signature `signature` (route `GET /api/<signature>`)."""
+    """A mismatch on route `GET /api/<signature>` at `$.value_<signature>`: the finding
+    `fid(signature)`."""
     route = f"GET /api/{signature}"
     return ExchangeResult(
         session=session,
@@ -56,12 +74,12 @@ def mismatch(session: str, seq: int, signature: str) -> ExchangeResult:
         verdict=Verdict(
             Outcome.MISMATCHED,
             route,
-            differences=[Difference(Where.BODY, "$.value", DiffKind.CHANGED, 1, 2)],
+            differences=[Difference(Where.BODY, f"$.value_{signature}", DiffKind.CHANGED, 1, 2)],
             signature=signature,
         ),
         request_headers=[(b"Host", b"127.0.0.1")],
-        expected=HttpResponse(200, JSON, b'{"value": 1}'),
-        actual=HttpResponse(200, JSON, b'{"value": 2}'),
+        expected=HttpResponse(200, JSON, b'{"value_%s": 1}' % signature.encode()),
+        actual=HttpResponse(200, JSON, b'{"value_%s": 2}' % signature.encode()),
         expected_ms=1.0,
         actual_ms=1.0,
     )
@@ -141,7 +159,7 @@ def db(db_path: Path) -> Iterator[ResultsDB]:
 
 
 def states(db: ResultsDB, a: str | None, b: str) -> dict[str, tuple[str, str | None]]:
-    return {c.id: (c.state, c.fixed_in) for c in changes(db, a, b)}
+    return {name_of(c.id, NAMES): (c.state, c.fixed_in) for c in finding_changes(db, a, b)}
 
 
 # -- the schema ---------------------------------------------------------------------------
@@ -171,10 +189,10 @@ def test_a_v2_file_is_migrated_to_the_latest_and_keeps_its_data(tmp_path: Path) 
         assert fks == {("finding", "findings"), ("run_id", "runs")}
         indexes = {tuple(i.columns) for i in v2.db.table("mismatches").indexes}
         assert ("run_id", "signature") in indexes
-        v2.mark("aaaa0001", "bug", note="real", by="ana", run_id=run)
+        v2.mark(fid("aaaa0001"), "bug", note="real", by="ana", run_id=run)
     with ResultsDB(path, create=False) as again:
         assert again.schema_version == 4
-        assert again.verdicts()["aaaa0001"]["verdict"] == "bug"
+        assert again.verdicts()[fid("aaaa0001")]["verdict"] == "bug"
 
 
 def test_the_verdict_column_refuses_other_values(db: ResultsDB) -> None:
@@ -185,7 +203,7 @@ def test_the_verdict_column_refuses_other_values(db: ResultsDB) -> None:
             "VALUES ('aaaa0001', 'meh', 1)"
         )
     with pytest.raises(ValueError, match="not a verdict"):
-        db.mark("aaaa0001", "meh")
+        db.mark(fid("aaaa0001"), "meh")
 
 
 # -- marking ------------------------------------------------------------------------------
@@ -193,60 +211,78 @@ def test_the_verdict_column_refuses_other_values(db: ResultsDB) -> None:
 
 def test_mark_replaces_the_verdict_and_keeps_every_decision(db: ResultsDB) -> None:
     run = make_run(db, {"aaaa0001": 1}, at=1000.0)
-    first = db.mark("aaaa0001", "bug", note="  C# returns 400  ", by="ana", run_id=run)
+    first = db.mark(fid("aaaa0001"), "bug", note="  C# returns 400  ", by="ana", run_id=run)
     assert first["previous"] is None and first["note"] == "C# returns 400"
-    second = db.mark("aaaa0001", "expected", by="ben")  # no note: the note is kept
+    second = db.mark(fid("aaaa0001"), "expected", by="ben")  # no note: the note is kept
     assert second["note"] == "C# returns 400"
     assert second["previous"]["verdict"] == "bug" and second["previous"]["marked_by"] == "ana"
-    db.mark("aaaa0001", "noise", note="")  # "" clears it
-    current = db.verdicts()["aaaa0001"]
+    db.mark(fid("aaaa0001"), "noise", note="")  # "" clears it
+    current = db.verdicts()[fid("aaaa0001")]
     assert current["verdict"] == "noise" and current["note"] == ""
     assert current["marked_by"]  # the OS user
-    history = db.verdict_history("aaaa0001")
+    history = db.verdict_history(fid("aaaa0001"))
     assert [h["verdict"] for h in history] == ["bug", "expected", "noise"]
     assert [h["run_id"] for h in history] == [run, None, None]
     with pytest.raises(NotFound):
-        db.mark("nope", "bug")
+        db.mark(fid("nope"), "bug")
     with pytest.raises(NotFound):
-        db.mark("aaaa0001", "bug", run_id="nope")
+        db.mark(fid("aaaa0001"), "bug", run_id="nope")
 
 
-def test_parity_mark_takes_a_unique_prefix(db: ResultsDB, db_path: Path) -> None:
+def test_parity_mark_takes_a_unique_prefix_in_either_case(db: ResultsDB, db_path: Path) -> None:
     make_run(db, {"abc12345": 1, "abd99999": 1}, at=1000.0)
-    result = invoke("mark", "abc", "--as", "expected", "--note", "charset", "--db", str(db_path))
+    ident, other = fid("abc12345"), fid("abd99999")
+    prefix = next(n for n in range(2, 11) if ident[:n] != other[:n])
+    result = invoke(
+        "mark", ident[: prefix + 1], "--as", "expected", "--note", "charset", "--db", str(db_path)
+    )
     assert result.exit_code == 0, result.output
-    assert result.output == ("parity mark: abc12345 GET /api/abc12345 marked expected: charset\n")
-    result = invoke("mark", "ABC1", "--as", "bug", "--db", str(db_path), "--json")
+    assert result.output == (
+        f"parity mark: {ident} GET /api/abc12345: $.value_abc12345 changed (number) "
+        "marked expected: charset\n"
+    )
+    result = invoke(
+        "mark", ident[: prefix + 2].lower(), "--as", "bug", "--db", str(db_path), "--json"
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
-    assert data["signature"] == "abc12345" and data["verdict"] == "bug"
+    assert data["finding"] == ident and data["verdict"] == "bug"
     assert data["note"] == "charset" and data["previous"]["verdict"] == "expected"
-    assert data["route"] == "GET /api/abc12345"
+    assert data["route"] == "GET /api/abc12345" and data["scope"] == "route"
+    assert (data["where"], data["path"], data["kind"]) == ("body", "$.value_abc12345", "changed")
+    assert (data["transition"], data["category"]) == ("number", "difference")
     assert set(data) == {
-        "signature",
+        "finding",
         "verdict",
         "note",
         "marked_at",
         "marked_by",
         "run_id",
         "previous",
+        "scope",
         "route",
+        "where",
+        "path",
+        "kind",
+        "transition",
+        "category",
     }
-    result = invoke("mark", "abc12345", "--as", "noise", "--db", str(db_path))
+    result = invoke("mark", ident.upper(), "--as", "noise", "--db", str(db_path))
     assert result.output == (
-        "parity mark: abc12345 GET /api/abc12345 marked noise (was bug): charset\n"
+        f"parity mark: {ident} GET /api/abc12345: $.value_abc12345 changed (number) "
+        "marked noise (was bug): charset\n"
     )
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["ab"], "parity: error: signature 'ab' is ambiguous: abc12345, abd99999; "),
-        (["zz"], "parity: error: no signature 'zz' in "),
-        ([""], "parity: error: no signature given"),
+        (["f"], "parity: error: finding 'f' is ambiguous: "),
+        (["Fzz"], "parity: error: no finding 'Fzz' in "),
+        ([""], "parity: error: no finding given"),
     ],
 )
-def test_parity_mark_refuses_unknown_and_ambiguous_signatures_in_one_line(
+def test_parity_mark_refuses_unknown_and_ambiguous_findings_in_one_line(
     db: ResultsDB, db_path: Path, args: list[str], message: str
 ) -> None:
     make_run(db, {"abc12345": 1, "abd99999": 1}, at=1000.0)
@@ -326,8 +362,8 @@ def test_compare_json_lists_each_category_with_counts_and_verdicts(
     r3 = make_run(
         db, {"aaaa0001": 3, "bbbb0002": 2, "cccc0003": 1, "eeee0005": 4}, at=3000.0, label="c"
     )
-    db.mark("eeee0005", "expected", note="documented")
-    db.mark("aaaa0001", "bug")
+    db.mark(fid("eeee0005"), "expected", note="documented")
+    db.mark(fid("aaaa0001"), "bug")
     data = json.loads(invoke("compare", "--db", str(db_path), "--json").output)
     assert data["a"]["id"] == r2 and data["b"]["id"] == r3 and data["same_sessions"] is True
     assert data["a"]["label"] == "fix-b" and data["b"]["totals"]["mismatched"] == 10
@@ -341,10 +377,16 @@ def test_compare_json_lists_each_category_with_counts_and_verdicts(
     assert set(data) == {"a", "b", "same_sessions", "counts", *data["counts"]}
     (regressed,) = data["regressed"]
     assert regressed == {
-        "id": "bbbb0002",
+        "id": fid("bbbb0002"),
+        "scope": "route",
         "route": "GET /api/bbbb0002",
-        "kinds": ["changed"],
-        "paths": ["$.value"],
+        "routes": ["GET /api/bbbb0002"],
+        "where": "body",
+        "path": "$.value_bbbb0002",
+        "kind": "changed",
+        "transition": "number",
+        "category": "difference",
+        "title": "$.value_bbbb0002 changed (number)",
         "state": "regressed",
         "count_a": 0,
         "count_b": 2,
@@ -354,20 +396,20 @@ def test_compare_json_lists_each_category_with_counts_and_verdicts(
         "example": {
             "id": regressed["example"]["id"],
             "run": r3,
-            "difference": "$.value changed: 1 -> 2",
-            "sentence": "`$.value`: `2` where the recording had `1`",
+            "difference": "$.value_bbbb0002 changed: 1 -> 2",
+            "sentence": "`$.value_bbbb0002`: `2` where the recording had `1`",
         },
     }
-    assert [s["id"] for s in data["new"]] == ["cccc0003"]
-    assert data["still_open"][0]["id"] == "aaaa0001"
+    assert [s["id"] for s in data["new"]] == [fid("cccc0003")]
+    assert data["still_open"][0]["id"] == fid("aaaa0001")
     assert data["still_open"][0]["verdict"] == "bug"
     assert (data["still_open"][0]["count_a"], data["still_open"][0]["count_b"]) == (1, 3)
-    assert data["accepted"][0]["id"] == "eeee0005"
+    assert data["accepted"][0]["id"] == fid("eeee0005")
     assert data["accepted"][0]["note"] == "documented"
 
     # The other way round (given older first or not): r2 against r1 fixed bbbb0002.
     data = json.loads(invoke("compare", r2, "--db", str(db_path), "--json").output)
-    assert [s["id"] for s in data["fixed"]] == ["bbbb0002"]
+    assert [s["id"] for s in data["fixed"]] == [fid("bbbb0002")]
     assert data["fixed"][0]["count_a"] == 1 and data["fixed"][0]["count_b"] == 0
     assert data["fixed"][0]["example"]["run"] == data["a"]["id"]
     both = json.loads(invoke("compare", r3[:6], r2, "--db", str(db_path), "--json").output)
@@ -378,7 +420,7 @@ def test_compare_table_names_each_state(db: ResultsDB, db_path: Path) -> None:
     make_run(db, {"aaaa0001": 2, "bbbb0002": 1}, at=1000.0)
     make_run(db, {"aaaa0001": 1}, at=2000.0)
     r3 = make_run(db, {"aaaa0001": 1, "bbbb0002": 1, "cccc0003": 1}, at=3000.0)
-    db.mark("aaaa0001", "expected", note="ok by ADR-7")
+    db.mark(fid("aaaa0001"), "expected", note="ok by ADR-7")
     result = invoke("compare", "--db", str(db_path))
     assert result.exit_code == 0, result.output
     out = result.output
@@ -480,22 +522,22 @@ def test_the_walk_goes_most_frequent_first_and_stores_verdicts_as_it_goes(
     db: ResultsDB,
 ) -> None:
     run = make_run(db, {"aaaa0001": 1, "bbbb0002": 3, "cccc0003": 2, "dddd0004": 1}, at=1.0)
-    db.mark("dddd0004", "noise")  # decided already: not walked
+    db.mark(fid("dddd0004"), "noise")  # decided already: not walked
     keys = Keys("tbxpEsqn", ["timezone drift"])
     walked, text, items = run_walk(db, run, keys)
-    assert [i.signature for i in items] == ["bbbb0002", "cccc0003", "aaaa0001"]
+    assert [i.finding for i in items] == [fid("bbbb0002"), fid("cccc0003"), fid("aaaa0001")]
     assert [i.count for i in items] == [3, 2, 1]
     # t: note for bbbb0002 (kept), b: bug -> 2/3, x: unknown, p: back to 1/3, E: expected
     # (re-marked, the note stays) -> 2/3, s: skip -> 3/3, q: quit; n never read.
     assert keys.keys == ["n"]
     assert keys.prompts == ["Note"]
     judged = db.verdicts()
-    assert judged["bbbb0002"]["verdict"] == "expected"
-    assert judged["bbbb0002"]["note"] == "timezone drift"
-    assert judged["bbbb0002"]["run_id"] == run
-    assert "cccc0003" not in judged and "aaaa0001" not in judged
-    assert [h["verdict"] for h in db.verdict_history("bbbb0002")] == ["bug", "expected"]
-    assert walked.quit and walked.marked == {"bbbb0002": "expected"}
+    assert judged[fid("bbbb0002")]["verdict"] == "expected"
+    assert judged[fid("bbbb0002")]["note"] == "timezone drift"
+    assert judged[fid("bbbb0002")]["run_id"] == run
+    assert fid("cccc0003") not in judged and fid("aaaa0001") not in judged
+    assert [h["verdict"] for h in db.verdict_history(fid("bbbb0002"))] == ["bug", "expected"]
+    assert walked.quit and walked.marked == {fid("bbbb0002"): "expected"}
     assert walked.summary() == (
         "parity triage: stopped at 3/3: marked 1 (1 expected), 1 skipped, 1 note"
     )
@@ -503,13 +545,15 @@ def test_the_walk_goes_most_frequent_first_and_stores_verdicts_as_it_goes(
         "1/3",
         "2/3",
         "3/3",
-        "signature bbbb0002: 3 mismatches in this run",
+        f"finding {fid('bbbb0002')}: 3 exchanges in this run",
         "note kept: it is saved with the verdict",
-        "✓ bbbb0002 marked bug",
+        f"✓ {fid('bbbb0002')} marked bug",
+        "finding    $.value_bbbb0002 changed (number)",
+        "route      GET /api/bbbb0002",
         "press b, e, n, t, s, p, v or q",
         "verdict    bug (timezone drift)",
         "What differs",  # the mismatch, as `parity show` prints it
-        "`$.value`: `2` where the recording had `1`",
+        "`$.value_bbbb0002`: `2` where the recording had `1`",
         "b bug · e expected · n noise · t note · s skip · p previous · v view all · q quit",
     ):
         assert shown in text, shown
@@ -526,21 +570,22 @@ def test_the_walk_ends_at_the_last_one_and_on_ctrl_d(db: ResultsDB) -> None:
     walked, text, items = run_walk(db, run, Keys("t", [None]), every=True)
     assert len(items) == 2 and walked.quit and "no note" in text
     assert walked.summary() == "parity triage: stopped at 1/2: marked 0, 0 skipped"
-    walked, _, _ = run_walk(db, run, Keys("t", ["fine as is"]), every=True)
-    assert db.verdicts()["aaaa0001"]["note"] == "fine as is"  # saved at once: it had one
-    assert db.verdicts()["aaaa0001"]["verdict"] == "bug"
+    walked, _, items = run_walk(db, run, Keys("t", ["fine as is"]), every=True)
+    first = items[0].finding  # marked bug by the first walk
+    assert db.verdicts()[first]["note"] == "fine as is"  # saved at once: it had one
+    assert db.verdicts()[first]["verdict"] == "bug"
 
 
 def test_triage_with_nothing_to_walk_says_so(
     db: ResultsDB, db_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     run = make_run(db, {"aaaa0001": 1}, at=1.0)
-    db.mark("aaaa0001", "expected")
+    db.mark(fid("aaaa0001"), "expected")
     monkeypatch.setattr("parity.triage_cmd._has_terminal", lambda: True)
     result = invoke("triage", "--db", str(db_path))
     assert result.exit_code == 0
     assert result.output == (
-        f"parity triage: run {run} has no signatures without a verdict "
+        f"parity triage: run {run} has no findings without a verdict "
         "(`parity triage --all` walks the others again)\n"
     )
 
@@ -554,3 +599,35 @@ def test_the_commands_document_an_example_and_import_nothing_heavy() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def shared(session: str, seq: int, name: str) -> ExchangeResult:
+    """A mismatch on route `GET /api/<name>` at `$.value`, a place every route shares."""
+    result = mismatch(session, seq, name)
+    result.verdict.differences[:] = [Difference(Where.BODY, "$.value", DiffKind.CHANGED, 1, 2)]
+    return result
+
+
+def test_compare_and_mark_on_a_cross_route_finding(db: ResultsDB, db_path: Path) -> None:
+    runs = []
+    for at, names in ((1000.0, ("r1", "r2", "r3")), (2000.0, ("r1", "r2", "r3", "r4"))):
+        run_id = db.start_run(RunInfo(target="http://127.0.0.1:1", sessions=["s1"], started_at=at))
+        with db.writer(run_id) as w:
+            for seq, name in enumerate(names, 1):
+                w.add(shared("s1", seq, name))
+        db.finish_run(run_id, finished_at=at + 1)
+        runs.append(run_id)
+    data = json.loads(invoke("compare", "--db", str(db_path), "--json").output)
+    (item,) = data["still_open"]  # one root cause across routes, whatever route it is on
+    assert item["scope"] == "cross-route" and item["route"] is None
+    assert item["routes"] == [f"GET /api/r{n}" for n in (1, 2, 3, 4)]
+    assert (item["count_a"], item["count_b"]) == (3, 4)
+    assert (item["path"], item["kind"], item["transition"]) == ("$.value", "changed", "number")
+    assert data["new"] == [] and data["fixed"] == []
+    result = invoke("mark", item["id"].lower(), "--as", "expected", "--db", str(db_path))
+    assert result.output == (
+        f"parity mark: {item['id']} across routes: $.value changed (number) marked expected\n"
+    )
+    marked = json.loads(invoke("compare", "--db", str(db_path), "--json").output)
+    assert [f["id"] for f in marked["accepted"]] == [item["id"]]
+    assert marked["accepted"][0]["verdict"] == "expected"

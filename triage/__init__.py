@@ -17,8 +17,8 @@ and bodies shown for reading are masked here (`triage.masking`). Reading:
 sentences with raw values) and `triage.render` (rich). Learned noise: `triage.noise`.
 Findings (schema v4): stored by the writer and grouped across routes at `finish_run`
 (`triage.findings`), read by `triage.finding_queries`, compared run to run by
-`triage.compare.finding_changes`. Verdicts on signatures: `triage.verdicts`; run to run (fixed, new, regressed):
-`triage.compare`; the gate and its artifact: `triage.gate` (`docs/gate.md`); the
+`triage.compare.finding_changes`. Verdicts on findings: `triage.verdicts`; run to run
+(fixed, new, regressed): `triage.compare`; the gate and its artifact: `triage.gate` (`docs/gate.md`); the
 interactive walk of `parity triage`: `triage.walk`. The tables are documented in
 `docs/results-db.md`.
 """

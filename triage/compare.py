@@ -2,8 +2,9 @@
 
 Definitions (also in `docs/results-db.md` and `docs/gate.md`). Runs are ordered by when
 they started. A run's *series* is every finished run over the same set of session ids.
-P(R) is the set of signatures with at least one mismatch in run R. Comparing run A with a
-later run B:
+P(R) is the set of findings that at least one mismatch of run R shows (a finding that B
+shows only on exchanges depending on an ambiguous id is not new or regressed). Comparing
+run A with a later run B:
 
 - **fixed**: in P(A), not in P(B).
 - **new**: in P(B), not in P(A), and never fixed before (below).
@@ -13,10 +14,10 @@ later run B:
 - **still open**: in P(A) and P(B), with no verdict or the verdict `bug`.
 - **accepted**: in P(A) and P(B), marked `expected` or `noise`.
 
-Verdicts (`triage.verdicts`) are the signature's, whatever the run: a fixed, new or
-regressed signature carries its verdict too. Nothing here is stored: states are worked
+Verdicts (`triage.verdicts`) are the finding's, whatever the run: a fixed, new or
+regressed finding carries its verdict too. Nothing here is stored: states are worked
 out from the stored mismatches on every call, so they never go stale and any two runs
-compare the same way whatever was run in between. Only mismatches have signatures;
+compare the same way whatever was run in between. Only mismatches show findings;
 errors (the target did not answer) are counted apart.
 """
 
@@ -27,21 +28,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from triage.errors import NotFound, TriageError
-from triage.queries import (
-    find_run,
-    first_sentence,
-    parity_percent,
-    run_json,
-    totals_json,
-)
+from triage.finding_queries import example, finding_json, title
+from triage.queries import find_run, parity_percent, run_json, totals_json
 from triage.text import loads
-from triage.verdicts import is_open, verdicts
+from triage.verdicts import finding_verdicts, is_open
 
 if TYPE_CHECKING:
     from triage.db import ResultsDB
 
 STATES = ("new", "regressed", "recurring", "fixed")
-"""A signature's (or finding's: `finding_changes`) state in run B against run A: `recurring` is in both."""
+"""A finding's state in run B against run A: `recurring` is in both."""
 CATEGORIES = ("fixed", "new", "regressed", "still_open", "accepted")
 """What `parity compare` lists, in this order in its JSON."""
 
@@ -58,7 +54,7 @@ class RunKey:
 
 @dataclass(slots=True)
 class Change:
-    """One signature between run A and run B."""
+    """One finding between run A and run B."""
 
     id: str
     state: str
@@ -138,23 +134,6 @@ def pick_runs(rdb: ResultsDB, refs: tuple[str, ...]) -> tuple[dict[str, Any], di
     return find_run(rdb, before), latest
 
 
-def presence(rdb: ResultsDB, run_ids: Iterable[str]) -> dict[str, dict[str, int]]:
-    """Per run: its signatures and how many mismatches each has there."""
-    found: dict[str, dict[str, int]] = {}
-    ids = list(dict.fromkeys(run_ids))
-    for run_id in ids:
-        found[run_id] = {}
-    for chunk in _chunks(ids, 500):
-        marks = ", ".join("?" * len(chunk))
-        for run_id, signature, count in rdb.db.conn.execute(
-            f"SELECT run_id, signature, count(*) FROM mismatches WHERE run_id IN ({marks}) "
-            "AND signature IS NOT NULL GROUP BY run_id, signature",
-            chunk,
-        ):
-            found[run_id][signature] = count
-    return found
-
-
 def finding_presence(
     rdb: ResultsDB, run_ids: Iterable[str], *, clear_only: bool = True
 ) -> dict[str, dict[str, int]]:
@@ -179,12 +158,11 @@ def finding_presence(
 
 
 def finding_changes(rdb: ResultsDB, a_id: str | None, b_id: str) -> list[Change]:
-    """`changes` of findings: every finding of run A or run B with its state in B
-    against A, by the same definitions, with the verdicts on findings. A finding that B
+    """Every finding of run A or run B with its state in B against A (A None: no run to
+    compare with; every finding of B is new), with the verdicts on findings. A must have
+    started before B. A finding that B
     shows only on exchanges depending on an ambiguous id is `recurring` if A had it,
     else left out (not new, not regressed)."""
-    from triage.verdicts import finding_verdicts
-
     keys = run_keys(rdb)
     history = _history(keys, a_id, b_id)
     seen = finding_presence(rdb, [*history, b_id])
@@ -234,52 +212,18 @@ def _states(
     return result
 
 
-def changes(rdb: ResultsDB, a_id: str | None, b_id: str) -> list[Change]:
-    """Every signature of run A or run B, with its state in B against A (A None: no run
-    to compare with; every signature of B is new). A must have started before B."""
-    keys = run_keys(rdb)
-    b = keys[b_id]
-    history = [
-        k.id
-        for k in keys.values()
-        if k.finished and k.sessions == b.sessions and k.order < b.order and k.id != a_id
-    ]
-    if a_id is not None:
-        history.append(a_id)
-    history.sort(key=lambda ident: keys[ident].order)
-    seen = presence(rdb, [*history, b_id])
-    fixed_in = _fixed_in(history, seen)
-    in_a = seen[a_id] if a_id is not None else {}
-    in_b = seen[b_id]
-    judged = verdicts(rdb)
-    result: list[Change] = []
-    for signature in sorted(in_a.keys() | in_b.keys()):
-        count_a, count_b = in_a.get(signature, 0), in_b.get(signature, 0)
-        when: str | None = None
-        if count_a and count_b:
-            state = "recurring"
-        elif count_a:
-            state = "fixed"
-        elif signature in fixed_in:
-            state, when = "regressed", fixed_in[signature]
-        else:
-            state = "new"
-        result.append(Change(signature, state, count_a, count_b, when, judged.get(signature)))
-    return result
-
-
 def _fixed_in(history: list[str], seen: dict[str, dict[str, int]]) -> dict[str, str]:
-    """For each signature that appeared in `history` (chronological) and later
-    disappeared: the run in which it last disappeared. A signature present in the last
+    """For each finding that appeared in `history` (chronological) and later
+    disappeared: the run in which it last disappeared. A finding present in the last
     run of `history` is not in the result."""
     present: set[str] = set()
     fixed: dict[str, str] = {}
     for run_id in history:
         now = set(seen[run_id])
-        for signature in present - now:
-            fixed[signature] = run_id
-        for signature in now:
-            fixed.pop(signature, None)
+        for ident in present - now:
+            fixed[ident] = run_id
+        for ident in now:
+            fixed.pop(ident, None)
         present = now
     return fixed
 
@@ -289,25 +233,38 @@ def sort_key(change: Change) -> tuple[int, str]:
     return (-(change.count_b or change.count_a), change.id)
 
 
-def signature_rows(rdb: ResultsDB, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+def finding_rows(rdb: ResultsDB, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """Rows of `findings`, by id."""
     rows: dict[str, dict[str, Any]] = {}
     for chunk in _chunks(list(dict.fromkeys(ids)), 500):
         marks = ", ".join("?" * len(chunk))
-        for row in rdb.query(f"SELECT * FROM signatures WHERE id IN ({marks})", chunk):
+        for row in rdb.query(f"SELECT * FROM findings WHERE id IN ({marks})", chunk):
             rows[row["id"]] = row
     return rows
 
 
-def first_mismatches(rdb: ResultsDB, run_id: str) -> dict[str, dict[str, Any]]:
-    """Per signature, its first mismatch in the run (by session, seq): small columns."""
-    first: dict[str, dict[str, Any]] = {}
-    for row in rdb.query(
-        "SELECT id, signature, session, seq, method, url, first_difference FROM mismatches "
-        "WHERE run_id = ? AND signature IS NOT NULL ORDER BY session, seq",
+def first_links(rdb: ResultsDB, run_id: str) -> dict[str, str]:
+    """Per finding, the id of its first mismatch in the run (by session, seq), from
+    `finding_links`."""
+    first: dict[str, str] = {}
+    for finding, mismatch_id in rdb.db.conn.execute(
+        "SELECT finding, mismatch_id FROM finding_links WHERE run_id = ? ORDER BY session, seq",
         [run_id],
     ):
-        first.setdefault(row["signature"], row)
+        first.setdefault(finding, mismatch_id)
     return first
+
+
+def finding_routes(rdb: ResultsDB, run_id: str) -> dict[str, list[str]]:
+    """Per finding, the routes of the run's exchanges that show it (sorted)."""
+    routes: dict[str, list[str]] = {}
+    for finding, route in rdb.db.conn.execute(
+        "SELECT DISTINCT l.finding, m.route FROM finding_links l "
+        "JOIN mismatches m ON m.id = l.mismatch_id WHERE l.run_id = ? ORDER BY m.route",
+        [run_id],
+    ):
+        routes.setdefault(finding, []).append(route)
+    return routes
 
 
 def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
@@ -329,20 +286,21 @@ def _run_summary(row: dict[str, Any]) -> dict[str, Any]:
 def build_compare(rdb: ResultsDB, refs: tuple[str, ...] = ()) -> dict[str, Any]:
     """What `parity compare [RUN_A] [RUN_B] --json` prints; see `docs/results-db.md`."""
     a, b = pick_runs(rdb, refs)
-    found = changes(rdb, a["id"], b["id"])
-    sigs = signature_rows(rdb, (c.id for c in found))
-    examples = {"a": first_mismatches(rdb, a["id"]), "b": first_mismatches(rdb, b["id"])}
+    found = finding_changes(rdb, a["id"], b["id"])
+    rows = finding_rows(rdb, (c.id for c in found))
+    examples = {"a": first_links(rdb, a["id"]), "b": first_links(rdb, b["id"])}
+    routes = {"a": finding_routes(rdb, a["id"]), "b": finding_routes(rdb, b["id"])}
     listed: dict[str, list[dict[str, Any]]] = {name: [] for name in CATEGORIES}
     for change in sorted(found, key=sort_key):
-        sig = sigs.get(change.id)
-        example = examples["a" if change.state == "fixed" else "b"].get(change.id)
+        row = rows[change.id]
+        side = "a" if change.state == "fixed" else "b"
+        first = examples[side].get(change.id)
         verdict = change.verdict
         listed[change.category].append(
             {
-                "id": change.id,
-                "route": sig["route"] if sig else None,
-                "kinds": loads(sig["kinds"], []) if sig else [],
-                "paths": loads(sig["paths"], []) if sig else [],
+                **finding_json(row),
+                "routes": routes[side].get(change.id, []),
+                "title": title(row),
                 "state": change.state,
                 "count_a": change.count_a,
                 "count_b": change.count_b,
@@ -350,13 +308,8 @@ def build_compare(rdb: ResultsDB, refs: tuple[str, ...] = ()) -> dict[str, Any]:
                 "note": verdict["note"] if verdict else None,
                 "fixed_in": change.fixed_in,
                 "example": None
-                if example is None
-                else {
-                    "id": example["id"],
-                    "run": a["id"] if change.state == "fixed" else b["id"],
-                    "difference": example["first_difference"],
-                    "sentence": first_sentence(rdb, example["id"]),
-                },
+                if first is None
+                else {**example(rdb, first, row), "run": a["id"] if side == "a" else b["id"]},
             }
         )
     return {

@@ -322,26 +322,26 @@ class ResultsDB:
 
     def mark(
         self,
-        signature: str,
+        finding: str,
         verdict: str,
         *,
         note: str | None = None,
         by: str | None = None,
         run_id: str | None = None,
     ) -> dict[str, Any]:
-        """Give `signature` (an exact id) the verdict `bug`, `expected` or `noise`; it
+        """Give `finding` (an exact id) the verdict `bug`, `expected` or `noise`; it
         applies to every run. `note=None` keeps the current note, `""` clears it; `by`
         defaults to the OS user; `run_id` is the run looked at when deciding, if any.
         Returns the stored verdict with the one it replaced (`previous`)."""
-        return verdicts.mark(self, signature, verdict, note=note, by=by, run_id=run_id)
+        return verdicts.mark(self, finding, verdict, note=note, by=by, run_id=run_id)
 
     def verdicts(self) -> dict[str, dict[str, Any]]:
-        """Every current verdict, by signature id (rows of `verdicts`)."""
-        return verdicts.verdicts(self)
+        """Every current verdict, by finding id (rows of `verdicts`)."""
+        return verdicts.finding_verdicts(self)
 
-    def verdict_history(self, signature: str) -> list[dict[str, Any]]:
-        """Every verdict `signature` was given, oldest first."""
-        return verdicts.history(self, signature)
+    def verdict_history(self, finding: str) -> list[dict[str, Any]]:
+        """Every verdict `finding` was given, oldest first."""
+        return verdicts.history(self, finding)
 
     # -- reading (see triage.queries) --------------------------------------------------
 

@@ -1,9 +1,11 @@
 """The gate: one verdict on one run, with an exit code and a JSON artifact.
 
 A run passes when it finished, replayed at least one exchange, has at most `max_open`
-open signatures (no verdict, or `bug`) and at most `max_errors` errored exchanges (the
-target did not answer). The artifact (`parity-gate/1`, documented with its JSON Schema in
-`docs/gate.md`) holds the run, its totals, the open and accepted signatures, what was
+open findings (no verdict, or `bug`) and at most `max_errors` errored exchanges (the
+target did not answer). Serialization findings (wire-only differences) count only when
+the rules file the run used says `[serialization] gate = true`. The artifact
+(`parity-gate/2`, documented with its JSON Schema in `docs/gate.md`) holds the run, its
+totals, the open and accepted findings, what was
 fixed and what regressed since the previous run over the same sessions, the errors, and
 the thresholds used. It is ASCII-only JSON (so it reads the same whatever encoding a
 reader assumes), keys in a fixed order, secrets masked: URLs lose passwords and secret
@@ -20,16 +22,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from differ.findings import SERIALIZATION
 from triage.compare import (
     Change,
-    changes,
-    first_mismatches,
+    finding_changes,
+    finding_routes,
+    finding_rows,
+    first_links,
     previous_run,
     run_keys,
-    signature_rows,
     sort_key,
 )
 from triage.errors import TriageError
+from triage.finding_queries import example, finding_json, title
 from triage.masking import mask_text, mask_url, mask_urls_in
 from triage.queries import find_run, parity_percent
 from triage.text import loads
@@ -37,7 +42,8 @@ from triage.text import loads
 if TYPE_CHECKING:
     from triage.db import ResultsDB
 
-SCHEMA = "parity-gate/1"
+SCHEMA = "parity-gate/2"
+"""Version 2: findings instead of signatures (issue 8)."""
 DEFAULT_ARTIFACT = Path("logs") / "parity_harness_results.json"
 """Where the cutover runbook's migration gate expects the parity harness's results."""
 EXIT_PASSED = 0
@@ -47,7 +53,7 @@ EXIT_FAILED = 1
 @dataclass(frozen=True, slots=True)
 class Thresholds:
     max_open: int = 0
-    """Open signatures allowed (no verdict, or `bug`)."""
+    """Open findings allowed (no verdict, or `bug`)."""
     max_errors: int = 0
     """Exchanges allowed to error (the target did not answer)."""
 
@@ -84,21 +90,23 @@ def build_gate(
     keys = run_keys(rdb)
     before_id = previous_run(keys, run["id"])
     before = find_run(rdb, before_id) if before_id is not None else None
-    found = changes(rdb, before_id, run["id"])
-    sigs = signature_rows(rdb, (c.id for c in found))
-    examples = first_mismatches(rdb, run["id"])
-    earlier = first_mismatches(rdb, before_id) if before_id is not None else {}
+    found = finding_changes(rdb, before_id, run["id"])
+    rows = finding_rows(rdb, (c.id for c in found))
+    firsts = first_links(rdb, run["id"])
+    earlier = first_links(rdb, before_id) if before_id is not None else {}
+    routes = finding_routes(rdb, run["id"])
+    earlier_routes = finding_routes(rdb, before_id) if before_id is not None else {}
+    gated = serialization_gated(run)
 
     def entry(change: Change) -> dict[str, Any]:
-        sig = sigs.get(change.id)
+        row = rows[change.id]
         verdict = change.verdict
         fixed = change.state == "fixed"
-        example = (earlier if fixed else examples).get(change.id)
+        first = (earlier if fixed else firsts).get(change.id)
         return {
-            "id": change.id,
-            "route": sig["route"] if sig else None,
-            "kinds": loads(sig["kinds"], []) if sig else [],
-            "paths": loads(sig["paths"], []) if sig else [],
+            **finding_json(row),
+            "routes": (earlier_routes if fixed else routes).get(change.id, []),
+            "title": mask_urls_in(title(row)),
             "state": change.state,
             "count": change.count_b,
             "previous_count": change.count_a,
@@ -106,21 +114,17 @@ def build_gate(
             "note": mask_urls_in(mask_text(verdict["note"])) if verdict else None,
             "fixed_in": change.fixed_in,
             "example": None
-            if example is None
-            else {
-                "mismatch": example["id"],
-                "run": before_id if fixed else run["id"],
-                "session": example["session"],
-                "seq": example["seq"],
-                "method": example["method"],
-                "url": example["url"],
-                "difference": mask_urls_in(example["first_difference"] or ""),
-            },
+            if first is None
+            else _example(rdb, first, row, before_id if fixed else run["id"]),
         }
+
+    def counted(change: Change) -> bool:
+        return gated or rows[change.id]["category"] != SERIALIZATION
 
     ordered = sorted(found, key=sort_key)
     present = [c for c in ordered if c.state != "fixed"]
-    open_ = [entry(c) for c in present if c.open]
+    open_ = [entry(c) for c in present if c.open and counted(c)]
+    wire_only = [entry(c) for c in present if c.open and not counted(c)]
     accepted = [entry(c) for c in present if not c.open]
     fixed = [entry(c) for c in ordered if c.state == "fixed"]
     regressed = [entry(c) for c in present if c.state == "regressed"]
@@ -134,8 +138,8 @@ def build_gate(
         reasons.append(f"run {run['id']} replayed no exchanges")
     if len(open_) > thresholds.max_open:
         reasons.append(
-            f"{_plural(len(open_), 'open signature')} ({_plural(open_mismatches, 'mismatch', 'mismatches')}"
-            f"); at most {thresholds.max_open} allowed"
+            f"{_plural(len(open_), 'open finding')} (on "
+            f"{_plural(open_mismatches, 'exchange')}); at most {thresholds.max_open} allowed"
         )
     if run["errors"] > thresholds.max_errors:
         reasons.append(
@@ -152,7 +156,11 @@ def build_gate(
         "parity_version": tool_version,
         "run": _run(run),
         "previous_run": _run(before) if before is not None else None,
-        "thresholds": {"max_open": thresholds.max_open, "max_errors": thresholds.max_errors},
+        "thresholds": {
+            "max_open": thresholds.max_open,
+            "max_errors": thresholds.max_errors,
+            "serialization_gated": gated,
+        },
         "totals": {
             "exchanges": run["exchanges"],
             "matched": run["matched"],
@@ -160,19 +168,57 @@ def build_gate(
             "errors": run["errors"],
             "noise_suppressed": run["noise_suppressed"],
             "parity": parity_percent(run["matched"], run["exchanges"]),
-            "signatures": len(present),
+            "findings": len(present),
             "open": len(open_),
             "open_mismatches": open_mismatches,
             "accepted": len(accepted),
+            "serialization": len(wire_only),
             "new": sum(1 for c in present if c.state == "new"),
             "regressed": len(regressed),
             "fixed": len(fixed),
         },
         "open": open_,
         "accepted": accepted,
+        "serialization": wire_only,
         "fixed": fixed,
         "regressed": regressed,
         "errors": errors,
+    }
+
+
+def serialization_gated(run: dict[str, Any]) -> bool:
+    """`[serialization] gate` of the rules file the run recorded (`runs.rules_path`),
+    read now; False when the run used none, or the file is gone or does not parse."""
+    import tomllib
+
+    from differ import RulesError, load_rules
+
+    path = run.get("rules_path")
+    if not path:
+        return False
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        return bool(load_rules(data).serialization.gate)
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, RulesError):
+        return False
+
+
+def _example(
+    rdb: ResultsDB, mismatch_id: str, row: dict[str, Any], run_id: str | None
+) -> dict[str, Any]:
+    """The first exchange showing the finding in `run_id`, with its difference."""
+    small = rdb.query(
+        "SELECT session, seq, method, url FROM mismatches WHERE id = ?", [mismatch_id]
+    )[0]
+    shown = example(rdb, mismatch_id, row)
+    return {
+        "mismatch": mismatch_id,
+        "run": run_id,
+        "session": small["session"],
+        "seq": small["seq"],
+        "method": small["method"],
+        "url": small["url"],
+        "difference": mask_urls_in(shown["difference"] or ""),
     }
 
 

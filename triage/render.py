@@ -14,6 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from triage.queries import parity_percent
+from triage.sent import format_sent
 from triage.text import describe_difference
 
 MAX_LINE = 500
@@ -343,8 +344,8 @@ def _mismatch(out: Console, m: dict[str, Any]) -> None:
     if m.get("ambiguous_ids"):
         ids = ", ".join(str(i) for i in m["ambiguous_ids"])
         out.print(f"  [yellow]depends on an ambiguous id: {_esc(ids)}[/yellow]")
-    # SENT: the lead wires `triage.sent.format_sent(m["sent"]) -> list[str]` here (the
-    # request as sent to each target and its substitutions); `--json` has `m["sent"]`.
+    for line in format_sent(m.get("sent")):  # the request as sent to each target
+        out.print(f"  {_esc(line)}")
     if m["error"]:
         out.print(f"  [red]the target did not answer: {_esc(m['error'])}[/red]")
 
@@ -521,14 +522,14 @@ def _verdict_cell(verdict: str | None, note: str | None) -> str:
 
 
 def compare(out: Console, data: dict[str, Any]) -> None:
-    """`parity compare`: what changed from run A to run B, signature by signature."""
+    """`parity compare`: what changed from run A to run B, finding by finding."""
     a, b = data["a"], data["b"]
     out.print("[bold]Run to run[/bold]")
     out.print(_run_line("A", a))
     out.print(_run_line("B", b))
     if not data["same_sessions"]:
         out.print(
-            "[yellow]  The two runs replayed different sessions: a signature missing from one "
+            "[yellow]  The two runs replayed different sessions: a finding missing from one "
             "may simply not have been exercised.[/yellow]"
         )
     counts = data["counts"]
@@ -540,14 +541,14 @@ def compare(out: Console, data: dict[str, Any]) -> None:
         )
     )
     if not any(counts.values()):
-        out.print("No mismatch signatures in either run.")
+        out.print("No findings in either run.")
         return
-    table = Table(title=f"Signatures from run {_esc(a['id'])} to run {_esc(b['id'])}")
+    table = Table(title=f"Findings from run {_esc(a['id'])} to run {_esc(b['id'])}")
     room = max(40, out.width - 40)
     table.add_column("state, verdict", max_width=14)
-    table.add_column("signature", no_wrap=True)
+    table.add_column("finding", no_wrap=True)
     table.add_column("A → B", justify="right", no_wrap=True)
-    table.add_column("route, kinds", overflow="fold", ratio=2, min_width=min(30, room // 3))
+    table.add_column("where, what", overflow="fold", ratio=2, min_width=min(30, room // 3))
     table.add_column("example", overflow="fold", ratio=3)
     for name in COMPARE_ORDER:
         style = _STATE_STYLE[name]
@@ -563,16 +564,25 @@ def compare(out: Console, data: dict[str, Any]) -> None:
                 state,
                 _esc(item["id"]),
                 f"{item['count_a']} → {item['count_b']}",
-                f"{_esc(item['route'])}\n[dim]{_esc(', '.join(item['kinds']))}[/dim]",
+                _finding_cell(item),
                 _esc(said),
             )
     out.print(table)
 
 
+def _finding_cell(item: dict[str, Any]) -> str:
+    """The route (or how many routes a cross-route finding spans) over the title."""
+    if item["route"] is not None:
+        where = item["route"]
+    else:
+        where = f"across {len(item.get('routes') or [])} routes"
+    return f"{_esc(where)}\n[dim]{_esc(item.get('title') or '')}[/dim]"
+
+
 # -- gate -------------------------------------------------------------------------------
 
 GATE_ROWS = 20
-"""Open signatures listed by `parity gate` in the terminal; the artifact has them all."""
+"""Open findings listed by `parity gate` in the terminal; the artifact has them all."""
 
 
 def gate(out: Console, data: dict[str, Any], artifact: str) -> None:
@@ -585,10 +595,15 @@ def gate(out: Console, data: dict[str, Any], artifact: str) -> None:
         out.print(f"  [red]✗ {_esc(reason)}[/red]")
     out.print(
         f"  {totals['exchanges']} exchanges, parity {_pct(totals['parity'])}; "
-        f"{totals['open']} open signatures (at most {limits['max_open']}), "
+        f"{totals['open']} open findings (at most {limits['max_open']}), "
         f"{totals['accepted']} accepted, {totals['errors']} errors "
         f"(at most {limits['max_errors']})"
     )
+    if totals.get("serialization"):
+        out.print(
+            f"  {totals['serialization']} open serialization findings (wire only), outside "
+            "the gate (`[serialization] gate = true` in the rules counts them)"
+        )
     previous = data["previous_run"]
     if previous is not None:
         out.print(
@@ -598,11 +613,11 @@ def gate(out: Console, data: dict[str, Any], artifact: str) -> None:
     else:
         out.print("  no earlier finished run over the same sessions to compare with")
     if data["open"]:
-        table = Table(title="Open signatures (no verdict, or bug)")
-        table.add_column("signature", no_wrap=True)
+        table = Table(title="Open findings (no verdict, or bug)")
+        table.add_column("finding", no_wrap=True)
         table.add_column("count", justify="right")
         table.add_column("state", no_wrap=True)
-        table.add_column("route, kinds", overflow="fold", ratio=2)
+        table.add_column("where, what", overflow="fold", ratio=2)
         table.add_column("verdict", overflow="fold")
         table.add_column("example", overflow="fold", ratio=3)
         for item in data["open"][:GATE_ROWS]:
@@ -613,7 +628,7 @@ def gate(out: Console, data: dict[str, Any], artifact: str) -> None:
                 _esc(item["id"]),
                 str(item["count"]),
                 f"[{style}]{state}[/]" if style else state,
-                f"{_esc(item['route'])}\n[dim]{_esc(', '.join(item['kinds']))}[/dim]",
+                _finding_cell(item),
                 _verdict_cell(item["verdict"], item["note"]),
                 _esc(example["difference"]) if example else "",
             )
@@ -623,7 +638,7 @@ def gate(out: Console, data: dict[str, Any], artifact: str) -> None:
     for name, title in (("regressed", "Regressed"), ("fixed", "Fixed")):
         if data[name]:
             ids = ", ".join(
-                f"{_esc(item['id'])} ({_esc(item['route'])})" for item in data[name][:GATE_ROWS]
+                f"{_esc(item['id'])} ({_esc(item['title'])})" for item in data[name][:GATE_ROWS]
             )
             more = f" +{len(data[name]) - GATE_ROWS} more" if len(data[name]) > GATE_ROWS else ""
             out.print(f"  [{_STATE_STYLE[name]}]{title}[/]: {ids}{more}", soft_wrap=True)

@@ -1,8 +1,8 @@
-"""`parity triage`: walk a run's signatures in a terminal, one key per decision.
+"""`parity triage`: walk a run's findings in a terminal, one key per decision.
 
-The walk shows each signature as `parity show` does (its first mismatch in the run) and
+The walk shows each finding as `parity show` does (its first exchange in the run) and
 reads one key: `b` bug, `e` expected, `n` noise (each stores the verdict and moves on),
-`t` a note (saved at once if the signature has a verdict, else with the next verdict),
+`t` a note (saved at once if the finding has a verdict, else with the next verdict),
 `s` skip, `p` back to the previous one, `v` the whole detail in a pager (the screen shows
 what fits the terminal), `q` quit. Ctrl-C and Ctrl-D quit too; every
 verdict given so far is already stored.
@@ -25,7 +25,7 @@ from rich.rule import Rule
 from rich.text import Text
 
 from triage import queries, render
-from triage.compare import presence
+from triage.finding_queries import finding_detail, run_findings
 from triage.verdicts import verdict_of
 
 if TYPE_CHECKING:
@@ -41,9 +41,11 @@ HELP = (
 
 @dataclass(frozen=True, slots=True)
 class Item:
-    signature: str
+    finding: str
     count: int
-    """Mismatches with this signature in the run walked."""
+    """Exchanges showing this finding in the run walked."""
+    title: str = ""
+    """One line naming it (`finding_queries.title`)."""
 
 
 @dataclass(slots=True)
@@ -54,7 +56,7 @@ class Walked:
     position: int = 0
     """Items passed (0-based index where the walk stopped; `total` when it got through)."""
     marked: dict[str, str] = field(default_factory=dict)
-    """Signature -> the verdict given in this walk (the last one, if given twice)."""
+    """Finding -> the verdict given in this walk (the last one, if given twice)."""
     skipped: set[str] = field(default_factory=set)
     notes: int = 0
     quit: bool = False
@@ -74,12 +76,13 @@ class Walked:
 
 
 def items(rdb: ResultsDB, run_id: str, *, every: bool = False) -> list[Item]:
-    """The run's signatures to walk, most mismatches first: those without a verdict, or
-    all of them (`every`)."""
-    counts = presence(rdb, [run_id])[run_id]
-    judged = rdb.verdicts()
-    chosen = [Item(sig, n) for sig, n in counts.items() if every or sig not in judged]
-    return sorted(chosen, key=lambda item: (-item.count, item.signature))
+    """The run's findings to walk, in the report's order (most severe first, then most
+    exchanges): those without a verdict, or all of them (`every`)."""
+    return [
+        Item(row["id"], row["count"], row["title"])
+        for row in run_findings(rdb, run_id)
+        if every or row["verdict"] is None
+    ]
 
 
 def _esc(value: Any) -> str:
@@ -94,10 +97,14 @@ def _verdict_text(row: dict[str, Any] | None) -> str:
 
 
 def _detail(out: Console, rdb: ResultsDB, run_id: str, item: Item) -> list[str]:
-    """The signature and its first mismatch in the run, as `parity show` prints them,
+    """The finding and its first exchange in the run, as `parity show` prints them,
     rendered for `out`'s width and colours: a list of lines."""
-    data = queries.signature_detail(rdb, item.signature, run_id)
-    sig = data["signature"]
+    found = finding_detail(rdb, item.finding)["finding"]
+    first = rdb.query(
+        "SELECT mismatch_id FROM finding_links WHERE finding = ? AND run_id = ? "
+        "ORDER BY session, seq LIMIT 1",
+        [item.finding, run_id],
+    )
     buffer = io.StringIO()
     side = Console(
         file=buffer,
@@ -106,16 +113,18 @@ def _detail(out: Console, rdb: ResultsDB, run_id: str, item: Item) -> list[str]:
         color_system=out.color_system,  # type: ignore[arg-type]
         highlight=False,
     )
-    side.print(f"  route      {_esc(sig['route'])}")
-    side.print(f"  kinds      {_esc(', '.join(sig['kinds']))}")
-    side.print(f"  paths      {_esc(', '.join(sig['paths']))}")
-    others = [r for r in sig["runs"] if r["run"] != run_id]
+    side.print(f"  finding    {_esc(found['title'])}")
+    if found["route"] is not None:
+        side.print(f"  route      {_esc(found['route'])}")
+    else:
+        side.print(f"  routes     {_esc(', '.join(found['routes']))}")
+    others = [r for r in found["runs"] if r["run"] != run_id]
     if others:
         shown = ", ".join(f"{_esc(r['run'])}: {r['count']}" for r in others[:5])
         side.print(f"  other runs {shown}{', …' if len(others) > 5 else ''}")
-    if data["mismatch"] is not None:
+    if first:
         side.print()
-        render.mismatch(side, data["mismatch"])
+        render.mismatch(side, queries.mismatch_detail(rdb, first[0]["mismatch_id"]))
     return buffer.getvalue().splitlines()
 
 
@@ -145,19 +154,19 @@ def _screen(
     status: str,
     pending: str | None,
 ) -> list[str]:
-    """Clear the terminal and show one signature, cut to the terminal's height; returns
+    """Clear the terminal and show one finding, cut to the terminal's height; returns
     the detail's lines (for `v`)."""
     item = walk_items[index]
     progress = f"{index + 1}/{len(walk_items)}"
-    verdict = verdict_of(rdb, item.signature)
+    verdict = verdict_of(rdb, item.finding)
     lines = _detail(out, rdb, run_id, item)
     out.clear()
     if status:
         out.print(status)
     out.print(
         f"[bold]parity triage[/bold]  run {_esc(run_id)}  [bold]{progress}[/bold]  "
-        f"signature [bold]{_esc(item.signature)}[/bold]: {item.count} "
-        f"{'mismatch' if item.count == 1 else 'mismatches'} in this run"
+        f"finding [bold]{_esc(item.finding)}[/bold]: {item.count} "
+        f"{'exchange' if item.count == 1 else 'exchanges'} in this run"
     )
     out.print(f"  verdict    {_verdict_text(verdict)}")
     footer = 3 + (pending is not None)
@@ -193,8 +202,8 @@ def walk(
     status = ""
     while 0 <= index < len(walk_items):
         result.position = index
-        signature = walk_items[index].signature
-        lines = _screen(out, rdb, run_id, index, walk_items, status, pending.get(signature))
+        finding = walk_items[index].finding
+        lines = _screen(out, rdb, run_id, index, walk_items, status, pending.get(finding))
         status = ""
         try:
             key = getchar()
@@ -203,25 +212,25 @@ def walk(
         key = key.lower()
         if key in KEYS:
             verdict = KEYS[key]
-            rdb.mark(signature, verdict, note=pending.pop(signature, None), run_id=run_id)
-            result.marked[signature] = verdict
-            status = f"[green]✓ {_esc(signature)} marked {verdict}[/green]"
+            rdb.mark(finding, verdict, note=pending.pop(finding, None), run_id=run_id)
+            result.marked[finding] = verdict
+            status = f"[green]✓ {_esc(finding)} marked {verdict}[/green]"
             index += 1
         elif key == "t":
             text = prompt("Note")
             if text is None or not text.strip():
                 status = "[dim]no note[/dim]"
                 continue
-            current = verdict_of(rdb, signature)
+            current = verdict_of(rdb, finding)
             result.notes += 1
             if current is None:
-                pending[signature] = text.strip()
+                pending[finding] = text.strip()
                 status = "[dim]note kept: it is saved with the verdict (b, e or n)[/dim]"
             else:
-                rdb.mark(signature, current["verdict"], note=text, run_id=run_id)
-                status = f"[green]✓ note saved on {_esc(signature)}[/green]"
+                rdb.mark(finding, current["verdict"], note=text, run_id=run_id)
+                status = f"[green]✓ note saved on {_esc(finding)}[/green]"
         elif key == "s":
-            result.skipped.add(signature)
+            result.skipped.add(finding)
             index += 1
         elif key == "p":
             if index == 0:
