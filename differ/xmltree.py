@@ -26,6 +26,7 @@ failure raises `XmlRefused` or an expat error; the caller keeps such a body as t
 
 from __future__ import annotations
 
+import codecs
 from typing import NoReturn
 from xml.parsers import expat
 
@@ -65,14 +66,25 @@ def _local(name: str) -> str:
     return name.rpartition(":")[2]
 
 
+def _known(charset: str | None) -> str | None:
+    if not charset:
+        return None
+    try:
+        codecs.lookup(charset)
+    except LookupError:
+        return None
+    return charset
+
+
 def _refuse_dtd(*_args: object) -> NoReturn:
     raise XmlRefused("document type declarations are not read")
 
 
 def parse_xml(data: bytes, charset: str | None = None) -> dict[str, object]:
     """`data` as `{ROOT_TAG: value}`. `charset` (the Content-Type parameter) overrides the
-    document's own declaration. Raises XmlRefused or `expat.ExpatError` (a ValueError)."""
-    parser = expat.ParserCreate(charset or None)
+    document's own declaration (an unknown one is left out, as text bodies do). Raises
+    XmlRefused or `expat.ExpatError` (a ValueError)."""
+    parser = expat.ParserCreate(_known(charset))
     parser.buffer_text = True
     parser.ordered_attributes = False
     parser.StartDoctypeDeclHandler = _refuse_dtd

@@ -97,6 +97,10 @@ def test_the_charset_parameter_is_honoured() -> None:
         [(b"Content-Type", b"text/xml; charset=iso-8859-1")], "<a>café</a>".encode("latin-1")
     )
     assert body.value == {"a": "café"}
+    utf16 = "<?xml version='1.0' encoding='utf-16'?><a>ü</a>".encode("utf-16")
+    assert decode_body([(b"Content-Type", b"text/xml")], utf16).value == {"a": "ü"}
+    unknown = decode_body([(b"Content-Type", b"text/xml; charset=bogus")], b"<a>1</a>")
+    assert unknown.value == {"a": "1"}
 
 
 def test_an_added_element_is_one_added() -> None:
