@@ -15,8 +15,9 @@ The mapping, deterministic and schema-free:
 - whitespace-only text between elements is ignored, text is otherwise kept exactly.
 
 So attribute order, quote style, blank text between elements and `<a/>` vs `<a></a>` are
-not differences, and a tag that occurs once in one body and twice in the other becomes
-a dict on one side and a list on the other (one `type_changed`).
+not differences. A tag that occurs once in one body and twice in the other is a value on
+one side and a list on the other: `align_repeated` makes the single one a list of one
+before two trees are compared, so that is one `added` item, not a `type_changed`.
 
 Parsing is expat's, hardened: a document type declaration (and with it any entity
 declaration) makes the body unparsable, so nothing is expanded or fetched; an undefined
