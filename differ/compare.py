@@ -46,6 +46,7 @@ from differ.serialization import literal_differences, number_literal
 from differ.signature import shape_key, signature_of, templated
 from differ.structure import Leeway, TreeDiff, canonical
 from differ.values import Origins, ValueMap
+from differ.xmltree import align_repeated
 
 Values = Mapping[object, object]
 Found = tuple[list[Difference], list[Difference]]
@@ -455,6 +456,8 @@ class Differ:
             return [], []
         kinds = (family(eb), family(ab))
         if kinds == ("structured", "structured"):
+            if eb.kind == ab.kind == "xml":  # one <Blob> vs two: a list on both sides
+                ev, av = align_repeated(ev, av)
             return self._trees(scope, eb, ab, ev, av, applied, leeway, observe)
         if kinds == ("text", "text"):
             assert isinstance(ev, str) and isinstance(av, str)

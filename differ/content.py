@@ -20,8 +20,10 @@ from urllib.parse import parse_qsl
 
 import orjson
 
-Kind = Literal["empty", "json", "form", "msgpack", "sse", "ndjson", "text", "binary"]
-STRUCTURED: frozenset[str] = frozenset({"json", "form", "msgpack", "sse", "ndjson"})
+from differ.xmltree import parse_xml
+
+Kind = Literal["empty", "json", "form", "msgpack", "sse", "ndjson", "xml", "text", "binary"]
+STRUCTURED: frozenset[str] = frozenset({"json", "form", "msgpack", "sse", "ndjson", "xml"})
 """Kinds whose `value` is a parsed tree (dicts, lists, scalars), compared structurally."""
 
 MAX_DECODED = 512 * 2**20
@@ -36,6 +38,8 @@ _JSONISH_TYPES = re.compile(r"[\w.+-]+/[\w.+-]*json[\w.+-]*")
 """Any other type that names JSON (`application/x-amz-json-1.1`, `application/json-patch`),
 tried after the NDJSON types."""
 _NDJSON_TYPES = re.compile(r"application/(x-)?ndjson|application/jsonl(ines)?|application/json-seq")
+_XML_TYPES = re.compile(r"application/xml|text/xml|[\w.+-]+/[\w.+-]+\+xml")
+"""XML read as a tree (see `differ.xmltree`); HTML is not XML and stays text."""
 _MSGPACK_TYPES = re.compile(r"application/(x-)?msgpack|application/vnd\.msgpack")
 
 
@@ -272,9 +276,15 @@ def _looks_like_json(data: bytes) -> bool:
     return start in (b"{", b"[")
 
 
+def _looks_like_xml(data: bytes) -> bool:
+    return data.lstrip()[:5] == b"<?xml"
+
+
 def _parse(kind: Kind, data: bytes, charset: str | None) -> object:
     if kind == "json":
         return parse_json(data, charset)
+    if kind == "xml":
+        return parse_xml(data, charset)
     if kind == "msgpack":
         return _msgpack(data)
     text = text_of(data, charset)
@@ -288,8 +298,8 @@ def _parse(kind: Kind, data: bytes, charset: str | None) -> object:
 
 
 def classify(media_type: str, data: bytes) -> Kind:
-    """The kind a body is read as, from its media type (sniffing JSON when the type is
-    missing or text/plain)."""
+    """The kind a body is read as, from its media type (sniffing JSON, and XML that starts
+    with `<?xml`, when the type is missing or text/plain)."""
     if not data:
         return "empty"
     if _JSON_TYPES.fullmatch(media_type):
@@ -304,8 +314,12 @@ def classify(media_type: str, data: bytes) -> Kind:
         return "form"
     if _MSGPACK_TYPES.fullmatch(media_type):
         return "msgpack"
+    if _XML_TYPES.fullmatch(media_type):
+        return "xml"
     if media_type in ("", "text/plain") and _looks_like_json(data):
         return "json"
+    if media_type in ("", "text/plain") and _looks_like_xml(data):
+        return "xml"
     if _TEXT_TYPES.fullmatch(media_type):
         return "text"
     if not media_type:
