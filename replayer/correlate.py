@@ -32,6 +32,7 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 import orjson
 
 from differ.jsonpath import format_path
+from differ.xmltree import parse_xml
 from replayer.resources import (
     ETAG,
     header_resource,
@@ -142,6 +143,25 @@ def _json(body: bytes) -> Any:
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError:
+        return None
+
+
+_HTML = re.compile(rb"^\s*<(!doctype\s+html|html[\s>])", re.IGNORECASE)
+_MAX_XML = 8 << 20
+
+
+def _tree(body: bytes) -> Any:
+    """A response body as a tree to learn minted values from: JSON, or XML as the differ
+    maps it (`differ.xmltree`: an S3-style `<UploadId>` is `$.X.UploadId`). HTML, DTDs
+    and what does not parse give None."""
+    parsed = _json(body)
+    if parsed is not None or body.lstrip()[:1] != b"<" or len(body) > _MAX_XML:
+        return parsed
+    if _HTML.match(body):
+        return None
+    try:
+        return parse_xml(body)
+    except ValueError:  # XmlRefused and expat's errors
         return None
 
 
@@ -347,11 +367,11 @@ class ValueMap:
         `seq` and `path` are the exchange's and its recorded request path's: what a mint
         is scoped by (`POST /posts` mints posts) and what explains it later."""
         self._seq, self._path, self._route_known = seq, path, False
-        recorded_json = _json(recorded_body)
+        recorded_json = _tree(recorded_body)
         if recorded_body == target_body:
             target_json = recorded_json
         else:
-            target_json = _json(target_body)
+            target_json = _tree(target_body)
             self._learn_json(recorded_json, target_json, None, None)
         recorded = _header_map(recorded_headers)
         target = _header_map(target_headers)

@@ -308,3 +308,30 @@ def test_a_re_mint_retires_the_old_mint_wherever_else_it_was_seen() -> None:
     trace = Trace()
     assert values.apply_text("5", "X-Ref", trace) == "2" and not trace.ambiguous
     assert values.reverse()[2] == 5 and 1 not in values.reverse()
+
+
+def test_values_minted_in_xml_answers_are_carried_too() -> None:
+    """An S3-style API mints an upload id in an XML body; later requests carry it in the
+    query. HTML and DTD bodies are never read for values."""
+    xml = [(b"Content-Type", b"application/xml")]
+
+    def answer(upload: str) -> bytes:
+        return (
+            b'<?xml version="1.0" encoding="UTF-8"?>\n<InitiateMultipartUploadResult>'
+            b"<Bucket>photos</Bucket><Key>a.jpg</Key><UploadId>"
+            + upload.encode()
+            + b"</UploadId></InitiateMultipartUploadResult>"
+        )
+
+    values = ValueMap()
+    values.learn(xml, answer("VXBsb2FkIElEIGZvciBlbHZpbmc"), xml, answer("2~iCw_lDY8VoNzJa"))
+    assert (
+        values.apply_path("/photos/a.jpg?partNumber=1&uploadId=VXBsb2FkIElEIGZvciBlbHZpbmc")
+        == "/photos/a.jpg?partNumber=1&uploadId=2~iCw_lDY8VoNzJa"
+    )
+    html = [(b"Content-Type", b"text/html")]
+    page = b"<!DOCTYPE html><html><body><p id='tokenABCDEF123456'>x</p></body></html>"
+    other = b"<!DOCTYPE html><html><body><p id='tokenZZZZZZ999999'>x</p></body></html>"
+    fresh = ValueMap()
+    fresh.learn(html, page, html, other)
+    assert fresh.apply_path("/x?id=tokenABCDEF123456") == "/x?id=tokenABCDEF123456"
