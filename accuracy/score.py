@@ -163,8 +163,14 @@ def _ratio(part: float, whole: float, empty: float) -> float:
     return part / whole if whole else empty
 
 
-def id_failures(mismatches: Iterable[Mismatch], differences: Sequence[Entry]) -> list[str]:
-    """Exchanges that failed only because of id mapping (see the module docstring)."""
+def id_failures(
+    mismatches: Iterable[Mismatch],
+    differences: Sequence[Entry],
+    findings: Sequence[Finding] = (),
+) -> list[str]:
+    """Exchanges that failed only because of id mapping (see the module docstring). An
+    exchange one of whose findings a curated difference explains is not one."""
+    by_id = {f.get("id"): f for f in findings}
     failed: list[str] = []
     for m in mismatches:
         label = f"{m.get('id')} {m.get('route')} {m.get('url', '')}".rstrip()
@@ -176,6 +182,9 @@ def id_failures(mismatches: Iterable[Mismatch], differences: Sequence[Entry]) ->
         if not (isinstance(actual, int) and actual in ID_FAILURE_STATUSES):
             continue
         if not (isinstance(recorded, int) and 200 <= recorded < 300 and baseline == recorded):
+            continue
+        shown = [by_id[i] for i in m.get("findings") or [] if i in by_id]
+        if any(matches(entry, f) for f in shown for entry in differences):
             continue
         as_finding = {
             "scope": "route",
@@ -219,7 +228,7 @@ def score(
         recall=_ratio(recalled, len(truth.differences), 1.0),
         noise_share=_ratio(len(noise), len(findings), 0.0),
         per_root_cause=_ratio(true_findings, recalled, 0.0),
-        id_failures=id_failures(mismatches, truth.differences),
+        id_failures=id_failures(mismatches, truth.differences, findings),
         missed=[e for e in truth.differences if not matched[e.id]],
         unexplained=unexplained,
         noise=noise,

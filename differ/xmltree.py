@@ -9,7 +9,9 @@ The mapping, deterministic and schema-free:
 - any other element is a dict: attributes as `@name` (`@xmlns`, `@xmlns:p` for namespace
   declarations; other attribute names as written, `@xsi:type`), text under `#text`
   (its non-blank pieces joined), child elements grouped by local tag: a tag seen once is
-  its value, a tag seen more than once a list in document order (`Blob[*]`);
+  its value, a tag seen more than once a list in document order (`Blob[*]`), and so is
+  the only tag of an element named as its list (`<Blobs><Blob>`, `<TagSet><Tag>`): one
+  item is a list of one, so a listing of one and of three share their paths;
 - tags lose their namespace prefix (`s:Blob` -> `Blob`); the namespace URIs stay as the
   `@xmlns...` data of the element that declares them;
 - whitespace-only text between elements is ignored, text is otherwise kept exactly.
@@ -59,8 +61,22 @@ class _Element:
         if pieces:
             out["#text"] = "".join(pieces)
         for tag, values in self.children.items():
-            out[tag] = values[0] if len(values) == 1 else values
+            single = len(values) == 1 and not _holds_items(self.tag, tag, len(self.children))
+            out[tag] = values[0] if single else values
         return out
+
+
+def _holds_items(parent: str, tag: str, tags: int) -> bool:
+    """True if `parent` is a list of `tag` items by its name, so that one item is a list
+    of one as well: `<Blobs><Blob>`, `<Buckets><Bucket>`, `<Entries><Entry>`, `<TagSet><Tag>`,
+    `<ItemList><Item>`. Then a listing of one and a listing of three have the same paths
+    (`Blobs.Blob[*].Name`) in every exchange, and one root cause is one finding."""
+    if tags != 1:
+        return False
+    p, t = parent.lower(), tag.lower()
+    if p in (t + "s", t + "es", t[:-1] + "ies" if t.endswith("y") else ""):
+        return True
+    return p in (t + "set", t + "list", t + "array", t + "collection")
 
 
 def _local(name: str) -> str:

@@ -238,3 +238,19 @@ def test_a_transition_glob_tells_two_errors_of_one_route_apart() -> None:
     ).differences[0]
     assert score.matches(entry, message)
     assert not score.matches(entry, reason)
+
+
+def test_an_exchange_whose_finding_is_curated_is_no_id_failure() -> None:
+    status = finding("F1", "status", "", route="POST /f")
+    status["transition"] = "200 → 400 (+error +message)"
+    entry = Entry("message", "a 400 with message", "status", route="POST /f")
+    explained = dict(entry.__dict__, transition="200 → 400*+message*")
+    mismatch = {
+        "id": "m1",
+        "route": "POST /f",
+        "expected_status": 200,
+        "actual_status": 400,
+        "findings": ["F1"],
+    }
+    assert score.id_failures([mismatch], [Entry(**explained)], [status]) == []
+    assert len(score.id_failures([dict(mismatch, findings=[])], [Entry(**explained)])) == 1

@@ -105,7 +105,7 @@ def test_the_charset_parameter_is_honoured() -> None:
 
 def test_an_added_element_is_one_added() -> None:
     verdict = compare(xml(listing(A)), xml(listing(A, extra="<Sealed>false</Sealed>")))
-    assert kinds(verdict) == {("body", f"{BLOBS}.Properties.Sealed", "added")}
+    assert kinds(verdict) == {("body", f"{BLOBS}[0].Properties.Sealed", "added")}
     assert verdict.differences[0].actual == "false"
 
 
@@ -247,7 +247,26 @@ def test_nesting_deeper_than_json_allows_stays_text() -> None:
 def test_render_shows_the_tree_as_indented_json() -> None:
     rendered = Differ(load_rules({})).render(xml(listing(A)), request=REQUEST)
     tree = json.loads(rendered)
-    props = tree["EnumerationResults"]["Blobs"]["Blob"]["Properties"]
+    props = tree["EnumerationResults"]["Blobs"]["Blob"][0]["Properties"]
     assert props["Last-Modified"] == "<http-date>"
     assert props["Etag"] == "0x8DC1F0A2B3C4D5E"
     assert rendered.startswith('{\n  "EnumerationResults": {\n')
+
+
+def test_a_listing_of_one_has_the_paths_of_a_listing_of_three() -> None:
+    from differ.xmltree import parse_xml
+
+    one = parse_xml(b"<R><Blobs><Blob><Name>a</Name></Blob></Blobs></R>")
+    three = parse_xml(
+        b"<R><Blobs>"
+        + b"".join(b"<Blob><Name>%d</Name></Blob>" % n for n in range(3))
+        + b"</Blobs></R>"
+    )
+    assert one == {"R": {"Blobs": {"Blob": [{"Name": "a"}]}}}
+    assert isinstance(three["R"]["Blobs"]["Blob"], list)  # type: ignore[index]
+    tags = parse_xml(b"<Tagging><TagSet><Tag><Key>k</Key></Tag></TagSet></Tagging>")
+    assert tags == {"Tagging": {"TagSet": {"Tag": [{"Key": "k"}]}}}
+    # A lone child that is not the element's item stays a value.
+    assert parse_xml(b"<R><Properties><Etag>x</Etag></Properties></R>") == {
+        "R": {"Properties": {"Etag": "x"}}
+    }
