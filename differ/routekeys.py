@@ -12,7 +12,7 @@ from urllib.parse import parse_qsl
 from differ.content import decode_body, header_values
 from differ.jsonpath import get_at, parse_concrete
 from differ.model import HttpRequest
-from differ.routes import is_variable_segment, route_of
+from differ.routes import is_variable_segment, operation_query, template_path
 from differ.rules import RouteRule, RouteSource
 
 _MAX_KEY = 120
@@ -43,8 +43,9 @@ def route_for(
 ) -> str:
     """`METHOD /templated/path`, plus ` KEY` from the first matching `[[route]]` rule that
     finds its key in the request. `detected` rules (`detect_route_keys`) apply only to
-    routes that no explicit rule matches."""
-    route = route_of(request.method, request.path)
+    routes that no explicit rule matches. Rules match the path without its query; with no
+    key, the query's operation selectors are the route's (`routes.operation_query`)."""
+    route = f"{request.method.upper()} {template_path(request.path)}"
     explicit = False
     for rule in rules:
         if fnmatchcase(route, rule.match):
@@ -58,7 +59,7 @@ def route_for(
                 key = key_of(request, rule)
                 if key is not None:
                     return f"{route} {key}"
-    return route
+    return route + operation_query(request.path)
 
 
 # --- detection ---------------------------------------------------------------------------
@@ -192,7 +193,7 @@ def detect_route_keys(requests: Iterable[HttpRequest]) -> list[RouteRule]:
     """
     samples: dict[str, _RouteSample] = {}
     for request in requests:
-        route = route_of(request.method, request.path)
+        route = f"{request.method.upper()} {template_path(request.path)}"  # as rules match
         sample = samples.setdefault(route, _RouteSample())
         if sample.requests < _MAX_REQUESTS:
             sample.add(request)

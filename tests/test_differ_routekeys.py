@@ -125,3 +125,17 @@ def test_detected_rules_match_only_their_own_route() -> None:
     )
     assert differ.route(HttpRequest("POST", "/ab", [(b"X-Operation", b"One")])) == "POST /ab"
     assert rule.match == "POST /a[b]"
+
+
+def test_a_query_that_names_the_operation_is_part_of_the_route() -> None:
+    from differ.routes import route_of
+
+    assert route_of("GET", "/acct/photos?restype=container&comp=list&marker=abc") == (
+        "GET /acct/photos?comp=list&restype=container"
+    )
+    assert route_of("GET", "/bucket?tagging") == "GET /bucket?tagging"
+    assert route_of("POST", "/bucket/key?uploads") == "POST /bucket/key?uploads"
+    assert route_of("GET", "/?Action=ListQueues&Version=2012-11-05") == "GET /?Action=ListQueues"
+    # Filters, blank filters, ids and tokens never make another route.
+    assert route_of("GET", "/api/entries?page=2&q=&checkbox=") == "GET /api/entries"
+    assert route_of("GET", "/x?action=0b6e4c1f2a3d4e5f6a7b8c9d") == "GET /x"
