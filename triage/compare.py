@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from triage.errors import NotFound, TriageError
-from triage.finding_queries import example, finding_json, title
+from triage.finding_queries import example, finding_json, finding_routes, first_links, title
 from triage.queries import find_run, parity_percent, run_json, totals_json
 from triage.text import loads
 from triage.verdicts import finding_verdicts, is_open
@@ -241,30 +241,6 @@ def finding_rows(rdb: ResultsDB, ids: Iterable[str]) -> dict[str, dict[str, Any]
         for row in rdb.query(f"SELECT * FROM findings WHERE id IN ({marks})", chunk):
             rows[row["id"]] = row
     return rows
-
-
-def first_links(rdb: ResultsDB, run_id: str) -> dict[str, str]:
-    """Per finding, the id of its first mismatch in the run (by session, seq), from
-    `finding_links`."""
-    first: dict[str, str] = {}
-    for finding, mismatch_id in rdb.db.conn.execute(
-        "SELECT finding, mismatch_id FROM finding_links WHERE run_id = ? ORDER BY session, seq",
-        [run_id],
-    ):
-        first.setdefault(finding, mismatch_id)
-    return first
-
-
-def finding_routes(rdb: ResultsDB, run_id: str) -> dict[str, list[str]]:
-    """Per finding, the routes of the run's exchanges that show it (sorted)."""
-    routes: dict[str, list[str]] = {}
-    for finding, route in rdb.db.conn.execute(
-        "SELECT DISTINCT l.finding, m.route FROM finding_links l "
-        "JOIN mismatches m ON m.id = l.mismatch_id WHERE l.run_id = ? ORDER BY m.route",
-        [run_id],
-    ):
-        routes.setdefault(finding, []).append(route)
-    return routes
 
 
 def _chunks(items: list[str], size: int) -> Iterator[list[str]]:

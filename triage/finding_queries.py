@@ -68,13 +68,7 @@ def run_findings(rdb: ResultsDB, run_id: str) -> list[dict[str, Any]]:
         "WHERE l.run_id = ? GROUP BY f.id",
         [run_id],
     )
-    routes: dict[str, list[str]] = {}
-    for row in rdb.query(
-        "SELECT DISTINCT l.finding, m.route FROM finding_links l "
-        "JOIN mismatches m ON m.id = l.mismatch_id WHERE l.run_id = ? ORDER BY m.route",
-        [run_id],
-    ):
-        routes.setdefault(row["finding"], []).append(row["route"])
+    routes = finding_routes(rdb, run_id)
     rows.sort(key=lambda r: (severity(r), -r["count"], r["id"]))
     out = []
     for row in rows:
@@ -163,11 +157,7 @@ def finding_detail(rdb: ResultsDB, finding_id: str) -> dict[str, Any]:
                 [finding_id, latest],
             )
         ]
-        first = rdb.query(
-            "SELECT mismatch_id FROM finding_links WHERE finding = ? AND run_id = ? "
-            "ORDER BY session, seq LIMIT 1",
-            [finding_id, latest],
-        )[0]["mismatch_id"]
+        first = first_mismatch(rdb, finding_id, latest)
     return {
         "finding": {
             **finding_json(row),
@@ -183,3 +173,37 @@ def finding_detail(rdb: ResultsDB, finding_id: str) -> dict[str, Any]:
         },
         "example_id": first,
     }
+
+
+def first_links(rdb: ResultsDB, run_id: str) -> dict[str, str]:
+    """Per finding, the id of its first mismatch in the run (by session, seq), from
+    `finding_links`."""
+    first: dict[str, str] = {}
+    for finding, mismatch_id in rdb.db.conn.execute(
+        "SELECT finding, mismatch_id FROM finding_links WHERE run_id = ? ORDER BY session, seq",
+        [run_id],
+    ):
+        first.setdefault(finding, mismatch_id)
+    return first
+
+
+def finding_routes(rdb: ResultsDB, run_id: str) -> dict[str, list[str]]:
+    """Per finding, the routes of the run's exchanges that show it (sorted)."""
+    routes: dict[str, list[str]] = {}
+    for finding, route in rdb.db.conn.execute(
+        "SELECT DISTINCT l.finding, m.route FROM finding_links l "
+        "JOIN mismatches m ON m.id = l.mismatch_id WHERE l.run_id = ? ORDER BY m.route",
+        [run_id],
+    ):
+        routes.setdefault(finding, []).append(route)
+    return routes
+
+
+def first_mismatch(rdb: ResultsDB, finding_id: str, run_id: str) -> str | None:
+    """The id of the finding's first mismatch in the run (by session, seq), or None."""
+    rows = rdb.query(
+        "SELECT mismatch_id FROM finding_links WHERE finding = ? AND run_id = ? "
+        "ORDER BY session, seq LIMIT 1",
+        [finding_id, run_id],
+    )
+    return rows[0]["mismatch_id"] if rows else None

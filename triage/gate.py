@@ -26,15 +26,13 @@ from differ.findings import SERIALIZATION
 from triage.compare import (
     Change,
     finding_changes,
-    finding_routes,
     finding_rows,
-    first_links,
     previous_run,
     run_keys,
     sort_key,
 )
 from triage.errors import TriageError
-from triage.finding_queries import example, finding_json, title
+from triage.finding_queries import example, finding_json, finding_routes, first_links, title
 from triage.masking import mask_text, mask_url, mask_urls_in
 from triage.queries import find_run, parity_percent
 from triage.text import loads

@@ -25,7 +25,7 @@ from rich.rule import Rule
 from rich.text import Text
 
 from triage import queries, render
-from triage.finding_queries import finding_detail, run_findings
+from triage.finding_queries import finding_detail, first_mismatch, run_findings
 from triage.verdicts import verdict_of
 
 if TYPE_CHECKING:
@@ -100,11 +100,7 @@ def _detail(out: Console, rdb: ResultsDB, run_id: str, item: Item) -> list[str]:
     """The finding and its first exchange in the run, as `parity show` prints them,
     rendered for `out`'s width and colours: a list of lines."""
     found = finding_detail(rdb, item.finding)["finding"]
-    first = rdb.query(
-        "SELECT mismatch_id FROM finding_links WHERE finding = ? AND run_id = ? "
-        "ORDER BY session, seq LIMIT 1",
-        [item.finding, run_id],
-    )
+    first = first_mismatch(rdb, item.finding, run_id)
     buffer = io.StringIO()
     side = Console(
         file=buffer,
@@ -122,9 +118,9 @@ def _detail(out: Console, rdb: ResultsDB, run_id: str, item: Item) -> list[str]:
     if others:
         shown = ", ".join(f"{_esc(r['run'])}: {r['count']}" for r in others[:5])
         side.print(f"  other runs {shown}{', …' if len(others) > 5 else ''}")
-    if first:
+    if first is not None:
         side.print()
-        render.mismatch(side, queries.mismatch_detail(rdb, first[0]["mismatch_id"]))
+        render.mismatch(side, queries.mismatch_detail(rdb, first))
     return buffer.getvalue().splitlines()
 
 
