@@ -9,13 +9,14 @@ ETags, filtered and paginated lists, conditional writes, deletes and errors.
 from __future__ import annotations
 
 import base64
-import http.client
 import json
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+from accuracy.client import Answer, JsonClient
 
 NAME = "kinto"
 OLD, NEW = "14.8.0", "26.5.0"
@@ -110,12 +111,10 @@ OTHER = "Basic " + base64.b64encode(b"bob:builder").decode("ascii")
 
 
 class _Client:
-    """One keep-alive connection; every answer read whole, 4xx/5xx included."""
+    """`accuracy.client.JsonClient` with Kinto's basic auth: `auth=None` sends none."""
 
     def __init__(self, base: str) -> None:
-        parts = urlsplit(base)
-        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
-        self.conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
+        self.http = JsonClient(base)
 
     def call(
         self,
@@ -126,30 +125,11 @@ class _Client:
         raw: bytes | None = None,
         auth: str | None = USER,
         headers: dict[str, str] | None = None,
-    ) -> tuple[int, dict[str, str], Any]:
+    ) -> Answer:
         sent = dict(headers or {})
         if auth:
             sent["Authorization"] = auth
-        payload = raw
-        if body is not None:
-            payload = json.dumps(body, ensure_ascii=False).encode("utf-8")
-        if payload is not None:
-            sent.setdefault("Content-Type", "application/json")
-        try:
-            self.conn.request(method, path, body=payload, headers=sent)
-            resp = self.conn.getresponse()
-        except (http.client.HTTPException, OSError):
-            self.conn.close()
-            self.conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
-            self.conn.request(method, path, body=payload, headers=sent)
-            resp = self.conn.getresponse()
-        data = resp.read()
-        answer = {k.lower(): v for k, v in resp.getheaders()}
-        try:
-            parsed = json.loads(data) if data else None
-        except ValueError:
-            parsed = None
-        return resp.status, answer, parsed
+        return self.http.call(method, path, body, raw=raw, headers=sent)
 
 
 def _data(answer: Any) -> dict[str, Any]:
@@ -280,4 +260,4 @@ def client(base: str) -> None:
     c.call("DELETE", "/v1/buckets/music")
     c.call("GET", "/v1/buckets/music")
     c.call("GET", "/v1/buckets")
-    c.conn.close()
+    c.http.conn.close()

@@ -12,13 +12,14 @@ a design document with a view, non-ASCII text, and errors.
 
 from __future__ import annotations
 
-import http.client
 import json
 import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
+
+from accuracy.client import JSON, JsonClient
 
 NAME = "pouchdb"
 OLD, NEW = "2.3.7", "4.2.0"
@@ -102,48 +103,6 @@ def command(work: Path, side: str, port: int, data: Path) -> tuple[list[str], di
 
 # --- the client -----------------------------------------------------------------------
 
-JSON = "application/json"
-
-
-class _Client:
-    """One keep-alive connection; every answer read whole, 4xx/5xx included."""
-
-    def __init__(self, base: str) -> None:
-        parts = urlsplit(base)
-        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
-        self.conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
-
-    def call(
-        self,
-        method: str,
-        path: str,
-        body: Any = None,
-        *,
-        raw: bytes | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> tuple[int, dict[str, str], Any]:
-        sent = {"Accept": JSON, **(headers or {})}
-        payload = raw
-        if body is not None:
-            payload = json.dumps(body, ensure_ascii=False).encode("utf-8")
-        if payload is not None:
-            sent.setdefault("Content-Type", JSON)
-        try:
-            self.conn.request(method, path, body=payload, headers=sent)
-            resp = self.conn.getresponse()
-        except (http.client.HTTPException, OSError):
-            self.conn.close()
-            self.conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
-            self.conn.request(method, path, body=payload, headers=sent)
-            resp = self.conn.getresponse()
-        data = resp.read()
-        answer = {k.lower(): v for k, v in resp.getheaders()}
-        try:
-            parsed = json.loads(data) if data else None
-        except ValueError:
-            parsed = None
-        return resp.status, answer, parsed
-
 
 def _field(answer: Any, key: str, fallback: str) -> str:
     """A string field of a JSON object answer, or `fallback` so the request order holds."""
@@ -184,7 +143,7 @@ VIEW = {
 
 def client(base: str) -> None:
     """118 requests in a fixed order; revs and minted ids come from the answers."""
-    c = _Client(base)
+    c = JsonClient(base, {"Accept": JSON})
     c.call("GET", "/")
     c.call("GET", "/_all_dbs")
     c.call("GET", "/_uuids?count=2")
