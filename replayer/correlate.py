@@ -95,6 +95,15 @@ def looks_minted(key: str | None, value: object) -> bool:
     return isinstance(value, str) and _token_like(value)
 
 
+_DIGEST = re.compile(r"(?=[0-9a-fA-F]*\d)(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{16,}")
+
+
+def _digest_like(value: str) -> bool:
+    """A run of 16+ hex digits (a hash, a uuid's hex): too many bits to repeat by
+    chance, so a fresh backend that answers it again computed it."""
+    return bool(_DIGEST.search(value.replace("-", "")))
+
+
 def minted_leaves(value: Any) -> set[object]:
     """The minted-looking leaves of a JSON value (iterative: this runs on every answer)."""
     found: set[object] = set()
@@ -286,6 +295,12 @@ class ValueMap:
         self._reverse: dict[object, object] | None = None
         self._seen_recorded: set[object] = set()
         self._seen_minted: set[object] = set()
+        self.reproduced: set[Scalar] = set()
+        """Minted-looking values this target answered exactly as recorded, where they
+        first appeared (a content hash, a name derived from the request): on a baseline,
+        evidence that the value is deterministic, not minted (`comparable`)."""
+        self._comparable: tuple[tuple[int, ...], dict[object, object]] | None = None
+        self.version = 0
         self._remembered: set[tuple[int, int]] = set()
         self._order = 0
         # The exchange being learned from: its seq and its recorded path.
@@ -308,6 +323,8 @@ class ValueMap:
         resource: str | None = None,
     ) -> None:
         if recorded == minted and type(recorded) is type(minted):
+            if looks_minted(key, recorded) and recorded not in self._seen_recorded:
+                self._reproduce((recorded,))
             return
         if not looks_minted(key, recorded) or isinstance(minted, bool):
             return
@@ -343,6 +360,7 @@ class ValueMap:
         self.forward[recorded] = minted
         self._compiled = False
         self._reverse = None
+        self.version += 1
 
     def _route_resource(self) -> str | None:
         """The collection of the request being learned from (once per `learn`)."""
@@ -380,21 +398,37 @@ class ValueMap:
                 self._learn_header(name, recorded[name][0], target[name][0])
         self._learn_cookies(recorded.get("set-cookie", []), target.get("set-cookie", []))
         if recorded_json is not None:
-            self._remember(self._seen_recorded, recorded_body, recorded_json)
+            leaves = self._remember(self._seen_recorded, recorded_body, recorded_json)
+            if recorded_body == target_body:
+                self._reproduce(leaves)
         if target_json is not None:
             self._remember(self._seen_minted, target_body, target_json)
         self._seen_recorded.update(recorded.get("etag", []))
         self._seen_minted.update(target.get("etag", []))
 
-    def _remember(self, seen: set[object], body: bytes, parsed: Any) -> None:
+    def _remember(self, seen: set[object], body: bytes, parsed: Any) -> set[object]:
+        """Adds the body's minted-looking leaves to `seen`; returns those not seen before."""
         # Polling, health checks and list pages repeat the same bytes: their values are
         # remembered once (keyed by the body's hash; bounded).
         digest = (id(seen), hash(body))
         if digest in self._remembered:
-            return
+            return set()
         if len(self._remembered) < _REMEMBERED_BODIES:
             self._remembered.add(digest)
-        seen |= minted_leaves(parsed)
+        leaves = minted_leaves(parsed)
+        new = leaves - seen
+        seen |= leaves
+        return new
+
+    def _reproduce(self, values: Iterable[object]) -> None:
+        """Digest-like values answered exactly as recorded where they first appeared
+        (the callers pass only values not seen in an earlier recorded answer).
+        Counters (`13`) and short names are left out: a reset backend reproduces those
+        too, and a port may number from elsewhere without being wrong."""
+        for value in values:
+            if isinstance(value, str) and value not in self.reproduced and _digest_like(value):
+                self.reproduced.add(value)
+                self.version += 1
 
     def _learn_json(self, recorded: Any, target: Any, key: str | None, trail: Trail) -> None:
         if isinstance(recorded, dict) and isinstance(target, dict):
@@ -497,6 +531,28 @@ class ValueMap:
                 from_int.discard(mint.value)
         self._reverse = typed
         return typed
+
+    def comparable(self, baselines: Iterable[ValueMap]) -> dict[object, object]:
+        """`reverse()` without the values every baseline reproduced exactly and never
+        minted otherwise: a fresh reference backend that answers the recorded value again
+        computes it (an index named by a hash of its definition, a content-addressed
+        key), so this target's other value is a difference to report, though later
+        requests still carry it (`forward` keeps it)."""
+        reverse = self.reverse()
+        references = list(baselines)
+        if not references or not reverse:
+            return reverse
+        stamp = (self.version, *(b.version for b in references))
+        if self._comparable is not None and self._comparable[0] == stamp:
+            return self._comparable[1]
+        deterministic = set.intersection(
+            *({v for v in b.reproduced if v not in b.scopes} for b in references)
+        )
+        kept = reverse
+        if deterministic:
+            kept = {m: r for m, r in reverse.items() if r not in deterministic}
+        self._comparable = (stamp, kept)
+        return kept
 
     def apply_path(self, path: str, trace: Trace | None = None) -> str:
         """Path segments (scoped by the collection before each) and query values

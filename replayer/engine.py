@@ -339,7 +339,7 @@ class Replayer:
         baselines = [
             _response(a, side.target) for a, side in zip(answers[1:], sides[1:], strict=True)
         ]
-        actual_values = sides[0].values.reverse()
+        actual_values = sides[0].values.comparable(side.values for side in sides[1:])
         baselines_values = [side.values.reverse() for side in sides[1:]]
         verdict = self.differ.compare(
             request,

@@ -1,0 +1,181 @@
+"""A value a fresh baseline reproduces exactly is computed, not minted.
+
+An index API names each index by a hash of its definition (`idx-<md5>`); the new version
+hashes with sha1. Documents get random uuids on every server. With a baseline in the
+recorded state, the index name the baseline answers again is a real difference of the
+candidate (reported where it shows), while the random uuids stay correlated; either way
+later requests carry the candidate's own values, so the session goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import uuid
+from typing import Any
+
+import aiohttp
+import orjson
+import pytest
+from aiohttp import web
+
+from differ import Differ, Outcome
+from replayer import ReplaySettings, Target, replay_sequence
+from sessions import Exchange, Request, Response
+from triage import ExchangeResult
+
+pytestmark = pytest.mark.timeout(60)
+
+SESSION = "20261206-100000-1dx000"
+
+
+class Indexes:
+    def __init__(self, digest: str) -> None:
+        self.digest = digest
+        self.indexes: dict[str, list[str]] = {}
+        self.docs: dict[str, dict[str, Any]] = {}
+        self.received: list[str] = []
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/index", self.create_index)
+        app.router.add_get("/index/{name}", self.get_index)
+        app.router.add_post("/docs", self.create_doc)
+        app.router.add_get("/docs/{id}", self.get_doc)
+        return app
+
+    async def create_index(self, request: web.Request) -> web.Response:
+        fields = (await request.json())["fields"]
+        name = "idx-" + hashlib.new(self.digest, orjson.dumps(fields)).hexdigest()
+        self.indexes[name] = fields
+        return web.json_response({"result": "created", "id": name}, status=201)
+
+    async def get_index(self, request: web.Request) -> web.Response:
+        self.received.append(request.path)
+        name = request.match_info["name"]
+        if name not in self.indexes:
+            return web.json_response({"error": "not_found"}, status=404)
+        return web.json_response({"id": name, "fields": self.indexes[name]})
+
+    async def create_doc(self, request: web.Request) -> web.Response:
+        doc_id = uuid.uuid4().hex
+        self.docs[doc_id] = {"id": doc_id, **(await request.json())}
+        return web.json_response({"ok": True, "id": doc_id}, status=201)
+
+    async def get_doc(self, request: web.Request) -> web.Response:
+        self.received.append(request.path)
+        doc = self.docs.get(request.match_info["id"])
+        return web.json_response(doc) if doc else web.json_response({}, status=404)
+
+
+async def _serve(server: Indexes) -> tuple[web.AppRunner, str]:
+    runner = web.AppRunner(server.app(), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    return runner, f"http://127.0.0.1:{port}"
+
+
+async def _record(base: str) -> list[Exchange]:
+    port = int(base.rsplit(":", 1)[1])
+    exchanges: list[Exchange] = []
+    async with aiohttp.ClientSession() as http:
+
+        async def send(method: str, path: str, body: dict[str, Any] | None) -> Any:
+            data = orjson.dumps(body) if body is not None else b""
+            headers = [(b"Host", f"127.0.0.1:{port}".encode())]
+            if body is not None:
+                headers.append((b"Content-Type", b"application/json"))
+            async with http.request(method, base + path, data=data or None) as answer:
+                received = await answer.read()
+            seq = len(exchanges) + 1
+            exchanges.append(
+                Exchange(
+                    seq=seq,
+                    request=Request(
+                        method,
+                        "http",
+                        "127.0.0.1",
+                        port,
+                        path,
+                        "HTTP/1.1",
+                        headers,
+                        data,
+                        1_700_000_000.0 + seq,
+                    ),
+                    response=Response(
+                        answer.status,
+                        answer.reason or "",
+                        "HTTP/1.1",
+                        list(answer.raw_headers),
+                        received,
+                        1_700_000_000.1 + seq,
+                        1_700_000_000.2 + seq,
+                    ),
+                )
+            )
+            return orjson.loads(received)
+
+        index = await send("POST", "/index", {"fields": ["age"]})
+        doc = await send("POST", "/docs", {"name": "Ada"})
+        await send("GET", f"/index/{index['id']}", None)
+        await send("GET", f"/docs/{doc['id']}", None)
+    return exchanges
+
+
+def _replay(candidate: Indexes, baseline: Indexes | None) -> list[ExchangeResult]:
+    async def run() -> list[ExchangeResult]:
+        runners: list[web.AppRunner] = []
+        try:
+            recording, recording_url = await _serve(Indexes("md5"))
+            runners.append(recording)
+            target, target_url = await _serve(candidate)
+            runners.append(target)
+            baselines: tuple[Target, ...] = ()
+            if baseline is not None:
+                reference, baseline_url = await _serve(baseline)
+                runners.append(reference)
+                baselines = (Target(baseline_url, "baseline"),)
+            exchanges = await _record(recording_url)
+            return await replay_sequence(
+                exchanges,
+                session=SESSION,
+                upstream=recording_url,
+                settings=ReplaySettings(Target(target_url), baselines),
+                differ=Differ(),
+            )
+        finally:
+            for runner in runners:
+                await runner.cleanup()
+
+    return asyncio.run(run())
+
+
+def _changed(results: list[ExchangeResult]) -> dict[int, list[str]]:
+    return {
+        r.seq: sorted(f"{d.kind.value} {d.path}" for d in r.verdict.differences)
+        for r in results
+        if r.verdict.outcome is Outcome.MISMATCHED
+    }
+
+
+def test_a_hash_the_baseline_reproduces_is_a_difference_and_still_carried() -> None:
+    candidate = Indexes("sha1")
+    results = _replay(candidate, baseline=Indexes("md5"))
+    assert _changed(results) == {1: ["changed $.id"], 3: ["changed $.id"]}
+    sha1 = "idx-" + hashlib.sha1(orjson.dumps(["age"])).hexdigest()
+    assert candidate.received[0] == f"/index/{sha1}"  # the session went on with its name
+    assert [r.verdict.outcome for r in results][3] is Outcome.MATCHED  # the uuid: minted
+
+
+def test_without_a_baseline_nothing_tells_a_hash_from_a_mint() -> None:
+    candidate = Indexes("sha1")
+    results = _replay(candidate, baseline=None)
+    assert _changed(results) == {}
+    assert all(r.verdict.outcome is Outcome.MATCHED for r in results)
+
+
+def test_the_same_hash_on_the_candidate_matches() -> None:
+    results = _replay(Indexes("md5"), baseline=Indexes("md5"))
+    assert _changed(results) == {}
