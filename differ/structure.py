@@ -100,21 +100,68 @@ def _identity(item: object, key: str) -> tuple[str, object] | None:
 
 def identity_key(expected: list[object], actual: list[object]) -> str | None:
     """The first IDENTITY_KEYS name that every element on both sides has, unique per
-    side, and shared by at least one pair; None if there is none."""
+    side, and shared by at least one pair; else the first such name that repeats on
+    some elements but still tells most of them apart (a snapshot listed under its
+    blob's `Name`: `_keyed` pairs the elements sharing a value by likeness); None if
+    there is none."""
     if not expected or not actual:
         return None
+    repeating = None
     for key in IDENTITY_KEYS:
         ids_e = [_identity(x, key) for x in expected]
         ids_a = [_identity(x, key) for x in actual]
         if None in ids_e or None in ids_a:
             continue
-        if (
-            len(set(ids_e)) == len(ids_e)
-            and len(set(ids_a)) == len(ids_a)
-            and set(ids_e) & set(ids_a)
-        ):
+        distinct_e, distinct_a = set(ids_e), set(ids_a)
+        if not distinct_e & distinct_a:
+            continue
+        if len(distinct_e) == len(ids_e) and len(distinct_a) == len(ids_a):
             return key
-    return None
+        if (
+            repeating is None
+            and 2 * len(distinct_e) > len(ids_e)
+            and 2 * len(distinct_a) > len(ids_a)
+        ):
+            repeating = key
+    return repeating
+
+
+def _likeness(x: object, y: object) -> int:
+    """Fields two objects agree on minus fields only one of them has (pairs elements
+    that share an identity value)."""
+    if not isinstance(x, dict) or not isinstance(y, dict):
+        return 0
+    score = 0
+    for k, v in x.items():
+        if k not in y:
+            score -= 1
+        elif canonical(v) == canonical(y[k]):
+            score += 1
+    return score - sum(1 for k in y if k not in x)
+
+
+def _keyed_pairs(e: list[object], a: list[object], key: str) -> list[tuple[int, int]]:
+    """(i, j) pairs of elements with the same identity value, in `e`'s order. Where a
+    value repeats, its elements pair with the most alike element (ties: the earlier)."""
+    where: dict[object, list[int]] = {}
+    for j, y in enumerate(a):
+        where.setdefault(_identity(y, key), []).append(j)
+    pairs: list[tuple[int, int]] = []
+    for i, x in enumerate(e):
+        free = where.get(_identity(x, key))
+        if not free:
+            continue
+        if len(free) == 1 or len(free) > _MAX_LIKENESS_GROUP:
+            j = free[0]
+        else:
+            j = max(free, key=lambda j: (_likeness(x, a[j]), -j))
+        free.remove(j)
+        pairs.append((i, j))
+    return pairs
+
+
+_MAX_LIKENESS_GROUP = 64
+"""Elements sharing one identity value beyond which they pair in order."""
 
 
 AUTO_UNORDERED = "unordered:auto"
@@ -396,10 +443,7 @@ class TreeDiff:
         *,
         ordered: bool = True,
     ) -> None:
-        where = {_identity(x, key): j for j, x in enumerate(a)}
-        matched = [
-            (i, where[_identity(x, key)]) for i, x in enumerate(e) if _identity(x, key) in where
-        ]
+        matched = _keyed_pairs(e, a, key)
         js = [j for _i, j in matched]
         if ordered and js != sorted(js):
             self._emit(

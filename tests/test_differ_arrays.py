@@ -190,3 +190,33 @@ def test_a_multiset_pairs_items_that_differ_only_in_number_spelling() -> None:
         ("$.scores[0].v", "4.0", "4"),
         ("$.scores[2].v", "1.0", "1"),
     ]
+
+
+def test_items_sharing_an_identity_value_pair_by_likeness_not_position() -> None:
+    """A listing with a snapshot under its blob's name: the new version lists the snapshot
+    first and drops its metadata. One order change and one removal, not every field of
+    both items swapped."""
+    base = {"Name": "b.txt", "Properties": {"Length": 16, "Type": "text/plain"}}
+    snap = {
+        "Name": "b.txt",
+        "Snapshot": "2026-12-06T02:41:50Z",
+        "Properties": {"Length": 18, "Type": "text/markdown"},
+        "Metadata": {"snap": "one"},
+    }
+    other = {"Name": "a.txt", "Properties": {"Length": 3, "Type": "text/plain"}}
+    plain_snap = {k: v for k, v in snap.items() if k != "Metadata"}
+    verdict = compare(
+        response({"Blobs": [other, base, snap]}), response({"Blobs": [other, plain_snap, base]})
+    )
+    assert kinds(verdict) == {
+        ("body", "$.Blobs", "order_changed"),
+        ("body", "$.Blobs[2].Metadata", "removed"),
+    }
+
+
+def test_a_name_most_items_share_is_no_identity() -> None:
+    same = [{"name": "x", "n": n} for n in range(4)]
+    verdict = compare(
+        response({"rows": same}), response({"rows": [*same[:3], {"name": "x", "n": 9}]})
+    )
+    assert kinds(verdict) == {("body", "$.rows[3].n", "changed")}
