@@ -21,7 +21,8 @@ from aiohttp import web
 
 from differ import Differ, Outcome
 from replayer import ReplaySettings, Target, replay_sequence
-from sessions import Exchange, Request, Response
+from sessions import Exchange
+from tests.live import Recording, serve
 from triage import ExchangeResult
 
 pytestmark = pytest.mark.timeout(60)
@@ -68,73 +69,27 @@ class Indexes:
         return web.json_response(doc) if doc else web.json_response({}, status=404)
 
 
-async def _serve(server: Indexes) -> tuple[web.AppRunner, str]:
-    runner = web.AppRunner(server.app(), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    return runner, f"http://127.0.0.1:{port}"
-
-
 async def _record(base: str) -> list[Exchange]:
-    port = int(base.rsplit(":", 1)[1])
-    exchanges: list[Exchange] = []
     async with aiohttp.ClientSession() as http:
-
-        async def send(method: str, path: str, body: dict[str, Any] | None) -> Any:
-            data = orjson.dumps(body) if body is not None else b""
-            headers = [(b"Host", f"127.0.0.1:{port}".encode())]
-            if body is not None:
-                headers.append((b"Content-Type", b"application/json"))
-            async with http.request(method, base + path, data=data or None) as answer:
-                received = await answer.read()
-            seq = len(exchanges) + 1
-            exchanges.append(
-                Exchange(
-                    seq=seq,
-                    request=Request(
-                        method,
-                        "http",
-                        "127.0.0.1",
-                        port,
-                        path,
-                        "HTTP/1.1",
-                        headers,
-                        data,
-                        1_700_000_000.0 + seq,
-                    ),
-                    response=Response(
-                        answer.status,
-                        answer.reason or "",
-                        "HTTP/1.1",
-                        list(answer.raw_headers),
-                        received,
-                        1_700_000_000.1 + seq,
-                        1_700_000_000.2 + seq,
-                    ),
-                )
-            )
-            return orjson.loads(received)
-
-        index = await send("POST", "/index", {"fields": ["age"]})
-        doc = await send("POST", "/docs", {"name": "Ada"})
-        await send("GET", f"/index/{index['id']}", None)
-        await send("GET", f"/docs/{doc['id']}", None)
-    return exchanges
+        recording = Recording(http, base)
+        index = orjson.loads(await recording.send("POST", "/index", {"fields": ["age"]}))
+        doc = orjson.loads(await recording.send("POST", "/docs", {"name": "Ada"}))
+        await recording.send("GET", f"/index/{index['id']}")
+        await recording.send("GET", f"/docs/{doc['id']}")
+    return recording.exchanges
 
 
 def _replay(candidate: Indexes, baseline: Indexes | None) -> list[ExchangeResult]:
     async def run() -> list[ExchangeResult]:
         runners: list[web.AppRunner] = []
         try:
-            recording, recording_url = await _serve(Indexes("md5"))
+            recording, recording_url = await serve(Indexes("md5").app())
             runners.append(recording)
-            target, target_url = await _serve(candidate)
+            target, target_url = await serve(candidate.app())
             runners.append(target)
             baselines: tuple[Target, ...] = ()
             if baseline is not None:
-                reference, baseline_url = await _serve(baseline)
+                reference, baseline_url = await serve(baseline.app())
                 runners.append(reference)
                 baselines = (Target(baseline_url, "baseline"),)
             exchanges = await _record(recording_url)

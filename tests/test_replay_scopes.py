@@ -22,7 +22,8 @@ from aiohttp import web
 
 from differ import Differ, Outcome
 from replayer import ReplaySettings, Target, replay_sequence
-from sessions import Exchange, Request, Response
+from sessions import Exchange
+from tests.live import Recording, serve
 from triage import ExchangeResult
 from triage.sent import format_sent
 
@@ -141,53 +142,13 @@ SCRIPT: list[tuple[str, str, dict[str, Any] | None]] = [
 ]
 
 
-async def _serve(blog: Blog) -> tuple[web.AppRunner, str]:
-    runner = web.AppRunner(blog.app(), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    return runner, f"http://127.0.0.1:{port}"
-
-
 async def _record(base: str) -> list[Exchange]:
     """The script sent to the recording's backend, kept as exchanges."""
-    exchanges: list[Exchange] = []
-    port = int(base.rsplit(":", 1)[1])
     async with aiohttp.ClientSession() as http:
-        for seq, (method, path, body) in enumerate(SCRIPT, start=1):
-            data = orjson.dumps(body) if body is not None else b""
-            headers = [(b"Host", f"127.0.0.1:{port}".encode()), (b"Accept", b"application/json")]
-            if body is not None:
-                headers.append((b"Content-Type", b"application/json"))
-            async with http.request(method, base + path, data=data or None) as answer:
-                received = await answer.read()
-                exchanges.append(
-                    Exchange(
-                        seq=seq,
-                        request=Request(
-                            method,
-                            "http",
-                            "127.0.0.1",
-                            port,
-                            path,
-                            "HTTP/1.1",
-                            headers,
-                            data,
-                            1_700_000_000.0 + seq,
-                        ),
-                        response=Response(
-                            answer.status,
-                            answer.reason or "",
-                            "HTTP/1.1",
-                            list(answer.raw_headers),
-                            received,
-                            1_700_000_000.1 + seq,
-                            1_700_000_000.2 + seq,
-                        ),
-                    )
-                )
-    return exchanges
+        recording = Recording(http, base)
+        for method, path, body in SCRIPT:
+            await recording.send(method, path, body)
+    return recording.exchanges
 
 
 def _replay(
@@ -196,13 +157,13 @@ def _replay(
     async def run() -> tuple[list[Exchange], list[ExchangeResult]]:
         runners: list[web.AppRunner] = []
         try:
-            recording, recording_url = await _serve(Blog(13, 13, reuse=True))
+            recording, recording_url = await serve(Blog(13, 13, reuse=True).app())
             runners.append(recording)
-            replayed, target_url = await _serve(target)
+            replayed, target_url = await serve(target.app())
             runners.append(replayed)
             baselines: tuple[Target, ...] = ()
             if baseline is not None:
-                reference, baseline_url = await _serve(baseline)
+                reference, baseline_url = await serve(baseline.app())
                 runners.append(reference)
                 baselines = (Target(baseline_url, "baseline"),)
             exchanges = await _record(recording_url)
