@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from parity.output import console, json_option, print_json
-from parity.report_cmd import db_option, results_at
+from parity.options import db_option, json_option, results_at
+from parity.output import console, print_json
 
 
 @click.command()

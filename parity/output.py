@@ -7,17 +7,9 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-import click
 import orjson
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def json_option(func: F) -> F:
-    """`--json`: machine-readable output on stdout instead of rich tables."""
-    return click.option(
-        "--json", "as_json", is_flag=True, help="Print JSON for scripts instead of tables."
-    )(func)
 
 
 def print_json(value: Any) -> None:

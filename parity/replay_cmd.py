@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import sys
 import time
-import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,42 +19,12 @@ from typing import Any
 import click
 
 from parity.config import DEFAULT_DB as DEFAULT_DB
-from parity.config import Config, TargetConfig, config_option, current_config
+from parity.config import TargetConfig, config_option, current_config
 from parity.errors import EXIT_DIFFERENCES, UserError
+from parity.options import load_rules_file, resolve_target
 
-DEFAULT_RULES = Path("parity-rules.toml")
 # Route keys come from headers and top-level JSON fields; a huge upload tells nothing more.
 _ROUTE_SCAN_BODY = 1 << 20
-
-
-def load_rules_file(path: Path | None) -> tuple[Any, str | None]:
-    """The differ's rules from a TOML file (default `parity-rules.toml` when present)."""
-    from differ import RulesError, load_rules
-
-    if path is None:
-        if not DEFAULT_RULES.is_file():
-            return load_rules({}), None
-        path = DEFAULT_RULES
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise UserError(f"cannot read rules file {path}: {exc.strerror}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise UserError(f"rules file {path} is not valid TOML: {exc}") from None
-    try:
-        return load_rules(data), str(path)
-    except RulesError as exc:
-        raise UserError(f"{path}: {exc}") from None
-
-
-def resolve_target(config: Config, value: str, option: str) -> TargetConfig:
-    """A target named in parity.toml or a URL (with its reset hook, if configured)."""
-    if not value.startswith(("http://", "https://")) and not config.targets:
-        raise click.BadParameter(
-            "must start with http:// or https:// (or name a target of parity.toml)",
-            param_hint=option,
-        )
-    return config.resolve(value, option)
 
 
 @click.command()

@@ -2,41 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
-from parity.config import DEFAULT_DB, configured_path
-from parity.errors import UserError
-from parity.output import console, json_option, print_json
+from parity.options import db_option, json_option, results_at
+from parity.output import console, print_json
 
 if TYPE_CHECKING:
-    from triage import ResultsDB
-
-db_option = click.option(
-    "--db",
-    "db_path",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    envvar="PARITY_DB",
-    callback=configured_path("db"),
-    help=f"The results database (default: [paths] db in parity.toml, else {DEFAULT_DB}).",
-)
-
-
-@contextmanager
-def results_at(path: Path) -> Iterator[ResultsDB]:
-    """The results database at `path`; any triage error becomes one red line."""
-    from triage import TriageError, open_results
-
-    try:
-        with open_results(path) as results_db:
-            yield results_db
-    except TriageError as exc:
-        raise UserError(str(exc)) from None
+    pass
 
 
 @click.command()

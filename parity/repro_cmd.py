@@ -50,8 +50,8 @@ import click
 
 from parity.config import Config, TargetConfig, config_option, current_config
 from parity.errors import EXIT_DIFFERENCES, EXIT_OK, UserError
-from parity.output import json_option, print_json
-from parity.replay_cmd import load_rules_file, resolve_target
+from parity.options import json_option, load_rules_file, resolve_target
+from parity.output import print_json
 
 if TYPE_CHECKING:
     from differ import Differ, Verdict
@@ -132,7 +132,7 @@ def _find_mismatch(rdb: ResultsDB, ref: str) -> str:
 def load_case(ref: str, db: Path, sessions_dir: Path, *, earlier: bool = True) -> Case:
     """The mismatch `ref` from the database at `db`, its exchange (and, with `earlier`,
     the ones before it) from its session file under `sessions_dir`."""
-    from parity.report_cmd import results_at
+    from parity.options import results_at
     from sessions import SessionFileError, SessionReader, SessionStore
 
     with results_at(db) as rdb:
@@ -329,7 +329,7 @@ def build_differ(
     is still there; then parity.toml's), the database's learned noise, route keys
     detected over the run's session files."""
     from differ import Differ, detect_route_keys
-    from parity.report_cmd import results_at
+    from parity.options import results_at
 
     if rules is None and case.run_rules and Path(case.run_rules).is_file():
         rules = Path(case.run_rules)

@@ -8,21 +8,11 @@ from typing import Any
 
 import click
 
-from parity.config import configured_path
 from parity.errors import UserError
-from parity.output import console, format_bytes, format_time, json_option, print_json
+from parity.options import json_option, sessions_option
+from parity.output import console, format_bytes, format_time, print_json
 from sessions import Exchange, SessionFileError, SessionReader, SessionStore, SessionSummary
 from sessions.secrets import mask_path
-
-sessions_dir_option = click.option(
-    "--sessions",
-    "sessions_dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=None,
-    envvar="PARITY_SESSIONS",
-    callback=configured_path("sessions"),
-    help="Directory of session files (default: [paths] sessions in parity.toml, else .parity/sessions).",
-)
 
 
 @click.group()
@@ -44,7 +34,7 @@ def _state(summary: SessionSummary) -> str:
 
 
 @sessions.command("list")
-@sessions_dir_option
+@sessions_option
 @json_option
 def list_sessions(sessions_dir: Path, as_json: bool) -> None:
     """List the session files, oldest first.
@@ -117,7 +107,7 @@ def _exchange_json(exchange: Exchange) -> dict[str, Any]:
 
 @sessions.command("show")
 @click.argument("session_ref", metavar="ID")
-@sessions_dir_option
+@sessions_option
 @click.option(
     "--limit", type=int, default=200, show_default=True, help="Exchanges to list (0: all)."
 )

@@ -11,8 +11,8 @@ from typing import Any
 import click
 
 from parity.errors import UserError
-from parity.output import console, json_option, print_json
-from parity.report_cmd import db_option, results_at
+from parity.options import db_option, json_option, results_at
+from parity.output import console, print_json
 
 VERDICT_CHOICES = ("bug", "expected", "noise")
 """`triage.verdicts.VERDICTS`, repeated so that `parity --help` does not import triage."""

@@ -1,0 +1,93 @@
+"""The options commands share, each defined and resolved one way: `--db`, `--sessions`,
+`--rules`, `--json`; and the values behind them (the results database, the rules file,
+a target named in parity.toml or given as a URL)."""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from parity.config import DEFAULT_DB, Config, TargetConfig, configured_path
+from parity.errors import UserError
+
+if TYPE_CHECKING:
+    from triage import ResultsDB
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+DEFAULT_RULES = Path("parity-rules.toml")
+
+db_option = click.option(
+    "--db",
+    "db_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    envvar="PARITY_DB",
+    callback=configured_path("db"),
+    help=f"The results database (default: [paths] db in parity.toml, else {DEFAULT_DB}).",
+)
+
+sessions_option = click.option(
+    "--sessions",
+    "sessions_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    envvar="PARITY_SESSIONS",
+    callback=configured_path("sessions"),
+    help="Directory of session files (default: [paths] sessions in parity.toml, "
+    "else .parity/sessions).",
+)
+
+
+def json_option(func: F) -> F:
+    """`--json`: machine-readable output on stdout instead of rich tables."""
+    return click.option(
+        "--json", "as_json", is_flag=True, help="Print JSON for scripts instead of tables."
+    )(func)
+
+
+@contextmanager
+def results_at(path: Path) -> Iterator[ResultsDB]:
+    """The results database at `path`; any triage error becomes one red line."""
+    from triage import TriageError, open_results
+
+    try:
+        with open_results(path) as results_db:
+            yield results_db
+    except TriageError as exc:
+        raise UserError(str(exc)) from None
+
+
+def load_rules_file(path: Path | None) -> tuple[Any, str | None]:
+    """The differ's rules from a TOML file (default `parity-rules.toml` when present)."""
+    from differ import RulesError, load_rules
+
+    if path is None:
+        if not DEFAULT_RULES.is_file():
+            return load_rules({}), None
+        path = DEFAULT_RULES
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UserError(f"cannot read rules file {path}: {exc.strerror}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise UserError(f"rules file {path} is not valid TOML: {exc}") from None
+    try:
+        return load_rules(data), str(path)
+    except RulesError as exc:
+        raise UserError(f"{path}: {exc}") from None
+
+
+def resolve_target(config: Config, value: str, option: str) -> TargetConfig:
+    """A target named in parity.toml or a URL (with its reset hook, if configured)."""
+    if not value.startswith(("http://", "https://")) and not config.targets:
+        raise click.BadParameter(
+            "must start with http:// or https:// (or name a target of parity.toml)",
+            param_hint=option,
+        )
+    return config.resolve(value, option)
