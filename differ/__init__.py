@@ -22,7 +22,14 @@ from differ.model import (
     Verdict,
     Where,
 )
-from differ.noise import LearnedNoise, NoiseKey, NoisePolicy, NoiseStats, noise_key
+from differ.noise import (
+    LearnedNoise,
+    NoiseKey,
+    NoiseObservations,
+    NoisePolicy,
+    NoiseStats,
+    noise_key,
+)
 from differ.routekeys import detect_route_keys
 from differ.routes import is_variable_segment, route_of, template_path
 from differ.rules import RouteRule, Rules, RulesError, load_rules
@@ -36,6 +43,7 @@ __all__ = [
     "HttpResponse",
     "LearnedNoise",
     "NoiseKey",
+    "NoiseObservations",
     "NoisePolicy",
     "NoiseStats",
     "Outcome",

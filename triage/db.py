@@ -30,7 +30,7 @@ from sqlite_utils import Database
 
 from differ.findings import FindingKey, finding_id, finding_keys, grouped
 from differ.model import Outcome
-from differ.noise import LearnedNoise, NoiseKey, NoisePolicy
+from differ.noise import LearnedNoise, NoiseObservations, NoisePolicy
 from triage import findings, noise, schema, verdicts
 from triage.errors import NoDatabase, NotFound, NotResultsDB, TriageError
 from triage.masking import mask_difference, mask_headers, mask_text
@@ -267,24 +267,24 @@ class ResultsDB:
 
     # -- learned noise (see triage.noise) -----------------------------------------------
 
-    def add_noise(
-        self,
-        run_id: str,
-        route_observations: Mapping[str, int],
-        disagreements: Mapping[NoiseKey, int],
-        kinds: Mapping[NoiseKey, set[str]],
-        examples: Mapping[NoiseKey, tuple[object, object]],
-    ) -> None:
+    def add_noise(self, run_id: str, observed: NoiseObservations) -> None:
         """Add what run `run_id` saw against its baseline(s), in one transaction.
 
-        `route_observations`: per route, the exchanges compared against a baseline;
-        `disagreements`: per (route, where, templated path), how many of them disagreed
-        there; `kinds`: the difference kinds seen there; `examples`: one (expected,
-        baseline) pair there, stored masked and cut to 120 characters. Counts add up
-        across runs (upserts); kinds are merged; the first example stored is kept.
+        `observed.route_observations`: per route, the exchanges compared against a
+        baseline; `disagreements`: per (route, where, templated path), how many of them
+        disagreed there; `kinds`: the difference kinds seen there; `examples`: one
+        (expected, baseline) pair there, stored masked and cut to 120 characters. Counts
+        add up across runs (upserts); kinds are merged; the first example stored is kept.
         Keys of `kinds` and `examples` that are not in `disagreements` are ignored.
         """
-        noise.add_noise(self, run_id, route_observations, disagreements, kinds, examples)
+        noise.add_noise(
+            self,
+            run_id,
+            observed.route_observations,
+            observed.disagreements,
+            observed.kinds,
+            observed.examples,
+        )
 
     def learned_noise(self, policy: NoisePolicy | None = None) -> LearnedNoise:
         """Everything learned so far, for the differ (`NoisePolicy()` by default)."""
