@@ -61,3 +61,27 @@ def test_a_domain_error_a_command_lets_through_is_one_line_exit_2(
     assert (
         result.output == f"parity: error: cannot open {tmp_path / 'a.parity'}: Permission denied\n"
     )
+
+
+def test_errors_carry_what_they_are_about(tmp_path: Path) -> None:
+    from differ.jsonpath import PathSyntaxError, parse_concrete
+    from parity.config import ConfigError, parse_config
+    from replayer.reset import ResetError, run_reset
+    from sessions import SessionReader
+
+    missing = tmp_path / "missing.parity"
+    with pytest.raises(SessionFileError) as file_error:
+        SessionReader(missing)
+    assert file_error.value.path == missing
+
+    with pytest.raises(ConfigError) as config_error:
+        parse_config({"replay": {"concurrency": "8"}})
+    assert config_error.value.key == "[replay] concurrency"
+
+    with pytest.raises(PathSyntaxError) as path_error:
+        parse_concrete("items[0]")
+    assert path_error.value.pattern == "items[0]"
+
+    with pytest.raises(ResetError) as reset_error:
+        run_reset("false", "http://127.0.0.1:1", timeout=10)
+    assert reset_error.value.program == "false"
