@@ -1,15 +1,18 @@
 """Sending recorded sessions to targets: strict order within a session, sessions
 concurrently, the values each target mints carried through, scoped by resource (see
 `correlate`, `resources`), reset hooks before each session (`reset`), the request as
-sent for mismatches (`explain`), and shrinking a mismatch's session to the requests it
-needs (`shrink`).
+sent for mismatches (`explain`); one mismatch loaded back (`case`), printed as curl
+(`curl`), sent again and shrunk to the requests of its session it needs (`repro`,
+`shrink`).
 
 It decides nothing about differences: every answer goes to the differ, every verdict
 to triage.
 """
 
+from replayer.case import Case, build_differ, load_case
 from replayer.client import Answer, SendError
 from replayer.correlate import Substitution, Trace, ValueMap, looks_minted, request_values
+from replayer.curl import curl_command
 from replayer.engine import (
     Replayer,
     ReplaySettings,
@@ -19,31 +22,53 @@ from replayer.engine import (
     session_files,
 )
 from replayer.outgoing import Outgoing, Target, build
+from replayer.repro import (
+    Retry,
+    Shrunk,
+    request_row,
+    retry,
+    save_shrunk,
+    settings_for,
+    shrink_mismatch,
+    shrunk_json,
+)
 from replayer.reset import ResetError, command_for, reset_target, run_reset
 from replayer.shrink import ShrinkResult, ddmin, shows_signature
 
 __all__ = [
     "Answer",
+    "Case",
     "Outgoing",
     "ReplaySettings",
     "ReplayTotals",
     "Replayer",
     "ResetError",
+    "Retry",
     "SendError",
     "ShrinkResult",
+    "Shrunk",
     "Substitution",
     "Target",
     "Trace",
     "ValueMap",
     "build",
+    "build_differ",
     "command_for",
+    "curl_command",
     "ddmin",
+    "load_case",
     "looks_minted",
     "record_request",
     "replay_sequence",
+    "request_row",
     "request_values",
     "reset_target",
+    "retry",
     "run_reset",
+    "save_shrunk",
     "session_files",
+    "settings_for",
     "shows_signature",
+    "shrink_mismatch",
+    "shrunk_json",
 ]
