@@ -5,16 +5,39 @@ rooms become one red line here."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from parity.config import Config, TargetConfig
 from parity.errors import UserError
-from parity.options import load_rules_file, resolve_target, results_at
+from parity.options import (
+    db_option,
+    load_rules_file,
+    resolve_target,
+    results_at,
+    rules_option,
+    sessions_option,
+    timeout_option,
+)
 
 if TYPE_CHECKING:
     from differ import Differ
     from replayer import Case, ReplaySettings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def case_options(func: F) -> F:
+    """`--db`, `--sessions`, `--rules` and `--timeout`, as both commands take them."""
+    for option in (
+        timeout_option,
+        rules_option("the run's, else [paths] rules, else parity-rules.toml"),
+        sessions_option,
+        db_option,
+    ):
+        func = option(func)
+    return func
 
 
 def load_mismatch(ref: str, db_path: Path, sessions_dir: Path, *, earlier: bool = True) -> Case:

@@ -22,18 +22,10 @@ from typing import TYPE_CHECKING
 
 import click
 
+from parity import mismatch
 from parity.config import config_option, current_config
 from parity.errors import EXIT_DIFFERENCES, EXIT_OK, UserError
-from parity.mismatch import chosen_target, differ_like_run, load_mismatch, replay_settings
-from parity.options import (
-    db_option,
-    reset_option,
-    resolve_target,
-    rules_option,
-    sessions_option,
-    target_option,
-    timeout_option,
-)
+from parity.options import reset_option, resolve_target, target_option
 
 if TYPE_CHECKING:
     from differ import Difference
@@ -59,10 +51,7 @@ if TYPE_CHECKING:
     "With --send: shell command restoring the target's fixture state first "
     "({target} becomes its URL; default: its reset in parity.toml)."
 )
-@db_option
-@sessions_option
-@rules_option("the run's, else [paths] rules, else parity-rules.toml")
-@timeout_option
+@mismatch.case_options
 @config_option
 def repro(
     ref: str,
@@ -91,7 +80,7 @@ def repro(
     from replayer import ResetError, retry
 
     config = current_config()
-    case = load_mismatch(ref, db_path, sessions_dir, earlier=send)
+    case = mismatch.load_mismatch(ref, db_path, sessions_dir, earlier=send)
     if target:
         aimed = [("target", resolve_target(config, target, "--target").url)]
     else:
@@ -105,14 +94,14 @@ def repro(
                 "session (tokens, ids): --send replays them first"
             )
         return
-    chosen = chosen_target(case, config, target, reset_cmd)
-    settings = replay_settings(chosen, config, timeout)
+    chosen = mismatch.chosen_target(case, config, target, reset_cmd)
+    settings = mismatch.replay_settings(chosen, config, timeout)
     if not chosen.reset:
         _note(
             f"parity repro: no reset hook for {chosen.url} (--reset CMD, or reset in "
             "parity.toml): replaying against its current state"
         )
-    differ = differ_like_run(case, rules, config, db_path, sessions_dir)
+    differ = mismatch.differ_like_run(case, rules, config, db_path, sessions_dir)
     _note(
         f"parity repro: sending {len(case.before)} earlier requests of session "
         f"{case.session}, then seq {case.seq}, to {chosen.url}"

@@ -9,26 +9,19 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
+from parity import mismatch
 from parity.config import config_option, current_config
 from parity.errors import EXIT_DIFFERENCES, UserError
-from parity.mismatch import chosen_target, differ_like_run, load_mismatch, replay_settings
-from parity.options import (
-    db_option,
-    json_option,
-    reset_option,
-    rules_option,
-    sessions_option,
-    target_option,
-    timeout_option,
-)
+from parity.options import json_option, reset_option, target_option
 from parity.output import print_json
 
 if TYPE_CHECKING:
     from replayer import Case, Shrunk
+    from sessions import Exchange
 
 
 @click.command()
@@ -59,10 +52,7 @@ if TYPE_CHECKING:
     show_default=True,
     help="Stop after this many seconds (the smallest sequence so far is kept).",
 )
-@db_option
-@sessions_option
-@rules_option("the run's, else [paths] rules, else parity-rules.toml")
-@timeout_option
+@mismatch.case_options
 @json_option
 @config_option
 def shrink(
@@ -91,24 +81,23 @@ def shrink(
 
         parity shrink 3f2a --reset "curl -fsS -X POST {target}/_admin/reset" --save shrunk.parity
     """
-    from replayer import ResetError, save_shrunk, shrink_mismatch
-    from sessions import SessionFileError
+    from replayer import ResetError, shrink_mismatch
 
     config = current_config()
-    case = load_mismatch(ref, db_path, sessions_dir)
+    case = mismatch.load_mismatch(ref, db_path, sessions_dir)
     if case.outcome != "mismatched" or not case.signature:
         raise UserError(
             f"mismatch {case.mismatch_id} is an error (the target did not answer), "
             "not a difference: nothing to shrink"
         )
-    chosen = chosen_target(case, config, target, reset_cmd)
+    chosen = mismatch.chosen_target(case, config, target, reset_cmd)
     if not chosen.reset:
         raise UserError(
             f'shrink needs a reset hook for {chosen.url}: --reset CMD, or reset = "..." '
             "under its [targets.NAME] in parity.toml"
         )
-    settings = replay_settings(chosen, config, timeout)
-    differ = differ_like_run(case, rules, config, db_path, sessions_dir)
+    settings = mismatch.replay_settings(chosen, config, timeout)
+    differ = mismatch.differ_like_run(case, rules, config, db_path, sessions_dir)
     earlier = sum(1 for e in case.before if e.response is not None)
     _note(
         f"parity shrink: mismatch {case.mismatch_id} ({case.route}, signature "
@@ -122,20 +111,29 @@ def shrink(
     except ResetError as exc:
         raise UserError(f"shrink stopped: {exc}") from None
     if shrunk.result is None:
-        click.echo(
-            f"parity shrink: mismatch {case.mismatch_id} does not reproduce on "
-            f"{chosen.url} after its session's {earlier} earlier requests: "
-            "fixed, flaky, or it depends on another session",
-            err=True,
-        )
-        sys.exit(EXIT_DIFFERENCES)
-    saved = None
-    if save is not None:
-        try:
-            saved = save_shrunk(save, case, shrunk.result.items)
-        except SessionFileError as exc:
-            raise UserError(f"cannot save the shrunk session: {exc}") from None
+        _not_reproduced(case, chosen.url, earlier)
+    saved = _save(save, case, shrunk.result.items) if save is not None else None
     _print_shrunk(case, shrunk, chosen.url, saved, as_json, max_attempts, max_time)
+
+
+def _not_reproduced(case: Case, target_url: str, earlier: int) -> NoReturn:
+    click.echo(
+        f"parity shrink: mismatch {case.mismatch_id} does not reproduce on "
+        f"{target_url} after its session's {earlier} earlier requests: "
+        "fixed, flaky, or it depends on another session",
+        err=True,
+    )
+    sys.exit(EXIT_DIFFERENCES)
+
+
+def _save(where: str, case: Case, kept: list[Exchange]) -> Path:
+    from replayer import save_shrunk
+    from sessions import SessionFileError
+
+    try:
+        return save_shrunk(where, case, kept)
+    except SessionFileError as exc:
+        raise UserError(f"cannot save the shrunk session: {exc}") from None
 
 
 def _attempt(attempt: int, size: int, passed: bool) -> None:

@@ -110,15 +110,7 @@ class SessionStore:
             raise SessionFileError(f"cannot create session directory {self.root}: {exc}") from exc
         if not self.root.is_dir():
             raise SessionFileError(f"session directory {self.root} is not a directory")
-        now = time.time()
-        header = SessionHeader(
-            id=new_session_id(now),
-            label=label,
-            started_at=now,
-            upstream=upstream,
-            recorder=recorder or {},
-            meta=meta or {},
-        )
+        header = _new_header(label, upstream, recorder, meta)
         return SessionWriter(self.root / f"{header.id}{SUFFIX}", header)
 
     def paths(self) -> list[Path]:
@@ -178,19 +170,27 @@ def save_session(
             )
         else:
             path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            now = time.time()
-            header = SessionHeader(
-                id=new_session_id(now),
-                label=label,
-                started_at=now,
-                upstream=upstream,
-                recorder=recorder or {},
-                meta=meta or {},
-            )
-            writer = SessionWriter(path, header)
+            writer = SessionWriter(path, _new_header(label, upstream, recorder, meta))
         with writer:
             for exchange in exchanges:
                 writer.append(exchange)
     except OSError as exc:
         raise SessionFileError(str(exc)) from exc
     return writer.path
+
+
+def _new_header(
+    label: str,
+    upstream: str | None,
+    recorder: dict[str, str] | None,
+    meta: dict[str, Any] | None,
+) -> SessionHeader:
+    now = time.time()
+    return SessionHeader(
+        id=new_session_id(now),
+        label=label,
+        started_at=now,
+        upstream=upstream,
+        recorder=recorder or {},
+        meta=meta or {},
+    )
