@@ -568,6 +568,20 @@ class Differ:
             return ""
         return body.describe()
 
+    # --- suspects confirmed -------------------------------------------------------------
+
+    def with_confirmed(self, verdict: Verdict, confirmed: Sequence[Difference]) -> list[Difference]:
+        """`verdict`'s differences once the `confirmed` suspects count as real, as
+        `settle` counts them: between two errors, summarized in the one `error_changed`.
+        `verdict` itself is left as it is."""
+        if not confirmed:
+            return list(verdict.differences)
+        if verdict.error_sides is None:
+            return [*verdict.differences, *confirmed]
+        current = next((d for d in verdict.differences if d.kind is DiffKind.ERROR_CHANGED), None)
+        others = [d for d in verdict.differences if d is not current]
+        return [*others, with_details(verdict.error_sides, current, confirmed)]
+
 
 def _same_instant(difference: Difference, eb: Body, ab: Body, style: int) -> bool:
     """True for a body `changed` between two strings whose timestamps name the same

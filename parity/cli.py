@@ -19,8 +19,9 @@ from parity.init_cmd import init
 from parity.noise_cmd import noise
 from parity.replay_cmd import replay
 from parity.report_cmd import report, runs, show
-from parity.repro_cmd import repro, shrink
+from parity.repro_cmd import repro
 from parity.sessions_cmd import sessions
+from parity.shrink_cmd import shrink
 from parity.triage_cmd import compare, gate, mark, triage
 
 

@@ -1,5 +1,5 @@
 """The options commands share, each defined and resolved one way: `--db`, `--sessions`,
-`--rules`, `--json`; and the values behind them (the results database, the rules file,
+`--rules`, `--json`, `--timeout`, `--target`, `--reset`; and the values behind them (the results database, the rules file,
 a target named in parity.toml or given as a URL)."""
 
 from __future__ import annotations
@@ -42,6 +42,32 @@ sessions_option = click.option(
     help="Directory of session files (default: [paths] sessions in parity.toml, "
     "else .parity/sessions).",
 )
+
+
+timeout_option = click.option(
+    "--timeout",
+    type=click.FloatRange(0.1, 3600),
+    help="Seconds to wait for one answer (default: [replay] timeout, else 30).",
+)
+
+
+def rules_option(default: str) -> Callable[[F], F]:
+    """`--rules PATH`: the differ's rules file; `default` says what applies without it."""
+    return click.option(
+        "--rules",
+        type=click.Path(path_type=Path, dir_okay=False),
+        help=f"Rules file (default: {default}).",
+    )
+
+
+def target_option(help_text: str) -> Callable[[F], F]:
+    """`--target NAME|URL`: a target of parity.toml or a URL (see `resolve_target`)."""
+    return click.option("--target", metavar="NAME|URL", help=help_text)
+
+
+def reset_option(help_text: str) -> Callable[[F], F]:
+    """`--reset CMD`: a reset hook given on the command line (parameter `reset_cmd`)."""
+    return click.option("--reset", "reset_cmd", metavar="CMD", help=help_text)
 
 
 def json_option(func: F) -> F:

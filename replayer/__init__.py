@@ -2,15 +2,17 @@
 concurrently, the values each target mints carried through, scoped by resource (see
 `correlate`, `resources`), reset hooks before each session (`reset`), the request as
 sent for mismatches (`explain`), a whole run from the session files to the results
-database (`run`), and shrinking a mismatch's session to the requests it
-needs (`shrink`).
+database (`run`); one mismatch loaded back (`case`), printed as curl (`curl`), sent
+again and shrunk to the requests of its session it needs (`repro`, `shrink`).
 
 It decides nothing about differences: every answer goes to the differ, every verdict
 to triage.
 """
 
+from replayer.case import Case, build_differ, load_case
 from replayer.client import Answer, SendError
 from replayer.correlate import Substitution, Trace, ValueMap, looks_minted, request_values
+from replayer.curl import curl_command
 from replayer.engine import (
     Replayer,
     ReplaySettings,
@@ -20,6 +22,16 @@ from replayer.engine import (
     session_files,
 )
 from replayer.outgoing import Outgoing, Target, build
+from replayer.repro import (
+    Retry,
+    Shrunk,
+    request_row,
+    retry,
+    save_shrunk,
+    settings_for,
+    shrink_mismatch,
+    shrunk_json,
+)
 from replayer.reset import ResetError, command_for, reset_target, run_reset
 from replayer.run import (
     ReplayRun,
@@ -34,33 +46,45 @@ from replayer.shrink import ShrinkResult, ddmin, shows_signature
 
 __all__ = [
     "Answer",
+    "Case",
     "Outgoing",
     "ReplayRun",
     "ReplaySettings",
     "ReplayTotals",
     "Replayer",
     "ResetError",
+    "Retry",
     "RunOutcome",
     "RunPlan",
     "Scan",
     "ScannedSession",
     "SendError",
     "ShrinkResult",
+    "Shrunk",
     "Substitution",
     "Target",
     "Trace",
     "ValueMap",
     "build",
+    "build_differ",
     "command_for",
+    "curl_command",
     "ddmin",
+    "load_case",
     "looks_minted",
     "record_request",
     "replay_sequence",
     "replay_settings",
+    "request_row",
     "request_values",
     "reset_target",
+    "retry",
     "run_reset",
+    "save_shrunk",
     "scan_sessions",
     "session_files",
+    "settings_for",
     "shows_signature",
+    "shrink_mismatch",
+    "shrunk_json",
 ]

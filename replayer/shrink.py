@@ -26,7 +26,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from differ import Difference, DiffKind, Outcome, Verdict, Where, signature_of
+from differ import Differ, Difference, Outcome, Verdict, Where, signature_of
 from differ.jsonpath import template_path
 from differ.signature import templated
 
@@ -145,38 +145,27 @@ def shape(kind: str, where: str, path: str) -> Shape:
 
 
 def shows_signature(
-    verdict: Verdict, signature: str, expected: Collection[Shape] | None = None
+    differ: Differ, verdict: Verdict, signature: str, expected: Collection[Shape] | None = None
 ) -> bool:
     """True when `verdict` is a mismatch with `signature`.
 
     Differences at spots of learned noise (`suspects` of a verdict not settled) are
     decided like the original mismatch was: with `expected` (the shapes of its
     differences), a suspect counts when the original had that shape; without it, either
-    way (a run decides them over all its exchanges, a single replay cannot)."""
+    way (a run decides them over all its exchanges, a single replay cannot). What the
+    differences then are is the differ's to say (`Differ.with_confirmed`)."""
     if verdict.outcome is Outcome.ERROR:
         return False
-    found = list(verdict.differences)
-    candidates = [found]
+    candidates = [list(verdict.differences)]
     if verdict.suspects:
         if expected is None:
-            candidates.append(_confirm(verdict, verdict.suspects))
+            candidates.append(differ.with_confirmed(verdict, verdict.suspects))
         else:
             wanted = set(expected)
             confirmed = [d for d in verdict.suspects if _shape_of(d) in wanted]
-            candidates = [_confirm(verdict, confirmed)]
+            candidates = [differ.with_confirmed(verdict, confirmed)]
     return any(c and signature_of(verdict.route, c) == signature for c in candidates)
 
 
 def _shape_of(difference: Difference) -> Shape:
     return (difference.kind.value, difference.where.value, templated(difference))
-
-
-def _confirm(verdict: Verdict, confirmed: list[Difference]) -> list[Difference]:
-    """The differences once `confirmed` suspects join them (between two errors, they are
-    summarized in the one `error_changed`, as `Differ.settle` does)."""
-    if not confirmed:
-        return list(verdict.differences)
-    if verdict.error_sides is None:
-        return [*verdict.differences, *confirmed]
-    others = [d for d in verdict.differences if d.kind is not DiffKind.ERROR_CHANGED]
-    return [*others, Difference(Where.STATUS, "", DiffKind.ERROR_CHANGED)]

@@ -23,7 +23,7 @@ from sessions.model import (
     Trailer,
     header_value,
 )
-from sessions.store import SessionStore, SessionSummary, new_session_id, summarize
+from sessions.store import SessionStore, SessionSummary, new_session_id, save_session, summarize
 
 __all__ = [
     "FORMAT_VERSION",
@@ -45,5 +45,6 @@ __all__ = [
     "header_value",
     "new_session_id",
     "read_session",
+    "save_session",
     "summarize",
 ]

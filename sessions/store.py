@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import time
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sessions.file import SUFFIX, ReadResult, SessionFileError, SessionReader, SessionWriter
-from sessions.model import SessionHeader
+from sessions.model import Exchange, SessionHeader
 
 
 def new_session_id(now: float | None = None) -> str:
@@ -112,15 +114,7 @@ class SessionStore:
             raise SessionFileError(
                 f"session directory {self.root} is not a directory", path=self.root
             )
-        now = time.time()
-        header = SessionHeader(
-            id=new_session_id(now),
-            label=label,
-            started_at=now,
-            upstream=upstream,
-            recorder=recorder or {},
-            meta=meta or {},
-        )
+        header = _new_header(label, upstream, recorder, meta)
         return SessionWriter(self.root / f"{header.id}{SUFFIX}", header)
 
     def paths(self) -> list[Path]:
@@ -157,3 +151,50 @@ class SessionStore:
             found,
             key=lambda s: (0, s.header.started_at) if isinstance(s, SessionSummary) else (1, 0.0),
         )
+
+
+def save_session(
+    where: str,
+    exchanges: Iterable[Exchange],
+    *,
+    label: str = "",
+    upstream: str | None = None,
+    recorder: dict[str, str] | None = None,
+    meta: dict[str, Any] | None = None,
+) -> Path:
+    """Write `exchanges` (seq numbers kept) as a new session file, owner-only: at `where`
+    (a new file, never an existing one), or in a directory (an existing one, or a path
+    ending with a separator) under a new id. Returns the file; any failure is a
+    `SessionFileError`."""
+    path = Path(where)
+    try:
+        if path.is_dir() or where.endswith(("/", os.sep)):
+            writer = SessionStore(path).create(
+                label=label, upstream=upstream, recorder=recorder, meta=meta
+            )
+        else:
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            writer = SessionWriter(path, _new_header(label, upstream, recorder, meta))
+        with writer:
+            for exchange in exchanges:
+                writer.append(exchange)
+    except OSError as exc:
+        raise SessionFileError(str(exc)) from exc
+    return writer.path
+
+
+def _new_header(
+    label: str,
+    upstream: str | None,
+    recorder: dict[str, str] | None,
+    meta: dict[str, Any] | None,
+) -> SessionHeader:
+    now = time.time()
+    return SessionHeader(
+        id=new_session_id(now),
+        label=label,
+        started_at=now,
+        upstream=upstream,
+        recorder=recorder or {},
+        meta=meta or {},
+    )

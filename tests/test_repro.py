@@ -15,7 +15,8 @@ from typing import Any, ClassVar
 import pytest
 from click.testing import CliRunner
 
-from parity.repro_cmd import curl_command, repro
+from parity.repro_cmd import repro
+from replayer import curl_command
 from sessions import Exchange, Message, Request, Response
 from tests.test_shrink import Journal, journal_setup
 

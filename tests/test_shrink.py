@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from differ import Difference, DiffKind, Outcome, Verdict, Where, signature_of
-from parity.repro_cmd import shrink
+from differ import Differ, Difference, DiffKind, Outcome, Verdict, Where, signature_of
+from parity.shrink_cmd import shrink
 from replayer.shrink import ddmin, shape, shows_signature
 from sessions import read_session
 from tests.journal import record_pilot as record_journal_pilot
@@ -128,12 +128,13 @@ def test_a_signature_counts_suspects_as_the_original_mismatch_did() -> None:
     verdict = Verdict(Outcome.MISMATCHED, route, differences=[real], suspects=[learned])
     with_both = signature_of(route, [real, learned])
     alone = signature_of(route, [real])
+    differ = Differ()
     both_shapes = {shape("changed", "body", d.path) for d in (real, learned)}
-    assert shows_signature(verdict, with_both, both_shapes)
-    assert not shows_signature(verdict, alone, both_shapes)
-    assert shows_signature(verdict, alone, {shape("changed", "body", "$.vaults[*].name")})
-    assert shows_signature(verdict, alone) and shows_signature(verdict, with_both)
-    assert not shows_signature(Verdict(Outcome.ERROR, route, error="down"), alone)
+    assert shows_signature(differ, verdict, with_both, both_shapes)
+    assert not shows_signature(differ, verdict, alone, both_shapes)
+    assert shows_signature(differ, verdict, alone, {shape("changed", "body", "$.vaults[*].name")})
+    assert shows_signature(differ, verdict, alone) and shows_signature(differ, verdict, with_both)
+    assert not shows_signature(differ, Verdict(Outcome.ERROR, route, error="down"), alone)
 
 
 # -- the journal, on real processes -------------------------------------------------------

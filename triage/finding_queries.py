@@ -207,3 +207,15 @@ def first_mismatch(rdb: ResultsDB, finding_id: str, run_id: str) -> str | None:
         [finding_id, run_id],
     )
     return rows[0]["mismatch_id"] if rows else None
+
+
+def latest_mismatch(rdb: ResultsDB, finding_id: str) -> str | None:
+    """The id of the finding's first mismatch (by session, seq) in the latest run that
+    shows it, or None."""
+    rows = rdb.query(
+        "SELECT l.mismatch_id AS id FROM finding_links l JOIN runs r ON r.id = l.run_id "
+        "WHERE l.finding = ? ORDER BY r.started_at DESC, r.rowid DESC, l.session, l.seq "
+        "LIMIT 1",
+        [finding_id],
+    )
+    return str(rows[0]["id"]) if rows else None

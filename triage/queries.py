@@ -546,3 +546,71 @@ def mismatch_detail(rdb: ResultsDB, mismatch_id: str) -> dict[str, Any]:
         "body_diff": diff,
         "body_diff_more_lines": more,
     }
+
+
+# -- one mismatch, to send again (`parity repro`, `parity shrink`) --------------------
+
+
+def mismatch_named(rdb: ResultsDB, ref: str) -> str:
+    """The id of the mismatch `ref` names: a mismatch id, or a finding's or a signature's
+    first mismatch in the latest run that has it (ids or unique prefixes)."""
+    from triage.finding_queries import latest_mismatch
+
+    kind, ident = find(rdb, ref)
+    if kind == "mismatch":
+        return ident
+    if kind == "finding":
+        found = latest_mismatch(rdb, ident)
+        if found is None:
+            raise NotFound(f"finding {ident} has no exchange in {rdb.path}")
+        return found
+    rows = rdb.query(
+        "SELECT m.id AS id FROM mismatches m JOIN runs r ON r.id = m.run_id "
+        "WHERE m.signature = ? ORDER BY r.started_at DESC, r.rowid DESC, m.session, m.seq "
+        "LIMIT 1",
+        [ident],
+    )
+    if not rows:
+        raise NotFound(f"signature {ident} has no mismatch in {rdb.path}")
+    return str(rows[0]["id"])
+
+
+def stored_mismatch(rdb: ResultsDB, mismatch_id: str) -> dict[str, Any]:
+    """What the database keeps of a mismatch for sending it again: `id`, `run_id`,
+    `session`, `seq`, `route`, `outcome`, `signature`, `actual_status`, and `differences`
+    as (kind, where, path) triples."""
+    row = rdb.query(
+        "SELECT id, run_id, session, seq, route, outcome, signature, actual_status, "
+        "differences FROM mismatches WHERE id = ?",
+        [mismatch_id],
+    )[0]
+    row["differences"] = [
+        (str(d.get("kind")), str(d.get("where")), str(d.get("path")))
+        for d in _json_list(row.pop("differences"))
+        if isinstance(d, dict)
+    ]
+    return row
+
+
+def run_setup(rdb: ResultsDB, run_id: str) -> dict[str, Any]:
+    """How run `run_id` was replayed: `target` (URL), `baselines` (URLs, as
+    `RunInfo.baseline` joins them), `rules` (the rules file's path, or None) and
+    `sessions` (session ids)."""
+    run = rdb.query(
+        "SELECT target, baseline, rules_path, sessions FROM runs WHERE id = ?", [run_id]
+    )[0]
+    return {
+        "target": str(run["target"]),
+        "baselines": [b.strip() for b in (run["baseline"] or "").split(",") if b.strip()],
+        "rules": run["rules_path"],
+        "sessions": [str(s) for s in _json_list(run["sessions"])],
+    }
+
+
+def _json_list(stored: str | None) -> list[Any]:
+    """A stored JSON list; empty when there is none or it does not parse."""
+    try:
+        found = json.loads(stored or "[]")
+    except ValueError:
+        return []
+    return found if isinstance(found, list) else []

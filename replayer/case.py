@@ -1,0 +1,146 @@
+"""One mismatch with everything needed to send it again (`parity repro`, `parity shrink`).
+
+A mismatch is found in the results database (an id, or a finding's or a signature's
+first mismatch in the latest run that has it) and its exchange read back from the
+session file: the database keeps requests masked, the session file has them whole. A
+request recorded mid-session carries values minted in that session, so the exchanges
+before it in the file (the order `parity replay` sent them) come along when asked for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from differ import Differ, HttpRequest, LearnedNoise, Rules, detect_route_keys
+from replayer.shrink import Shape, shape
+from sessions import Exchange, SessionFileError, SessionHeader, SessionReader, SessionStore
+from triage import ResultsDB, queries
+
+# Route keys come from headers and top-level JSON fields; a huge upload tells nothing more.
+_ROUTE_SCAN_BODY = 1 << 20
+
+
+@dataclass(slots=True)
+class Case:
+    """One mismatch with everything needed to send it again."""
+
+    mismatch_id: str
+    run_id: str
+    session: str
+    seq: int
+    route: str
+    outcome: str
+    signature: str | None
+    actual_status: int | None
+    """What the target answered in the run."""
+    shapes: frozenset[Shape]
+    """(kind, where, templated path) of its differences, as stored."""
+    run_target: str
+    run_baselines: list[str]
+    run_rules: str | None
+    run_sessions: list[str]
+    session_path: Path
+    header: SessionHeader
+    before: list[Exchange]
+    """The exchanges before it in the session file, in file order (when asked for)."""
+    earlier: int
+    """How many exchanges come before it in the session file."""
+    exchange: Exchange
+
+    def rules_file(self) -> Path | None:
+        """The run's rules file, when it is still there."""
+        if self.run_rules and Path(self.run_rules).is_file():
+            return Path(self.run_rules)
+        return None
+
+
+def load_case(rdb: ResultsDB, ref: str, sessions_dir: Path, *, earlier: bool = True) -> Case:
+    """The mismatch `ref` from `rdb`, its exchange (and, with `earlier`, the ones before
+    it) from its session file under `sessions_dir`. A session or an exchange that is not
+    there is a `SessionFileError`; a `ref` that names nothing, a `TriageError`."""
+    mismatch_id = queries.mismatch_named(rdb, ref)
+    row = queries.stored_mismatch(rdb, mismatch_id)
+    run = queries.run_setup(rdb, str(row["run_id"]))
+    session_id = str(row["session"])
+    try:
+        path = SessionStore(sessions_dir).resolve(session_id)
+    except SessionFileError:
+        raise SessionFileError(
+            f"session {session_id} of mismatch {mismatch_id} is not in {sessions_dir} "
+            "(--sessions DIR says where it is)"
+        ) from None
+    header, before, count, found = _read_up_to(path, int(row["seq"]), keep=earlier)
+    if found is None:
+        raise SessionFileError(f"session file {path} has no exchange {row['seq']} (mismatch {ref})")
+    return Case(
+        mismatch_id=mismatch_id,
+        run_id=str(row["run_id"]),
+        session=session_id,
+        seq=int(row["seq"]),
+        route=str(row["route"]),
+        outcome=str(row["outcome"]),
+        signature=row["signature"],
+        actual_status=row["actual_status"],
+        shapes=frozenset(shape(*d) for d in row["differences"]),
+        run_target=run["target"],
+        run_baselines=run["baselines"],
+        run_rules=run["rules"],
+        run_sessions=run["sessions"],
+        session_path=path,
+        header=header,
+        before=before,
+        earlier=count,
+        exchange=found,
+    )
+
+
+def _read_up_to(
+    path: Path, seq: int, *, keep: bool
+) -> tuple[SessionHeader, list[Exchange], int, Exchange | None]:
+    """The file's header, the exchanges before `seq` (kept when `keep`), how many there
+    are, and the exchange `seq` (None when the file has none)."""
+    before: list[Exchange] = []
+    count = 0
+    with SessionReader(path) as reader:
+        header = reader.header
+        for exchange in reader:
+            if exchange.seq == seq:
+                return header, before, count, exchange
+            count += 1
+            if keep:
+                before.append(exchange)
+    return header, before, count, None
+
+
+def build_differ(
+    case: Case, rules: Rules, learned: LearnedNoise | None, sessions_dir: Path
+) -> Differ:
+    """A differ like the run's: `rules`, the database's `learned` noise, route keys
+    detected over the run's session files."""
+    paths = _run_session_files(case, sessions_dir)
+    return Differ(rules, learned=learned, route_keys=detect_route_keys(_recorded_requests(paths)))
+
+
+def _run_session_files(case: Case, sessions_dir: Path) -> list[Path]:
+    store = SessionStore(sessions_dir)
+    found: list[Path] = []
+    for session_id in case.run_sessions:
+        try:
+            found.append(store.resolve(session_id))
+        except SessionFileError:
+            continue
+    return found or [case.session_path]
+
+
+def _recorded_requests(paths: Sequence[Path]) -> Iterator[HttpRequest]:
+    for path in paths:
+        try:
+            with SessionReader(path) as reader:
+                for exchange in reader:
+                    r = exchange.request
+                    body = r.body if len(r.body) <= _ROUTE_SCAN_BODY else b""
+                    yield HttpRequest(r.method, r.path, r.headers, body)
+        except SessionFileError:
+            continue
