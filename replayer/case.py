@@ -9,17 +9,14 @@ before it in the file (the order `parity replay` sent them) come along when aske
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from differ import Differ, HttpRequest, LearnedNoise, Rules, detect_route_keys
+from differ import Differ, LearnedNoise, Rules
+from replayer.run import scan_sessions
 from replayer.shrink import Shape, shape
 from sessions import Exchange, SessionFileError, SessionHeader, SessionReader, SessionStore
 from triage import ResultsDB, queries
-
-# Route keys come from headers and top-level JSON fields; a huge upload tells nothing more.
-_ROUTE_SCAN_BODY = 1 << 20
 
 
 @dataclass(slots=True)
@@ -120,7 +117,9 @@ def build_differ(
     """A differ like the run's: `rules`, the database's `learned` noise, route keys
     detected over the run's session files."""
     paths = _run_session_files(case, sessions_dir)
-    return Differ(rules, learned=learned, route_keys=detect_route_keys(_recorded_requests(paths)))
+    return Differ(
+        rules, learned=learned, route_keys=scan_sessions(paths, skip_unreadable=True).route_keys
+    )
 
 
 def _run_session_files(case: Case, sessions_dir: Path) -> list[Path]:
@@ -132,15 +131,3 @@ def _run_session_files(case: Case, sessions_dir: Path) -> list[Path]:
         except SessionFileError:
             continue
     return found or [case.session_path]
-
-
-def _recorded_requests(paths: Sequence[Path]) -> Iterator[HttpRequest]:
-    for path in paths:
-        try:
-            with SessionReader(path) as reader:
-                for exchange in reader:
-                    r = exchange.request
-                    body = r.body if len(r.body) <= _ROUTE_SCAN_BODY else b""
-                    yield HttpRequest(r.method, r.path, r.headers, body)
-        except SessionFileError:
-            continue

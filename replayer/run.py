@@ -56,26 +56,34 @@ class Scan:
         return sum(s.exchanges for s in self.sessions)
 
 
-def scan_sessions(files: Sequence[Path]) -> Scan:
+def scan_sessions(files: Sequence[Path], *, skip_unreadable: bool = False) -> Scan:
     """One read of every file (raw records: this pass needs only the requests); raises
-    `SessionFileError` for a file that is not a readable session."""
+    `SessionFileError` for a file that is not a readable session, or leaves it out
+    with `skip_unreadable` (a repro's run may have lost a file since)."""
     scanned: list[ScannedSession] = []
+
+    def session(path: Path) -> Iterator[HttpRequest]:
+        with SessionReader(path) as reader:
+            wanted: set[Scalar] = set()
+            count = 0
+            for record in reader.records():
+                request = record_request(record)
+                if request is None:
+                    continue
+                count += 1
+                wanted |= request_values(request.path, request.headers, request.body)
+                if len(request.body) > ROUTE_SCAN_BODY:
+                    request = HttpRequest(request.method, request.path, request.headers, b"")
+                yield request
+            scanned.append(ScannedSession(path, reader.header.id, count, wanted))
 
     def requests() -> Iterator[HttpRequest]:
         for path in files:
-            with SessionReader(path) as reader:
-                wanted: set[Scalar] = set()
-                count = 0
-                for record in reader.records():
-                    request = record_request(record)
-                    if request is None:
-                        continue
-                    count += 1
-                    wanted |= request_values(request.path, request.headers, request.body)
-                    if len(request.body) > ROUTE_SCAN_BODY:
-                        request = HttpRequest(request.method, request.path, request.headers, b"")
-                    yield request
-                scanned.append(ScannedSession(path, reader.header.id, count, wanted))
+            try:
+                yield from session(path)
+            except SessionFileError:
+                if not skip_unreadable:
+                    raise
 
     # One URL carrying many operations (a JSON-RPC method, an X-Amz-Target header) gets
     # one route per operation; explicit [[route]] rules win.
