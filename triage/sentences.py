@@ -30,7 +30,8 @@ from differ.jsonpath import Part, PathSyntaxError, get_at, parse_concrete
 from differ.normalize import form_tree
 from differ.placeholders import substitute_value
 from differ.structure import PREVIEW_CHARS, canonical, identity_key
-from triage.masking import MASK, is_secret_header, is_secret_path, mask_text, mask_value
+from sessions.secrets import MASK, is_secret_header
+from triage.masking import is_secret_path, mask_text, mask_value
 from triage.text import dumps, loads
 
 MAX_VALUE = 120
