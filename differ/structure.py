@@ -31,7 +31,7 @@ from difflib import SequenceMatcher
 import orjson
 
 from differ.jsonpath import Parts, format_path, template_parts
-from differ.model import Difference, DiffKind, Where
+from differ.model import Difference, DiffKind, Where, json_type
 from differ.rules import ArrayRule, NumberRule
 
 MAX_DIFFERENCES = 1000
@@ -51,16 +51,6 @@ def canonical(value: object) -> bytes:
     except TypeError:  # integers beyond 64 bits, odd leaves: slower but exact
         text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=repr)
         return b"\x00" + text.encode("utf-8", "surrogatepass")
-
-
-def type_name(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, dict):
-        return "object"
-    if isinstance(value, list):
-        return "array"
-    return type(value).__name__
 
 
 def _scalar_equal(a: object, b: object) -> bool:
@@ -274,7 +264,7 @@ class TreeDiff:
                 else:
                     self._emit(parts, DiffKind.CHANGED, e, a)
                 return
-        if type_name(e) != type_name(a):
+        if json_type(e) != json_type(a):
             if not (_is_number(e) and _is_number(a)):
                 self._emit(parts, DiffKind.TYPE_CHANGED, preview(e), preview(a))
             elif e != a:

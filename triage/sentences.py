@@ -27,6 +27,7 @@ from typing import Any
 from differ.content import STRUCTURED, Body, decode_body
 from differ.errors import message_of
 from differ.jsonpath import Part, PathSyntaxError, get_at, parse_concrete
+from differ.model import json_type
 from differ.normalize import form_tree
 from differ.placeholders import substitute_value
 from differ.structure import PREVIEW_CHARS, canonical, identity_key
@@ -113,22 +114,20 @@ def shown(value: object, *, literal: bool = False) -> str:
     return cut(mask_text(text))
 
 
+_TYPE_WORDS = {
+    "boolean": "a boolean",
+    "int": "an integer",
+    "number": "a decimal number",
+    "string": "a string",
+    "object": "an object",
+    "array": "an array",
+}
+
+
 def _type_of(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a decimal number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, dict):
-        return "an object"
-    if isinstance(value, list):
-        return "an array"
-    return type(value).__name__
+    """`json_type` in words: `an integer`, `a string`, `null`."""
+    name = json_type(value)
+    return _TYPE_WORDS.get(name, name)
 
 
 def _strictly_equal(a: object, b: object) -> bool:
