@@ -38,6 +38,7 @@ MAX_DIFFERENCES = 1000
 MAX_ALIGN = 250_000
 """Largest len(a) * len(b) aligned with difflib (its worst case is quadratic)."""
 PREVIEW_CHARS = 2000
+"""Characters of a long string kept in a difference (and of a body preview in `parity show`)."""
 IDENTITY_KEYS = ("id", "_id", "uuid", "guid", "key", "Id", "ID", "Key", "Name", "name")
 """Item keys that pair the items of two arrays (unique per side): JSON's usual ones and
 XML's capitalized ones (S3 `<Contents><Key>`, Azure `<Blob><Name>`)."""
