@@ -143,6 +143,16 @@ def form_tree(pairs: list[tuple[str, str]]) -> dict[str, object]:
     return tree
 
 
+def body_tree(body: Body) -> tuple[bool, object]:
+    """(True, the tree a path looks into) for a structured, form or text body: the parsed
+    value, form fields as an object, the text itself; (False, None) for any other."""
+    if body.kind == "form" and isinstance(body.value, list):
+        return True, form_tree(body.value)
+    if body.kind in STRUCTURED or body.kind == "text":
+        return True, body.value
+    return False, None
+
+
 class Normalizer:
     """Normalizes the bodies and headers of one side (expected, actual or baseline)."""
 

@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
-from differ.structure import PREVIEW_CHARS
+from differ import PREVIEW_CHARS
 from triage.db import ResultsDB
 from triage.errors import Ambiguous, NotFound
 from triage.masking import mask_json_text, mask_text

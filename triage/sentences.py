@@ -9,8 +9,8 @@ were on the wire rather than the differ's normalized placeholders:
     `$.results`: the same items in another order
     both rejected it, differently: `400 application/problem+json "…"` where the recording had `422 …`
 
-Raw values come from the stored bodies (decoded with `differ.content`, looked up with
-`differ.jsonpath`) and the stored (masked) headers. A raw value is used only when it
+Raw values come from the stored bodies (decoded and looked up with the differ's public
+functions, as the differ does) and the stored (masked) headers. A raw value is used only when it
 agrees with what the differ stored (equal, or equal once the built-in placeholders are
 applied, or matching the stored value's `<tokens>`); otherwise — a path that cannot be
 resolved, an array paired by identity elsewhere, a rule's own normalization — the stored
@@ -24,13 +24,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from differ.content import STRUCTURED, Body, decode_body
-from differ.errors import message_of
-from differ.jsonpath import Part, PathSyntaxError, get_at, parse_concrete
-from differ.model import json_type
-from differ.normalize import form_tree
-from differ.placeholders import substitute_value
-from differ.structure import PREVIEW_CHARS, canonical, identity_key
+from differ import (
+    PREVIEW_CHARS,
+    Body,
+    Part,
+    PathSyntaxError,
+    body_tree,
+    canonical,
+    decode_body,
+    get_at,
+    identity_key,
+    json_type,
+    message_of,
+    parse_concrete,
+    substitute_value,
+)
 from sessions.secrets import MASK, is_secret_header
 from triage.masking import is_secret_path, mask_text, mask_value
 from triage.text import dumps, loads
@@ -71,11 +79,9 @@ class Side:
     def tree(self) -> object:
         """The parsed body (`_MISSING` if there is none to look into)."""
         if self._tree is _MISSING and self.body:
-            body = self.decoded
-            if body.kind == "form" and isinstance(body.value, list):
-                self._tree = form_tree(body.value)
-            elif body.kind in STRUCTURED or body.kind == "text":
-                self._tree = body.value
+            found, tree = body_tree(self.decoded)
+            if found:
+                self._tree = tree
         return self._tree
 
     def header(self, name: str) -> str | None:
