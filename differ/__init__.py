@@ -30,7 +30,14 @@ from differ.model import (
     Where,
     json_type,
 )
-from differ.noise import LearnedNoise, NoiseKey, NoisePolicy, NoiseStats, noise_key
+from differ.noise import (
+    LearnedNoise,
+    NoiseKey,
+    NoiseObservations,
+    NoisePolicy,
+    NoiseStats,
+    noise_key,
+)
 from differ.normalize import body_tree
 from differ.placeholders import substitute_value
 from differ.routekeys import detect_route_keys
@@ -49,6 +56,7 @@ __all__ = [
     "HttpResponse",
     "LearnedNoise",
     "NoiseKey",
+    "NoiseObservations",
     "NoisePolicy",
     "NoiseStats",
     "Outcome",

@@ -21,6 +21,7 @@ from urllib.parse import parse_qsl
 import orjson
 
 from differ.xmltree import parse_xml
+from parity.exceptions import ParityError
 
 Kind = Literal["empty", "json", "form", "msgpack", "sse", "ndjson", "xml", "text", "binary"]
 STRUCTURED: frozenset[str] = frozenset({"json", "form", "msgpack", "sse", "ndjson", "xml"})
@@ -43,7 +44,7 @@ _XML_TYPES = re.compile(r"application/xml|text/xml|[\w.+-]+/[\w.+-]+\+xml")
 _MSGPACK_TYPES = re.compile(r"application/(x-)?msgpack|application/vnd\.msgpack")
 
 
-class DecodeError(Exception):
+class DecodeError(ParityError):
     """One step of decoding failed; the message goes into `Body.notes`."""
 
 

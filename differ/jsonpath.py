@@ -19,6 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from differ.routes import is_variable_segment
+from parity.exceptions import ParityError
 
 Part = str | int
 Parts = tuple[Part, ...]
@@ -29,8 +30,12 @@ _INDEX = re.compile(r"\[(\d+)\]")
 _QUOTED = re.compile(r"""\[\s*("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')\s*\]""")
 
 
-class PathSyntaxError(ValueError):
-    """A path pattern that does not parse; the message says where."""
+class PathSyntaxError(ParityError, ValueError):
+    """A path pattern that does not parse; the message says where. `pattern` is the text."""
+
+    def __init__(self, message: str, *, pattern: str | None = None) -> None:
+        super().__init__(message)
+        self.pattern = pattern
 
 
 def format_path(parts: Iterable[Part]) -> str:
@@ -100,7 +105,7 @@ def _unquote(token: str) -> str:
 
 def _parse_steps(text: str) -> tuple[_Step, ...]:
     if not text.startswith("$"):
-        raise PathSyntaxError(f"path {text!r} must start with '$'")
+        raise PathSyntaxError(f"path {text!r} must start with '$'", pattern=text)
     steps: list[_Step] = []
     i = 1
     while i < len(text):
@@ -110,7 +115,7 @@ def _parse_steps(text: str) -> tuple[_Step, ...]:
         elif text[i] == ".":
             i += 1
         if i >= len(text):
-            raise PathSyntaxError(f"path {text!r} ends after a '.'")
+            raise PathSyntaxError(f"path {text!r} ends after a '.'", pattern=text)
         if text.startswith("*", i) and (deep or text[i - 1] == "."):
             steps.append(_Step(None, deep))
             i += 1
@@ -132,7 +137,7 @@ def _parse_steps(text: str) -> tuple[_Step, ...]:
             steps.append(_Step(name.group(), deep))
             i = name.end()
         else:
-            raise PathSyntaxError(f"path {text!r}: cannot read {text[i:]!r} (at {i})")
+            raise PathSyntaxError(f"path {text!r}: cannot read {text[i:]!r} (at {i})", pattern=text)
     return tuple(steps)
 
 
@@ -140,7 +145,7 @@ def parse_concrete(path: str) -> Parts:
     """`$.items[3].title` -> `("items", 3, "title")`; wildcards are an error here."""
     steps = _parse_steps(path)
     if any(s.name is None or s.deep for s in steps):
-        raise PathSyntaxError(f"path {path!r} must not contain wildcards or '..'")
+        raise PathSyntaxError(f"path {path!r} must not contain wildcards or '..'", pattern=path)
     return tuple(s.name for s in steps if s.name is not None)
 
 

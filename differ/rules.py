@@ -17,6 +17,7 @@ from typing import Literal
 
 from differ.equivalences import PROFILES, Switches, check, switches
 from differ.jsonpath import Parts, PathPattern, PathSyntaxError, parse_concrete
+from parity.exceptions import ParityError
 
 RouteSource = Literal["json", "header", "query"]
 
@@ -43,8 +44,13 @@ _SERIALIZATION_KEYS = ("gate",)
 _SOURCES: dict[str, RouteSource] = {"json": "json", "header": "header", "query": "query"}
 
 
-class RulesError(ValueError):
-    """A malformed rules file; the message is one line that names the rule."""
+class RulesError(ParityError, ValueError):
+    """A malformed rules file; the message is one line that names the rule. `where` is the
+    rule (`[[ignore]] #2`) when one is to blame."""
+
+    def __init__(self, message: str, *, where: str | None = None) -> None:
+        super().__init__(message)
+        self.where = where
 
 
 def route_matches(globs: Sequence[str], route: str) -> bool:
@@ -177,7 +183,7 @@ class _Reader:
         self.table: Mapping[object, object] = table
 
     def fail(self, message: str) -> None:
-        raise RulesError(f"rules: {self.where}: {message}")
+        raise RulesError(f"rules: {self.where}: {message}", where=self.where)
 
     def string(self, key: str, *, required: bool = False) -> str | None:
         value = self.table.get(key)

@@ -33,11 +33,13 @@ import codecs
 from typing import NoReturn
 from xml.parsers import expat
 
+from parity.exceptions import ParityError
+
 MAX_DEPTH = 1024
 """As deep as orjson nests JSON: deeper documents stay text."""
 
 
-class XmlRefused(ValueError):
+class XmlRefused(ParityError, ValueError):
     """The body is not XML this module will turn into a tree (DTD, too deep, empty)."""
 
 

@@ -14,7 +14,7 @@ import click
 
 from parity import __version__
 from parity.config import configured_path
-from parity.errors import EXIT_USAGE, UserError
+from parity.errors import EXIT_USAGE, ParityError, UserError
 from parity.init_cmd import init
 from parity.noise_cmd import noise
 from parity.replay_cmd import replay
@@ -24,7 +24,20 @@ from parity.sessions_cmd import sessions
 from parity.triage_cmd import compare, gate, mark, triage
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Parity(click.Group):
+    """The group that turns a room's error a command let through into one line, exit 2
+    (`UserError`, shown by `parity.errors.exit_line`)."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except ParityError as exc:
+            if isinstance(exc, click.ClickException):
+                raise
+            raise UserError(str(exc)) from exc
+
+
+@click.group(cls=_Parity, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="parity")
 def cli() -> None:
     """Record real traffic against one backend, replay it against its port, see what differs.
@@ -101,7 +114,7 @@ def record(
         raise click.BadParameter("must start with http:// or https://", param_hint="--upstream")
     host, port = _parse_listen(listen)
 
-    from recorder import RecordError, RecordSettings
+    from recorder import RecorderStartError, RecordSettings
     from recorder import record as run_recorder
 
     settings = RecordSettings(
@@ -115,7 +128,7 @@ def record(
     )
     try:
         run_recorder(settings, out=lambda line: click.echo(line))
-    except RecordError as exc:
+    except RecorderStartError as exc:
         raise UserError(f"cannot record: {exc}") from None
 
 

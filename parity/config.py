@@ -65,7 +65,11 @@ _META_CONFIG = "parity.config"
 
 
 class ConfigError(UserError):
-    """`parity.toml` cannot be used: the message names the file and the key."""
+    """`parity.toml` cannot be used: the message names the file and the key (`key`)."""
+
+    def __init__(self, message: str, *, key: str | None = None) -> None:
+        super().__init__(message)
+        self.key = key
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +149,7 @@ _Check = Callable[[Any, str], Any]
 
 
 def _fail(where: str, key: str, message: str) -> ConfigError:
-    return ConfigError(f"{where}: {key} {message}")
+    return ConfigError(f"{where}: {key} {message}", key=key)
 
 
 def _string(value: Any, key: str) -> str:

@@ -7,12 +7,12 @@ This room imports mitmproxy; the CLI imports it only when recording, so that
 
 from recorder.addon import Recorder, upstream_of
 from recorder.capture import StreamTap, capture
-from recorder.launch import RecordError, RecordSettings, record
+from recorder.launch import RecorderStartError, RecordSettings, record
 
 __all__ = [
-    "RecordError",
     "RecordSettings",
     "Recorder",
+    "RecorderStartError",
     "StreamTap",
     "capture",
     "record",

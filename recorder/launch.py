@@ -13,11 +13,12 @@ from pathlib import Path
 from mitmproxy import addons, exceptions, log, master, options
 from mitmproxy.addons import errorcheck
 
+from parity.exceptions import ParityError
 from recorder.addon import Recorder
 from sessions import SessionWriter
 
 
-class RecordError(Exception):
+class RecorderStartError(ParityError):
     """The proxy could not be configured or started; the message says why, in one line."""
 
 
@@ -42,7 +43,7 @@ class _StartupCheck(errorcheck.ErrorCheck):
         await asyncio.sleep(0)
         if self.logger.has_errored:
             # mitmproxy adds a second line of advice on its own flags; keep the first.
-            raise RecordError(self.logger.has_errored[0].getMessage().splitlines()[0])
+            raise RecorderStartError(self.logger.has_errored[0].getMessage().splitlines()[0])
 
 
 class _Warnings(log.MitmLogHandler):
@@ -61,11 +62,11 @@ class _Warnings(log.MitmLogHandler):
 def _mode_spec(settings: RecordSettings) -> str:
     if settings.mode == "reverse":
         if not settings.upstream:
-            raise RecordError("--upstream is required in reverse mode")
+            raise RecorderStartError("--upstream is required in reverse mode")
         return f"reverse:{settings.upstream}"
     if settings.mode == "regular":
         return "regular"
-    raise RecordError(f"unknown mode {settings.mode!r} (choose reverse or regular)")
+    raise RecorderStartError(f"unknown mode {settings.mode!r} (choose reverse or regular)")
 
 
 def record(
@@ -75,7 +76,7 @@ def record(
 ) -> SessionWriter | None:
     """Run the recording proxy until Ctrl-C or SIGTERM; return the closed session's writer.
 
-    Raises `RecordError` when the proxy cannot start (bad upstream, port in use).
+    Raises `RecorderStartError` when the proxy cannot start (bad upstream, port in use).
     """
     spec = _mode_spec(settings)
     closed: list[SessionWriter] = []
@@ -121,7 +122,7 @@ def record(
                 connection_strategy="lazy",
             )
         except exceptions.OptionsError as exc:
-            raise RecordError(str(exc)) from None
+            raise RecorderStartError(str(exc)) from None
         _install_signal_handlers(proxy)
         try:
             await proxy.run()

@@ -1,7 +1,8 @@
 """Sending recorded sessions to targets: strict order within a session, sessions
 concurrently, the values each target mints carried through, scoped by resource (see
 `correlate`, `resources`), reset hooks before each session (`reset`), the request as
-sent for mismatches (`explain`), and shrinking a mismatch's session to the requests it
+sent for mismatches (`explain`), a whole run from the session files to the results
+database (`run`), and shrinking a mismatch's session to the requests it
 needs (`shrink`).
 
 It decides nothing about differences: every answer goes to the differ, every verdict
@@ -20,15 +21,29 @@ from replayer.engine import (
 )
 from replayer.outgoing import Outgoing, Target, build
 from replayer.reset import ResetError, command_for, reset_target, run_reset
+from replayer.run import (
+    ReplayRun,
+    RunOutcome,
+    RunPlan,
+    Scan,
+    ScannedSession,
+    replay_settings,
+    scan_sessions,
+)
 from replayer.shrink import ShrinkResult, ddmin, shows_signature
 
 __all__ = [
     "Answer",
     "Outgoing",
+    "ReplayRun",
     "ReplaySettings",
     "ReplayTotals",
     "Replayer",
     "ResetError",
+    "RunOutcome",
+    "RunPlan",
+    "Scan",
+    "ScannedSession",
     "SendError",
     "ShrinkResult",
     "Substitution",
@@ -41,9 +56,11 @@ __all__ = [
     "looks_minted",
     "record_request",
     "replay_sequence",
+    "replay_settings",
     "request_values",
     "reset_target",
     "run_reset",
+    "scan_sessions",
     "session_files",
     "shows_signature",
 ]

@@ -13,6 +13,7 @@ import orjson
 from multidict import CIMultiDict
 from yarl import URL
 
+from parity.exceptions import ParityError
 from replayer.outgoing import Outgoing
 from sessions import Message
 
@@ -20,8 +21,13 @@ from sessions import Message
 _AUTO_HEADERS = ("User-Agent", "Accept", "Accept-Encoding", "Content-Type")
 
 
-class SendError(Exception):
-    """The target did not answer: refused, reset, timed out. The message says which."""
+class SendError(ParityError):
+    """The target did not answer: refused, reset, timed out. The message says which;
+    `url` is the request's."""
+
+    def __init__(self, message: str, *, url: str | None = None) -> None:
+        super().__init__(message)
+        self.url = url
 
 
 @dataclass(slots=True)
@@ -85,7 +91,7 @@ async def send(http: aiohttp.ClientSession, request: Outgoing, timeout: float) -
                 elapsed_ms=(time.perf_counter() - started) * 1000,
             )
     except (TimeoutError, aiohttp.ClientError, OSError, ValueError) as exc:
-        raise SendError(_describe(exc)) from exc
+        raise SendError(_describe(exc), url=request.url) from exc
 
 
 async def send_websocket(
@@ -121,7 +127,7 @@ async def send_websocket(
                 else:
                     break
     except (TimeoutError, aiohttp.ClientError, OSError, ValueError) as exc:
-        raise SendError(_describe(exc)) from exc
+        raise SendError(_describe(exc), url=request.url) from exc
     return Answer(
         status=101,
         headers=[],

@@ -24,11 +24,10 @@ from typing import Protocol
 import aiohttp
 
 from differ import Differ, HttpRequest, HttpResponse, Outcome, Verdict
-from differ.noise import LearnedNoise, NoisePolicy
+from differ.noise import LearnedNoise, NoiseObservations, NoisePolicy
 from replayer.client import Answer, SendError, new_client, send, send_websocket, server_frames
-from replayer.correlate import ValueMap, request_values
+from replayer.correlate import Scalar, ValueMap, request_values
 from replayer.explain import sent_record
-from replayer.observe import NoiseObservations
 from replayer.outgoing import Outgoing, Target, build, recorded_origin
 from replayer.reset import DEFAULT_RESET_TIMEOUT, ResetError, reset_target
 from sessions import Exchange, SessionReader
@@ -123,14 +122,17 @@ class Replayer:
         self.settled_as_noise = 0
         """Differences suppressed by learned noise at the end of the run."""
 
-    async def run(self, sessions: Iterable[Path]) -> ReplayTotals:
+    async def run(self, sessions: Iterable[tuple[Path, set[Scalar]]]) -> ReplayTotals:
+        """Replay session files, each with its correlation seeds (`request_values` of
+        its requests, gathered by the caller's read of the file: `replayer.run`), and
+        settle the verdicts waiting on learned noise. Each file is read once here."""
         limit = asyncio.Semaphore(self.settings.sessions_at_once)
         async with (
             new_client(self.settings.concurrency, self.settings.verify_tls) as http,
             asyncio.TaskGroup() as group,
         ):
-            for path in sessions:
-                group.create_task(self._guarded(path, http, limit))
+            for path, wanted in sessions:
+                group.create_task(self._guarded(path, wanted, http, limit))
         self._settle()
         return self.totals
 
@@ -186,18 +188,20 @@ class Replayer:
         self.sink.add(result)
 
     async def _guarded(
-        self, path: Path, http: aiohttp.ClientSession, limit: asyncio.Semaphore
+        self,
+        path: Path,
+        wanted: set[Scalar],
+        http: aiohttp.ClientSession,
+        limit: asyncio.Semaphore,
     ) -> None:
         async with limit:
-            await self.replay_session(path, http)
+            await self.replay_session(path, wanted, http)
 
-    async def replay_session(self, path: Path, http: aiohttp.ClientSession) -> None:
-        with SessionReader(path) as reader:
-            wanted: set[str | int] = set()
-            for record in reader.records():  # raw maps: this pass needs only the requests
-                request = record_request(record)
-                if request is not None:
-                    wanted |= request_values(request.path, request.headers, request.body)
+    async def replay_session(
+        self, path: Path, wanted: set[Scalar], http: aiohttp.ClientSession
+    ) -> None:
+        """Replay one session file (read once, as it streams), after the reset hooks;
+        `wanted`: the values its requests carry (`request_values`)."""
         self.totals.sessions += 1
         failure = await self.reset_targets()
         with SessionReader(path) as reader:

@@ -24,13 +24,20 @@ import subprocess
 import tempfile
 from typing import IO
 
+from parity.exceptions import ParityError
+
 DEFAULT_RESET_TIMEOUT = 60.0
 PLACEHOLDER = "{target}"
 _TAIL = 4096
 
 
-class ResetError(Exception):
-    """A reset command failed: `reset failed: <program> exit 1: <its last line>`."""
+class ResetError(ParityError):
+    """A reset command failed: `reset failed: <program> exit 1: <its last line>`.
+    `program` is the command's first word (never its arguments)."""
+
+    def __init__(self, message: str, *, program: str | None = None) -> None:
+        super().__init__(message)
+        self.program = program
 
 
 def command_for(command: str, target_url: str) -> str:
@@ -81,13 +88,17 @@ def run_reset(command: str, target_url: str, timeout: float = DEFAULT_RESET_TIME
                 start_new_session=os.name == "posix",
             )
         except OSError as exc:
-            raise ResetError(f"reset failed: cannot run {program}: {exc.strerror}") from None
+            raise ResetError(
+                f"reset failed: cannot run {program}: {exc.strerror}", program=program
+            ) from None
         try:
             code = process.wait(timeout)
         except subprocess.TimeoutExpired:
             _kill(process)
             process.wait()
-            raise ResetError(f"reset failed: {program} timed out after {timeout:g} s") from None
+            raise ResetError(
+                f"reset failed: {program} timed out after {timeout:g} s", program=program
+            ) from None
         except BaseException:  # interrupted: do not leave the command running
             _kill(process)
             process.wait()
@@ -95,7 +106,7 @@ def run_reset(command: str, target_url: str, timeout: float = DEFAULT_RESET_TIME
         if code != 0:
             said = _last_line(err) or _last_line(out)
             detail = f": {said}" if said else ""
-            raise ResetError(f"reset failed: {program} exit {code}{detail}")
+            raise ResetError(f"reset failed: {program} exit {code}{detail}", program=program)
 
 
 async def reset_target(

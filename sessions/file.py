@@ -21,6 +21,7 @@ from typing import IO, Any
 
 import msgpack
 
+from parity.exceptions import ParityError
 from sessions.encode import segments, write_all
 from sessions.model import Exchange, Record, RecordError, SessionHeader, Trailer
 
@@ -36,8 +37,13 @@ _RECORD_LIMIT = (1 << 31) - 1
 _READ_SIZE = 1 << 20
 
 
-class SessionFileError(Exception):
-    """A file cannot be read or written as a parity session; the message says why and where."""
+class SessionFileError(ParityError):
+    """A file cannot be read or written as a parity session; the message says why and where.
+    `path` is the file (or the session directory) it is about."""
+
+    def __init__(self, message: str, *, path: Path | None = None) -> None:
+        super().__init__(message)
+        self.path = path
 
 
 def _unpacker(file: IO[bytes] | None = None, max_buffer_size: int = _RECORD_LIMIT) -> Any:
@@ -67,7 +73,9 @@ class SessionWriter:
         try:
             self._fd: int | None = os.open(path, flags, 0o600)
         except OSError as exc:
-            raise SessionFileError(f"cannot create session file {path}: {exc.strerror}") from exc
+            raise SessionFileError(
+                f"cannot create session file {path}: {exc.strerror}", path=path
+            ) from exc
         self.write(self.encode(header.to_record()))
 
     def encode(self, record: Record) -> list[bytes]:
@@ -78,11 +86,13 @@ class SessionWriter:
     def write(self, pieces: list[bytes]) -> None:
         """Append one encoded record; it is in the OS's hands when this returns."""
         if self._fd is None:
-            raise SessionFileError(f"session file {self.path} is already closed")
+            raise SessionFileError(f"session file {self.path} is already closed", path=self.path)
         try:
             write_all(self._fd, pieces)
         except OSError as exc:
-            raise SessionFileError(f"cannot write session file {self.path}: {exc}") from exc
+            raise SessionFileError(
+                f"cannot write session file {self.path}: {exc}", path=self.path
+            ) from exc
 
     def count(self, exchange: Exchange) -> None:
         """Count an exchange for the trailer (done when it is handed to `write`)."""
@@ -106,7 +116,9 @@ class SessionWriter:
                 )
             os.fsync(self._fd)
         except OSError as exc:
-            raise SessionFileError(f"cannot finish session file {self.path}: {exc}") from exc
+            raise SessionFileError(
+                f"cannot finish session file {self.path}: {exc}", path=self.path
+            ) from exc
         finally:
             os.close(self._fd)
             self._fd = None
@@ -152,7 +164,9 @@ class SessionReader:
         try:
             self._file: IO[bytes] = self.path.open("rb")
         except OSError as exc:
-            raise SessionFileError(f"cannot open {self.path}: {exc.strerror}") from exc
+            raise SessionFileError(
+                f"cannot open {self.path}: {exc.strerror}", path=self.path
+            ) from exc
         try:
             self.size = os.fstat(self._file.fileno()).st_size
             self.header, self._body_offset = self._read_header()
@@ -162,7 +176,7 @@ class SessionReader:
         self.result = ReadResult()
 
     def _not_a_session(self, why: str) -> SessionFileError:
-        return SessionFileError(f"{self.path} is not a parity session file ({why})")
+        return SessionFileError(f"{self.path} is not a parity session file ({why})", path=self.path)
 
     def _read_header(self) -> tuple[SessionHeader, int]:
         head = self._file.read(_HEADER_LIMIT)
@@ -184,7 +198,8 @@ class SessionReader:
         if version > FORMAT_VERSION:
             raise SessionFileError(
                 f"{self.path} is a version {version} session file; this parity reads "
-                f"version {FORMAT_VERSION} and older: upgrade parity to read it"
+                f"version {FORMAT_VERSION} and older: upgrade parity to read it",
+                path=self.path,
             )
         try:
             header = SessionHeader.from_record(record)

@@ -13,12 +13,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from parity.exceptions import ParityError
+
 Headers = list[tuple[bytes, bytes]]
 Record = dict[str, Any]
 
 
-class RecordError(ValueError):
-    """A record in a session file does not have the shape of its kind."""
+class RecordError(ParityError, ValueError):
+    """A record in a session file does not have the shape of its kind (a malformed
+    record; `SessionFileError` names the file and the offset)."""
 
 
 def _encode_text(text: str) -> str | bytes:

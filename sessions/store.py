@@ -105,9 +105,13 @@ class SessionStore:
         try:
             self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
         except OSError as exc:
-            raise SessionFileError(f"cannot create session directory {self.root}: {exc}") from exc
+            raise SessionFileError(
+                f"cannot create session directory {self.root}: {exc}", path=self.root
+            ) from exc
         if not self.root.is_dir():
-            raise SessionFileError(f"session directory {self.root} is not a directory")
+            raise SessionFileError(
+                f"session directory {self.root} is not a directory", path=self.root
+            )
         now = time.time()
         header = SessionHeader(
             id=new_session_id(now),
@@ -134,7 +138,7 @@ class SessionStore:
         if not matches:
             matches = [p for p in self.paths() if p.stem.startswith(ref)]
         if not matches:
-            raise SessionFileError(f"no session {ref!r} in {self.root}")
+            raise SessionFileError(f"no session {ref!r} in {self.root}", path=self.root)
         if len(matches) > 1:
             names = ", ".join(p.stem for p in matches[:5])
             raise SessionFileError(f"session {ref!r} is ambiguous: {names}")

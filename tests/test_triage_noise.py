@@ -8,6 +8,8 @@ import json
 import sqlite3
 import subprocess
 import sys
+from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +18,7 @@ import pytest
 from click.testing import CliRunner, Result
 from sqlite_utils import Database
 
-from differ.noise import LearnedNoise, NoiseKey, NoisePolicy, NoiseStats
+from differ.noise import LearnedNoise, NoiseKey, NoiseObservations, NoisePolicy, NoiseStats
 from parity.noise_cmd import noise
 from parity.report_cmd import report
 from tests.test_triage_db import fill, run_info
@@ -51,18 +53,30 @@ def ok(*args: str, input: str | None = None) -> str:
     return result.output
 
 
+def observed(
+    routes: Mapping[str, int],
+    disagreements: Mapping[NoiseKey, int],
+    kinds: dict[NoiseKey, set[str]],
+    examples: dict[NoiseKey, tuple[object, object]],
+) -> NoiseObservations:
+    """A run's observations, as the replayer hands them to triage."""
+    return NoiseObservations(Counter(routes), Counter(disagreements), kinds, examples)
+
+
 def learn(db: ResultsDB, run_id: str, factor: int = 1) -> None:
     db.add_noise(
         run_id,
-        {SEARCH: 10 * factor, ENTRY: 4 * factor, LOGIN: 2 * factor},
-        {TOOK: 9 * factor, SCORE: 2 * factor, DATE: 4 * factor, TOKEN: 1 * factor},
-        {TOOK: {"changed"}, SCORE: {"changed"}, DATE: {"changed"}, TOKEN: {"changed"}},
-        {
-            TOOK: (12, 31),
-            SCORE: (0.5, 0.49),
-            DATE: ("<http-date>", "<http-date:+0000>"),
-            TOKEN: ("tok-s3cr3t-1", "tok-s3cr3t-2"),
-        },
+        observed(
+            {SEARCH: 10 * factor, ENTRY: 4 * factor, LOGIN: 2 * factor},
+            {TOOK: 9 * factor, SCORE: 2 * factor, DATE: 4 * factor, TOKEN: 1 * factor},
+            {TOOK: {"changed"}, SCORE: {"changed"}, DATE: {"changed"}, TOKEN: {"changed"}},
+            {
+                TOOK: (12, 31),
+                SCORE: (0.5, 0.49),
+                DATE: ("<http-date>", "<http-date:+0000>"),
+                TOKEN: ("tok-s3cr3t-1", "tok-s3cr3t-2"),
+            },
+        ),
     )
 
 
@@ -129,10 +143,12 @@ def test_add_noise_adds_up_across_runs_merges_kinds_and_keeps_the_first_example(
     learn(db, first)
     db.add_noise(
         second,
-        {SEARCH: 5},
-        {TOOK: 1, SCORE: 3},
-        {TOOK: {"type_changed"}, SCORE: {"changed"}},
-        {TOOK: (1, 1.0)},
+        observed(
+            {SEARCH: 5},
+            {TOOK: 1, SCORE: 3},
+            {TOOK: {"type_changed"}, SCORE: {"changed"}},
+            {TOOK: (1, 1.0)},
+        ),
     )
     rows = {(r["route"], r["where"], r["path"]): r for r in db.noise_rows()}
     took = rows[TOOK]
@@ -152,15 +168,17 @@ def test_examples_are_masked_and_cut(db: ResultsDB) -> None:
     long_key: NoiseKey = (SEARCH, "body", "$.snippet")
     db.add_noise(
         run_id,
-        {SEARCH: 1, LOGIN: 1},
-        {TOKEN: 1, long_key: 1, (LOGIN, "header", "set-cookie"): 1, (LOGIN, "body", "$.u"): 1},
-        {},
-        {
-            TOKEN: ("tok-s3cr3t-1", "tok-s3cr3t-2"),
-            long_key: ("x" * 500, "y" * 500),
-            (LOGIN, "header", "set-cookie"): ("sid=s3cr3t", "sid=other"),
-            (LOGIN, "body", "$.u"): ({"name": "ana", "password": "hunter2"}, None),
-        },
+        observed(
+            {SEARCH: 1, LOGIN: 1},
+            {TOKEN: 1, long_key: 1, (LOGIN, "header", "set-cookie"): 1, (LOGIN, "body", "$.u"): 1},
+            {},
+            {
+                TOKEN: ("tok-s3cr3t-1", "tok-s3cr3t-2"),
+                long_key: ("x" * 500, "y" * 500),
+                (LOGIN, "header", "set-cookie"): ("sid=s3cr3t", "sid=other"),
+                (LOGIN, "body", "$.u"): ({"name": "ana", "password": "hunter2"}, None),
+            },
+        ),
     )
     text = json.dumps(db.noise_rows())
     assert "s3cr3t" not in text and "hunter2" not in text
@@ -192,13 +210,13 @@ def test_learned_noise_round_trip(db: ResultsDB) -> None:
 
 def test_add_noise_checks_its_input_and_writes_all_or_nothing(db: ResultsDB) -> None:
     with pytest.raises(NotFound, match="no run 'nope'"):
-        db.add_noise("nope", {SEARCH: 1}, {}, {}, {})
+        db.add_noise("nope", observed({SEARCH: 1}, {}, {}, {}))
     run_id = db.start_run(run_info())
     with pytest.raises(ValueError, match="must be a count"):
-        db.add_noise(run_id, {SEARCH: 3}, {TOOK: -1}, {}, {})
+        db.add_noise(run_id, observed({SEARCH: 3}, {TOOK: -1}, {}, {}))
     assert db.noise_rows() == [] and db.query("SELECT * FROM noise_routes") == []
     # a disagreement on a route without observations still gets its route's row
-    db.add_noise(run_id, {}, {TOOK: 1}, {}, {})
+    db.add_noise(run_id, observed({}, {TOOK: 1}, {}, {}))
     assert db.noise_rows()[0]["observations"] == 0 and db.noise_rows()[0]["rate"] is None
 
 

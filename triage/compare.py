@@ -123,7 +123,9 @@ def pick_runs(rdb: ResultsDB, refs: tuple[str, ...]) -> tuple[dict[str, Any], di
     else:
         finished = [k for k in keys.values() if k.finished]
         if not finished:
-            raise NotFound(f"no finished runs in {rdb.path}: run `parity replay` first")
+            raise NotFound(
+                f"no finished runs in {rdb.path}: run `parity replay` first", path=rdb.path
+            )
         latest = find_run(rdb, max(finished, key=lambda k: k.order).id)
     before = previous_run(keys, latest["id"])
     if before is None:

@@ -30,7 +30,7 @@ from sqlite_utils import Database
 
 from differ.findings import FindingKey, finding_id, finding_keys, grouped
 from differ.model import Outcome
-from differ.noise import LearnedNoise, NoiseKey, NoisePolicy
+from differ.noise import LearnedNoise, NoiseObservations, NoisePolicy
 from differ.signature import shape_of, signature_of
 from triage import findings, noise, schema, verdicts
 from triage.errors import NoDatabase, NotFound, NotResultsDB, TriageError
@@ -140,19 +140,25 @@ class ResultsDB:
             except FileExistsError:
                 pass  # created by another process meanwhile: opened and checked below
             except OSError as exc:
-                raise TriageError(f"cannot create {self.path}: {exc.strerror}") from None
+                raise TriageError(
+                    f"cannot create {self.path}: {exc.strerror}", path=self.path
+                ) from None
         elif self.path.is_dir():
-            raise NotResultsDB(f"{self.path} is a directory, not a results database")
+            raise NotResultsDB(
+                f"{self.path} is a directory, not a results database", path=self.path
+            )
         try:
             self.db = Database(self.path, execute_plugins=False)
         except sqlite3.Error as exc:
-            raise NotResultsDB(f"cannot open {self.path}: {exc}") from None
+            raise NotResultsDB(f"cannot open {self.path}: {exc}", path=self.path) from None
         try:
             self._check_and_migrate(create)
             self.db.execute("PRAGMA synchronous = NORMAL")
         except sqlite3.DatabaseError as exc:
             self.db.close()
-            raise NotResultsDB(f"{self.path} is not a parity results database ({exc})") from None
+            raise NotResultsDB(
+                f"{self.path} is not a parity results database ({exc})", path=self.path
+            ) from None
         except TriageError:
             self.db.close()
             raise
@@ -183,11 +189,12 @@ class ResultsDB:
         if app_id != schema.APPLICATION_ID:
             empty = app_id == 0 and version == 0 and not self.db.table_names()
             if not (create and empty):
-                raise NotResultsDB(f"{self.path} is not a parity results database")
+                raise NotResultsDB(f"{self.path} is not a parity results database", path=self.path)
         if version > schema.LATEST:
             raise NotResultsDB(
                 f"{self.path} was written by a newer parity "
-                f"(results schema v{version}; this one knows up to v{schema.LATEST})"
+                f"(results schema v{version}; this one knows up to v{schema.LATEST})",
+                path=self.path,
             )
         if version == schema.LATEST:
             return
@@ -210,7 +217,7 @@ class ResultsDB:
         try:
             yield
         except sqlite3.Error as exc:
-            raise TriageError(f"cannot {what} in {self.path}: {exc}") from exc
+            raise TriageError(f"cannot {what} in {self.path}: {exc}", path=self.path) from exc
 
     def _new_id(self, table: str) -> str:
         while True:
@@ -244,7 +251,7 @@ class ResultsDB:
         with self._writing("finish the run"), self.db.atomic():
             cursor = self.db.execute("UPDATE runs SET finished_at = ? WHERE id = ?", [when, run_id])
             if cursor.rowcount == 0:
-                raise NotFound(f"no run {run_id!r} in {self.path}")
+                raise NotFound(f"no run {run_id!r} in {self.path}", path=self.path)
             findings.group_run(self.db, run_id)
 
     def group_findings(self, run_id: str) -> int:
@@ -263,29 +270,29 @@ class ResultsDB:
         """A context manager that buffers `ExchangeResult`s and writes them in batches."""
         found = self.db.execute("SELECT 1 FROM runs WHERE id = ?", [run_id]).fetchone()
         if found is None:
-            raise NotFound(f"no run {run_id!r} in {self.path}")
+            raise NotFound(f"no run {run_id!r} in {self.path}", path=self.path)
         return ResultWriter(self, run_id, batch_size=batch_size, flush_interval=flush_interval)
 
     # -- learned noise (see triage.noise) -----------------------------------------------
 
-    def add_noise(
-        self,
-        run_id: str,
-        route_observations: Mapping[str, int],
-        disagreements: Mapping[NoiseKey, int],
-        kinds: Mapping[NoiseKey, set[str]],
-        examples: Mapping[NoiseKey, tuple[object, object]],
-    ) -> None:
+    def add_noise(self, run_id: str, observed: NoiseObservations) -> None:
         """Add what run `run_id` saw against its baseline(s), in one transaction.
 
-        `route_observations`: per route, the exchanges compared against a baseline;
-        `disagreements`: per (route, where, templated path), how many of them disagreed
-        there; `kinds`: the difference kinds seen there; `examples`: one (expected,
-        baseline) pair there, stored masked and cut to 120 characters. Counts add up
-        across runs (upserts); kinds are merged; the first example stored is kept.
+        `observed.route_observations`: per route, the exchanges compared against a
+        baseline; `disagreements`: per (route, where, templated path), how many of them
+        disagreed there; `kinds`: the difference kinds seen there; `examples`: one
+        (expected, baseline) pair there, stored masked and cut to 120 characters. Counts
+        add up across runs (upserts); kinds are merged; the first example stored is kept.
         Keys of `kinds` and `examples` that are not in `disagreements` are ignored.
         """
-        noise.add_noise(self, run_id, route_observations, disagreements, kinds, examples)
+        noise.add_noise(
+            self,
+            run_id,
+            observed.route_observations,
+            observed.disagreements,
+            observed.kinds,
+            observed.examples,
+        )
 
     def learned_noise(self, policy: NoisePolicy | None = None) -> LearnedNoise:
         """Everything learned so far, for the differ (`NoisePolicy()` by default)."""
@@ -545,11 +552,13 @@ class ResultWriter:
         except sqlite3.IntegrityError as exc:
             raise TriageError(
                 f"cannot store results of run {self.run_id}: {exc} "
-                "(an exchange stored twice in one run?)"
+                "(an exchange stored twice in one run?)",
+                path=self._rdb.path,
             ) from exc
         except sqlite3.Error as exc:
             raise TriageError(
-                f"cannot store results of run {self.run_id} in {self._rdb.path}: {exc}"
+                f"cannot store results of run {self.run_id} in {self._rdb.path}: {exc}",
+                path=self._rdb.path,
             ) from exc
         self.written += len(results)
         self._results = []

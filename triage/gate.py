@@ -280,4 +280,6 @@ def write_artifact(path: Path, data: dict[str, Any]) -> None:
             temp.unlink(missing_ok=True)
             raise
     except OSError as exc:
-        raise TriageError(f"cannot write the gate artifact {path}: {exc.strerror or exc}") from None
+        raise TriageError(
+            f"cannot write the gate artifact {path}: {exc.strerror or exc}", path=path
+        ) from None

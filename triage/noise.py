@@ -79,7 +79,7 @@ def add_noise(
     `ResultsDB.add_noise`)."""
     db = rdb.db
     if db.execute("SELECT 1 FROM runs WHERE id = ?", [run_id]).fetchone() is None:
-        raise NotFound(f"no run {run_id!r} in {rdb.path}")
+        raise NotFound(f"no run {run_id!r} in {rdb.path}", path=rdb.path)
     observed = {
         route: _count(n, f"observations of {route!r}") for route, n in route_observations.items()
     }
@@ -110,7 +110,9 @@ def add_noise(
                 )
             conn.executemany(_UPSERT_NOISE, rows)
     except sqlite3.Error as exc:
-        raise TriageError(f"cannot store the noise of run {run_id} in {rdb.path}: {exc}") from exc
+        raise TriageError(
+            f"cannot store the noise of run {run_id} in {rdb.path}: {exc}", path=rdb.path
+        ) from exc
 
 
 def _known_kinds(
@@ -254,7 +256,7 @@ def forget_noise(rdb: ResultsDB, route_glob: str | None = None, path: str | None
                 route_where, route_params = _filters(route_glob, None)
                 db.execute(f"DELETE FROM noise_routes WHERE {route_where}", route_params)
     except sqlite3.Error as exc:
-        raise TriageError(f"cannot forget noise in {rdb.path}: {exc}") from exc
+        raise TriageError(f"cannot forget noise in {rdb.path}: {exc}", path=rdb.path) from exc
     return int(deleted)
 
 
@@ -283,12 +285,14 @@ def update_run_meta(rdb: ResultsDB, run_id: str, values: Mapping[str, Any]) -> N
         with db.atomic():
             row = db.execute("SELECT meta FROM runs WHERE id = ?", [run_id]).fetchone()
             if row is None:
-                raise NotFound(f"no run {run_id!r} in {rdb.path}")
+                raise NotFound(f"no run {run_id!r} in {rdb.path}", path=rdb.path)
             meta = loads(row[0], {}) or {}
             meta.update(values)
             db.execute("UPDATE runs SET meta = ? WHERE id = ?", [dumps(meta), run_id])
     except sqlite3.Error as exc:
-        raise TriageError(f"cannot update run {run_id} in {rdb.path}: {exc}") from exc
+        raise TriageError(
+            f"cannot update run {run_id} in {rdb.path}: {exc}", path=rdb.path
+        ) from exc
 
 
 def learned_noise_use(meta: Mapping[str, Any]) -> dict[str, Any] | None:

@@ -93,7 +93,7 @@ def find_run(rdb: ResultsDB, ref: str | None) -> dict[str, Any]:
     if ref is None:
         rows = rdb.query("SELECT * FROM runs ORDER BY started_at DESC, rowid DESC LIMIT 1")
         if not rows:
-            raise NotFound(f"no runs in {rdb.path}: run `parity replay` first")
+            raise NotFound(f"no runs in {rdb.path}: run `parity replay` first", path=rdb.path)
         return rows[0]
     ref = ref.strip()
     rows = _by_prefix(rdb, "runs", ref)
@@ -101,7 +101,7 @@ def find_run(rdb: ResultsDB, ref: str | None) -> dict[str, Any]:
     if exact:
         return exact[0]
     if not rows:
-        raise NotFound(f"no run {ref!r} in {rdb.path} (`parity runs` lists them)")
+        raise NotFound(f"no run {ref!r} in {rdb.path} (`parity runs` lists them)", path=rdb.path)
     if len(rows) > 1:
         names = ", ".join(r["id"] for r in rows[:5])
         more = ", …" if len(rows) > 5 else ""
@@ -278,7 +278,7 @@ def find(rdb: ResultsDB, ref: str) -> tuple[str, str]:
     if len(exact) == 1:
         return exact[0]
     if not found:
-        raise NotFound(f"no mismatch or finding {ref!r} in {rdb.path}")
+        raise NotFound(f"no mismatch or finding {ref!r} in {rdb.path}", path=rdb.path)
     if len(found) > 1:
         names = ", ".join(f"{kind} {ident}" for kind, ident in found[:5])
         more = ", …" if len(found) > 5 else ""

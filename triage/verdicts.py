@@ -69,7 +69,9 @@ def find_finding(rdb: ResultsDB, ref: str) -> dict[str, Any]:
     if exact:
         return exact[0]
     if not rows:
-        raise NotFound(f"no finding {ref!r} in {rdb.path} (`parity report` lists them)")
+        raise NotFound(
+            f"no finding {ref!r} in {rdb.path} (`parity report` lists them)", path=rdb.path
+        )
     if len(rows) > 1:
         names = sorted(rows)
         more = ", …" if len(names) > 5 else ""
@@ -109,11 +111,11 @@ def mark(
         raise ValueError(f"not a verdict: {verdict!r} (one of {', '.join(VERDICTS)})")
     db = rdb.db
     if db.execute("SELECT 1 FROM findings WHERE id = ?", [finding]).fetchone() is None:
-        raise NotFound(f"no finding {finding!r} in {rdb.path}")
+        raise NotFound(f"no finding {finding!r} in {rdb.path}", path=rdb.path)
     if run_id is not None and (
         db.execute("SELECT 1 FROM runs WHERE id = ?", [run_id]).fetchone() is None
     ):
-        raise NotFound(f"no run {run_id!r} in {rdb.path}")
+        raise NotFound(f"no run {run_id!r} in {rdb.path}", path=rdb.path)
     previous = verdict_of(rdb, finding)
     if note is None:
         note = previous["note"] if previous else ""
@@ -137,7 +139,7 @@ def mark(
                 row,
             )
     except sqlite3.Error as exc:
-        raise TriageError(f"cannot store the verdict in {rdb.path}: {exc}") from exc
+        raise TriageError(f"cannot store the verdict in {rdb.path}: {exc}", path=rdb.path) from exc
     return {
         "finding": finding,
         "verdict": verdict,

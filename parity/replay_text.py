@@ -1,0 +1,80 @@
+"""The lines `parity replay` prints around a run (pure: each returns text)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from parity.config import TargetConfig
+
+if TYPE_CHECKING:
+    from replayer import ReplaySettings, RunOutcome
+
+
+def start_lines(
+    run_id: str,
+    sessions: int,
+    exchanges: int,
+    settings: ReplaySettings,
+    references: list[TargetConfig],
+) -> list[str]:
+    """Before the replay: what goes where, reset hooks, baselines without one."""
+    target = settings.target.url
+    lines = [f"parity replay: run {run_id}: {sessions} sessions, {exchanges} exchanges -> {target}"]
+    if settings.resets:
+        lines.append(
+            f"parity replay: reset hooks for {', '.join(t.name for t in settings.resets)}: "
+            "sessions replay one at a time"
+        )
+    unreset = [ref for ref in references if not ref.reset]
+    if unreset:
+        lines.append(unreset_baselines_line(unreset))
+    return lines
+
+
+def summary_lines(outcome: RunOutcome) -> list[str]:
+    """After the replay: sessions whose reset failed, the run's totals, the spots not
+    learned as noise."""
+    totals = outcome.totals
+    lines: list[str] = []
+    summary = (
+        f"{totals.exchanges} exchanges: {totals.matched} matched, {totals.mismatched} mismatched, "
+        f"{totals.errors} errors, {totals.noise_suppressed} noise suppressed"
+    )
+    if totals.skipped:
+        reasons = ", ".join(f"{n} {why}" for why, n in totals.skipped_reasons.items())
+        summary += f"; skipped {reasons}"
+    failed = totals.reset_failures
+    if failed:
+        summary += f"; {len(failed)} sessions not replayed (reset failed)"
+        for session_id, why in list(failed.items())[:5]:
+            lines.append(f"parity replay: session {session_id}: {why}")
+        if len(failed) > 5:
+            lines.append(f"parity replay: … and {len(failed) - 5} more sessions")
+    lines.append(f"parity replay: run {outcome.run_id}: {summary}")
+    if outcome.noise_excluded:
+        lines.append(state_drift_line(outcome.noise_excluded))
+    return lines
+
+
+def unreset_baselines_line(baselines: list[TargetConfig]) -> str:
+    """The one-line warning for baselines without a reset hook: what they learn is only
+    noise if they start in the recorded state."""
+    names = ", ".join(b.name if b.name == b.url else f"{b.name} ({b.url})" for b in baselines)
+    named = next((b.name for b in baselines if b.name != b.url), None)
+    where = f"[targets.{named}]" if named else '[targets.NAME] (with url = "...")'
+    return (
+        f"parity replay: baseline {names} has no reset hook: it must start in the recorded "
+        f'state (restart it fresh, or add reset = "CMD" under {where} in parity.toml), '
+        "else state it changed since the recording is learned as noise"
+    )
+
+
+def state_drift_line(excluded: list[dict[str, object]]) -> str:
+    """One line for the replay summary: spots not learned as noise, as state drift."""
+    shown = ", ".join(f"{e['route']} {e['where']} {e['path']}".rstrip() for e in excluded[:3])
+    more = f" and {len(excluded) - 3} more" if len(excluded) > 3 else ""
+    spots = "spot" if len(excluded) == 1 else "spots"
+    return (
+        f"parity replay: not learned as noise, state drift of the baseline: "
+        f"{len(excluded)} {spots} ({shown}{more}); `parity noise` says why"
+    )

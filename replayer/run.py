@@ -1,0 +1,198 @@
+"""A replay run, start to finish, as `parity replay` runs it.
+
+1. `ReplayRun.start` reads each session file once, before anything is sent (a foreign
+   or unreadable file fails here): its id, its exchanges, its correlation seeds (the
+   values its requests carry, `request_values`) and the requests the route keys are
+   detected from (`differ.detect_route_keys`), all from the same pass. Then the results
+   database: the learned noise for the differ, a new run.
+2. `ReplayRun.replay` has the engine stream each file once more (send, compare, store),
+   hands the run's noise observations to triage whole (state drift left out), keeps the
+   note of what learned noise settled, and finishes the run.
+
+Each session file is thus opened twice per run. Errors are the rooms' own
+(`SessionFileError`, `TriageError`), for the caller to report.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from differ import Differ, HttpRequest, LearnedNoise, RouteRule, Rules, detect_route_keys
+from replayer.correlate import Scalar, request_values
+from replayer.engine import Progress, Replayer, ReplaySettings, ReplayTotals, record_request
+from replayer.outgoing import Target
+from replayer.reset import DEFAULT_RESET_TIMEOUT
+from sessions import SessionFileError, SessionReader
+from triage import ResultsDB, RunInfo, TriageError
+
+ROUTE_SCAN_BODY = 1 << 20
+"""Route keys come from headers and top-level JSON fields; a huge upload tells nothing
+more, so the route-key pass sees bodies up to this size (larger ones as empty)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ScannedSession:
+    """One session file as the run's first read saw it."""
+
+    path: Path
+    id: str
+    exchanges: int
+    """Recorded requests (each one exchange to replay)."""
+    wanted: set[Scalar]
+    """The values its requests carry: correlation replaces only these."""
+
+
+@dataclass(frozen=True, slots=True)
+class Scan:
+    sessions: list[ScannedSession]
+    route_keys: list[RouteRule]
+
+    @property
+    def exchanges(self) -> int:
+        return sum(s.exchanges for s in self.sessions)
+
+
+def scan_sessions(files: Sequence[Path]) -> Scan:
+    """One read of every file (raw records: this pass needs only the requests); raises
+    `SessionFileError` for a file that is not a readable session."""
+    scanned: list[ScannedSession] = []
+
+    def requests() -> Iterator[HttpRequest]:
+        for path in files:
+            with SessionReader(path) as reader:
+                wanted: set[Scalar] = set()
+                count = 0
+                for record in reader.records():
+                    request = record_request(record)
+                    if request is None:
+                        continue
+                    count += 1
+                    wanted |= request_values(request.path, request.headers, request.body)
+                    if len(request.body) > ROUTE_SCAN_BODY:
+                        request = HttpRequest(request.method, request.path, request.headers, b"")
+                    yield request
+                scanned.append(ScannedSession(path, reader.header.id, count, wanted))
+
+    # One URL carrying many operations (a JSON-RPC method, an X-Amz-Target header) gets
+    # one route per operation; explicit [[route]] rules win.
+    route_keys = detect_route_keys(requests())
+    return Scan(scanned, route_keys)
+
+
+def replay_settings(
+    target: str,
+    baselines: Sequence[tuple[str, str | None]] = (),
+    *,
+    target_reset: str | None = None,
+    concurrency: int = 8,
+    timeout: float = 30.0,
+    reset_timeout: float = DEFAULT_RESET_TIMEOUT,
+    verify_tls: bool = True,
+) -> ReplaySettings:
+    """The engine's settings for a target URL and baselines given as (URL, reset hook
+    or None): the baselines named `baseline 1`, `baseline 2`, ..., each reset hook
+    keyed by its side."""
+    side = Target(target, "target")
+    references = tuple(Target(url, f"baseline {i + 1}") for i, (url, _) in enumerate(baselines))
+    resets: dict[Target, str] = {side: target_reset} if target_reset else {}
+    for reference, (_, reset) in zip(references, baselines, strict=True):
+        if reset:
+            resets[reference] = reset
+    return ReplaySettings(
+        target=side,
+        baselines=references,
+        concurrency=concurrency,
+        timeout=timeout,
+        resets=resets,
+        reset_timeout=reset_timeout,
+        verify_tls=verify_tls,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RunPlan:
+    """What to replay, where, under which rules, into which database."""
+
+    files: Sequence[Path]
+    settings: ReplaySettings
+    rules: Rules
+    db: Path
+    rules_path: str | None = None
+    label: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RunOutcome:
+    run_id: str
+    totals: ReplayTotals
+    noise_excluded: list[dict[str, object]]
+    """Spots not learned as noise, as state drift of the baseline (`runs.meta`)."""
+
+
+class ReplayRun:
+    """One run in the results database: `start`, then `replay` (which finishes it)."""
+
+    def __init__(
+        self, plan: RunPlan, scan: Scan, results: ResultsDB, learned: LearnedNoise, run_id: str
+    ) -> None:
+        self.plan = plan
+        self.scan = scan
+        self.results = results
+        self.learned = learned
+        self.run_id = run_id
+
+    @classmethod
+    def start(cls, plan: RunPlan) -> ReplayRun:
+        """Read the session files, open the database, record a new run."""
+        scan = scan_sessions(plan.files)
+        results = ResultsDB(plan.db)
+        learned = results.learned_noise()
+        settings = plan.settings
+        run_id = results.start_run(
+            RunInfo(
+                target=settings.target.url,
+                baseline=", ".join(b.url for b in settings.baselines) or None,
+                sessions=[s.id for s in scan.sessions],
+                label=plan.label,
+                rules_path=plan.rules_path,
+                started_at=time.time(),
+            )
+        )
+        return cls(plan, scan, results, learned, run_id)
+
+    @property
+    def exchanges(self) -> int:
+        return self.scan.exchanges
+
+    def replay(self, progress: Progress | None = None) -> RunOutcome:
+        """Send, compare and store every session, then finish the run."""
+        differ = Differ(self.plan.rules, learned=self.learned, route_keys=self.scan.route_keys)
+        with self.results.writer(self.run_id) as writer:
+            replayer = Replayer(self.plan.settings, differ, writer, progress=progress)
+            try:
+                totals = asyncio.run(replayer.run((s.path, s.wanted) for s in self.scan.sessions))
+            except ExceptionGroup as group:  # from the TaskGroup of sessions
+                known = group.subgroup((SessionFileError, TriageError))
+                if known is None:
+                    raise
+                raise known.exceptions[0] from None
+        return RunOutcome(self.run_id, totals, self._finish(replayer))
+
+    def _finish(self, replayer: Replayer) -> list[dict[str, object]]:
+        results, run_id = self.results, self.run_id
+        excluded: list[dict[str, object]] = []
+        observed = replayer.observations
+        if observed:
+            # State drift (a baseline not in the recorded state) is never learned.
+            excluded = observed.exclude_state_drift()
+            if excluded:
+                results.update_run_meta(run_id, {"noise_excluded": excluded})
+            results.add_noise(run_id, observed)
+        if self.learned.stats:
+            results.note_learned_noise(run_id, self.learned.policy, replayer.settled_as_noise)
+        results.finish_run(run_id, finished_at=time.time())
+        return excluded
