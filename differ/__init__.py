@@ -10,9 +10,16 @@ Modules: `content` (decoding), `jsonpath` (paths and patterns), `rules` (the rul
 (tree diff), `serialization` (wire-only differences: escapes, number spellings), `bodies` (text/binary), `errors` (error parity),
 `signature`, `routes`/`routekeys` (route keys, detected ones too), `noise` (learned
 noise), `compare` (the Differ).
+
+Readers of stored results (triage's sentences) decode bodies, look up paths and compare
+values as the differ does through the names below (`decode_body`, `body_tree`, `get_at`,
+`canonical`, `identity_key`, `json_type`, ...), not through its modules.
 """
 
 from differ.compare import Differ
+from differ.content import Body, decode_body
+from differ.errors import message_of
+from differ.jsonpath import Part, PathSyntaxError, get_at, parse_concrete
 from differ.model import (
     Difference,
     DiffKind,
@@ -21,6 +28,7 @@ from differ.model import (
     Outcome,
     Verdict,
     Where,
+    json_type,
 )
 from differ.noise import (
     LearnedNoise,
@@ -30,12 +38,17 @@ from differ.noise import (
     NoiseStats,
     noise_key,
 )
+from differ.normalize import body_tree
+from differ.placeholders import substitute_value
 from differ.routekeys import detect_route_keys
 from differ.routes import is_variable_segment, route_of, template_path
 from differ.rules import RouteRule, Rules, RulesError, load_rules
 from differ.signature import signature_of
+from differ.structure import PREVIEW_CHARS, canonical, identity_key
 
 __all__ = [
+    "PREVIEW_CHARS",
+    "Body",
     "DiffKind",
     "Differ",
     "Difference",
@@ -47,16 +60,27 @@ __all__ = [
     "NoisePolicy",
     "NoiseStats",
     "Outcome",
+    "Part",
+    "PathSyntaxError",
     "RouteRule",
     "Rules",
     "RulesError",
     "Verdict",
     "Where",
+    "body_tree",
+    "canonical",
+    "decode_body",
     "detect_route_keys",
+    "get_at",
+    "identity_key",
     "is_variable_segment",
+    "json_type",
     "load_rules",
+    "message_of",
     "noise_key",
+    "parse_concrete",
     "route_of",
     "signature_of",
+    "substitute_value",
     "template_path",
 ]

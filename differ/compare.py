@@ -29,7 +29,6 @@ from typing import Any
 
 import orjson
 
-from differ import equivalences as eq
 from differ.bodies import binary_difference, family, family_difference, text_difference
 from differ.content import Body, decode_body, has_lossy_float, header_values, reparse_exact
 from differ.derived import DerivedHeaders
@@ -147,15 +146,16 @@ class Differ:
         route_keys: Sequence[RouteRule] = (),
     ) -> None:
         self.rules = rules if rules is not None else Rules()
-        self.policy = HeaderPolicy(self.rules.headers, self.rules.equivalences)
+        switches = self.rules.switches
+        self.policy = HeaderPolicy(self.rules.headers, switches)
         self.learned = learned
         self.route_keys = tuple(route_keys)
         self._scopes: dict[str, Scope] = {}
         self._origins: dict[tuple[str | None, ...], Origins] = {}
-        self._fraction = eq.FRACTION_DIGITS in self.rules.equivalences
+        self._fraction = switches.fraction_digits
         self._gate_serialization = self.rules.serialization.gate
-        self._unicode = eq.UNICODE_ESCAPES in self.rules.equivalences
-        self._scale = eq.DECIMAL_SCALE in self.rules.equivalences
+        self._unicode = switches.unicode_escapes
+        self._scale = switches.decimal_scale
 
     def with_route_keys(self, route_keys: Sequence[RouteRule]) -> Differ:
         """The same differ (rules, learned noise) with detected route keys."""

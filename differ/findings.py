@@ -22,7 +22,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from differ.model import Difference, DiffKind, Verdict, Where
+from differ.model import Difference, DiffKind, Verdict, Where, json_type
 from differ.signature import templated
 
 ROUTE = "route"
@@ -84,25 +84,6 @@ def finding_id(key: FindingKey) -> str:
     )
     digest = hashlib.sha256("\x1f".join(fields).encode("utf-8")).hexdigest()
     return "F" + digest[:10]
-
-
-def json_type(value: Any) -> str:
-    """JSON type name of a decoded value (`null`, `boolean`, `int`, `number`, ...)."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "int"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return type(value).__name__
 
 
 def _shown(value: Any) -> str:

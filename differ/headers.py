@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from fnmatch import translate
 from typing import Literal
 
-from differ import equivalences as eq
+from differ.equivalences import ALL_OFF, Switches
 from differ.model import Difference, DiffKind, Where
 from differ.rules import HeaderRules
 
@@ -79,9 +79,9 @@ def _hit(pattern: re.Pattern[str] | None, name: str) -> bool:
 class HeaderPolicy:
     """Decides per (lower-case) header name what happens to it."""
 
-    def __init__(self, rules: HeaderRules, equivalences: frozenset[str] = frozenset()) -> None:
-        self.json_charset = eq.JSON_CHARSET in equivalences
-        self.header_case = eq.HEADER_CASE in equivalences
+    def __init__(self, rules: HeaderRules, switches: Switches = ALL_OFF) -> None:
+        self.json_charset = switches.json_charset
+        self.header_case = switches.header_case
         self._only = None if rules.compare_only is None else _globs(rules.compare_only)
         self._only_given = rules.compare_only is not None
         self._ignore = _globs(rules.ignore)

@@ -68,9 +68,12 @@ def template_parts(parts: Iterable[Part]) -> str:
     return "".join(out)
 
 
-def template_path(path: str) -> str:
+def template_path(path: str, *, keys: bool = True) -> str:
     """`template_parts` of a formatted body path; paths that do not parse are returned
-    with their indices replaced only."""
+    with their indices replaced only. With `keys=False` only indices are replaced, keys
+    are kept (`$.ids.123[4]` -> `$.ids.123[*]`), in any text."""
+    if not keys:
+        return _INDEX.sub("[*]", path)
     try:
         return template_parts(parse_concrete(path))
     except PathSyntaxError:

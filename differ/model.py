@@ -46,6 +46,28 @@ class DiffKind(StrEnum):
     status whose expected/actual summarize each side (see `differ.errors`)."""
 
 
+_JSON_TYPES = (
+    (bool, "boolean"),
+    (int, "int"),
+    (float, "number"),
+    (str, "string"),
+    (list, "array"),
+    (dict, "object"),
+)
+
+
+def json_type(value: Any) -> str:
+    """JSON type name of a decoded value (`null`, `boolean`, `int`, `number`, `string`,
+    `array`, `object`; other values by their Python type): what a `type_changed` is
+    about, in finding classes (`int → string`) and in sentences."""
+    if value is None:
+        return "null"
+    for kind, name in _JSON_TYPES:
+        if isinstance(value, kind):
+            return name
+    return type(value).__name__
+
+
 class Where(StrEnum):
     STATUS = "status"
     HEADER = "header"

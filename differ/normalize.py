@@ -20,13 +20,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from fnmatch import translate
 
-from differ import equivalences as eq
 from differ.content import STRUCTURED, Body, is_lossy_float
+from differ.equivalences import ALL_OFF, Switches
 from differ.jsonpath import Part, PathPattern, PathSet, PathState
 from differ.placeholders import (
-    FRACTION_DIGITS,
     MAX_EMBEDDED,
-    UTC_OFFSET,
     substitute,
 )
 from differ.rules import (
@@ -65,7 +63,8 @@ class Scope:
     """Placeholders without `paths`: every string value."""
     header_ignores: tuple[tuple[re.Pattern[str], str], ...]
     header_placeholders: tuple[tuple[re.Pattern[str], PlaceholderRule], ...]
-    equivalences: frozenset[str] = frozenset()
+    switches: Switches = ALL_OFF
+    """What the rules' equivalences accept (`differ.equivalences`)."""
     arrays: tuple[ArrayRule, ...] = ()
     """`[[array]]` rules of this route (matched by the tree diff, not here)."""
     numbers: tuple[NumberRule, ...] = ()
@@ -74,9 +73,7 @@ class Scope:
     """Timestamp token flags (`differ.placeholders`)."""
 
     def __post_init__(self) -> None:
-        style = UTC_OFFSET if eq.UTC_OFFSET in self.equivalences else 0
-        style |= FRACTION_DIGITS if eq.FRACTION_DIGITS in self.equivalences else 0
-        object.__setattr__(self, "style", style)
+        object.__setattr__(self, "style", self.switches.timestamp_style)
 
     @classmethod
     def of(cls, rules: Rules, route: str) -> Scope:
@@ -103,7 +100,7 @@ class Scope:
             tuple(everywhere),
             tuple(header_ignores),
             tuple(header_placeholders),
-            rules.equivalences,
+            rules.switches,
             tuple(r for r in rules.arrays if route_matches(r.routes, route)),
             tuple(r for r in rules.numbers if route_matches(r.routes, route)),
         )
@@ -143,6 +140,16 @@ def form_tree(pairs: list[tuple[str, str]]) -> dict[str, object]:
     return tree
 
 
+def body_tree(body: Body) -> tuple[bool, object]:
+    """(True, the tree a path looks into) for a structured, form or text body: the parsed
+    value, form fields as an object, the text itself; (False, None) for any other."""
+    if body.kind == "form" and isinstance(body.value, list):
+        return True, form_tree(body.value)
+    if body.kind in STRUCTURED or body.kind == "text":
+        return True, body.value
+    return False, None
+
+
 class Normalizer:
     """Normalizes the bodies and headers of one side (expected, actual or baseline)."""
 
@@ -154,8 +161,8 @@ class Normalizer:
         self._origins_here = bool(origins)
         """False while walking a body in which no origin occurs at all."""
         self._has_values = bool(values)
-        self._int_float = eq.INT_FLOAT in scope.equivalences
-        self._null_missing = eq.NULL_MISSING in scope.equivalences
+        self._int_float = scope.switches.int_float
+        self._null_missing = scope.switches.null_missing
         self._style = scope.style
         self._descend: Callable[[object], object] = (
             self._loose if self._int_float or self._null_missing else self._free

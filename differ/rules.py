@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Literal
 
-from differ.equivalences import EQUIVALENCES, PROFILES
+from differ.equivalences import PROFILES, Switches, check, switches
 from differ.jsonpath import Parts, PathPattern, PathSyntaxError, parse_concrete
 from parity.exceptions import ParityError
 
@@ -155,6 +155,11 @@ class Rules:
     equivalences: frozenset[str] = frozenset()
     """The equivalences switched on (`differ.equivalences`), profiles expanded."""
     serialization: SerializationRules = field(default_factory=SerializationRules)
+    switches: Switches = field(init=False, repr=False, compare=False)
+    """What those equivalences accept (`differ.equivalences.switches`), applied once."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "switches", switches(self.equivalences))
 
     def has(self, equivalence: str) -> bool:
         return equivalence in self.equivalences
@@ -340,16 +345,13 @@ def _equivalences(data: Mapping[str, object]) -> frozenset[str]:
                 r.fail(f"unknown profile {name!r} (known: {', '.join(sorted(PROFILES))})")
             enabled |= PROFILES[name]
     if "equivalences" in data:
-        known = sorted(EQUIVALENCES)
         table = data["equivalences"]
         if not isinstance(table, Mapping):
             raise RulesError(f"rules: [equivalences]: must be a table, not {_type_name(table)}")
-        unknown = sorted(str(k) for k in table if k not in EQUIVALENCES)
-        if unknown:
-            names = ", ".join(repr(k) for k in unknown)
-            raise RulesError(
-                f"rules: [equivalences]: unknown equivalence {names} (known: {', '.join(known)})"
-            )
+        try:
+            check(table)
+        except ValueError as unknown:
+            raise RulesError(f"rules: [equivalences]: {unknown}") from None
         for name, on in table.items():
             if not isinstance(on, bool):
                 raise RulesError(f"rules: [equivalences]: {name!r} must be true or false")

@@ -31,13 +31,14 @@ from difflib import SequenceMatcher
 import orjson
 
 from differ.jsonpath import Parts, format_path, template_parts
-from differ.model import Difference, DiffKind, Where
+from differ.model import Difference, DiffKind, Where, json_type
 from differ.rules import ArrayRule, NumberRule
 
 MAX_DIFFERENCES = 1000
 MAX_ALIGN = 250_000
 """Largest len(a) * len(b) aligned with difflib (its worst case is quadratic)."""
 PREVIEW_CHARS = 2000
+"""Characters of a long string kept in a difference (and of a body preview in `parity show`)."""
 IDENTITY_KEYS = ("id", "_id", "uuid", "guid", "key", "Id", "ID", "Key", "Name", "name")
 """Item keys that pair the items of two arrays (unique per side): JSON's usual ones and
 XML's capitalized ones (S3 `<Contents><Key>`, Azure `<Blob><Name>`)."""
@@ -51,16 +52,6 @@ def canonical(value: object) -> bytes:
     except TypeError:  # integers beyond 64 bits, odd leaves: slower but exact
         text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=repr)
         return b"\x00" + text.encode("utf-8", "surrogatepass")
-
-
-def type_name(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, dict):
-        return "object"
-    if isinstance(value, list):
-        return "array"
-    return type(value).__name__
 
 
 def _scalar_equal(a: object, b: object) -> bool:
@@ -274,7 +265,7 @@ class TreeDiff:
                 else:
                     self._emit(parts, DiffKind.CHANGED, e, a)
                 return
-        if type_name(e) != type_name(a):
+        if json_type(e) != json_type(a):
             if not (_is_number(e) and _is_number(a)):
                 self._emit(parts, DiffKind.TYPE_CHANGED, preview(e), preview(a))
             elif e != a:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -24,13 +23,6 @@ def console() -> Any:
     from rich.console import Console
 
     return Console()
-
-
-def format_time(timestamp: float | None) -> str:
-    """Local wall-clock time, to the second; `-` for none."""
-    if timestamp is None:
-        return "-"
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp))
 
 
 def format_bytes(size: int) -> str:

@@ -10,7 +10,7 @@ import click
 
 from parity.errors import UserError
 from parity.options import json_option, sessions_option
-from parity.output import console, format_bytes, format_time, print_json
+from parity.output import console, format_bytes, print_json
 from sessions import Exchange, SessionFileError, SessionReader, SessionStore, SessionSummary
 from sessions.secrets import mask_path
 
@@ -51,6 +51,8 @@ def list_sessions(sessions_dir: Path, as_json: bool) -> None:
         )
         return
     from rich.table import Table
+
+    from triage.render import format_time  # lazily, as rich: --help stays fast
 
     out = console()
     if not found:
@@ -173,6 +175,8 @@ def _render_show(
     rows: list[dict[str, Any]],
 ) -> None:
     from rich.table import Table
+
+    from triage.render import format_time
 
     out = console()
     out.print(f"[bold]{_esc(header['id'])}[/bold]  {_esc(header['label'] or '')}")

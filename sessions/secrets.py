@@ -1,12 +1,20 @@
 """Recognising secrets in recorded requests, so that listings and reports never show them.
 
 Sessions hold credentials; what a command prints may end up in a CI log or a bug report.
+This is the one home of the secret-name rules: the replayer, triage's masking and the CLI
+import them from here.
+
+Bodies get a stricter name rule (`is_secret_key`) than headers and query strings
+(`is_secret_name`). A body key is secret when one of its words (or two adjacent words, or
+the whole key) *is* a secret name: `password`, `access_token`, `sessionId`, `apiKey` are;
+`author`, `design` and `considered` are not, although `auth`, `sig` and `sid` occur in them.
 """
 
 from __future__ import annotations
 
 import re
 from functools import lru_cache
+from itertools import pairwise
 from urllib.parse import parse_qsl, urlencode
 
 MASK = "***"
@@ -16,9 +24,14 @@ _SECRET_NAME = re.compile(
     r"signature|sig|credential|private[-_]?key|otp|code_verifier|client_secret)",
     re.IGNORECASE,
 )
+_SECRET_WORD = re.compile(
+    r"(pass(word|wd|phrase)?|pwd|secret|token|apikey|auth|authorization|session|sid|"
+    r"signature|sig|credentials?|privatekey|otp|codeverifier|clientsecret|cookie|jwt|bearer)"
+)
 _SECRET_HEADERS = frozenset(
     {b"authorization", b"proxy-authorization", b"cookie", b"set-cookie", b"x-api-key"}
 )
+_WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 
 
 def is_secret_name(name: str) -> bool:
@@ -27,9 +40,19 @@ def is_secret_name(name: str) -> bool:
 
 
 @lru_cache(maxsize=4096)
-def is_secret_header(name: bytes) -> bool:
-    lowered = name.lower()
+def is_secret_header(name: bytes | str) -> bool:
+    """Authorization, Cookie, Set-Cookie, X-Api-Key and any header named like a secret."""
+    raw = name.encode("latin-1") if isinstance(name, str) else name
+    lowered = raw.lower()
     return lowered in _SECRET_HEADERS or is_secret_name(lowered.decode("latin-1"))
+
+
+def is_secret_key(name: str) -> bool:
+    """True for a JSON or form field name that holds a credential (see the module doc)."""
+    words = [w.lower() for w in _WORDS.findall(name)]
+    candidates = {"".join(words), *words}
+    candidates.update(a + b for a, b in pairwise(words))
+    return any(_SECRET_WORD.fullmatch(c) for c in candidates if c)
 
 
 def mask_path(path: str) -> str:

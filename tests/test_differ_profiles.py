@@ -252,3 +252,26 @@ def test_the_order_of_different_headers_is_not_looked_at() -> None:
     )
     assert verdict.outcome is Outcome.MATCHED
     assert verdict.differences == [] and verdict.serialization == []
+
+
+def test_equivalences_are_a_registry_of_named_functions_applied_in_one_place() -> None:
+    from differ.equivalences import ALL_OFF, switches
+    from differ.placeholders import FRACTION_DIGITS, UTC_OFFSET
+    from differ.rules import Rules
+
+    assert switches([]) == ALL_OFF == Rules().switches
+    every = switches(EQUIVALENCES)
+    assert every.int_float and every.null_missing and every.fraction_digits
+    assert every.unicode_escapes and every.decimal_scale
+    assert every.header_case and every.json_charset
+    assert every.timestamp_style == UTC_OFFSET | FRACTION_DIGITS
+    assert switches(["utc-offset"]) == type(ALL_OFF)(timestamp_style=UTC_OFFSET)
+    assert load_rules({"profiles": {"enable": ["python-vs-csharp"]}}).switches == every
+    with pytest.raises(ValueError) as caught:
+        switches(["int-float", "int-floats", "z"])
+    assert str(caught.value) == (
+        "unknown equivalence 'int-floats', 'z' (known: decimal-scale, fraction-digits, "
+        "header-case, int-float, json-charset, null-missing, unicode-escapes, utc-offset)"
+    )
+    with pytest.raises(ValueError, match="unknown equivalence 'bogus'"):
+        Rules(equivalences=frozenset({"bogus"}))

@@ -13,6 +13,7 @@ import pytest
 
 import triage.db
 from differ.model import Difference, DiffKind, HttpResponse, Outcome, Verdict, Where
+from sessions.secrets import is_secret_header, is_secret_key
 from triage import (
     ExchangeResult,
     NoDatabase,
@@ -24,7 +25,7 @@ from triage import (
     bench_store,
     schema,
 )
-from triage.masking import is_secret_header, is_secret_key, mask_headers, mask_text
+from triage.masking import mask_headers, mask_text
 
 JSON = [(b"Content-Type", b"application/json")]
 
@@ -424,10 +425,8 @@ def test_a_mismatch_without_a_signature_gets_one_from_its_shape(db: ResultsDB) -
 # -- masking -----------------------------------------------------------------------------
 
 
-def test_triage_masks_headers_like_sessions_does() -> None:
-    """triage keeps a copy of the header rule (it may not import `sessions`)."""
-    from sessions.secrets import is_secret_header as sessions_rule
-
+def test_triage_masks_exactly_the_headers_sessions_calls_secret() -> None:
+    """triage masks by `sessions.secrets`' header rule: the same names, no more, no fewer."""
     names = [
         b"Authorization",
         b"Proxy-Authorization",
@@ -442,7 +441,12 @@ def test_triage_masks_headers_like_sessions_does() -> None:
         b"Accept",
         b"X-Request-Id",
     ]
-    assert [is_secret_header(n) for n in names] == [sessions_rule(n) for n in names]
+    secret = names[:7]
+    assert [n for n in names if is_secret_header(n)] == secret
+    assert [is_secret_header(n.decode()) for n in names] == [n in secret for n in names]
+    assert mask_headers([(n, b"v") for n in names]) == [
+        [n.decode(), "***" if n in secret else "v"] for n in names
+    ]
     assert mask_headers([(b"Authorization", b"Bearer x"), (b"Host", b"h")]) == [
         ["Authorization", "***"],
         ["Host", "h"],

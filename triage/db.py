@@ -31,11 +31,12 @@ from sqlite_utils import Database
 from differ.findings import FindingKey, finding_id, finding_keys, grouped
 from differ.model import Outcome
 from differ.noise import LearnedNoise, NoiseObservations, NoisePolicy
+from differ.signature import shape_of, signature_of
 from triage import findings, noise, schema, verdicts
 from triage.errors import NoDatabase, NotFound, NotResultsDB, TriageError
 from triage.masking import mask_difference, mask_headers, mask_text
 from triage.model import ExchangeResult, RunInfo
-from triage.text import describe_difference, dumps, fallback_signature, signature_shape
+from triage.text import describe_difference, dumps
 
 BATCH_SIZE = 1000
 FLUSH_INTERVAL = 2.0
@@ -461,9 +462,9 @@ class ResultWriter:
         serialization = [mask_difference(d) for d in verdict.serialization]
         signature = None
         if outcome == _MISMATCHED:
-            signature = verdict.signature or fallback_signature(route, verdict.differences)
+            signature = verdict.signature or signature_of(route, verdict.differences, fallback=True)
             if signature not in self._signatures:
-                kinds, paths = signature_shape(verdict.differences)
+                kinds, paths = shape_of(verdict.differences)
                 self._signatures[signature] = (
                     signature,
                     route,

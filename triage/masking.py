@@ -1,57 +1,23 @@
 """Masking secrets in what triage stores for reading and in what it prints.
 
-Triage imports no other room, so this is a small copy of `sessions.secrets`: the header
-rule is the same (a test keeps the two in step). URLs are the caller's job: the replayer
-passes them already masked (`sessions.secrets.mask_path`).
-
-Bodies get a stricter name rule than headers and query strings. A body key is secret when
-one of its words (or two adjacent words, or the whole key) *is* a secret name: `password`,
-`access_token`, `sessionId`, `apiKey` are; `author`, `design` and `considered` are not,
-although `auth`, `sig` and `sid` occur in them.
+Which names are secret is `sessions.secrets`' rule (headers and query strings by
+`is_secret_header`/`is_secret_name`, body keys by the stricter `is_secret_key`); this module
+applies it to headers, bodies, differences and URLs. Request URLs are the caller's job: the
+replayer passes them already masked (`sessions.secrets.mask_path`).
 """
 
 from __future__ import annotations
 
 import re
-from itertools import pairwise
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from differ.model import Difference, Headers, Where
+from sessions.secrets import MASK, is_secret_header, is_secret_key, is_secret_name
 
-MASK = "***"
-
-_SECRET_NAME = re.compile(
-    r"(pass(word|wd|phrase)?|secret|token|api[-_]?key|apikey|auth|session|sid|"
-    r"signature|sig|credential|private[-_]?key|otp|code_verifier|client_secret)",
-    re.IGNORECASE,
-)
-_SECRET_WORD = re.compile(
-    r"(pass(word|wd|phrase)?|pwd|secret|token|apikey|auth|authorization|session|sid|"
-    r"signature|sig|credentials?|privatekey|otp|codeverifier|clientsecret|cookie|jwt|bearer)"
-)
-_SECRET_HEADERS = frozenset(
-    {b"authorization", b"proxy-authorization", b"cookie", b"set-cookie", b"x-api-key"}
-)
-_WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 # "key": "value" or "key": 123 in JSON text, pretty or compact (escaped quotes allowed).
 _JSON_PAIR = re.compile(r'"((?:[^"\\]|\\.)*)"(\s*:\s*)(?:"(?:[^"\\]|\\.)*"|-?\d[\d.eE+-]*)')
 _PATH_KEY = re.compile(r"\.([^.\[\]]+)|\[['\"]([^'\"]+)['\"]\]")
-
-
-def is_secret_header(name: bytes | str) -> bool:
-    """Authorization, Cookie, Set-Cookie, X-Api-Key and any header named like a secret."""
-    raw = name.encode("latin-1") if isinstance(name, str) else name
-    lowered = raw.lower()
-    return lowered in _SECRET_HEADERS or bool(_SECRET_NAME.search(lowered.decode("latin-1")))
-
-
-def is_secret_key(name: str) -> bool:
-    """True for a JSON or form field name that holds a credential (see the module doc)."""
-    words = [w.lower() for w in _WORDS.findall(name)]
-    candidates = {"".join(words), *words}
-    candidates.update(a + b for a, b in pairwise(words))
-    return any(_SECRET_WORD.fullmatch(c) for c in candidates if c)
 
 
 def header_text(value: bytes) -> str:
@@ -156,7 +122,7 @@ def mask_url(url: str | None) -> str | None:
         pieces = []
         for piece in query.split("&"):
             name, sep, _value = piece.partition("=")
-            pieces.append(f"{name}={MASK}" if sep and _SECRET_NAME.search(name) else piece)
+            pieces.append(f"{name}={MASK}" if sep and is_secret_name(name) else piece)
         query = "&".join(pieces)
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 

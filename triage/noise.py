@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 from differ.model import Where
 from differ.noise import LearnedNoise, NoiseKey, NoisePolicy, NoiseStats
+from sessions.secrets import MASK, is_secret_header
 from triage.errors import NotFound, TriageError
-from triage.masking import MASK, is_secret_header, is_secret_path, mask_value
+from triage.masking import is_secret_path, mask_value
 from triage.text import dumps, loads, short
 
 if TYPE_CHECKING:

@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
+from differ import PREVIEW_CHARS
 from triage.db import ResultsDB
 from triage.errors import Ambiguous, NotFound
 from triage.masking import mask_json_text, mask_text
@@ -25,7 +26,6 @@ MAX_LINE = 500
 MAX_LISTED = 10
 """URLs and sessions listed for a signature; the rest are counted."""
 CONTEXT_LINES = 3
-PREVIEW_CHARS = 2000
 _HIGH = "\U0010ffff"  # sorts after every other character: `id >= p AND id < p + _HIGH`
 
 

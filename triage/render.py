@@ -32,6 +32,7 @@ def _esc(value: Any) -> str:
 
 
 def format_time(timestamp: float | None) -> str:
+    """Local wall-clock time, to the second; `-` for none (also `parity sessions`')."""
     if timestamp is None:
         return "-"
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp))

@@ -17,7 +17,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from triage.masking import MASK, is_secret_header, is_secret_key, is_secret_path, mask_url
+from sessions.secrets import MASK, is_secret_header, is_secret_key
+from triage.masking import is_secret_path, mask_url
 
 SIDES = ("target", "baseline")
 

@@ -9,8 +9,8 @@ were on the wire rather than the differ's normalized placeholders:
     `$.results`: the same items in another order
     both rejected it, differently: `400 application/problem+json "…"` where the recording had `422 …`
 
-Raw values come from the stored bodies (decoded with `differ.content`, looked up with
-`differ.jsonpath`) and the stored (masked) headers. A raw value is used only when it
+Raw values come from the stored bodies (decoded and looked up with the differ's public
+functions, as the differ does) and the stored (masked) headers. A raw value is used only when it
 agrees with what the differ stored (equal, or equal once the built-in placeholders are
 applied, or matching the stored value's `<tokens>`); otherwise — a path that cannot be
 resolved, an array paired by identity elsewhere, a rule's own normalization — the stored
@@ -24,13 +24,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from differ.content import STRUCTURED, Body, decode_body
-from differ.errors import message_of
-from differ.jsonpath import Part, PathSyntaxError, get_at, parse_concrete
-from differ.normalize import form_tree
-from differ.placeholders import substitute_value
-from differ.structure import PREVIEW_CHARS, canonical, identity_key
-from triage.masking import MASK, is_secret_header, is_secret_path, mask_text, mask_value
+from differ import (
+    PREVIEW_CHARS,
+    Body,
+    Part,
+    PathSyntaxError,
+    body_tree,
+    canonical,
+    decode_body,
+    get_at,
+    identity_key,
+    json_type,
+    message_of,
+    parse_concrete,
+    substitute_value,
+)
+from sessions.secrets import MASK, is_secret_header
+from triage.masking import is_secret_path, mask_text, mask_value
 from triage.text import dumps, loads
 
 MAX_VALUE = 120
@@ -69,11 +79,9 @@ class Side:
     def tree(self) -> object:
         """The parsed body (`_MISSING` if there is none to look into)."""
         if self._tree is _MISSING and self.body:
-            body = self.decoded
-            if body.kind == "form" and isinstance(body.value, list):
-                self._tree = form_tree(body.value)
-            elif body.kind in STRUCTURED or body.kind == "text":
-                self._tree = body.value
+            found, tree = body_tree(self.decoded)
+            if found:
+                self._tree = tree
         return self._tree
 
     def header(self, name: str) -> str | None:
@@ -112,22 +120,20 @@ def shown(value: object, *, literal: bool = False) -> str:
     return cut(mask_text(text))
 
 
+_TYPE_WORDS = {
+    "boolean": "a boolean",
+    "int": "an integer",
+    "number": "a decimal number",
+    "string": "a string",
+    "object": "an object",
+    "array": "an array",
+}
+
+
 def _type_of(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a decimal number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, dict):
-        return "an object"
-    if isinstance(value, list):
-        return "an array"
-    return type(value).__name__
+    """`json_type` in words: `an integer`, `a string`, `null`."""
+    name = json_type(value)
+    return _TYPE_WORDS.get(name, name)
 
 
 def _strictly_equal(a: object, b: object) -> bool:

@@ -1,19 +1,14 @@
-"""Small text helpers: JSON for the database, one-line descriptions of differences,
-and the shape of a signature."""
+"""Small text helpers: JSON for the database, one-line descriptions of differences.
+(Signatures and their shapes are the differ's: `differ.signature`.)"""
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
-from collections.abc import Iterable
 from typing import Any
 
 import orjson
 
-from differ.model import Difference, Where
-
-_INDEX = re.compile(r"\[\d+\]")
+from differ.signature import place
 
 
 def _default(value: Any) -> Any:
@@ -44,30 +39,21 @@ def short(value: Any, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def where_path(where: str, path: str) -> str:
-    """`status`, `header content-type` or `$.a.b[3]`."""
-    if where == Where.STATUS:
-        return "status"
-    if where == Where.HEADER:
-        return f"header {path}"
-    return path or "$"
-
-
 def describe_difference(diff: dict[str, Any]) -> str:
     """One line: `$.a.b[3] changed: 1 -> 1.0`, `header etag removed: "x"`."""
-    place = where_path(diff["where"], diff["path"])
+    where = place(diff["where"], diff["path"])
     kind = diff["kind"]
     expected, actual = diff.get("expected"), diff.get("actual")
     if kind == "added":
-        return f"{place} added: {short(actual)}"
+        return f"{where} added: {short(actual)}"
     if kind == "removed":
-        return f"{place} removed: {short(expected)}"
+        return f"{where} removed: {short(expected)}"
     if kind == "order_changed":
-        return f"{place} order changed"
+        return f"{where} order changed"
     if kind == "error_changed":
         return f"error changed: {_error_side(expected)} -> {_error_side(actual)}"
     label = "type changed" if kind == "type_changed" else "changed"
-    return f"{place} {label}: {short(expected)} -> {short(actual)}"
+    return f"{where} {label}: {short(expected)} -> {short(actual)}"
 
 
 def _error_side(side: Any) -> str:
@@ -77,24 +63,3 @@ def _error_side(side: Any) -> str:
     message = side.get("message")
     status = str(side.get("status"))
     return f"{status} {short(message)}" if isinstance(message, str) else status
-
-
-def template(path: str) -> str:
-    """`$.entries[3].id` -> `$.entries[*].id`: array positions do not make a new shape."""
-    return _INDEX.sub("[*]", path)
-
-
-def signature_shape(differences: Iterable[Difference]) -> tuple[list[str], list[str]]:
-    """The sorted kinds and templated places (`status`, `header etag`, `$.a[*]`)."""
-    kinds = sorted({d.kind.value for d in differences})
-    paths = sorted({template(where_path(d.where.value, d.path)) for d in differences})
-    return kinds, paths
-
-
-def fallback_signature(route: str, differences: Iterable[Difference]) -> str:
-    """A signature for a mismatch whose verdict has none: route + sorted (kind, place)."""
-    shape = sorted(
-        {(d.kind.value, template(where_path(d.where.value, d.path))) for d in differences}
-    )
-    digest = hashlib.sha256(dumps([route, shape]).encode()).hexdigest()
-    return digest[:12]
