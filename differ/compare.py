@@ -358,15 +358,7 @@ class Differ:
                 verdict.noise.extend(quiet)
                 verdict.rules_applied = sorted({*verdict.rules_applied, "noise:learned"})
             if confirmed:
-                if verdict.error_sides is not None:
-                    current = next(
-                        (d for d in verdict.differences if d.kind is DiffKind.ERROR_CHANGED), None
-                    )
-                    others = [d for d in verdict.differences if d is not current]
-                    summary = with_details(verdict.error_sides, current, confirmed)
-                    verdict.differences = [*others, summary]
-                else:
-                    verdict.differences.extend(confirmed)
+                verdict.differences = self.with_confirmed(verdict, confirmed)
             if verdict.outcome is not Outcome.ERROR:
                 verdict.outcome = Outcome.MISMATCHED if verdict.differences else Outcome.MATCHED
             verdict.signature = (
