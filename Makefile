@@ -26,7 +26,7 @@ system-deps:
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy
+	$(BIN)/python -m tools.typecheck
 
 demo: install
 	$(BIN)/python -m examples.demo
@@ -40,4 +40,4 @@ accuracy: install
 	$(BIN)/python -m accuracy.run $(ACCURACY_ARGS)
 
 clean:
-	rm -rf $(VENV) .parity .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .parity .mypy_cache .ruff_cache .pytest_cache .typecheck

@@ -23,8 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import orjson
 from deepdiff import DeepDiff
+from parity.differ import Differ, HttpRequest, HttpResponse
 
-from differ import Differ, HttpRequest, HttpResponse
 from examples.journal.pilot import SEED, large_text
 
 HEADERS = [

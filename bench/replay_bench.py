@@ -272,7 +272,7 @@ def write_workload(
 ) -> Workload:
     """Write the recorded exchanges: as parity sessions (matching, and mismatching if
     `mismatch_every`), and as mitmproxy flows (one file per session, and all in one)."""
-    from sessions import Exchange, Request, Response, SessionStore
+    from parity.sessions import Exchange, Request, Response, SessionStore
 
     if sessions * per_session > 1_000_000:
         raise procs.BenchError("at most 1,000,000 exchanges (paths carry a 6-digit n)")
@@ -715,7 +715,7 @@ def run_differ(config: Config, log: Log = _log) -> dict[str, Any]:
 
 def run_store(config: Config, log: Log = _log) -> dict[str, Any]:
     """triage.bench_store: `store_rows` results into a fresh database, `store_repeat` times."""
-    from triage.bench import bench_store
+    from parity.triage.bench import bench_store
 
     rates = []
     for i in range(config.store_repeat):

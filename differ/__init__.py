@@ -1,6 +1,6 @@
 """Turning two or three responses into a verdict. Does no I/O and imports no other room.
 
-    from differ import Differ, load_rules
+    from parity.differ import Differ, load_rules
     differ = Differ(load_rules(tomllib.load(f)))   # load_rules({}) = the defaults
     verdict = differ.compare(request, expected, actual, baselines=[...], actual_values=...)
 
@@ -16,11 +16,11 @@ values as the differ does through the names below (`decode_body`, `body_tree`, `
 `canonical`, `identity_key`, `json_type`, ...), not through its modules.
 """
 
-from differ.compare import Differ
-from differ.content import Body, decode_body
-from differ.errors import message_of
-from differ.jsonpath import Part, PathSyntaxError, get_at, parse_concrete
-from differ.model import (
+from parity.differ.compare import Differ
+from parity.differ.content import Body, decode_body
+from parity.differ.errors import message_of
+from parity.differ.jsonpath import Part, PathSyntaxError, get_at, parse_concrete
+from parity.differ.model import (
     Difference,
     DiffKind,
     HttpRequest,
@@ -30,7 +30,7 @@ from differ.model import (
     Where,
     json_type,
 )
-from differ.noise import (
+from parity.differ.noise import (
     LearnedNoise,
     NoiseKey,
     NoiseObservations,
@@ -38,13 +38,13 @@ from differ.noise import (
     NoiseStats,
     noise_key,
 )
-from differ.normalize import body_tree
-from differ.placeholders import substitute_value
-from differ.routekeys import detect_route_keys
-from differ.routes import is_variable_segment, route_of, template_path
-from differ.rules import RouteRule, Rules, RulesError, load_rules
-from differ.signature import signature_of
-from differ.structure import PREVIEW_CHARS, canonical, identity_key
+from parity.differ.normalize import body_tree
+from parity.differ.placeholders import substitute_value
+from parity.differ.routekeys import detect_route_keys
+from parity.differ.routes import is_variable_segment, route_of, template_path
+from parity.differ.rules import RouteRule, Rules, RulesError, load_rules
+from parity.differ.signature import signature_of
+from parity.differ.structure import PREVIEW_CHARS, canonical, identity_key
 
 __all__ = [
     "PREVIEW_CHARS",

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from differ.content import STRUCTURED, Body
-from differ.model import Difference, DiffKind, Where
-from differ.structure import preview
+from parity.differ.content import STRUCTURED, Body
+from parity.differ.model import Difference, DiffKind, Where
+from parity.differ.structure import preview
 
 Family = Literal["structured", "text", "binary", "empty"]
 

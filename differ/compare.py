@@ -28,24 +28,31 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
-
-from differ.bodies import binary_difference, family, family_difference, text_difference
-from differ.content import Body, decode_body, has_lossy_float, header_values, reparse_exact
-from differ.derived import DerivedHeaders
-from differ.errors import error_changed, is_error, summary, with_details
-from differ.headers import HeaderPolicy, HeaderView, collect, diff_headers
-from differ.jsonpath import PathSyntaxError, get_at, parse_concrete
-from differ.model import Difference, DiffKind, HttpRequest, HttpResponse, Outcome, Verdict, Where
-from differ.noise import LearnedNoise, noise_key, real_keys
-from differ.normalize import IGNORED, Normalizer, Scope
-from differ.placeholders import same_instants, substitute
-from differ.routekeys import route_for
-from differ.rules import RouteRule, Rules
-from differ.serialization import literal_differences, number_literal
-from differ.signature import shape_key, signature_of, templated
-from differ.structure import Leeway, TreeDiff, canonical
-from differ.values import Origins, ValueMap
-from differ.xmltree import align_repeated
+from parity.differ.bodies import binary_difference, family, family_difference, text_difference
+from parity.differ.content import Body, decode_body, has_lossy_float, header_values, reparse_exact
+from parity.differ.derived import DerivedHeaders
+from parity.differ.errors import error_changed, is_error, summary, with_details
+from parity.differ.headers import HeaderPolicy, HeaderView, collect, diff_headers
+from parity.differ.jsonpath import PathSyntaxError, get_at, parse_concrete
+from parity.differ.model import (
+    Difference,
+    DiffKind,
+    HttpRequest,
+    HttpResponse,
+    Outcome,
+    Verdict,
+    Where,
+)
+from parity.differ.noise import LearnedNoise, noise_key, real_keys
+from parity.differ.normalize import IGNORED, Normalizer, Scope
+from parity.differ.placeholders import same_instants, substitute
+from parity.differ.routekeys import route_for
+from parity.differ.rules import RouteRule, Rules
+from parity.differ.serialization import literal_differences, number_literal
+from parity.differ.signature import shape_key, signature_of, templated
+from parity.differ.structure import Leeway, TreeDiff, canonical
+from parity.differ.values import Origins, ValueMap
+from parity.differ.xmltree import align_repeated
 
 Values = Mapping[object, object]
 Found = tuple[list[Difference], list[Difference]]

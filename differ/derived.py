@@ -31,7 +31,7 @@ import zlib
 from collections.abc import Callable, Iterable, Sequence
 from fnmatch import translate
 
-from differ.model import Difference, DiffKind, Where
+from parity.differ.model import Difference, DiffKind, Where
 
 CHECKSUM_HEADERS: tuple[str, ...] = (
     "*crc32*",

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
-from differ.placeholders import FRACTION_DIGITS, UTC_OFFSET
+from parity.differ.placeholders import FRACTION_DIGITS, UTC_OFFSET
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from differ.model import Difference, DiffKind, Where
+from parity.differ.model import Difference, DiffKind, Where
 
 ERROR_STATUS = 400
 MAX_DETAILS = 10

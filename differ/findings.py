@@ -22,8 +22,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from differ.model import Difference, DiffKind, Verdict, Where, json_type
-from differ.signature import templated
+from parity.differ.model import Difference, DiffKind, Verdict, Where, json_type
+from parity.differ.signature import templated
 
 ROUTE = "route"
 CROSS_ROUTE = "cross-route"

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from fnmatch import translate
 from typing import Literal
 
-from differ.equivalences import ALL_OFF, Switches
-from differ.model import Difference, DiffKind, Where
-from differ.rules import HeaderRules
+from parity.differ.equivalences import ALL_OFF, Switches
+from parity.differ.model import Difference, DiffKind, Where
+from parity.differ.rules import HeaderRules
 
 Action = Literal["ignore", "shape", "compare", "body"]
 

@@ -18,7 +18,8 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from differ.routes import is_variable_segment
+from parity.differ.routes import is_variable_segment
+
 from parity.exceptions import ParityError
 
 Part = str | int

@@ -24,8 +24,8 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from differ.model import Difference, DiffKind, Verdict
-from differ.signature import templated
+from parity.differ.model import Difference, DiffKind, Verdict
+from parity.differ.signature import templated
 
 NoiseKey = tuple[str, str, str]
 """(route, where, templated path): `("GET /api/x", "body", "$.items[*].took_ms")`."""

@@ -20,14 +20,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from fnmatch import translate
 
-from differ.content import STRUCTURED, Body, is_lossy_float
-from differ.equivalences import ALL_OFF, Switches
-from differ.jsonpath import Part, PathPattern, PathSet, PathState
-from differ.placeholders import (
+from parity.differ.content import STRUCTURED, Body, is_lossy_float
+from parity.differ.equivalences import ALL_OFF, Switches
+from parity.differ.jsonpath import Part, PathPattern, PathSet, PathState
+from parity.differ.placeholders import (
     MAX_EMBEDDED,
     substitute,
 )
-from differ.rules import (
+from parity.differ.rules import (
     ArrayRule,
     IgnoreRule,
     NumberRule,
@@ -35,7 +35,7 @@ from differ.rules import (
     Rules,
     route_matches,
 )
-from differ.values import ORIGIN_TOKEN, Origins, ValueMap
+from parity.differ.values import ORIGIN_TOKEN, Origins, ValueMap
 
 
 class _Ignored:

@@ -9,11 +9,11 @@ from collections.abc import Iterable, Sequence
 from fnmatch import fnmatchcase
 from urllib.parse import parse_qsl
 
-from differ.content import decode_body, header_values
-from differ.jsonpath import get_at, parse_concrete
-from differ.model import HttpRequest
-from differ.routes import is_variable_segment, operation_query, template_path
-from differ.rules import RouteRule, RouteSource
+from parity.differ.content import decode_body, header_values
+from parity.differ.jsonpath import get_at, parse_concrete
+from parity.differ.model import HttpRequest
+from parity.differ.routes import is_variable_segment, operation_query, template_path
+from parity.differ.rules import RouteRule, RouteSource
 
 _MAX_KEY = 120
 

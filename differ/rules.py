@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Literal
 
-from differ.equivalences import PROFILES, Switches, check, switches
-from differ.jsonpath import Parts, PathPattern, PathSyntaxError, parse_concrete
+from parity.differ.equivalences import PROFILES, Switches, check, switches
+from parity.differ.jsonpath import Parts, PathPattern, PathSyntaxError, parse_concrete
+
 from parity.exceptions import ParityError
 
 RouteSource = Literal["json", "header", "query"]

@@ -35,8 +35,8 @@ import re
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 
-from differ.jsonpath import Parts, format_path, get_at
-from differ.model import Difference, DiffKind, Where
+from parity.differ.jsonpath import Parts, format_path, get_at
+from parity.differ.model import Difference, DiffKind, Where
 
 _NUMBER = re.compile(rb"-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?")
 _NUMBERISH = re.compile(rb"[-\d][-+\d.eE]*")

@@ -17,9 +17,8 @@ import json
 from collections.abc import Iterable
 
 import orjson
-
-from differ.jsonpath import template_path
-from differ.model import Difference, Where
+from parity.differ.jsonpath import template_path
+from parity.differ.model import Difference, Where
 
 
 def templated(difference: Difference, *, keys: bool = True) -> str:

@@ -29,10 +29,9 @@ from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 
 import orjson
-
-from differ.jsonpath import Parts, format_path, template_parts
-from differ.model import Difference, DiffKind, Where, json_type
-from differ.rules import ArrayRule, NumberRule
+from parity.differ.jsonpath import Parts, format_path, template_parts
+from parity.differ.model import Difference, DiffKind, Where, json_type
+from parity.differ.rules import ArrayRule, NumberRule
 
 MAX_DIFFERENCES = 1000
 MAX_ALIGN = 250_000

@@ -115,8 +115,8 @@ def record(
         raise click.BadParameter("must start with http:// or https://", param_hint="--upstream")
     host, port = _parse_listen(listen)
 
-    from recorder import RecorderStartError, RecordSettings
-    from recorder import record as run_recorder
+    from parity.recorder import RecorderStartError, RecordSettings
+    from parity.recorder import record as run_recorder
 
     settings = RecordSettings(
         upstream=upstream.rstrip("/") if upstream else None,

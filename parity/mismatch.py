@@ -22,8 +22,8 @@ from parity.options import (
 )
 
 if TYPE_CHECKING:
-    from differ import Differ
-    from replayer import Case, ReplaySettings
+    from parity.differ import Differ
+    from parity.replayer import Case, ReplaySettings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -42,8 +42,8 @@ def case_options(func: F) -> F:
 
 def load_mismatch(ref: str, db_path: Path, sessions_dir: Path, *, earlier: bool = True) -> Case:
     """The mismatch `ref` names, its exchange and (with `earlier`) the ones before it."""
-    from replayer import load_case
-    from sessions import SessionFileError
+    from parity.replayer import load_case
+    from parity.sessions import SessionFileError
 
     try:
         with results_at(db_path) as rdb:
@@ -58,7 +58,7 @@ def differ_like_run(
     """A differ like the case's run: its rules file (`--rules` wins; then the run's own
     when it is still there; then parity.toml's), the database's learned noise, route keys
     detected over the run's session files."""
-    from replayer import build_differ
+    from parity.replayer import build_differ
 
     differ_rules, _ = load_rules_file(rules or case.rules_file() or config.rules)
     with results_at(db_path) as rdb:
@@ -81,7 +81,7 @@ def chosen_target(
 
 def replay_settings(chosen: TargetConfig, config: Config, timeout: float | None) -> ReplaySettings:
     """Settings to send to `chosen` one request at a time (`--timeout`, else parity.toml's)."""
-    from replayer import settings_for
+    from parity.replayer import settings_for
 
     return settings_for(
         chosen.url,

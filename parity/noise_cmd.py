@@ -56,8 +56,8 @@ def noise(
             if as_json:
                 print_json(rows)
                 return
-            from triage import render
-            from triage.noise import excluded_noise
+            from parity.triage import render
+            from parity.triage.noise import excluded_noise
 
             excluded = excluded_noise(results_db) if route_glob is None and path is None else None
             render.noise(console(), rows, str(db_path), route_glob, excluded)

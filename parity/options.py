@@ -16,7 +16,7 @@ from parity.config import DEFAULT_DB, Config, TargetConfig, configured_path
 from parity.errors import UserError
 
 if TYPE_CHECKING:
-    from triage import ResultsDB
+    from parity.triage import ResultsDB
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -80,7 +80,7 @@ def json_option(func: F) -> F:
 @contextmanager
 def results_at(path: Path) -> Iterator[ResultsDB]:
     """The results database at `path`; any triage error becomes one red line."""
-    from triage import TriageError, open_results
+    from parity.triage import TriageError, open_results
 
     try:
         with open_results(path) as results_db:
@@ -91,7 +91,7 @@ def results_at(path: Path) -> Iterator[ResultsDB]:
 
 def load_rules_file(path: Path | None) -> tuple[Any, str | None]:
     """The differ's rules from a TOML file (default `parity-rules.toml` when present)."""
-    from differ import RulesError, load_rules
+    from parity.differ import RulesError, load_rules
 
     if path is None:
         if not DEFAULT_RULES.is_file():

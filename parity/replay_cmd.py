@@ -23,7 +23,7 @@ from parity.output import ProgressBar
 from parity.replay_text import start_lines, summary_lines
 
 if TYPE_CHECKING:
-    from replayer import RunOutcome
+    from parity.replayer import RunOutcome
 
 
 @click.command()
@@ -108,9 +108,9 @@ def replay(
         parity replay .parity/sessions/ --target http://127.0.0.1:5001 --baseline http://127.0.0.1:5000
         parity replay --target csharp --baseline python --reset "curl -fsS -X POST {target}/_admin/reset"
     """
-    from replayer import ReplayRun, RunPlan, replay_settings
-    from sessions import SessionFileError
-    from triage import TriageError
+    from parity.replayer import ReplayRun, RunPlan, replay_settings
+    from parity.sessions import SessionFileError
+    from parity.triage import TriageError
 
     config = current_config()
     sessions = sessions or (_default_sessions(config),)
@@ -141,7 +141,7 @@ def replay(
 
 
 def _session_files(sessions: tuple[Path, ...]) -> list[Path]:
-    from replayer import session_files
+    from parity.replayer import session_files
 
     files = session_files(sessions)
     if not files:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from parity.config import TargetConfig
 
 if TYPE_CHECKING:
-    from replayer import ReplaySettings, RunOutcome
+    from parity.replayer import ReplaySettings, RunOutcome
 
 
 def start_lines(

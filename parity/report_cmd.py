@@ -27,14 +27,14 @@ def report(run: str | None, db_path: Path, as_json: bool) -> None:
 
         parity report --json
     """
-    from triage import queries
+    from parity.triage import queries
 
     with results_at(db_path) as results_db:
         data = queries.build_report(results_db, run)
     if as_json:
         print_json(data)
         return
-    from triage import render
+    from parity.triage import render
 
     render.report(console(), data)
 
@@ -53,14 +53,14 @@ def show(ref: str, db_path: Path, as_json: bool) -> None:
 
         parity show 3f2a
     """
-    from triage import queries
+    from parity.triage import queries
 
     with results_at(db_path) as results_db:
         data = queries.show(results_db, ref)
     if as_json:
         print_json(data)
         return
-    from triage import render
+    from parity.triage import render
 
     render.show(console(), data)
 
@@ -75,13 +75,13 @@ def runs(db_path: Path, as_json: bool) -> None:
 
         parity runs --json
     """
-    from triage import queries
+    from parity.triage import queries
 
     with results_at(db_path) as results_db:
         rows = queries.list_runs(results_db)
     if as_json:
         print_json(rows)
         return
-    from triage import render
+    from parity.triage import render
 
     render.runs(console(), rows, str(db_path))

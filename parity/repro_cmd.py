@@ -28,8 +28,8 @@ from parity.errors import EXIT_DIFFERENCES, EXIT_OK, UserError
 from parity.options import reset_option, resolve_target, target_option
 
 if TYPE_CHECKING:
-    from differ import Difference
-    from replayer import Case, Retry
+    from parity.differ import Difference
+    from parity.replayer import Case, Retry
 
 
 @click.command()
@@ -77,7 +77,7 @@ def repro(
 
         parity repro 3f2a --send --target csharp
     """
-    from replayer import ResetError, retry
+    from parity.replayer import ResetError, retry
 
     config = current_config()
     case = mismatch.load_mismatch(ref, db_path, sessions_dir, earlier=send)
@@ -114,8 +114,8 @@ def repro(
 
 
 def _print_curl(case: Case, aimed: list[tuple[str, str]], show_secrets: bool) -> None:
-    from replayer import curl_command
-    from replayer.outgoing import recorded_origin
+    from parity.replayer import curl_command
+    from parity.replayer.outgoing import recorded_origin
 
     origin = recorded_origin(case.exchange.request, case.header.upstream)
     click.echo(
@@ -153,8 +153,8 @@ def _print_retry(case: Case, outcome: Retry) -> int:
 
 
 def _described(differences: list[Difference]) -> list[str]:
-    from triage.masking import mask_difference
-    from triage.text import describe_difference
+    from parity.triage.masking import mask_difference
+    from parity.triage.text import describe_difference
 
     return [describe_difference(mask_difference(d)) for d in differences]
 

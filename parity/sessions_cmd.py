@@ -11,8 +11,8 @@ import click
 from parity.errors import UserError
 from parity.options import json_option, sessions_option
 from parity.output import console, format_bytes, print_json
-from sessions import Exchange, SessionFileError, SessionReader, SessionStore, SessionSummary
-from sessions.secrets import mask_path
+from parity.sessions import Exchange, SessionFileError, SessionReader, SessionStore, SessionSummary
+from parity.sessions.secrets import mask_path
 
 
 @click.group()
@@ -52,7 +52,7 @@ def list_sessions(sessions_dir: Path, as_json: bool) -> None:
         return
     from rich.table import Table
 
-    from triage.render import format_time  # lazily, as rich: --help stays fast
+    from parity.triage.render import format_time  # lazily, as rich: --help stays fast
 
     out = console()
     if not found:
@@ -86,7 +86,9 @@ def list_sessions(sessions_dir: Path, as_json: bool) -> None:
 
 
 def _exchange_json(exchange: Exchange) -> dict[str, Any]:
-    from differ.routes import route_of  # the differ package is heavy to import; --help is not
+    from parity.differ.routes import (
+        route_of,  # the differ package is heavy to import; --help is not
+    )
 
     response = exchange.response
     duration = None
@@ -176,7 +178,7 @@ def _render_show(
 ) -> None:
     from rich.table import Table
 
-    from triage.render import format_time
+    from parity.triage.render import format_time
 
     out = console()
     out.print(f"[bold]{_esc(header['id'])}[/bold]  {_esc(header['label'] or '')}")

@@ -20,8 +20,8 @@ from parity.options import json_option, reset_option, target_option
 from parity.output import print_json
 
 if TYPE_CHECKING:
-    from replayer import Case, Shrunk
-    from sessions import Exchange
+    from parity.replayer import Case, Shrunk
+    from parity.sessions import Exchange
 
 
 @click.command()
@@ -81,7 +81,7 @@ def shrink(
 
         parity shrink 3f2a --reset "curl -fsS -X POST {target}/_admin/reset" --save shrunk.parity
     """
-    from replayer import ResetError, shrink_mismatch
+    from parity.replayer import ResetError, shrink_mismatch
 
     config = current_config()
     case = mismatch.load_mismatch(ref, db_path, sessions_dir)
@@ -127,8 +127,8 @@ def _not_reproduced(case: Case, target_url: str, earlier: int) -> NoReturn:
 
 
 def _save(where: str, case: Case, kept: list[Exchange]) -> Path:
-    from replayer import save_shrunk
-    from sessions import SessionFileError
+    from parity.replayer import save_shrunk
+    from parity.sessions import SessionFileError
 
     try:
         return save_shrunk(where, case, kept)
@@ -150,7 +150,7 @@ def _print_shrunk(
     max_attempts: int,
     max_time: float,
 ) -> None:
-    from replayer import request_row, shrunk_json
+    from parity.replayer import request_row, shrunk_json
 
     assert shrunk.result is not None
     result, earlier = shrunk.result, len(shrunk.earlier)

@@ -51,8 +51,8 @@ def mark(finding: str, verdict: str, note: str | None, db_path: Path, as_json: b
 
         parity mark F3f2a9c --as expected --note "C# writes Z for UTC; accepted"
     """
-    from triage.finding_queries import finding_json, title
-    from triage.verdicts import find_finding
+    from parity.triage.finding_queries import finding_json, title
+    from parity.triage.verdicts import find_finding
 
     with results_at(db_path) as results_db:
         row = find_finding(results_db, finding)
@@ -86,14 +86,14 @@ def compare(runs: tuple[str, ...], db_path: Path, as_json: bool) -> None:
     """
     if len(runs) > 2:
         raise click.UsageError("give at most two runs: RUN_A RUN_B")
-    from triage.compare import build_compare
+    from parity.triage.compare import build_compare
 
     with results_at(db_path) as results_db:
         data = build_compare(results_db, runs)
     if as_json:
         print_json(data)
         return
-    from triage import render
+    from parity.triage import render
 
     render.compare(console(), data)
 
@@ -164,7 +164,7 @@ def triage_walk(run: str | None, every: bool, db_path: Path) -> None:
     """
     if not _has_terminal():
         raise UserError(NO_TERMINAL)
-    from triage import queries, walk
+    from parity.triage import queries, walk
 
     with results_at(db_path) as results_db:
         run_row = queries.find_run(results_db, run)
@@ -233,8 +233,8 @@ def gate(
     """
     from parity import __version__
     from parity.config import current_config
-    from triage import TriageError
-    from triage.gate import Thresholds, artifact_text, build_gate, write_artifact
+    from parity.triage import TriageError
+    from parity.triage.gate import Thresholds, artifact_text, build_gate, write_artifact
 
     settings = current_config().gate
     out = out or settings.out or DEFAULT_ARTIFACT
@@ -258,7 +258,7 @@ def gate(
         sys.stdout.write(artifact_text(data))
         sys.stdout.flush()
     else:
-        from triage import render
+        from parity.triage import render
 
         render.gate(console(), data, str(out))
     ctx.exit(int(data["exit_code"]))

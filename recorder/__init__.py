@@ -5,9 +5,9 @@ This room imports mitmproxy; the CLI imports it only when recording, so that
 `parity --help` stays fast.
 """
 
-from recorder.addon import Recorder, upstream_of
-from recorder.capture import StreamTap, capture
-from recorder.launch import RecorderStartError, RecordSettings, record
+from parity.recorder.addon import Recorder, upstream_of
+from parity.recorder.capture import StreamTap, capture
+from parity.recorder.launch import RecorderStartError, RecordSettings, record
 
 __all__ = [
     "RecordSettings",

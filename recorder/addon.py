@@ -28,9 +28,8 @@ from mitmproxy import ctx, exceptions, http
 from mitmproxy import flow as mitmflow
 from mitmproxy.addonmanager import Loader
 from mitmproxy.proxy import mode_specs
-
-from recorder.capture import StreamTap, capture
-from sessions import SessionFileError, SessionStore, SessionWriter
+from parity.recorder.capture import StreamTap, capture
+from parity.sessions import SessionFileError, SessionStore, SessionWriter
 
 logger = logging.getLogger(__name__)
 

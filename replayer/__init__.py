@@ -9,11 +9,11 @@ It decides nothing about differences: every answer goes to the differ, every ver
 to triage.
 """
 
-from replayer.case import Case, build_differ, load_case
-from replayer.client import Answer, SendError
-from replayer.correlate import Substitution, Trace, ValueMap, looks_minted, request_values
-from replayer.curl import curl_command
-from replayer.engine import (
+from parity.replayer.case import Case, build_differ, load_case
+from parity.replayer.client import Answer, SendError
+from parity.replayer.correlate import Substitution, Trace, ValueMap, looks_minted, request_values
+from parity.replayer.curl import curl_command
+from parity.replayer.engine import (
     Replayer,
     ReplaySettings,
     ReplayTotals,
@@ -21,8 +21,8 @@ from replayer.engine import (
     replay_sequence,
     session_files,
 )
-from replayer.outgoing import Outgoing, Target, build
-from replayer.repro import (
+from parity.replayer.outgoing import Outgoing, Target, build
+from parity.replayer.repro import (
     Retry,
     Shrunk,
     request_row,
@@ -32,8 +32,8 @@ from replayer.repro import (
     shrink_mismatch,
     shrunk_json,
 )
-from replayer.reset import ResetError, command_for, reset_target, run_reset
-from replayer.run import (
+from parity.replayer.reset import ResetError, command_for, reset_target, run_reset
+from parity.replayer.run import (
     ReplayRun,
     RunOutcome,
     RunPlan,
@@ -42,7 +42,7 @@ from replayer.run import (
     replay_settings,
     scan_sessions,
 )
-from replayer.shrink import ShrinkResult, ddmin, shows_signature
+from parity.replayer.shrink import ShrinkResult, ddmin, shows_signature
 
 __all__ = [
     "Answer",

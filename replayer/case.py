@@ -12,11 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from differ import Differ, LearnedNoise, Rules
-from replayer.run import scan_sessions
-from replayer.shrink import Shape, shape
-from sessions import Exchange, SessionFileError, SessionHeader, SessionReader, SessionStore
-from triage import ResultsDB, queries
+from parity.differ import Differ, LearnedNoise, Rules
+from parity.replayer.run import scan_sessions
+from parity.replayer.shrink import Shape, shape
+from parity.sessions import Exchange, SessionFileError, SessionHeader, SessionReader, SessionStore
+from parity.triage import ResultsDB, queries
 
 
 @dataclass(slots=True)

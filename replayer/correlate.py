@@ -30,10 +30,9 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 import orjson
-
-from differ.jsonpath import format_path
-from differ.xmltree import parse_xml
-from replayer.resources import (
+from parity.differ.jsonpath import format_path
+from parity.differ.xmltree import parse_xml
+from parity.replayer.resources import (
     ETAG,
     header_resource,
     nested_resource,

@@ -10,11 +10,11 @@ from __future__ import annotations
 import base64
 import shlex
 
-from replayer.correlate import ValueMap
-from replayer.outgoing import Target, build
-from sessions import Exchange
-from sessions.secrets import is_secret_header, mask_path
-from triage.masking import mask_text
+from parity.replayer.correlate import ValueMap
+from parity.replayer.outgoing import Target, build
+from parity.sessions import Exchange
+from parity.sessions.secrets import is_secret_header, mask_path
+from parity.triage.masking import mask_text
 
 MASK = "***"
 _TEXT_CONTROL = frozenset(range(32)) - {9, 10, 13}

@@ -22,17 +22,23 @@ from pathlib import Path
 from typing import Protocol
 
 import aiohttp
-
-from differ import Differ, HttpRequest, HttpResponse, Outcome, Verdict
-from differ.noise import LearnedNoise, NoiseObservations, NoisePolicy
-from replayer.client import Answer, SendError, new_client, send, send_websocket, server_frames
-from replayer.correlate import Scalar, ValueMap, request_values
-from replayer.explain import sent_record
-from replayer.outgoing import Outgoing, Target, build, recorded_origin
-from replayer.reset import DEFAULT_RESET_TIMEOUT, ResetError, reset_target
-from sessions import Exchange, SessionReader
-from sessions.secrets import is_secret_header, mask_path
-from triage import ExchangeResult
+from parity.differ import Differ, HttpRequest, HttpResponse, Outcome, Verdict
+from parity.differ.noise import LearnedNoise, NoiseObservations, NoisePolicy
+from parity.replayer.client import (
+    Answer,
+    SendError,
+    new_client,
+    send,
+    send_websocket,
+    server_frames,
+)
+from parity.replayer.correlate import Scalar, ValueMap, request_values
+from parity.replayer.explain import sent_record
+from parity.replayer.outgoing import Outgoing, Target, build, recorded_origin
+from parity.replayer.reset import DEFAULT_RESET_TIMEOUT, ResetError, reset_target
+from parity.sessions import Exchange, SessionReader
+from parity.sessions.secrets import is_secret_header, mask_path
+from parity.triage import ExchangeResult
 
 
 class ResultSink(Protocol):

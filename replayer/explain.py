@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from replayer.correlate import Substitution
-from replayer.outgoing import Outgoing
-from sessions.secrets import is_secret_header, is_secret_name, mask_path
-from triage.masking import is_secret_path
+from parity.replayer.correlate import Substitution
+from parity.replayer.outgoing import Outgoing
+from parity.sessions.secrets import is_secret_header, is_secret_name, mask_path
+from parity.triage.masking import is_secret_path
 
 MASK = "***"
 BODY_PREVIEW = 2000

@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from replayer.correlate import Substitution, Trace, ValueMap
-from sessions import Request
+from parity.replayer.correlate import Substitution, Trace, ValueMap
+from parity.sessions import Request
 
 # Hop-by-hop and framing headers belong to the recorded connection, not to the request;
 # the client recomputes Content-Length because correlation may change the body.

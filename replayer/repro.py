@@ -22,14 +22,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from differ import Differ, Difference
-from replayer.case import Case
-from replayer.engine import ReplaySettings, replay_sequence
-from replayer.outgoing import Target
-from replayer.shrink import Report, ShrinkResult, ddmin, shows_signature
-from sessions import Exchange, save_session
-from sessions.secrets import mask_path
-from triage import ExchangeResult
+from parity.differ import Differ, Difference
+from parity.replayer.case import Case
+from parity.replayer.engine import ReplaySettings, replay_sequence
+from parity.replayer.outgoing import Target
+from parity.replayer.shrink import Report, ShrinkResult, ddmin, shows_signature
+from parity.sessions import Exchange, save_session
+from parity.sessions.secrets import mask_path
+from parity.triage import ExchangeResult
 
 
 def settings_for(

@@ -21,13 +21,13 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from differ import Differ, HttpRequest, LearnedNoise, RouteRule, Rules, detect_route_keys
-from replayer.correlate import Scalar, request_values
-from replayer.engine import Progress, Replayer, ReplaySettings, ReplayTotals, record_request
-from replayer.outgoing import Target
-from replayer.reset import DEFAULT_RESET_TIMEOUT
-from sessions import SessionFileError, SessionReader
-from triage import ResultsDB, RunInfo, TriageError
+from parity.differ import Differ, HttpRequest, LearnedNoise, RouteRule, Rules, detect_route_keys
+from parity.replayer.correlate import Scalar, request_values
+from parity.replayer.engine import Progress, Replayer, ReplaySettings, ReplayTotals, record_request
+from parity.replayer.outgoing import Target
+from parity.replayer.reset import DEFAULT_RESET_TIMEOUT
+from parity.sessions import SessionFileError, SessionReader
+from parity.triage import ResultsDB, RunInfo, TriageError
 
 ROUTE_SCAN_BODY = 1 << 20
 """Route keys come from headers and top-level JSON fields; a huge upload tells nothing

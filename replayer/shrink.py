@@ -26,9 +26,9 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from differ import Differ, Difference, Outcome, Verdict, Where, signature_of
-from differ.jsonpath import template_path
-from differ.signature import templated
+from parity.differ import Differ, Difference, Outcome, Verdict, Where, signature_of
+from parity.differ.jsonpath import template_path
+from parity.differ.signature import templated
 
 T = TypeVar("T")
 

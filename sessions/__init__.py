@@ -3,7 +3,7 @@
 This room knows nothing of HTTP clients, SQLite or diffs.
 """
 
-from sessions.file import (
+from parity.sessions.file import (
     FORMAT_VERSION,
     SUFFIX,
     ReadResult,
@@ -12,7 +12,7 @@ from sessions.file import (
     SessionWriter,
     read_session,
 )
-from sessions.model import (
+from parity.sessions.model import (
     Exchange,
     FlowError,
     Headers,
@@ -23,7 +23,13 @@ from sessions.model import (
     Trailer,
     header_value,
 )
-from sessions.store import SessionStore, SessionSummary, new_session_id, save_session, summarize
+from parity.sessions.store import (
+    SessionStore,
+    SessionSummary,
+    new_session_id,
+    save_session,
+    summarize,
+)
 
 __all__ = [
     "FORMAT_VERSION",

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sessions.file import SUFFIX, ReadResult, SessionFileError, SessionReader, SessionWriter
-from sessions.model import Exchange, SessionHeader
+from parity.sessions.file import SUFFIX, ReadResult, SessionFileError, SessionReader, SessionWriter
+from parity.sessions.model import Exchange, SessionHeader
 
 
 def new_session_id(now: float | None = None) -> str:

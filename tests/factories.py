@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sessions import Exchange, FlowError, Message, Request, Response
+from parity.sessions import Exchange, FlowError, Message, Request, Response
 
 
 def make_exchange(

@@ -8,8 +8,7 @@ from typing import Any
 import aiohttp
 import orjson
 from aiohttp import web
-
-from sessions import Exchange, Request, Response
+from parity.sessions import Exchange, Request, Response
 
 
 async def serve(app: web.Application) -> tuple[web.AppRunner, str]:

@@ -5,21 +5,21 @@ from __future__ import annotations
 import json
 
 import pytest
+from parity.differ import Differ, DiffKind, HttpRequest, Outcome, Where, load_rules
+from parity.differ.structure import diff_trees
 
-from differ import Differ, DiffKind, HttpRequest, Outcome, Where, load_rules
-from differ.structure import diff_trees
 from tests.test_differ_support import REQUEST, compare, kinds, response
 
 
 def test_identical_responses_match_on_the_fast_path_without_parsing(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import differ.compare
+    import parity.differ.compare
 
     def no_decoding(*args: object) -> None:
         raise AssertionError("the fast path must not decode bodies")
 
-    monkeypatch.setattr(differ.compare, "decode_body", no_decoding)
+    monkeypatch.setattr(parity.differ.compare, "decode_body", no_decoding)
     body = json.dumps({"a": 1, "b": [1, 2, 3]}).encode()
     verdict = compare(
         response(body, headers=[("Date", "Sun, 04 Jan 2026 08:15:30 GMT")]),

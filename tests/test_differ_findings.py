@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from differ.findings import (
+from parity.differ.findings import (
     CROSS_ROUTE,
     FindingKey,
     cross_route_shapes,
@@ -13,7 +13,7 @@ from differ.findings import (
     keys_of,
     transition_of,
 )
-from differ.model import Difference, DiffKind, Outcome, Verdict, Where
+from parity.differ.model import Difference, DiffKind, Outcome, Verdict, Where
 
 
 def body(path: str, kind: DiffKind, expected: object, actual: object) -> Difference:

@@ -8,8 +8,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from parity.differ import Outcome
 
-from differ import Outcome
 from examples.journal.divergences import DIVERGENCES, Profile
 from examples.journal.wire import Wire
 from tests.test_differ_support import compare, response

@@ -7,8 +7,8 @@ import json
 import time
 
 import pytest
+from parity.differ import Outcome
 
-from differ import Outcome
 from tests.test_differ_support import compare, kinds, response
 
 pytestmark = pytest.mark.timeout(60)
@@ -55,9 +55,9 @@ def test_a_10_mb_json_body() -> None:
 
 
 def test_a_gzip_bomb_is_refused_not_inflated(monkeypatch: pytest.MonkeyPatch) -> None:
-    import differ.content
+    import parity.differ.content
 
-    monkeypatch.setattr(differ.content, "MAX_DECODED", 2**20)
+    monkeypatch.setattr(parity.differ.content, "MAX_DECODED", 2**20)
     bomb = gzip.compress(b"\x00" * (8 * 2**20))
     verdict = compare(
         response(bomb, headers=[("Content-Encoding", "gzip")]),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from differ import (
+from parity.differ import (
     Differ,
     Difference,
     DiffKind,
@@ -14,6 +14,7 @@ from differ import (
     Where,
     noise_key,
 )
+
 from tests.test_differ_support import REQUEST, compare, kinds, response
 
 ROUTE = "GET /api/vaults/{id}/entries/{id}"

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from differ import Difference, DiffKind, Outcome, Where, signature_of
+from parity.differ import Difference, DiffKind, Outcome, Where, signature_of
+
 from tests.test_differ_support import compare, kinds, response
 
 

@@ -8,9 +8,9 @@ import tomllib
 from typing import Any
 
 import pytest
+from parity.differ import HttpResponse, Outcome, RulesError, Verdict, load_rules
+from parity.differ.equivalences import EQUIVALENCES, PROFILES
 
-from differ import HttpResponse, Outcome, RulesError, Verdict, load_rules
-from differ.equivalences import EQUIVALENCES, PROFILES
 from examples.journal.divergences import DIVERGENCES
 from tests.test_differ_journal import EXPECTED, LATER, body, wire
 from tests.test_differ_support import compare, kinds, response
@@ -255,9 +255,9 @@ def test_the_order_of_different_headers_is_not_looked_at() -> None:
 
 
 def test_equivalences_are_a_registry_of_named_functions_applied_in_one_place() -> None:
-    from differ.equivalences import ALL_OFF, switches
-    from differ.placeholders import FRACTION_DIGITS, UTC_OFFSET
-    from differ.rules import Rules
+    from parity.differ.equivalences import ALL_OFF, switches
+    from parity.differ.placeholders import FRACTION_DIGITS, UTC_OFFSET
+    from parity.differ.rules import Rules
 
     assert switches([]) == ALL_OFF == Rules().switches
     every = switches(EQUIVALENCES)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 
-from differ import Differ, HttpRequest, RouteRule, detect_route_keys, load_rules
+from parity.differ import Differ, HttpRequest, RouteRule, detect_route_keys, load_rules
 
 JSON = (b"Content-Type", b"application/json")
 
@@ -128,7 +128,7 @@ def test_detected_rules_match_only_their_own_route() -> None:
 
 
 def test_a_query_that_names_the_operation_is_part_of_the_route() -> None:
-    from differ.routes import route_of
+    from parity.differ.routes import route_of
 
     assert route_of("GET", "/acct/photos?restype=container&comp=list&marker=abc") == (
         "GET /acct/photos?comp=list&restype=container"

@@ -6,7 +6,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from differ import Differ, HttpRequest, HttpResponse, Verdict, load_rules
+from parity.differ import Differ, HttpRequest, HttpResponse, Verdict, load_rules
 
 JSON = "application/json; charset=utf-8"
 REQUEST = HttpRequest("GET", "/api/vaults/0b6e0b6e-1111-2222-3333-444455556666/entries/1042")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 
-from differ import Differ, Outcome, load_rules
-from differ.content import decode_body
+from parity.differ import Differ, Outcome, load_rules
+from parity.differ.content import decode_body
+
 from tests.test_differ_support import REQUEST, compare, kinds, response
 
 XML = "application/xml"
@@ -254,7 +255,7 @@ def test_render_shows_the_tree_as_indented_json() -> None:
 
 
 def test_a_listing_of_one_has_the_paths_of_a_listing_of_three() -> None:
-    from differ.xmltree import parse_xml
+    from parity.differ.xmltree import parse_xml
 
     one = parse_xml(b"<R><Blobs><Blob><Name>a</Name></Blob></Blobs></R>")
     three = parse_xml(

@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+from parity.triage import ResultsDB
 
 from tests.procs import BIN, ROOT
 from tests.test_triage_verdicts import cli, fid, make_run
-from triage import ResultsDB
 
 GATE_DOC = ROOT / "docs" / "gate.md"
 
@@ -385,8 +385,8 @@ def test_thresholds_and_artifact_path_come_from_parity_toml(
 
 def _wire_only_run(db_path: Path, rules_path: Path | None) -> str:
     """A finished run whose one exchange matched but for a serialization difference."""
-    from differ.model import Difference, DiffKind, HttpResponse, Outcome, Verdict, Where
-    from triage import ExchangeResult, RunInfo
+    from parity.differ.model import Difference, DiffKind, HttpResponse, Outcome, Verdict, Where
+    from parity.triage import ExchangeResult, RunInfo
 
     route = "GET /api/numbers"
     wire = Difference(Where.BODY, "$.total", DiffKind.CHANGED, "1.0", "1")

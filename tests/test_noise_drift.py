@@ -15,15 +15,15 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from parity.differ import Difference
+from parity.differ.model import DiffKind, Where
+from parity.differ.noise import AGREES, FOLLOWS, GROWS, LENGTHENS, StateDrift, clock_like
+from parity.sessions import SessionStore
+from parity.triage import ResultsDB
 
-from differ import Difference
-from differ.model import DiffKind, Where
-from differ.noise import AGREES, FOLLOWS, GROWS, LENGTHENS, StateDrift, clock_like
 from parity.cli import cli
-from sessions import SessionStore
 from tests.factories import make_exchange
 from tests.procs import Proc, python
-from triage import ResultsDB
 
 pytestmark = pytest.mark.timeout(60)
 

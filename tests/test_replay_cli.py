@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from parity.sessions import SessionStore
 
 from parity.cli import cli
-from sessions import SessionStore
 from tests.factories import make_exchange
 from tests.procs import Proc, python
 

@@ -18,12 +18,12 @@ import aiohttp
 import orjson
 import pytest
 from aiohttp import web
+from parity.differ import Differ, Outcome
+from parity.replayer import ReplaySettings, Target, replay_sequence
+from parity.sessions import Exchange
+from parity.triage import ExchangeResult
 
-from differ import Differ, Outcome
-from replayer import ReplaySettings, Target, replay_sequence
-from sessions import Exchange
 from tests.live import Recording, serve
-from triage import ExchangeResult
 
 pytestmark = pytest.mark.timeout(60)
 

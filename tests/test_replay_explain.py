@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import orjson
-
-from replayer.correlate import ValueMap
-from replayer.explain import sent_record
-from replayer.outgoing import Target, build
-from sessions import Request
+from parity.replayer.correlate import ValueMap
+from parity.replayer.explain import sent_record
+from parity.replayer.outgoing import Target, build
+from parity.sessions import Request
 
 JSON = [(b"Content-Type", b"application/json")]
 

@@ -19,13 +19,13 @@ import aiohttp
 import orjson
 import pytest
 from aiohttp import web
+from parity.differ import Differ, Outcome
+from parity.replayer import ReplaySettings, Target, replay_sequence
+from parity.sessions import Exchange
+from parity.triage import ExchangeResult
+from parity.triage.sent import format_sent
 
-from differ import Differ, Outcome
-from replayer import ReplaySettings, Target, replay_sequence
-from sessions import Exchange
 from tests.live import Recording, serve
-from triage import ExchangeResult
-from triage.sent import format_sent
 
 pytestmark = pytest.mark.timeout(60)
 

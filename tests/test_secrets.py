@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from sessions.secrets import is_secret_header, is_secret_name, mask_path
+from parity.sessions.secrets import is_secret_header, is_secret_name, mask_path
 
 
 def test_query_secrets_are_masked_and_the_rest_kept() -> None:

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import msgpack
 import pytest
-
-from sessions import (
+from parity.sessions import (
     SessionFileError,
     SessionHeader,
     SessionReader,
@@ -19,6 +18,7 @@ from sessions import (
     SessionWriter,
     read_session,
 )
+
 from tests.factories import make_exchange
 
 posix_only = pytest.mark.skipif(sys.platform == "win32", reason="POSIX permission bits")
@@ -207,7 +207,7 @@ def test_store_resolves_ids_prefixes_and_paths(tmp_path: Path) -> None:
 
 
 def test_large_bodies_are_written_as_packb_would_without_copies(tmp_path: Path) -> None:
-    from sessions.encode import LARGE, segments
+    from parity.sessions.encode import LARGE, segments
 
     packer = msgpack.Packer(use_bin_type=True)
     for size in (0, 10, LARGE - 1, LARGE, 70_000, 1 << 20):

@@ -19,11 +19,11 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from parity.differ import Differ, Difference, DiffKind, Outcome, Verdict, Where, signature_of
+from parity.replayer.shrink import ddmin, shape, shows_signature
+from parity.sessions import read_session
 
-from differ import Differ, Difference, DiffKind, Outcome, Verdict, Where, signature_of
 from parity.shrink_cmd import shrink
-from replayer.shrink import ddmin, shape, shows_signature
-from sessions import read_session
 from tests.journal import record_pilot as record_journal_pilot
 from tests.journal import start_backend
 from tests.procs import Proc, parity

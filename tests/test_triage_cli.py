@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import click
+import parity.triage.db
 import pytest
 from click.testing import CliRunner, Result
+from parity.triage import ResultsDB
 
-import triage.db
 from parity.report_cmd import report, runs, show
 from tests.test_triage_db import fill
-from triage import ResultsDB
 
 
 @click.group()
@@ -50,7 +50,7 @@ def db_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Two runs of the same 7 exchanges. Ids come out as 11111111, 22222222, …: the older
     run is 11111111 (mismatches 2… to 5…), the latest 66666666 (mismatches 7… to a…)."""
     counter = itertools.count(1)
-    monkeypatch.setattr(triage.db, "random_id", lambda: f"{next(counter):x}" * 8)
+    monkeypatch.setattr(parity.triage.db, "random_id", lambda: f"{next(counter):x}" * 8)
     path = tmp_path / "parity.db"
     with ResultsDB(path) as db:
         fill(db, started_at=1_700_000_000.0, label="first")
@@ -411,7 +411,7 @@ def test_unknown_and_ambiguous_ids(db_path: Path) -> None:
 def test_an_ambiguous_run_prefix(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from tests.test_triage_db import run_info
 
-    monkeypatch.setattr(triage.db, "random_id", lambda: "11112222")
+    monkeypatch.setattr(parity.triage.db, "random_id", lambda: "11112222")
     with ResultsDB(db_path) as db:
         db.start_run(run_info(started_at=1_600_000_000.0))
     result = invoke("report", "1111", "--db", str(db_path))
@@ -483,8 +483,8 @@ def test_user_data_is_not_rich_markup(tmp_path: Path) -> None:
 
 
 def test_show_prints_the_request_as_sent(tmp_path: Path) -> None:
-    from differ.model import Difference, DiffKind, HttpResponse, Outcome, Verdict, Where
-    from triage import ExchangeResult, RunInfo
+    from parity.differ.model import Difference, DiffKind, HttpResponse, Outcome, Verdict, Where
+    from parity.triage import ExchangeResult, RunInfo
 
     route = "GET /posts/{id}/comments"
     sub = {

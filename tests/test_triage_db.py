@@ -9,12 +9,11 @@ import stat
 from collections.abc import Iterator
 from pathlib import Path
 
+import parity.triage.db
 import pytest
-
-import triage.db
-from differ.model import Difference, DiffKind, HttpResponse, Outcome, Verdict, Where
-from sessions.secrets import is_secret_header, is_secret_key
-from triage import (
+from parity.differ.model import Difference, DiffKind, HttpResponse, Outcome, Verdict, Where
+from parity.sessions.secrets import is_secret_header, is_secret_key
+from parity.triage import (
     ExchangeResult,
     NoDatabase,
     NotFound,
@@ -25,7 +24,7 @@ from triage import (
     bench_store,
     schema,
 )
-from triage.masking import mask_headers, mask_text
+from parity.triage.masking import mask_headers, mask_text
 
 JSON = [(b"Content-Type", b"application/json")]
 
@@ -329,14 +328,14 @@ def test_rows_are_written_in_batches_each_in_one_transaction(
 ) -> None:
     run_id = db.start_run(run_info())
     commits: list[int] = []
-    real_flush = triage.db.ResultWriter.flush
+    real_flush = parity.triage.db.ResultWriter.flush
 
-    def spy(self: triage.db.ResultWriter) -> None:
+    def spy(self: parity.triage.db.ResultWriter) -> None:
         before = count(db, "results")
         real_flush(self)
         commits.append(count(db, "results") - before)
 
-    monkeypatch.setattr(triage.db.ResultWriter, "flush", spy)
+    monkeypatch.setattr(parity.triage.db.ResultWriter, "flush", spy)
     with db.writer(run_id, batch_size=10, flush_interval=3600) as w:
         for seq in range(25):
             w.add(matched("s1", seq, f"/api/x/{seq}", "GET /api/x/{id}"))
@@ -395,7 +394,7 @@ def test_mismatch_ids_are_unique_even_when_the_generator_repeats(
 ) -> None:
     ids = itertools.chain(["0000aaaa"], ["0000aaaa", "0000aaaa", "0000bbbb"], ["0000bbbb"])
     fresh = (f"{n:08x}" for n in itertools.count(0xC0000000))
-    monkeypatch.setattr(triage.db, "random_id", lambda: next(ids, None) or next(fresh))
+    monkeypatch.setattr(parity.triage.db, "random_id", lambda: next(ids, None) or next(fresh))
     run_id = db.start_run(run_info())  # takes 0000aaaa
     with db.writer(run_id) as w:
         w.add(date_mismatch("s1", 1, 1))
@@ -470,7 +469,7 @@ def test_body_keys_are_masked_by_whole_words() -> None:
 
 
 def test_100k_results_are_stored_fast() -> None:
-    """Goal: >= 50k rows/s (see `python -m triage.bench`); asserted loosely for noisy CI."""
+    """Goal: >= 50k rows/s (see `python -m parity.triage.bench`); asserted loosely for noisy CI."""
     rate = bench_store(100_000)
     print(f"\ntriage: stored 100000 results at {rate:,.0f} rows/s")
     assert rate >= 10_000

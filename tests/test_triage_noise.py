@@ -16,14 +16,14 @@ from typing import Any
 import click
 import pytest
 from click.testing import CliRunner, Result
+from parity.differ.noise import LearnedNoise, NoiseKey, NoiseObservations, NoisePolicy, NoiseStats
+from parity.triage import NotFound, ResultsDB, schema
+from parity.triage.noise import EXAMPLE_CHARS
 from sqlite_utils import Database
 
-from differ.noise import LearnedNoise, NoiseKey, NoiseObservations, NoisePolicy, NoiseStats
 from parity.noise_cmd import noise
 from parity.report_cmd import report
 from tests.test_triage_db import fill, run_info
-from triage import NotFound, ResultsDB, schema
-from triage.noise import EXAMPLE_CHARS
 
 SEARCH = "GET /api/vaults/{id}/search"
 ENTRY = "GET /api/vaults/{id}/entries/{id}"

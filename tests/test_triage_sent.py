@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from triage.sent import format_sent
+from parity.triage.sent import format_sent
 
 
 def _sub(recorded: Any, sent: Any, at: str, seq: int | None, path: str) -> dict[str, Any]:

@@ -12,12 +12,12 @@ from typing import Any
 import click
 import pytest
 from click.testing import CliRunner
+from parity.differ.model import Difference, DiffKind, HttpResponse, Outcome, Verdict, Where
+from parity.triage import ExchangeResult, ResultsDB, bench_store, queries, render
+from parity.triage.sentences import Side, agrees, sentence
 
-from differ.model import Difference, DiffKind, HttpResponse, Outcome, Verdict, Where
 from parity.report_cmd import report, show
 from tests.test_triage_db import run_info
-from triage import ExchangeResult, ResultsDB, bench_store, queries, render
-from triage.sentences import Side, agrees, sentence
 
 JSON = [(b"Content-Type", b"application/json")]
 

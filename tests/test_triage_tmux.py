@@ -14,10 +14,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from parity.triage import ResultsDB
 
 from tests.procs import BIN, ROOT
 from tests.test_triage_verdicts import fid, make_run
-from triage import ResultsDB
 
 pytestmark = [
     pytest.mark.timeout(90),

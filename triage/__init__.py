@@ -1,7 +1,7 @@
 """triage: the results database (runs, results, mismatches, signatures, learned noise)
 and its rendering.
 
-    from triage import ResultsDB, ExchangeResult, RunInfo
+    from parity.triage import ResultsDB, ExchangeResult, RunInfo
 
     db = ResultsDB(path)                    # 0600 file, WAL, schema migrated
     run_id = db.start_run(RunInfo(target=..., sessions=[...], started_at=time.time()))
@@ -25,15 +25,15 @@ interactive walk of `parity triage`: `triage.walk`. The tables are documented in
 
 from pathlib import Path
 
-from triage.db import ResultsDB, ResultWriter, open_results
-from triage.errors import Ambiguous, NoDatabase, NotFound, NotResultsDB, TriageError
-from triage.model import ExchangeResult, RunInfo
+from parity.triage.db import ResultsDB, ResultWriter, open_results
+from parity.triage.errors import Ambiguous, NoDatabase, NotFound, NotResultsDB, TriageError
+from parity.triage.model import ExchangeResult, RunInfo
 
 
 def bench_store(n: int = 100_000, *, path: Path | None = None) -> float:
     """Store `n` fabricated results into a fresh database (kept at `path` if given);
     results per second."""
-    from triage.bench import bench_store as run
+    from parity.triage.bench import bench_store as run
 
     return run(n, path=path)
 

@@ -1,4 +1,4 @@
-"""How fast results are stored: `python -m triage.bench [N]` (default 100000).
+"""How fast results are stored: `python -m parity.triage.bench [N]` (default 100000).
 
 Builds N exchange results first (5 % mismatched with ~2 KB bodies, 1 % errors, the rest
 matched), then times only their storage: `ResultWriter.add` for each and the batches'
@@ -12,8 +12,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from differ.model import Difference, DiffKind, HttpResponse, Outcome, Verdict, Where
-from triage.model import ExchangeResult, RunInfo
+from parity.differ.model import Difference, DiffKind, HttpResponse, Outcome, Verdict, Where
+from parity.triage.model import ExchangeResult, RunInfo
 
 
 def _results(n: int, mismatch_every: int, error_every: int) -> list[ExchangeResult]:
@@ -74,7 +74,7 @@ def bench_store(
 
 
 def _store(path: Path, n: int, mismatch_every: int, error_every: int) -> float:
-    from triage.db import ResultsDB
+    from parity.triage.db import ResultsDB
 
     results = _results(n, mismatch_every, error_every)
     db = ResultsDB(path)

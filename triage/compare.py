@@ -27,14 +27,14 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from triage.errors import NotFound, TriageError
-from triage.finding_queries import example, finding_json, finding_routes, first_links, title
-from triage.queries import find_run, parity_percent, run_json, totals_json
-from triage.text import loads
-from triage.verdicts import finding_verdicts, is_open
+from parity.triage.errors import NotFound, TriageError
+from parity.triage.finding_queries import example, finding_json, finding_routes, first_links, title
+from parity.triage.queries import find_run, parity_percent, run_json, totals_json
+from parity.triage.text import loads
+from parity.triage.verdicts import finding_verdicts, is_open
 
 if TYPE_CHECKING:
-    from triage.db import ResultsDB
+    from parity.triage.db import ResultsDB
 
 STATES = ("new", "regressed", "recurring", "fixed")
 """A finding's state in run B against run A: `recurring` is in both."""

@@ -26,17 +26,16 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from parity.differ.findings import FindingKey, finding_id, finding_keys, grouped
+from parity.differ.model import Outcome
+from parity.differ.noise import LearnedNoise, NoiseObservations, NoisePolicy
+from parity.differ.signature import shape_of, signature_of
+from parity.triage import findings, noise, schema, verdicts
+from parity.triage.errors import NoDatabase, NotFound, NotResultsDB, TriageError
+from parity.triage.masking import mask_difference, mask_headers, mask_text
+from parity.triage.model import ExchangeResult, RunInfo
+from parity.triage.text import describe_difference, dumps
 from sqlite_utils import Database
-
-from differ.findings import FindingKey, finding_id, finding_keys, grouped
-from differ.model import Outcome
-from differ.noise import LearnedNoise, NoiseObservations, NoisePolicy
-from differ.signature import shape_of, signature_of
-from triage import findings, noise, schema, verdicts
-from triage.errors import NoDatabase, NotFound, NotResultsDB, TriageError
-from triage.masking import mask_difference, mask_headers, mask_text
-from triage.model import ExchangeResult, RunInfo
-from triage.text import describe_difference, dumps
 
 BATCH_SIZE = 1000
 FLUSH_INTERVAL = 2.0

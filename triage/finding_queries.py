@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from differ.findings import DIFFERENCE, SERIALIZATION, FindingKey, route_key
-from triage.findings import _difference
-from triage.sentences import sentence, sides_of
-from triage.text import describe_difference, loads
+from parity.differ.findings import DIFFERENCE, SERIALIZATION, FindingKey, route_key
+from parity.triage.findings import _difference
+from parity.triage.sentences import sentence, sides_of
+from parity.triage.text import describe_difference, loads
 
 if TYPE_CHECKING:
-    from triage.db import ResultsDB
+    from parity.triage.db import ResultsDB
 
 _PLACE_ORDER = {"status": 0, "body": 1, "header": 2}
 

@@ -16,9 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlite_utils import Database
-
-from differ.findings import (
+from parity.differ.findings import (
     CROSS_ROUTE,
     DIFFERENCE,
     FindingKey,
@@ -28,8 +26,9 @@ from differ.findings import (
     grouped,
     keys_of,
 )
-from differ.model import Difference, DiffKind, Where
-from triage.text import loads
+from parity.differ.model import Difference, DiffKind, Where
+from parity.triage.text import loads
+from sqlite_utils import Database
 
 UPSERT_FINDING = (
     "INSERT INTO findings (id, scope, route, place, path, kind, transition, category, "

@@ -22,8 +22,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from differ.findings import SERIALIZATION
-from triage.compare import (
+from parity.differ.findings import SERIALIZATION
+from parity.triage.compare import (
     Change,
     finding_changes,
     finding_rows,
@@ -31,14 +31,14 @@ from triage.compare import (
     run_keys,
     sort_key,
 )
-from triage.errors import TriageError
-from triage.finding_queries import example, finding_json, finding_routes, first_links, title
-from triage.masking import mask_text, mask_url, mask_urls_in
-from triage.queries import find_run, parity_percent
-from triage.text import loads
+from parity.triage.errors import TriageError
+from parity.triage.finding_queries import example, finding_json, finding_routes, first_links, title
+from parity.triage.masking import mask_text, mask_url, mask_urls_in
+from parity.triage.queries import find_run, parity_percent
+from parity.triage.text import loads
 
 if TYPE_CHECKING:
-    from triage.db import ResultsDB
+    from parity.triage.db import ResultsDB
 
 SCHEMA = "parity-gate/2"
 """Version 2: findings instead of signatures (issue 8)."""
@@ -189,7 +189,7 @@ def serialization_gated(run: dict[str, Any]) -> bool:
     read now; False when the run used none, or the file is gone or does not parse."""
     import tomllib
 
-    from differ import RulesError, load_rules
+    from parity.differ import RulesError, load_rules
 
     path = run.get("rules_path")
     if not path:

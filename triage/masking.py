@@ -12,8 +12,8 @@ import re
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
-from differ.model import Difference, Headers, Where
-from sessions.secrets import MASK, is_secret_header, is_secret_key, is_secret_name
+from parity.differ.model import Difference, Headers, Where
+from parity.sessions.secrets import MASK, is_secret_header, is_secret_key, is_secret_name
 
 # "key": "value" or "key": 123 in JSON text, pretty or compact (escaped quotes allowed).
 _JSON_PAIR = re.compile(r'"((?:[^"\\]|\\.)*)"(\s*:\s*)(?:"(?:[^"\\]|\\.)*"|-?\d[\d.eE+-]*)')

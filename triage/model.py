@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from differ.model import Headers, HttpResponse, Verdict
+from parity.differ.model import Headers, HttpResponse, Verdict
 
 
 @dataclass(slots=True, kw_only=True)

@@ -18,15 +18,15 @@ import sqlite3
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from differ.model import Where
-from differ.noise import LearnedNoise, NoiseKey, NoisePolicy, NoiseStats
-from sessions.secrets import MASK, is_secret_header
-from triage.errors import NotFound, TriageError
-from triage.masking import is_secret_path, mask_value
-from triage.text import dumps, loads, short
+from parity.differ.model import Where
+from parity.differ.noise import LearnedNoise, NoiseKey, NoisePolicy, NoiseStats
+from parity.sessions.secrets import MASK, is_secret_header
+from parity.triage.errors import NotFound, TriageError
+from parity.triage.masking import is_secret_path, mask_value
+from parity.triage.text import dumps, loads, short
 
 if TYPE_CHECKING:
-    from triage.db import ResultsDB
+    from parity.triage.db import ResultsDB
 
 EXAMPLE_CHARS = 120
 """An example value is kept as compact JSON, cut at this many characters (with `…`)."""

@@ -11,13 +11,13 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
-from differ import PREVIEW_CHARS
-from triage.db import ResultsDB
-from triage.errors import Ambiguous, NotFound
-from triage.masking import mask_json_text, mask_text
-from triage.noise import learned_noise_use
-from triage.sentences import sentence, sentences, sides_of
-from triage.text import loads
+from parity.differ import PREVIEW_CHARS
+from parity.triage.db import ResultsDB
+from parity.triage.errors import Ambiguous, NotFound
+from parity.triage.masking import mask_json_text, mask_text
+from parity.triage.noise import learned_noise_use
+from parity.triage.sentences import sentence, sentences, sides_of
+from parity.triage.text import loads
 
 MAX_DIFF_LINES = 400
 """`parity show` prints at most this many lines of the body diff (hunks only)."""
@@ -140,7 +140,7 @@ def build_report(rdb: ResultsDB, run_ref: str | None = None) -> dict[str, Any]:
         "FROM mismatches WHERE run_id = ? ORDER BY session, seq",
         [run_id],
     )
-    from triage import finding_queries
+    from parity.triage import finding_queries
 
     linked = finding_queries.mismatch_findings(rdb, run_id)
     mismatches = [_mismatch_json(row) for row in rows]
@@ -293,7 +293,7 @@ def show(rdb: ResultsDB, ref: str) -> dict[str, Any]:
     if kind == "mismatch":
         return {"mismatch": mismatch_detail(rdb, ident)}
     if kind == "finding":
-        from triage.finding_queries import finding_detail
+        from parity.triage.finding_queries import finding_detail
 
         detail = finding_detail(rdb, ident)
         first = detail.pop("example_id")
@@ -554,7 +554,7 @@ def mismatch_detail(rdb: ResultsDB, mismatch_id: str) -> dict[str, Any]:
 def mismatch_named(rdb: ResultsDB, ref: str) -> str:
     """The id of the mismatch `ref` names: a mismatch id, or a finding's or a signature's
     first mismatch in the latest run that has it (ids or unique prefixes)."""
-    from triage.finding_queries import latest_mismatch
+    from parity.triage.finding_queries import latest_mismatch
 
     kind, ident = find(rdb, ref)
     if kind == "mismatch":

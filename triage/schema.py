@@ -270,7 +270,7 @@ def _v4(db: Database) -> None:
     db.execute("ALTER TABLE mismatches ADD COLUMN serialization TEXT NOT NULL DEFAULT '[]'")
     db.execute("ALTER TABLE results ADD COLUMN serialization INTEGER NOT NULL DEFAULT 0")
     # Imported here: the carry-over needs the differ's finding identity, the rest does not.
-    from triage.findings import carry_over
+    from parity.triage.findings import carry_over
 
     carry_over(db)
 

@@ -17,8 +17,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from sessions.secrets import MASK, is_secret_header, is_secret_key
-from triage.masking import is_secret_path, mask_url
+from parity.sessions.secrets import MASK, is_secret_header, is_secret_key
+from parity.triage.masking import is_secret_path, mask_url
 
 SIDES = ("target", "baseline")
 

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from differ import (
+from parity.differ import (
     PREVIEW_CHARS,
     Body,
     Part,
@@ -39,9 +39,9 @@ from differ import (
     parse_concrete,
     substitute_value,
 )
-from sessions.secrets import MASK, is_secret_header
-from triage.masking import is_secret_path, mask_text, mask_value
-from triage.text import dumps, loads
+from parity.sessions.secrets import MASK, is_secret_header
+from parity.triage.masking import is_secret_path, mask_text, mask_value
+from parity.triage.text import dumps, loads
 
 MAX_VALUE = 120
 """Characters of one value in a sentence (an ellipsis marks the cut)."""

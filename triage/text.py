@@ -7,8 +7,7 @@ import json
 from typing import Any
 
 import orjson
-
-from differ.signature import place
+from parity.differ.signature import place
 
 
 def _default(value: Any) -> Any:

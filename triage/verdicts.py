@@ -24,10 +24,10 @@ import sqlite3
 import time
 from typing import TYPE_CHECKING, Any
 
-from triage.errors import Ambiguous, NotFound, TriageError
+from parity.triage.errors import Ambiguous, NotFound, TriageError
 
 if TYPE_CHECKING:
-    from triage.db import ResultsDB
+    from parity.triage.db import ResultsDB
 
 VERDICTS = ("bug", "expected", "noise")
 """What `parity mark --as` accepts."""

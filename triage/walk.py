@@ -19,17 +19,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from parity.triage import queries, render
+from parity.triage.finding_queries import finding_detail, first_mismatch, run_findings
+from parity.triage.verdicts import verdict_of
 from rich.console import Console
 from rich.markup import escape
 from rich.rule import Rule
 from rich.text import Text
 
-from triage import queries, render
-from triage.finding_queries import finding_detail, first_mismatch, run_findings
-from triage.verdicts import verdict_of
-
 if TYPE_CHECKING:
-    from triage.db import ResultsDB
+    from parity.triage.db import ResultsDB
 
 KEYS = {"b": "bug", "e": "expected", "n": "noise"}
 HELP = (
