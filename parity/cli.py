@@ -15,6 +15,7 @@ import click
 from parity import __version__
 from parity.config import configured_path
 from parity.errors import EXIT_USAGE, ParityError, UserError
+from parity.gate_cmd import gate
 from parity.init_cmd import init
 from parity.noise_cmd import noise
 from parity.replay_cmd import replay
@@ -22,7 +23,7 @@ from parity.report_cmd import report, runs, show
 from parity.repro_cmd import repro
 from parity.sessions_cmd import sessions
 from parity.shrink_cmd import shrink
-from parity.triage_cmd import compare, gate, mark, triage
+from parity.triage_cmd import compare, mark, triage
 
 
 class _Parity(click.Group):

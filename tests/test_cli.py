@@ -35,7 +35,7 @@ def test_help_does_not_import_the_heavy_libraries() -> None:
     """`parity --help` must stay fast: mitmproxy and deepdiff load only when needed."""
     code = (
         "import sys; from parity.cli import cli; "
-        "heavy = [m for m in ('mitmproxy', 'deepdiff', 'aiohttp', 'sqlite_utils', 'differ', 'rich', 'asyncio') if m in sys.modules]; "
+        "heavy = [m for m in ('mitmproxy', 'deepdiff', 'aiohttp', 'sqlite_utils', 'parity.differ', 'rich', 'asyncio') if m in sys.modules]; "
         "print(','.join(heavy))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

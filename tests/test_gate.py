@@ -354,7 +354,7 @@ def test_parity_gate_as_a_real_process(db_path: Path, tmp_path: Path) -> None:
     out = tmp_path / "logs" / "parity_harness_results.json"
     args = [str(BIN / "parity"), "gate", "--db", str(db_path), "--out", str(out)]
     failed = subprocess.run(args, capture_output=True, text=True, timeout=60)
-    assert "No such command" not in failed.stderr, "register parity.triage_cmd.gate in parity.cli"
+    assert "No such command" not in failed.stderr, "register parity.gate_cmd.gate in parity.cli"
     assert failed.returncode == 1, failed.stderr
     validate_artifact(json.loads(out.read_text(encoding="utf-8")))
     with ResultsDB(db_path) as db:

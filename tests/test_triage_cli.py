@@ -76,7 +76,7 @@ def test_every_command_has_help_with_an_example() -> None:
 def test_the_module_does_not_import_sqlite_or_rich_at_import_time() -> None:
     code = (
         "import sys, parity.report_cmd; "
-        "print(','.join(m for m in ('sqlite_utils', 'triage', 'rich') if m in sys.modules))"
+        "print(','.join(m for m in ('sqlite_utils', 'parity.triage', 'rich') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""

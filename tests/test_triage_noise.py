@@ -297,7 +297,7 @@ def test_noise_command_has_help_with_an_example() -> None:
 def test_the_noise_module_imports_neither_sqlite_nor_rich() -> None:
     code = (
         "import sys, parity.noise_cmd; "
-        "print(','.join(m for m in ('sqlite_utils', 'triage', 'rich') if m in sys.modules))"
+        "print(','.join(m for m in ('sqlite_utils', 'parity.triage', 'rich') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""

@@ -24,7 +24,8 @@ from parity.triage.verdicts import VERDICTS
 from rich.console import Console
 from sqlite_utils import Database
 
-from parity.triage_cmd import VERDICT_CHOICES, compare, gate, mark, triage
+from parity.gate_cmd import gate
+from parity.triage_cmd import VERDICT_CHOICES, compare, mark, triage
 
 JSON = [(b"Content-Type", b"application/json")]
 
@@ -581,7 +582,7 @@ def test_triage_with_nothing_to_walk_says_so(
 ) -> None:
     run = make_run(db, {"aaaa0001": 1}, at=1.0)
     db.mark(fid("aaaa0001"), "expected")
-    monkeypatch.setattr("parity.triage_cmd._has_terminal", lambda: True)
+    monkeypatch.setattr("parity.triage_cmd.has_terminal", lambda: True)
     result = invoke("triage", "--db", str(db_path))
     assert result.exit_code == 0
     assert result.output == (
@@ -594,8 +595,8 @@ def test_the_commands_document_an_example_and_import_nothing_heavy() -> None:
     for command in (mark, compare, triage, gate):
         assert command.help and "Example:" in command.help, command.name
     code = (
-        "import sys, parity.triage_cmd; "
-        "print(','.join(m for m in ('sqlite_utils', 'triage', 'rich') if m in sys.modules))"
+        "import sys, parity.triage_cmd, parity.gate_cmd; "
+        "print(','.join(m for m in ('sqlite_utils', 'parity.triage', 'rich') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
