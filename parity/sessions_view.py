@@ -1,0 +1,198 @@
+"""How `parity sessions list|show` shows sessions: one session read into an overview
+(counts by route and status, its first exchanges), and the rich tables of both."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from parity.output import console, format_bytes
+from parity.sessions import (
+    Exchange,
+    ReadResult,
+    SessionFileError,
+    SessionHeader,
+    SessionReader,
+    SessionSummary,
+)
+from parity.sessions.secrets import mask_path
+
+
+@dataclass(slots=True)
+class SessionOverview:
+    path: Path
+    header: SessionHeader
+    result: ReadResult
+    total: int
+    routes: list[dict[str, Any]]
+    exchanges: list[dict[str, Any]]
+
+    def to_json(self) -> dict[str, Any]:
+        result = self.result
+        return {
+            "session": {**self.header.to_record(), "path": str(self.path)},
+            "exchanges_total": self.total,
+            "trailer": result.trailer.to_record() if result.trailer else None,
+            "skipped_bytes": result.skipped_bytes,
+            "skipped_reason": result.skipped_reason or None,
+            "malformed_records": result.malformed_records,
+            "routes": self.routes,
+            "exchanges": self.exchanges,
+        }
+
+
+def session_overview(path: Path, limit: int) -> SessionOverview:
+    """One read of the session at `path`: every exchange counted by route and status, the
+    first `limit` (0: all) listed. Raises `SessionFileError`."""
+    with SessionReader(path) as reader:
+        rows: list[dict[str, Any]] = []
+        routes: dict[str, Counter[str]] = defaultdict(Counter)
+        for exchange in reader:
+            row = _exchange_json(exchange)
+            routes[row["route"]][str(row["status"] or "error")] += 1
+            if not limit or len(rows) < limit:
+                rows.append(row)
+        header, result = reader.header, reader.result
+    route_rows: list[dict[str, Any]] = [
+        {"route": route, "count": sum(c.values()), "statuses": dict(sorted(c.items()))}
+        for route, c in sorted(routes.items(), key=lambda item: -sum(item[1].values()))
+    ]
+    total = sum(r["count"] for r in route_rows)
+    return SessionOverview(path, header, result, total, route_rows, rows)
+
+
+def _exchange_json(exchange: Exchange) -> dict[str, Any]:
+    from parity.differ.routes import route_of  # heavy to import; --help is not
+
+    response = exchange.response
+    duration = None
+    if response is not None and response.timestamp_end is not None:
+        duration = round((response.timestamp_end - exchange.request.timestamp_start) * 1000, 3)
+    return {
+        "seq": exchange.seq,
+        "method": exchange.request.method,
+        "path": mask_path(exchange.request.path),
+        "route": route_of(exchange.request.method, exchange.request.path),
+        "status": response.status if response else None,
+        "error": exchange.error.message if exchange.error else None,
+        "started_at": exchange.started_at,
+        "duration_ms": duration,
+        "request_bytes": len(exchange.request.body),
+        "response_bytes": len(response.body) if response else 0,
+        "messages": len(exchange.messages),
+    }
+
+
+def _state(summary: SessionSummary) -> str:
+    if summary.complete:
+        return "complete"
+    if summary.read.skipped_bytes:
+        return f"torn ({summary.read.skipped_bytes} B skipped)"
+    return "open or killed"
+
+
+def _esc(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+def render_list(sessions_dir: Path, found: list[SessionSummary | SessionFileError]) -> None:
+    from rich.table import Table
+
+    from parity.triage.render import format_time  # lazily, as rich: --help stays fast
+
+    out = console()
+    if not found:
+        out.print(f"No sessions in {sessions_dir}.")
+        return
+    table = Table(title=f"Sessions in {sessions_dir}")
+    for name in ("id", "label", "started", "exchanges", "errors", "size", "state"):
+        table.add_column(
+            name, justify="right" if name in ("exchanges", "errors", "size") else "left"
+        )
+    for s in found:
+        if isinstance(s, SessionFileError):
+            table.add_row("-", "-", "-", "-", "-", "-", f"[red]{_esc(str(s))}[/red]")
+            continue
+        table.add_row(
+            _esc(s.header.id),
+            _esc(s.header.label),
+            format_time(s.header.started_at),
+            str(s.exchanges),
+            str(s.errors),
+            format_bytes(s.path.stat().st_size),
+            _state(s),
+        )
+    out.print(table)
+
+
+def render_show(overview: SessionOverview) -> None:
+    from parity.triage.render import format_time
+
+    out = console()
+    header, result = overview.header, overview.result
+    out.print(f"[bold]{_esc(header.id)}[/bold]  {_esc(header.label or '')}")
+    out.print(f"  file      {_esc(str(overview.path))}")
+    out.print(f"  upstream  {_esc(header.upstream or '-')}")
+    out.print(f"  started   {format_time(header.started_at)}")
+    if result.trailer:
+        out.print(f"  ended     {format_time(result.trailer.ended_at)} (closed cleanly)")
+    else:
+        out.print("  ended     [yellow]no trailer: the recorder is running or was killed[/yellow]")
+    if result.skipped_bytes:
+        out.print(
+            f"  [yellow]skipped {result.skipped_bytes} bytes: {result.skipped_reason}[/yellow]"
+        )
+    if result.malformed_records:
+        out.print(f"  [yellow]{result.malformed_records} malformed records passed over[/yellow]")
+    out.print(f"  exchanges {overview.total}")
+    out.print(_routes_table(overview.routes))
+    out.print(_exchanges_table(overview.exchanges, overview.total))
+
+
+def _routes_table(route_rows: list[dict[str, Any]]) -> Any:
+    from rich.table import Table
+
+    routes = Table(title="By route")
+    routes.add_column("route")
+    routes.add_column("count", justify="right")
+    routes.add_column("statuses")
+    for r in route_rows:
+        statuses = "  ".join(f"{k}: {v}" for k, v in r["statuses"].items())
+        routes.add_row(_esc(r["route"]), str(r["count"]), statuses)
+    return routes
+
+
+def _exchanges_table(rows: list[dict[str, Any]], total: int) -> Any:
+    from rich.table import Table
+
+    table = Table(
+        title="Exchanges" if len(rows) == total else f"First {len(rows)} of {total} exchanges"
+    )
+    for name in ("seq", "method", "path", "status", "ms", "bytes"):
+        table.add_column(
+            name,
+            justify="right" if name in ("seq", "ms", "bytes") else "left",
+            overflow="fold" if name == "path" else "ellipsis",
+        )
+    for row in rows:
+        status = (
+            str(row["status"])
+            if row["status"] is not None
+            else f"[red]{_esc(row['error'] or '')}[/red]"
+        )
+        if row["messages"]:
+            status += f" +{row['messages']} msgs"
+        ms = f"{row['duration_ms']:.1f}" if row["duration_ms"] is not None else "-"
+        table.add_row(
+            str(row["seq"]),
+            _esc(row["method"]),
+            _esc(row["path"]),
+            status,
+            ms,
+            format_bytes(row["response_bytes"]),
+        )
+    return table
