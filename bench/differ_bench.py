@@ -23,9 +23,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import orjson
 from deepdiff import DeepDiff
-from parity.differ import Differ, HttpRequest, HttpResponse
 
 from examples.journal.pilot import SEED, large_text
+from parity.differ import Differ, HttpRequest, HttpResponse
 
 HEADERS = [
     (b"Content-Type", b"application/json; charset=utf-8"),

@@ -28,6 +28,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
+
 from parity.differ.bodies import binary_difference, family, family_difference, text_difference
 from parity.differ.content import Body, decode_body, has_lossy_float, header_values, reparse_exact
 from parity.differ.derived import DerivedHeaders

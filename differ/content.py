@@ -19,8 +19,8 @@ from typing import Literal
 from urllib.parse import parse_qsl
 
 import orjson
-from parity.differ.xmltree import parse_xml
 
+from parity.differ.xmltree import parse_xml
 from parity.exceptions import ParityError
 
 Kind = Literal["empty", "json", "form", "msgpack", "sse", "ndjson", "xml", "text", "binary"]

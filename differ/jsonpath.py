@@ -19,7 +19,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from parity.differ.routes import is_variable_segment
-
 from parity.exceptions import ParityError
 
 Part = str | int

@@ -17,7 +17,6 @@ from typing import Literal
 
 from parity.differ.equivalences import PROFILES, Switches, check, switches
 from parity.differ.jsonpath import Parts, PathPattern, PathSyntaxError, parse_concrete
-
 from parity.exceptions import ParityError
 
 RouteSource = Literal["json", "header", "query"]

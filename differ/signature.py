@@ -17,6 +17,7 @@ import json
 from collections.abc import Iterable
 
 import orjson
+
 from parity.differ.jsonpath import template_path
 from parity.differ.model import Difference, Where
 

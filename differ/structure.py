@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 
 import orjson
+
 from parity.differ.jsonpath import Parts, format_path, template_parts
 from parity.differ.model import Difference, DiffKind, Where, json_type
 from parity.differ.rules import ArrayRule, NumberRule

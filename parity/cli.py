@@ -13,11 +13,11 @@ from pathlib import Path
 import click
 
 from parity import __version__
-from parity.config import configured_path
 from parity.errors import EXIT_USAGE, ParityError, UserError
 from parity.gate_cmd import gate
 from parity.init_cmd import init
 from parity.noise_cmd import noise
+from parity.options import sessions_option
 from parity.replay_cmd import replay
 from parity.report_cmd import report, runs, show
 from parity.repro_cmd import repro
@@ -76,15 +76,7 @@ def _parse_listen(value: str) -> tuple[str, int]:
     help="Where the app connects instead of the backend (port 0: any free port).",
 )
 @click.option("--label", default="", help="A name for the session, e.g. pilot-ana.")
-@click.option(
-    "--sessions",
-    "sessions_dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=None,
-    envvar="PARITY_SESSIONS",
-    callback=configured_path("sessions"),
-    help="Directory for session files (default: [paths] sessions in parity.toml, else .parity/sessions).",
-)
+@sessions_option
 @click.option(
     "--mode",
     type=click.Choice(["reverse", "regular"]),

@@ -70,6 +70,14 @@ def reset_option(help_text: str) -> Callable[[F], F]:
     return click.option("--reset", "reset_cmd", metavar="CMD", help=help_text)
 
 
+quiet_option = click.option(
+    "--quiet",
+    "-q",
+    is_flag=True,
+    help="Print nothing but the final summary (no start lines, no progress bar).",
+)
+
+
 def json_option(func: F) -> F:
     """`--json`: machine-readable output on stdout instead of rich tables."""
     return click.option(

@@ -37,13 +37,14 @@ def format_bytes(size: int) -> str:
 class ProgressBar:
     """A rich progress bar on a terminal; nothing otherwise."""
 
-    def __init__(self, total: int, description: str) -> None:
+    def __init__(self, total: int, description: str, *, quiet: bool = False) -> None:
         self.total = total
         self.description = description
+        self.quiet = quiet
         self.bar: Any = None
 
     def __enter__(self) -> Any:
-        if not sys.stderr.isatty():
+        if self.quiet or not sys.stderr.isatty():
             return lambda n: None
         from rich.console import Console
         from rich.progress import Progress

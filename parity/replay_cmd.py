@@ -16,14 +16,21 @@ from typing import TYPE_CHECKING
 
 import click
 
-from parity.config import Config, config_option, current_config
+from parity.config import Config, TargetConfig, config_option, current_config
 from parity.errors import EXIT_DIFFERENCES, UserError
-from parity.options import db_option, load_rules_file, resolve_target
+from parity.options import (
+    db_option,
+    load_rules_file,
+    quiet_option,
+    resolve_target,
+    rules_option,
+    timeout_option,
+)
 from parity.output import ProgressBar
 from parity.replay_text import start_lines, summary_lines
 
 if TYPE_CHECKING:
-    from parity.replayer import RunOutcome
+    from parity.replayer import RunOutcome, RunPlan
 
 
 @click.command()
@@ -58,22 +65,15 @@ if TYPE_CHECKING:
     "Sessions then replay one at a time.",
 )
 @db_option
-@click.option(
-    "--rules",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Rules file (default: [paths] rules in parity.toml, else parity-rules.toml if present).",
-)
+@rules_option("[paths] rules in parity.toml, else parity-rules.toml if present")
 @click.option("--label", default="", help="A name for this run, e.g. the fix it tests.")
 @click.option(
     "--concurrency",
     type=click.IntRange(1, 256),
     help="Sessions replayed at once (default: [replay] concurrency, else 8).",
 )
-@click.option(
-    "--timeout",
-    type=click.FloatRange(0.1, 3600),
-    help="Seconds to wait for one answer (default: [replay] timeout, else 30).",
-)
+@timeout_option
+@quiet_option
 @click.option(
     "--insecure", is_flag=True, help="Accept any TLS certificate from the targets (staging)."
 )
@@ -89,6 +89,7 @@ def replay(
     label: str,
     concurrency: int | None,
     timeout: float | None,
+    quiet: bool,
     insecure: bool,
 ) -> None:
     """Replay recorded sessions against a target and store what differs.
@@ -108,9 +109,7 @@ def replay(
         parity replay .parity/sessions/ --target http://127.0.0.1:5001 --baseline http://127.0.0.1:5000
         parity replay --target csharp --baseline python --reset "curl -fsS -X POST {target}/_admin/reset"
     """
-    from parity.replayer import ReplayRun, RunPlan, replay_settings
-    from parity.sessions import SessionFileError
-    from parity.triage import TriageError
+    from parity.replayer import RunPlan, replay_settings
 
     config = current_config()
     sessions = sessions or (_default_sessions(config),)
@@ -123,21 +122,32 @@ def replay(
         chosen.url,
         [(ref.url, ref.reset) for ref in references],
         target_reset=reset_cmd if reset_cmd is not None else chosen.reset,
-        concurrency=concurrency if concurrency is not None else config.concurrency,
-        timeout=timeout if timeout is not None else config.timeout,
+        concurrency=concurrency or config.concurrency,
+        timeout=timeout or config.timeout,
         reset_timeout=config.reset_timeout,
         verify_tls=not insecure,
     )
     plan = RunPlan(files, settings, differ_rules, db_path, rules_path, label)
+    _render(_run(plan, references, quiet=quiet))
+
+
+def _run(plan: RunPlan, references: list[TargetConfig], *, quiet: bool) -> RunOutcome:
+    """The run, with its start lines and a progress bar unless `quiet`."""
+    from parity.replayer import ReplayRun
+    from parity.sessions import SessionFileError
+    from parity.triage import TriageError
+
     try:
         run = ReplayRun.start(plan)
-        for line in start_lines(run.run_id, len(files), run.exchanges, settings, references):
-            click.echo(line, err=True)
-        with ProgressBar(run.exchanges, "replaying") as advance:
-            outcome = run.replay(advance)
+        if not quiet:
+            for line in start_lines(
+                run.run_id, len(plan.files), run.exchanges, plan.settings, references
+            ):
+                click.echo(line, err=True)
+        with ProgressBar(run.exchanges, "replaying", quiet=quiet) as advance:
+            return run.replay(advance)
     except (SessionFileError, TriageError) as exc:
         raise UserError(str(exc)) from None
-    _render(outcome)
 
 
 def _session_files(sessions: tuple[Path, ...]) -> list[Path]:

@@ -28,6 +28,7 @@ from mitmproxy import ctx, exceptions, http
 from mitmproxy import flow as mitmflow
 from mitmproxy.addonmanager import Loader
 from mitmproxy.proxy import mode_specs
+
 from parity.recorder.capture import StreamTap, capture
 from parity.sessions import SessionFileError, SessionStore, SessionWriter
 

@@ -7,6 +7,7 @@ import time
 
 from mitmproxy import http
 from mitmproxy.websocket import WebSocketData
+
 from parity.sessions import Exchange, FlowError, Message, Request, Response
 
 _SSE_EVENT_END = re.compile(rb"\r\n\r\n|\n\n|\r\r")

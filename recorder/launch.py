@@ -12,10 +12,10 @@ from pathlib import Path
 
 from mitmproxy import addons, exceptions, log, master, options
 from mitmproxy.addons import errorcheck
-from parity.recorder.addon import Recorder
-from parity.sessions import SessionWriter
 
 from parity.exceptions import ParityError
+from parity.recorder.addon import Recorder
+from parity.sessions import SessionWriter
 
 
 class RecorderStartError(ParityError):

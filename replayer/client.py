@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 import aiohttp
 import orjson
 from multidict import CIMultiDict
-from parity.replayer.outgoing import Outgoing
-from parity.sessions import Message
 from yarl import URL
 
 from parity.exceptions import ParityError
+from parity.replayer.outgoing import Outgoing
+from parity.sessions import Message
 
 # aiohttp adds these when a request lacks them; a replay sends only what was recorded.
 _AUTO_HEADERS = ("User-Agent", "Accept", "Accept-Encoding", "Content-Type")

@@ -30,6 +30,7 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 import orjson
+
 from parity.differ.jsonpath import format_path
 from parity.differ.xmltree import parse_xml
 from parity.replayer.resources import (

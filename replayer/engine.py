@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Protocol
 
 import aiohttp
+
 from parity.differ import Differ, HttpRequest, HttpResponse, Outcome, Verdict
 from parity.differ.noise import LearnedNoise, NoiseObservations, NoisePolicy
 from parity.replayer.client import (

@@ -20,10 +20,10 @@ from types import TracebackType
 from typing import IO, Any
 
 import msgpack
-from parity.sessions.encode import segments, write_all
-from parity.sessions.model import Exchange, Record, RecordError, SessionHeader, Trailer
 
 from parity.exceptions import ParityError
+from parity.sessions.encode import segments, write_all
+from parity.sessions.model import Exchange, Record, RecordError, SessionHeader, Trailer
 
 FORMAT_NAME = "parity-session"
 FORMAT_VERSION = 1

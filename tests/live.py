@@ -8,6 +8,7 @@ from typing import Any
 import aiohttp
 import orjson
 from aiohttp import web
+
 from parity.sessions import Exchange, Request, Response
 
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import click
 import pytest
 from click.testing import CliRunner
-from parity.sessions import SessionStore, SessionSummary
 
 from parity.cli import cli
+from parity.sessions import SessionStore, SessionSummary
 from tests.factories import make_exchange
 
 

@@ -12,8 +12,6 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from parity.replayer import ReplaySettings, ResetError, Target, command_for, run_reset
-from parity.sessions import SessionStore
 
 from parity.cli import cli
 from parity.config import (
@@ -26,6 +24,8 @@ from parity.config import (
     parse_config,
 )
 from parity.init_cmd import TEMPLATE, init
+from parity.replayer import ReplaySettings, ResetError, Target, command_for, run_reset
+from parity.sessions import SessionStore
 from tests.factories import make_exchange
 from tests.procs import Proc, python
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import orjson
+
 from parity.replayer.correlate import Trace, ValueMap, looks_minted, request_values
 from parity.replayer.outgoing import Target, build
 from parity.replayer.resources import key_resource, nested_resource, path_resource, resource_name
-
 from tests.factories import make_exchange
 
 JSON = [(b"Content-Type", b"application/json")]

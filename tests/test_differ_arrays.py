@@ -6,8 +6,8 @@ from __future__ import annotations
 import tomllib
 
 import pytest
-from parity.differ import Outcome, RulesError, load_rules
 
+from parity.differ import Outcome, RulesError, load_rules
 from tests.test_differ_support import compare, kinds, response
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from parity.differ import Differ, DiffKind, HttpRequest, Outcome, Where, load_rules
 from parity.differ.structure import diff_trees
-
 from tests.test_differ_support import REQUEST, compare, kinds, response
 
 

@@ -9,9 +9,9 @@ import brotli
 import msgpack
 import pytest
 import zstandard
+
 from parity.differ import Outcome
 from parity.differ.content import decode_body, decode_content_encoding
-
 from tests.test_differ_support import compare, kinds, response
 
 DOC = b'{"title": "Caf\\u00e9", "n": 1}'

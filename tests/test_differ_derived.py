@@ -10,7 +10,6 @@ import zlib
 
 from parity.differ import Outcome
 from parity.differ.derived import body_hashes, holds_hash
-
 from tests.test_differ_support import compare, kinds, response
 
 PYTHON = b'{"title": "Caf\\u00e9", "at": "2026-01-04T08:15:30.120000+00:00"}'

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from parity.differ import DiffKind, Outcome, Where
 from parity.differ.errors import MAX_DETAILS, message_of
-
 from tests.test_differ_support import compare, kinds, response
 
 NOT_FOUND = {"error": {"code": "entry_not_found", "message": "No entry 1042"}}

@@ -8,10 +8,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from parity.differ import Outcome
 
 from examples.journal.divergences import DIVERGENCES, Profile
 from examples.journal.wire import Wire
+from parity.differ import Outcome
 from tests.test_differ_support import compare, response
 
 SERIALIZATION = (

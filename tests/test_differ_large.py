@@ -7,8 +7,8 @@ import json
 import time
 
 import pytest
-from parity.differ import Outcome
 
+from parity.differ import Outcome
 from tests.test_differ_support import compare, kinds, response
 
 pytestmark = pytest.mark.timeout(60)

@@ -14,7 +14,6 @@ from parity.differ import (
     Where,
     noise_key,
 )
-
 from tests.test_differ_support import REQUEST, compare, kinds, response
 
 ROUTE = "GET /api/vaults/{id}/entries/{id}"

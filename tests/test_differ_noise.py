@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from parity.differ import Difference, DiffKind, Outcome, Where, signature_of
-
 from tests.test_differ_support import compare, kinds, response
 
 

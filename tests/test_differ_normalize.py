@@ -4,9 +4,9 @@ the header policy."""
 from __future__ import annotations
 
 import pytest
+
 from parity.differ import HttpRequest, Outcome
 from parity.differ.placeholders import substitute
-
 from tests.test_differ_support import compare, kinds, response
 
 T = "2026-01-04T08:15:30.120000+00:00"

@@ -8,10 +8,10 @@ import tomllib
 from typing import Any
 
 import pytest
-from parity.differ import HttpResponse, Outcome, RulesError, Verdict, load_rules
-from parity.differ.equivalences import EQUIVALENCES, PROFILES
 
 from examples.journal.divergences import DIVERGENCES
+from parity.differ import HttpResponse, Outcome, RulesError, Verdict, load_rules
+from parity.differ.equivalences import EQUIVALENCES, PROFILES
 from tests.test_differ_journal import EXPECTED, LATER, body, wire
 from tests.test_differ_support import compare, kinds, response
 

@@ -6,6 +6,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
+
 from parity.differ import Rules, RulesError, load_rules
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "rules.md"

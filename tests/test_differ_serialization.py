@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from parity.differ import DiffKind, Outcome, Verdict
 
+from parity.differ import DiffKind, Outcome, Verdict
 from tests.test_differ_support import compare, kinds, response
 
 GATE = {"serialization": {"gate": True}}

@@ -6,7 +6,6 @@ import json
 
 from parity.differ import Differ, Outcome, load_rules
 from parity.differ.content import decode_body
-
 from tests.test_differ_support import REQUEST, compare, kinds, response
 
 XML = "application/xml"

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from parity.sessions import SessionFileError, SessionStore
 
 from parity.cli import cli
 from parity.exceptions import ParityError
+from parity.sessions import SessionFileError, SessionStore
 
 ROOMS = ["sessions", "recorder", "replayer", "differ", "triage", "parity"]
 
@@ -64,11 +64,10 @@ def test_a_domain_error_a_command_lets_through_is_one_line_exit_2(
 
 
 def test_errors_carry_what_they_are_about(tmp_path: Path) -> None:
+    from parity.config import ConfigError, parse_config
     from parity.differ.jsonpath import PathSyntaxError, parse_concrete
     from parity.replayer.reset import ResetError, run_reset
     from parity.sessions import SessionReader
-
-    from parity.config import ConfigError, parse_config
 
     missing = tmp_path / "missing.parity"
     with pytest.raises(SessionFileError) as file_error:

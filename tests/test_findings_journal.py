@@ -7,9 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from parity.triage import ResultsDB
 from parity.triage.compare import finding_changes
-
 from tests.journal import record_pilot
 from tests.test_gate_journal import replay
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
-from parity.triage import ResultsDB
 
+from parity.triage import ResultsDB
 from tests.procs import BIN, ROOT
 from tests.test_triage_verdicts import cli, fid, make_run
 

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+
+from parity.cli import cli
 from parity.differ import Difference
 from parity.differ.model import DiffKind, Where
 from parity.differ.noise import AGREES, FOLLOWS, GROWS, LENGTHENS, StateDrift, clock_like
 from parity.sessions import SessionStore
 from parity.triage import ResultsDB
-
-from parity.cli import cli
 from tests.factories import make_exchange
 from tests.procs import Proc, python
 

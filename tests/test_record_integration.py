@@ -12,8 +12,8 @@ from typing import Any
 
 import aiohttp
 import pytest
-from parity.sessions import SessionStore, read_session
 
+from parity.sessions import SessionStore, read_session
 from tests.procs import BIN, ROOT, Proc, parity, python
 
 pytestmark = pytest.mark.timeout(90)

@@ -8,8 +8,8 @@ import json
 from pathlib import Path
 
 import pytest
-from parity.sessions import SessionStore, read_session
 
+from parity.sessions import SessionStore, read_session
 from tests.procs import Proc, parity, python
 
 pytestmark = pytest.mark.timeout(120)

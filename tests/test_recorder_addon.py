@@ -12,9 +12,10 @@ from mitmproxy import exceptions
 from mitmproxy.flow import Error
 from mitmproxy.test import taddons, tflow
 from mitmproxy.websocket import WebSocketMessage
+from wsproto.frame_protocol import Opcode
+
 from parity.recorder import Recorder, StreamTap, upstream_of
 from parity.sessions import SessionStore, read_session
-from wsproto.frame_protocol import Opcode
 
 ADDON_SCRIPT = Path(__file__).resolve().parent.parent / "recorder" / "addon.py"
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from parity.sessions import SessionStore
 
 from parity.cli import cli
+from parity.sessions import SessionStore
 from tests.factories import make_exchange
 from tests.procs import Proc, python
 
@@ -42,6 +42,16 @@ def test_a_dead_target_is_an_error_verdict_per_exchange_and_the_run_goes_on(tmp_
     report = _report(db)
     assert report["totals"]["errors"] == 3 and report["totals"]["exchanges"] == 3
     assert all("cannot connect" in m["error"] for m in report["mismatches"])
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_quiet_prints_nothing_but_the_summary(tmp_path: Path, quiet: bool) -> None:
+    sessions = _session(tmp_path / "s", ["/a", "/b"])
+    args = ["replay", str(sessions), "--target", "http://127.0.0.1:9", "--db", str(tmp_path / "d")]
+    result = CliRunner().invoke(cli, [*args, "-q"] if quiet else args)
+    assert result.exit_code == 1, result.output
+    assert "2 exchanges: 0 matched, 0 mismatched, 2 errors" in result.output
+    assert ("1 sessions, 2 exchanges -> http://127.0.0.1:9" in result.output) is not quiet
 
 
 def test_a_slow_target_times_out_per_exchange(tmp_path: Path) -> None:

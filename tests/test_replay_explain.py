@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import orjson
+
 from parity.replayer.correlate import ValueMap
 from parity.replayer.explain import sent_record
 from parity.replayer.outgoing import Target, build

@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+
+from parity.cli import cli
 from parity.replayer import scan_sessions, session_files
 from parity.replayer.run import ROUTE_SCAN_BODY
 from parity.sessions import SessionStore
-
-from parity.cli import cli
 from tests.factories import make_exchange
 from tests.procs import Proc, python
 

@@ -19,12 +19,12 @@ import aiohttp
 import orjson
 import pytest
 from aiohttp import web
+
 from parity.differ import Differ, Outcome
 from parity.replayer import ReplaySettings, Target, replay_sequence
 from parity.sessions import Exchange
 from parity.triage import ExchangeResult
 from parity.triage.sent import format_sent
-
 from tests.live import Recording, serve
 
 pytestmark = pytest.mark.timeout(60)

@@ -17,9 +17,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from parity.sessions import Exchange, Request, Response, SessionStore
 
 from parity.cli import cli
+from parity.sessions import Exchange, Request, Response, SessionStore
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -14,10 +14,10 @@ from typing import Any, ClassVar
 
 import pytest
 from click.testing import CliRunner
-from parity.replayer import curl_command
-from parity.sessions import Exchange, Message, Request, Response
 
+from parity.replayer import curl_command
 from parity.repro_cmd import repro
+from parity.sessions import Exchange, Message, Request, Response
 from tests.test_shrink import Journal, journal_setup
 
 pytestmark = pytest.mark.timeout(120)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import msgpack
 import pytest
+
 from parity.sessions import (
     SessionFileError,
     SessionHeader,
@@ -18,7 +19,6 @@ from parity.sessions import (
     SessionWriter,
     read_session,
 )
-
 from tests.factories import make_exchange
 
 posix_only = pytest.mark.skipif(sys.platform == "win32", reason="POSIX permission bits")

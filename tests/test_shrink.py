@@ -19,10 +19,10 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+
 from parity.differ import Differ, Difference, DiffKind, Outcome, Verdict, Where, signature_of
 from parity.replayer.shrink import ddmin, shape, shows_signature
 from parity.sessions import read_session
-
 from parity.shrink_cmd import shrink
 from tests.journal import record_pilot as record_journal_pilot
 from tests.journal import start_backend

@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import click
-import parity.triage.db
 import pytest
 from click.testing import CliRunner, Result
-from parity.triage import ResultsDB
 
+import parity.triage.db
 from parity.report_cmd import report, runs, show
+from parity.triage import ResultsDB
 from tests.test_triage_db import fill
 
 

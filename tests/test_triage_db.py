@@ -9,8 +9,9 @@ import stat
 from collections.abc import Iterator
 from pathlib import Path
 
-import parity.triage.db
 import pytest
+
+import parity.triage.db
 from parity.differ.model import Difference, DiffKind, HttpResponse, Outcome, Verdict, Where
 from parity.sessions.secrets import is_secret_header, is_secret_key
 from parity.triage import (

@@ -6,12 +6,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from sqlite_utils import Database
+
 from parity.differ.findings import finding_id, finding_keys
 from parity.differ.model import Difference, DiffKind, HttpResponse, Outcome, Verdict, Where
 from parity.differ.signature import signature_of
 from parity.triage import ExchangeResult, ResultsDB, RunInfo, schema
 from parity.triage.compare import finding_changes
-from sqlite_utils import Database
 
 JSON = [(b"Content-Type", b"application/json")]
 CORS = Difference(Where.HEADER, "access-control-allow-origin", DiffKind.ADDED, None, "*")

@@ -16,13 +16,13 @@ from typing import Any
 import click
 import pytest
 from click.testing import CliRunner, Result
-from parity.differ.noise import LearnedNoise, NoiseKey, NoiseObservations, NoisePolicy, NoiseStats
-from parity.triage import NotFound, ResultsDB, schema
-from parity.triage.noise import EXAMPLE_CHARS
 from sqlite_utils import Database
 
+from parity.differ.noise import LearnedNoise, NoiseKey, NoiseObservations, NoisePolicy, NoiseStats
 from parity.noise_cmd import noise
 from parity.report_cmd import report
+from parity.triage import NotFound, ResultsDB, schema
+from parity.triage.noise import EXAMPLE_CHARS
 from tests.test_triage_db import fill, run_info
 
 SEARCH = "GET /api/vaults/{id}/search"

@@ -12,11 +12,11 @@ from typing import Any
 import click
 import pytest
 from click.testing import CliRunner
+
 from parity.differ.model import Difference, DiffKind, HttpResponse, Outcome, Verdict, Where
+from parity.report_cmd import report, show
 from parity.triage import ExchangeResult, ResultsDB, bench_store, queries, render
 from parity.triage.sentences import Side, agrees, sentence
-
-from parity.report_cmd import report, show
 from tests.test_triage_db import run_info
 
 JSON = [(b"Content-Type", b"application/json")]

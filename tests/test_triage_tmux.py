@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from parity.triage import ResultsDB
 
+from parity.triage import ResultsDB
 from tests.procs import BIN, ROOT
 from tests.test_triage_verdicts import fid, make_run
 

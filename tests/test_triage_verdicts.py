@@ -16,15 +16,15 @@ from pathlib import Path
 import click
 import pytest
 from click.testing import CliRunner, Result
-from parity.differ.findings import FindingKey, finding_id
-from parity.differ.model import Difference, DiffKind, HttpResponse, Outcome, Verdict, Where
-from parity.triage import ExchangeResult, NotFound, ResultsDB, RunInfo, schema, walk
-from parity.triage.compare import finding_changes
-from parity.triage.verdicts import VERDICTS
 from rich.console import Console
 from sqlite_utils import Database
 
+from parity.differ.findings import FindingKey, finding_id
+from parity.differ.model import Difference, DiffKind, HttpResponse, Outcome, Verdict, Where
 from parity.gate_cmd import gate
+from parity.triage import ExchangeResult, NotFound, ResultsDB, RunInfo, schema, walk
+from parity.triage.compare import finding_changes
+from parity.triage.verdicts import VERDICTS
 from parity.triage_cmd import VERDICT_CHOICES, compare, mark, triage
 
 JSON = [(b"Content-Type", b"application/json")]

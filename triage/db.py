@@ -26,6 +26,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from sqlite_utils import Database
+
 from parity.differ.findings import FindingKey, finding_id, finding_keys, grouped
 from parity.differ.model import Outcome
 from parity.differ.noise import LearnedNoise, NoiseObservations, NoisePolicy
@@ -35,7 +37,6 @@ from parity.triage.errors import NoDatabase, NotFound, NotResultsDB, TriageError
 from parity.triage.masking import mask_difference, mask_headers, mask_text
 from parity.triage.model import ExchangeResult, RunInfo
 from parity.triage.text import describe_difference, dumps
-from sqlite_utils import Database
 
 BATCH_SIZE = 1000
 FLUSH_INTERVAL = 2.0

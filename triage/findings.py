@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from sqlite_utils import Database
+
 from parity.differ.findings import (
     CROSS_ROUTE,
     DIFFERENCE,
@@ -28,7 +30,6 @@ from parity.differ.findings import (
 )
 from parity.differ.model import Difference, DiffKind, Where
 from parity.triage.text import loads
-from sqlite_utils import Database
 
 UPSERT_FINDING = (
     "INSERT INTO findings (id, scope, route, place, path, kind, transition, category, "

@@ -8,13 +8,14 @@ import time
 from collections import Counter
 from typing import Any
 
-from parity.triage.queries import parity_percent
-from parity.triage.sent import format_sent
-from parity.triage.text import describe_difference
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
+
+from parity.triage.queries import parity_percent
+from parity.triage.sent import format_sent
+from parity.triage.text import describe_difference
 
 MAX_LINE = 500
 """Characters of one body-diff line shown by `parity show` (minified JSON is one line)."""

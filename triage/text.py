@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import orjson
+
 from parity.differ.signature import place
 
 

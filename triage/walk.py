@@ -19,13 +19,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from parity.triage import queries, render
-from parity.triage.finding_queries import finding_detail, first_mismatch, run_findings
-from parity.triage.verdicts import verdict_of
 from rich.console import Console
 from rich.markup import escape
 from rich.rule import Rule
 from rich.text import Text
+
+from parity.triage import queries, render
+from parity.triage.finding_queries import finding_detail, first_mismatch, run_findings
+from parity.triage.verdicts import verdict_of
 
 if TYPE_CHECKING:
     from parity.triage.db import ResultsDB
