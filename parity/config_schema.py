@@ -8,18 +8,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from parity.config_model import (
-    CONFIG_FILE,
-    DEFAULT_CONCURRENCY,
-    DEFAULT_DB,
-    DEFAULT_RESET_TIMEOUT,
-    DEFAULT_SESSIONS,
-    DEFAULT_TIMEOUT,
-    Config,
-    ConfigError,
-    GateConfig,
-    TargetConfig,
-)
+from parity.config_model import CONFIG_FILE, Config, ConfigError, GateConfig, TargetConfig
 
 _Check = Callable[[Any, str], Any]
 
@@ -153,17 +142,13 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None) -> Config:
             raise _fail(where, label, 'needs url = "http://…"')
         targets[name] = TargetConfig(name, values["url"], values.get("reset"))
     paths, replay, gate = (tables.get(n, {}) for n in ("paths", "replay", "gate"))
+    # The keys of [paths] and [replay] are Config's field names; a key not set keeps its default.
+    located: dict[str, Any] = {key: _relative(base, value) for key, value in paths.items()}
     config = Config(
         path=path,
-        sessions=_relative(base, paths["sessions"]) if "sessions" in paths else DEFAULT_SESSIONS,
-        db=_relative(base, paths["db"]) if "db" in paths else DEFAULT_DB,
-        rules=_relative(base, paths["rules"]) if "rules" in paths else None,
+        **located,
+        **replay,
         targets=targets,
-        target=replay.get("target"),
-        baseline=replay.get("baseline", ()),
-        concurrency=replay.get("concurrency", DEFAULT_CONCURRENCY),
-        timeout=replay.get("timeout", DEFAULT_TIMEOUT),
-        reset_timeout=replay.get("reset_timeout", DEFAULT_RESET_TIMEOUT),
         gate=GateConfig(
             max_open=gate.get("max_open"),
             out=_relative(base, gate["out"]) if "out" in gate else None,
