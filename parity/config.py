@@ -54,17 +54,15 @@ import click
 
 from parity.config_model import (
     CONFIG_FILE,
-    DEFAULT_CONCURRENCY,
     DEFAULT_DB,
-    DEFAULT_RESET_TIMEOUT,
     DEFAULT_SESSIONS,
-    DEFAULT_TIMEOUT,
     Config,
     ConfigError,
     GateConfig,
     TargetConfig,
 )
 from parity.config_schema import KNOWN_TABLES, parse_config
+from parity.defaults import DEFAULT_CONCURRENCY, DEFAULT_RESET_TIMEOUT, DEFAULT_TIMEOUT
 
 __all__ = [
     "CONFIG_ENV",

@@ -8,14 +8,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from parity.defaults import DEFAULT_CONCURRENCY, DEFAULT_RESET_TIMEOUT, DEFAULT_TIMEOUT
 from parity.errors import UserError
 
 CONFIG_FILE = "parity.toml"
 DEFAULT_SESSIONS = Path(".parity") / "sessions"
 DEFAULT_DB = Path(".parity") / "parity.db"
-DEFAULT_CONCURRENCY = 8
-DEFAULT_TIMEOUT = 30.0
-DEFAULT_RESET_TIMEOUT = 60.0
 
 
 class ConfigError(UserError):

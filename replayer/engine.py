@@ -23,6 +23,7 @@ from typing import Protocol
 
 import aiohttp
 
+from parity.defaults import DEFAULT_CONCURRENCY, DEFAULT_RESET_TIMEOUT, DEFAULT_TIMEOUT
 from parity.differ import Differ, HttpRequest, HttpResponse, Outcome, Verdict
 from parity.differ.noise import LearnedNoise, NoiseObservations, NoisePolicy
 from parity.replayer.client import (
@@ -36,7 +37,7 @@ from parity.replayer.client import (
 from parity.replayer.correlate import Scalar, ValueMap, request_values
 from parity.replayer.explain import sent_record
 from parity.replayer.outgoing import Outgoing, Target, build, recorded_origin
-from parity.replayer.reset import DEFAULT_RESET_TIMEOUT, ResetError, reset_target
+from parity.replayer.reset import ResetError, reset_target
 from parity.sessions import Exchange, SessionReader
 from parity.sessions.secrets import is_secret_header, mask_path
 from parity.triage import ExchangeResult
@@ -79,8 +80,8 @@ class ReplaySettings:
     target: Target
     baselines: tuple[Target, ...] = ()
     """Live reference backends: what differs between them and the recording is noise."""
-    concurrency: int = 8
-    timeout: float = 30.0
+    concurrency: int = DEFAULT_CONCURRENCY
+    timeout: float = DEFAULT_TIMEOUT
     resets: Mapping[Target, str] = field(default_factory=dict)
     """Reset commands by target (the target or a baseline), run before each session."""
     reset_timeout: float = DEFAULT_RESET_TIMEOUT

@@ -24,9 +24,9 @@ import subprocess
 import tempfile
 from typing import IO
 
+from parity.defaults import DEFAULT_RESET_TIMEOUT
 from parity.exceptions import ParityError
 
-DEFAULT_RESET_TIMEOUT = 60.0
 PLACEHOLDER = "{target}"
 _TAIL = 4096
 

@@ -21,11 +21,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from parity.defaults import DEFAULT_CONCURRENCY, DEFAULT_RESET_TIMEOUT, DEFAULT_TIMEOUT
 from parity.differ import Differ, HttpRequest, LearnedNoise, RouteRule, Rules, detect_route_keys
 from parity.replayer.correlate import Scalar, request_values
 from parity.replayer.engine import Progress, Replayer, ReplaySettings, ReplayTotals, record_request
 from parity.replayer.outgoing import Target
-from parity.replayer.reset import DEFAULT_RESET_TIMEOUT
 from parity.sessions import SessionFileError, SessionReader
 from parity.triage import ResultsDB, RunInfo, TriageError
 
@@ -96,8 +96,8 @@ def replay_settings(
     baselines: Sequence[tuple[str, str | None]] = (),
     *,
     target_reset: str | None = None,
-    concurrency: int = 8,
-    timeout: float = 30.0,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    timeout: float = DEFAULT_TIMEOUT,
     reset_timeout: float = DEFAULT_RESET_TIMEOUT,
     verify_tls: bool = True,
 ) -> ReplaySettings:
