@@ -3,13 +3,18 @@ replay tests that need servers minting their own values."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
 import orjson
 from aiohttp import web
 
+from parity.differ import Differ
+from parity.replayer import ReplaySettings, Target, replay_sequence
 from parity.sessions import Exchange, Request, Response
+from parity.triage import ExchangeResult
 
 
 async def serve(app: web.Application) -> tuple[web.AppRunner, str]:
@@ -65,3 +70,47 @@ class Recording:
             )
         )
         return received
+
+
+Script = Callable[[Recording], Awaitable[object]]
+
+
+def record_and_replay(
+    recorded: web.Application,
+    script: Script,
+    target: web.Application,
+    baseline: web.Application | None = None,
+    *,
+    session: str,
+) -> tuple[list[Exchange], list[ExchangeResult]]:
+    """`script` sent to `recorded` (kept as exchanges), then replayed against `target`
+    (and `baseline`), each app on its own port; every server is stopped after."""
+
+    async def run() -> tuple[list[Exchange], list[ExchangeResult]]:
+        runners: list[web.AppRunner] = []
+
+        async def up(app: web.Application) -> str:
+            runner, url = await serve(app)
+            runners.append(runner)
+            return url
+
+        try:
+            recording_url = await up(recorded)
+            target_url = await up(target)
+            baselines = (Target(await up(baseline), "baseline"),) if baseline is not None else ()
+            async with aiohttp.ClientSession() as http:
+                recording = Recording(http, recording_url)
+                await script(recording)
+            results = await replay_sequence(
+                recording.exchanges,
+                session=session,
+                upstream=recording_url,
+                settings=ReplaySettings(Target(target_url), baselines),
+                differ=Differ(),
+            )
+            return recording.exchanges, results
+        finally:
+            for runner in runners:
+                await runner.cleanup()
+
+    return asyncio.run(run())

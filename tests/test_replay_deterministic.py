@@ -9,21 +9,17 @@ later requests carry the candidate's own values, so the session goes on.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import uuid
 from typing import Any
 
-import aiohttp
 import orjson
 import pytest
 from aiohttp import web
 
-from parity.differ import Differ, Outcome
-from parity.replayer import ReplaySettings, Target, replay_sequence
-from parity.sessions import Exchange
+from parity.differ import Outcome
 from parity.triage import ExchangeResult
-from tests.live import Recording, serve
+from tests.live import Recording, record_and_replay
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -69,42 +65,19 @@ class Indexes:
         return web.json_response(doc) if doc else web.json_response({}, status=404)
 
 
-async def _record(base: str) -> list[Exchange]:
-    async with aiohttp.ClientSession() as http:
-        recording = Recording(http, base)
-        index = orjson.loads(await recording.send("POST", "/index", {"fields": ["age"]}))
-        doc = orjson.loads(await recording.send("POST", "/docs", {"name": "Ada"}))
-        await recording.send("GET", f"/index/{index['id']}")
-        await recording.send("GET", f"/docs/{doc['id']}")
-    return recording.exchanges
+async def _script(recording: Recording) -> None:
+    index = orjson.loads(await recording.send("POST", "/index", {"fields": ["age"]}))
+    doc = orjson.loads(await recording.send("POST", "/docs", {"name": "Ada"}))
+    await recording.send("GET", f"/index/{index['id']}")
+    await recording.send("GET", f"/docs/{doc['id']}")
 
 
 def _replay(candidate: Indexes, baseline: Indexes | None) -> list[ExchangeResult]:
-    async def run() -> list[ExchangeResult]:
-        runners: list[web.AppRunner] = []
-        try:
-            recording, recording_url = await serve(Indexes("md5").app())
-            runners.append(recording)
-            target, target_url = await serve(candidate.app())
-            runners.append(target)
-            baselines: tuple[Target, ...] = ()
-            if baseline is not None:
-                reference, baseline_url = await serve(baseline.app())
-                runners.append(reference)
-                baselines = (Target(baseline_url, "baseline"),)
-            exchanges = await _record(recording_url)
-            return await replay_sequence(
-                exchanges,
-                session=SESSION,
-                upstream=recording_url,
-                settings=ReplaySettings(Target(target_url), baselines),
-                differ=Differ(),
-            )
-        finally:
-            for runner in runners:
-                await runner.cleanup()
-
-    return asyncio.run(run())
+    reference = baseline.app() if baseline is not None else None
+    _, results = record_and_replay(
+        Indexes("md5").app(), _script, candidate.app(), reference, session=SESSION
+    )
+    return results
 
 
 def _changed(results: list[ExchangeResult]) -> dict[int, list[str]]:

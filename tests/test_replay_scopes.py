@@ -9,23 +9,20 @@ recorded and listed as ambiguous, and a mismatch carries the request as it was s
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import aiohttp
 import orjson
 import pytest
 from aiohttp import web
 
-from parity.differ import Differ, Outcome
-from parity.replayer import ReplaySettings, Target, replay_sequence
+from parity.differ import Outcome
 from parity.sessions import Exchange
 from parity.triage import ExchangeResult
 from parity.triage.sent import format_sent
-from tests.live import Recording, serve
+from tests.live import Recording, record_and_replay
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -142,44 +139,19 @@ SCRIPT: list[tuple[str, str, dict[str, Any] | None]] = [
 ]
 
 
-async def _record(base: str) -> list[Exchange]:
-    """The script sent to the recording's backend, kept as exchanges."""
-    async with aiohttp.ClientSession() as http:
-        recording = Recording(http, base)
-        for method, path, body in SCRIPT:
-            await recording.send(method, path, body)
-    return recording.exchanges
+async def _script(recording: Recording) -> None:
+    """The script sent to the recording's backend."""
+    for method, path, body in SCRIPT:
+        await recording.send(method, path, body)
 
 
 def _replay(
     target: Blog, baseline: Blog | None = None
 ) -> tuple[list[Exchange], list[ExchangeResult]]:
-    async def run() -> tuple[list[Exchange], list[ExchangeResult]]:
-        runners: list[web.AppRunner] = []
-        try:
-            recording, recording_url = await serve(Blog(13, 13, reuse=True).app())
-            runners.append(recording)
-            replayed, target_url = await serve(target.app())
-            runners.append(replayed)
-            baselines: tuple[Target, ...] = ()
-            if baseline is not None:
-                reference, baseline_url = await serve(baseline.app())
-                runners.append(reference)
-                baselines = (Target(baseline_url, "baseline"),)
-            exchanges = await _record(recording_url)
-            results = await replay_sequence(
-                exchanges,
-                session=SESSION,
-                upstream=recording_url,
-                settings=ReplaySettings(Target(target_url), baselines),
-                differ=Differ(),
-            )
-        finally:
-            for runner in runners:
-                await runner.cleanup()
-        return exchanges, results
-
-    return asyncio.run(run())
+    reference = baseline.app() if baseline is not None else None
+    return record_and_replay(
+        Blog(13, 13, reuse=True).app(), _script, target.app(), reference, session=SESSION
+    )
 
 
 def test_two_resources_minting_the_same_ids_keep_their_own_new_ids() -> None:
