@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import time
 from dataclasses import dataclass, field
 
@@ -98,7 +99,9 @@ async def send_websocket(
     http: aiohttp.ClientSession, request: Outgoing, recorded: list[Message], timeout: float
 ) -> Answer:
     """Replay a WebSocket conversation: send the client's frames in recorded order,
-    wait for as many server frames as the recording had between them."""
+    wait for as many server frames as the recording had between them. Every wait is
+    bounded by `timeout`: the connection and handshake, each frame sent or received,
+    the close."""
     url = URL(request.url, encoded=True)
     url = url.with_scheme("wss" if url.scheme == "https" else "ws")
     headers = [
@@ -108,25 +111,27 @@ async def send_websocket(
     ]
     started = time.perf_counter()
     received: list[Message] = []
+    waiting = "the WebSocket handshake"
     try:
-        async with http.ws_connect(
-            url, headers=CIMultiDict(headers), timeout=aiohttp.ClientWSTimeout(ws_close=timeout)
-        ) as ws:
-            for message in recorded:
-                if message.from_client:
-                    if message.kind == "text":
-                        await ws.send_str(message.content.decode("utf-8", "replace"))
-                    else:
-                        await ws.send_bytes(message.content)
-                    continue
-                frame = await ws.receive(timeout=timeout)
-                if frame.type == aiohttp.WSMsgType.TEXT:
-                    received.append(Message("text", False, frame.data.encode(), time.time()))
-                elif frame.type == aiohttp.WSMsgType.BINARY:
-                    received.append(Message("binary", False, frame.data, time.time()))
-                else:
-                    break
-    except (TimeoutError, aiohttp.ClientError, OSError, ValueError) as exc:
+        # The handshake is an HTTP request under the pool's timeout (none): bound it here.
+        async with asyncio.timeout(timeout):
+            ws = await http.ws_connect(
+                url,
+                headers=CIMultiDict(headers),
+                timeout=aiohttp.ClientWSTimeout(ws_receive=timeout, ws_close=timeout),
+            )
+        waiting = "a WebSocket frame"
+        try:
+            await _converse(ws, recorded, received, timeout)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await _close(ws, timeout)
+            raise
+        waiting = "the WebSocket close"
+        await _close(ws, timeout)
+    except TimeoutError as exc:
+        raise SendError(f"timed out waiting for {waiting}", url=request.url) from exc
+    except (aiohttp.ClientError, OSError, ValueError) as exc:
         raise SendError(_describe(exc), url=request.url) from exc
     return Answer(
         status=101,
@@ -135,6 +140,38 @@ async def send_websocket(
         elapsed_ms=(time.perf_counter() - started) * 1000,
         messages=received,
     )
+
+
+async def _close(ws: aiohttp.ClientWebSocketResponse, timeout: float) -> None:
+    """Close under a bound: aiohttp waits `ws_close` for the server's close frame and
+    then gives up quietly; this bound is for a server that does not even read."""
+    async with asyncio.timeout(2 * timeout):
+        await ws.close()
+
+
+async def _converse(
+    ws: aiohttp.ClientWebSocketResponse,
+    recorded: list[Message],
+    received: list[Message],
+    timeout: float,
+) -> None:
+    """The recorded conversation on an open WebSocket, each frame under `timeout`; the
+    server's frames appended to `received`."""
+    for message in recorded:
+        if message.from_client:
+            async with asyncio.timeout(timeout):
+                if message.kind == "text":
+                    await ws.send_str(message.content.decode("utf-8", "replace"))
+                else:
+                    await ws.send_bytes(message.content)
+            continue
+        frame = await ws.receive(timeout=timeout)
+        if frame.type == aiohttp.WSMsgType.TEXT:
+            received.append(Message("text", False, frame.data.encode(), time.time()))
+        elif frame.type == aiohttp.WSMsgType.BINARY:
+            received.append(Message("binary", False, frame.data, time.time()))
+        else:
+            break
 
 
 def server_frames(messages: list[Message]) -> bytes:
