@@ -14,12 +14,18 @@ shrink attempt) and returns the results instead of storing them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import functools
+import os
+import sys
+import traceback
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
+from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -38,7 +44,7 @@ from parity.replayer.correlate import Scalar, ValueMap, request_values
 from parity.replayer.explain import sent_record
 from parity.replayer.outgoing import Outgoing, Target, build, recorded_origin
 from parity.replayer.reset import ResetError, reset_target
-from parity.sessions import Exchange, SessionReader
+from parity.sessions import Exchange, Response, SessionReader
 from parity.sessions.secrets import is_secret_header, mask_path
 from parity.triage import ExchangeResult
 
@@ -170,11 +176,20 @@ class Replayer:
             for result in self._pending:
                 redo = self._redo.get(id(result))
                 if redo is not None:
-                    result.verdict = redo(differ)
+                    try:
+                        result.verdict = redo(differ)
+                    except Exception as exc:  # the first verdict stands, and says why
+                        result.verdict = _errored(result.verdict, internal("the differ", exc))
         self._redo.clear()
         verdicts = [r.verdict for r in self._pending]
         before = sum(len(v.noise) for v in verdicts)
-        differ.settle(verdicts, self._route_exchanges)
+        try:
+            differ.settle(verdicts, self._route_exchanges)
+        except Exception as exc:  # stored unsettled, each an error saying why
+            reason = internal("the differ (settling learned noise)", exc)
+            for result in self._pending:
+                if result.verdict.suspects:
+                    result.verdict = _errored(result.verdict, reason)
         self.settled_as_noise = sum(len(v.noise) for v in verdicts) - before
         for result in self._pending:
             self._store(result)
@@ -292,10 +307,7 @@ class Replayer:
                     url=mask_path(exchange.request.path),
                     route=route,
                     verdict=verdict,
-                    request_headers=[
-                        (k, b"***" if is_secret_header(k) else v)
-                        for k, v in exchange.request.headers
-                    ],
+                    request_headers=_masked_headers(exchange),
                     request_body=exchange.request.body,
                     expected=HttpResponse(recorded.status, recorded.headers, recorded.body),
                     expected_ms=_recorded_ms(exchange),
@@ -320,23 +332,45 @@ class Replayer:
             sent = list(
                 await asyncio.gather(*(self._send(exchange, side, origin, http) for side in sides))
             )
+        # Anything unexpected from here on (a hostile answer tripping correlation or the
+        # differ) is this exchange's `error` verdict, never the run's.
+        try:
+            self._judge(session, exchange, recorded, sides, sent, origin)
+        except _Failed as failed:
+            reason = internal(failed.stage, failed.exc)
+            self._store(self._failed(session, exchange, sent, sides, reason))
+
+    def _judge(
+        self,
+        session: str,
+        exchange: Exchange,
+        recorded: Response,
+        sides: list[_Side],
+        sent: list[tuple[Outgoing, Answer | str]],
+        origin: str,
+    ) -> None:
+        """Learn from the answers, compare, and store the result (or hold it for the end
+        of the run); an exception on the way is raised as `_Failed` naming the stage."""
         answers = [answer for _, answer in sent]
-        expected_body = (
-            server_frames(exchange.messages)
-            if exchange.websocket_close is not None
-            else recorded.body
-        )
-        expected_headers = [] if exchange.websocket_close is not None else recorded.headers
-        for side, answer in zip(sides, answers, strict=True):
-            if isinstance(answer, Answer):
-                side.values.learn(
-                    expected_headers,
-                    expected_body,
-                    answer.headers,
-                    answer.body,
-                    seq=exchange.seq,
-                    path=exchange.request.path,
-                )
+        with _stage("correlation"):
+            expected_body = (
+                server_frames(exchange.messages)
+                if exchange.websocket_close is not None
+                else recorded.body
+            )
+            expected_headers = [] if exchange.websocket_close is not None else recorded.headers
+            for side, answer in zip(sides, answers, strict=True):
+                if isinstance(answer, Answer):
+                    side.values.learn(
+                        expected_headers,
+                        expected_body,
+                        answer.headers,
+                        answer.body,
+                        seq=exchange.seq,
+                        path=exchange.request.path,
+                    )
+            actual_values = sides[0].values.comparable(side.values for side in sides[1:])
+            baselines_values = [side.values.reverse() for side in sides[1:]]
         actual = answers[0]
         request = HttpRequest(
             exchange.request.method,
@@ -351,45 +385,45 @@ class Replayer:
         baselines = [
             _response(a, side.target) for a, side in zip(answers[1:], sides[1:], strict=True)
         ]
-        actual_values = sides[0].values.comparable(side.values for side in sides[1:])
-        baselines_values = [side.values.reverse() for side in sides[1:]]
-        verdict = self.differ.compare(
-            request,
-            expected,
-            actual_response,
-            actual_values=actual_values,
-            baselines=baselines,
-            baselines_values=baselines_values,
-            error=actual if isinstance(actual, str) else None,
-        )
-        self._route_exchanges[verdict.route] += 1
-        if any(b is not None for b in baselines):
-            self.observations.observe(
-                verdict.route,
-                verdict.baseline_differences,
-                [*verdict.differences, *verdict.noise, *verdict.suspects],
+        with _stage("the differ"):
+            verdict = self.differ.compare(
+                request,
+                expected,
+                actual_response,
+                actual_values=actual_values,
+                baselines=baselines,
+                baselines_values=baselines_values,
+                error=actual if isinstance(actual, str) else None,
             )
-        result = ExchangeResult(
-            session=session,
-            seq=exchange.seq,
-            method=exchange.request.method,
-            url=mask_path(exchange.request.path),
-            route=verdict.route,
-            verdict=verdict,
-            request_headers=[
-                (k, b"***" if is_secret_header(k) else v) for k, v in exchange.request.headers
-            ],
-            request_body=exchange.request.body,
-            expected=expected,
-            actual=actual_response,
-            baseline_status=next((b.status for b in baselines if b is not None), None),
-            expected_ms=_recorded_ms(exchange),
-            actual_ms=actual.elapsed_ms if isinstance(actual, Answer) else None,
-            ambiguous_ids=list(sent[0][0].ambiguous),
-        )
-        if verdict.outcome is not Outcome.MATCHED or verdict.suspects:
-            # What was sent, for `parity show`: only where there is something to explain.
-            result.sent = sent_record(session, sent[0][0], sent[1][0] if len(sent) > 1 else None)
+            if any(b is not None for b in baselines):
+                self.observations.observe(
+                    verdict.route,
+                    verdict.baseline_differences,
+                    [*verdict.differences, *verdict.noise, *verdict.suspects],
+                )
+        with _stage("the replayer"):
+            result = ExchangeResult(
+                session=session,
+                seq=exchange.seq,
+                method=exchange.request.method,
+                url=mask_path(exchange.request.path),
+                route=verdict.route,
+                verdict=verdict,
+                request_headers=_masked_headers(exchange),
+                request_body=exchange.request.body,
+                expected=expected,
+                actual=actual_response,
+                baseline_status=next((b.status for b in baselines if b is not None), None),
+                expected_ms=_recorded_ms(exchange),
+                actual_ms=actual.elapsed_ms if isinstance(actual, Answer) else None,
+                ambiguous_ids=list(sent[0][0].ambiguous),
+            )
+            if verdict.outcome is not Outcome.MATCHED or verdict.suspects:
+                # What was sent, for `parity show`: only where there is something to explain.
+                result.sent = sent_record(
+                    session, sent[0][0], sent[1][0] if len(sent) > 1 else None
+                )
+        self._route_exchanges[verdict.route] += 1
         # With a baseline, a mismatch waits too: a spot where the baseline agreed with
         # the recording here by chance may show as noise elsewhere in the run.
         if verdict.suspects or (verdict.differences and self.settings.baselines):
@@ -407,11 +441,61 @@ class Replayer:
         else:
             self._store(result)
 
+    def _failed(
+        self,
+        session: str,
+        exchange: Exchange,
+        sent: list[tuple[Outgoing, Answer | str]],
+        sides: list[_Side],
+        reason: str,
+    ) -> ExchangeResult:
+        """The `error` result of an exchange whose handling failed: the recorded request
+        and response, the target's answer as received, the reason."""
+        request = HttpRequest(
+            exchange.request.method,
+            exchange.request.path,
+            exchange.request.headers,
+            exchange.request.body,
+        )
+        try:
+            route = self.differ.route(request)
+        except Exception:
+            route = f"{request.method} {urlsplit(request.path).path}"
+        self._route_exchanges[route] += 1
+        recorded = exchange.response
+        actual = sent[0][1]
+        result = ExchangeResult(
+            session=session,
+            seq=exchange.seq,
+            method=exchange.request.method,
+            url=mask_path(exchange.request.path),
+            route=route,
+            verdict=Verdict(Outcome.ERROR, route, error=reason),
+            request_headers=_masked_headers(exchange),
+            request_body=exchange.request.body,
+            expected=(
+                HttpResponse(recorded.status, recorded.headers, recorded.body)
+                if recorded is not None
+                else None
+            ),
+            actual=_response(actual, sides[0].target),
+            expected_ms=_recorded_ms(exchange),
+            actual_ms=actual.elapsed_ms if isinstance(actual, Answer) else None,
+        )
+        with contextlib.suppress(Exception):
+            result.sent = sent_record(session, sent[0][0], sent[1][0] if len(sent) > 1 else None)
+        return result
+
     async def _send(
         self, exchange: Exchange, side: _Side, origin: str, http: aiohttp.ClientSession
     ) -> tuple[Outgoing, Answer | str]:
-        """The request as built for this side, and its answer (or why there is none)."""
-        outgoing = build(exchange.request, side.target, side.values, origin)
+        """The request as built for this side, and its answer (or why there is none:
+        never an exception)."""
+        where = f"{side.target.name} {side.target.url}"
+        try:
+            outgoing = build(exchange.request, side.target, side.values, origin)
+        except Exception as exc:
+            return _as_recorded(exchange, side.target), f"{where}: {internal('correlation', exc)}"
         try:
             if exchange.websocket_close is not None:
                 answer = await send_websocket(
@@ -420,8 +504,58 @@ class Replayer:
             else:
                 answer = await send(http, outgoing, self.settings.timeout)
         except SendError as exc:
-            return outgoing, f"{side.target.name} {side.target.url}: {exc}"
+            return outgoing, f"{where}: {exc}"
+        except Exception as exc:
+            return outgoing, f"{where}: {internal('sending', exc)}"
         return outgoing, answer
+
+
+class _Failed(Exception):
+    """An exchange's handling failed at `stage` (the exception: `exc`)."""
+
+    def __init__(self, stage: str, exc: Exception) -> None:
+        super().__init__(stage)
+        self.stage = stage
+        self.exc = exc
+
+
+@contextlib.contextmanager
+def _stage(stage: str) -> Iterator[None]:
+    """`with _stage("the differ"): ...`: an exception inside is raised again as
+    `_Failed` naming the stage."""
+    try:
+        yield
+    except Exception as exc:
+        raise _Failed(stage, exc) from exc
+
+
+def internal(stage: str, exc: BaseException) -> str:
+    """An exchange's `error` reason for an unexpected exception: `internal error in the
+    differ: ValueError: ...`; with PARITY_DEBUG=1 the traceback goes to stderr."""
+    if os.environ.get("PARITY_DEBUG"):
+        traceback.print_exception(exc, file=sys.stderr)
+    return f"internal error in {stage}: {type(exc).__name__}: {exc}".rstrip(": ")
+
+
+def _errored(verdict: Verdict, reason: str) -> Verdict:
+    """`verdict` as an `error` with `reason`, its differences kept for the record."""
+    return dataclasses.replace(verdict, outcome=Outcome.ERROR, error=reason)
+
+
+def _as_recorded(exchange: Exchange, target: Target) -> Outgoing:
+    """The request as recorded, pointed at `target` (when building it failed)."""
+    request = exchange.request
+    return Outgoing(
+        request.method,
+        target.origin + target.prefix + request.path,
+        [],
+        request.body,
+        request.path,
+    )
+
+
+def _masked_headers(exchange: Exchange) -> list[tuple[bytes, bytes]]:
+    return [(k, b"***" if is_secret_header(k) else v) for k, v in exchange.request.headers]
 
 
 def _compare_again(
