@@ -1,0 +1,191 @@
+"""`parity replay` against targets that misbehave on purpose (hung sockets, silent
+WebSockets, stalled event streams, answers that trip the differ): every wait is under
+`--timeout`, one exchange's failure is that exchange's `error` verdict, and the run
+finishes with everything stored, exit 1."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from parity.differ import Differ, HttpRequest, Outcome, Rules, Verdict
+from parity.replayer import ReplaySettings, Target, replay_sequence
+from parity.sessions import Exchange, Message, SessionStore
+from parity.triage import ExchangeResult
+from tests.factories import make_exchange
+from tests.live import serve
+from tests.procs import Proc, parity, python
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def _get(seq: int, path: str, body: bytes = b'{"ok": true}') -> Exchange:
+    exchange = make_exchange(seq, path=path, body=body)
+    exchange.request.method = "GET"
+    exchange.request.body = b""
+    exchange.messages = []
+    assert exchange.response is not None
+    exchange.response.headers = [(b"Content-Type", b"application/json; charset=utf-8")]
+    return exchange
+
+
+def _websocket(seq: int) -> Exchange:
+    exchange = _get(seq, "/ws", b"")
+    assert exchange.response is not None
+    exchange.response.status = 101
+    exchange.response.headers = [(b"Upgrade", b"websocket")]
+    exchange.messages = [Message("text", True, b"hi", 1.0), Message("text", False, b"yo", 1.1)]
+    exchange.websocket_close = {"code": 1000, "reason": "", "closed_by_client": True}
+    return exchange
+
+
+def _events(seq: int) -> Exchange:
+    exchange = _get(seq, "/events", b"data: first\n\ndata: second\n\n")
+    assert exchange.response is not None
+    exchange.response.headers = [(b"Content-Type", b"text/event-stream")]
+    return exchange
+
+
+def _session(root: Path, exchanges: list[Exchange]) -> Path:
+    with SessionStore(root).create(label="t", upstream="http://127.0.0.1:5000") as writer:
+        for exchange in exchanges:
+            writer.append(exchange)
+    return root
+
+
+def _replay(sessions: Path, target: str, db: Path, *extra: str) -> tuple[int, str, float]:
+    """The real CLI, bounded: exit code, stderr, seconds taken."""
+    started = time.monotonic()
+    done = subprocess.run(
+        parity("replay", str(sessions), "--target", target, "--db", str(db), "-q", *extra),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    return done.returncode, done.stderr, time.monotonic() - started
+
+
+def _stored(db: Path) -> dict[str, str | None]:
+    """url -> error (None when the exchange was compared), for every stored exchange."""
+    done = subprocess.run(
+        parity("report", "--db", str(db), "--json"), capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    errors = {m["url"]: m["error"] for m in report["mismatches"]}
+    assert report["run"]["finished_at"] is not None
+    return {"total": str(report["totals"]["exchanges"]), **errors}
+
+
+def test_a_target_that_accepts_and_never_answers_times_out_per_exchange(tmp_path: Path) -> None:
+    sessions = _session(tmp_path / "s", [_get(1, "/a"), _websocket(2), _get(3, "/b")])
+    db = tmp_path / "parity.db"
+    with Proc(python("tests/hostile_backend.py", "silent")) as backend:
+        url = backend.wait_for(r"HOSTILE_LISTENING (\S+)").group(1)
+        code, stderr, took = _replay(sessions, url, db, "--timeout", "0.5")
+    assert code == 1, stderr
+    assert took < 10
+    stored = _stored(db)
+    assert stored.pop("total") == "3"
+    assert set(stored) == {"/a", "/ws", "/b"}
+    assert all("timed out" in (error or "") for error in stored.values()), stored
+    assert "timed out waiting for the WebSocket handshake" in (stored["/ws"] or "")
+
+
+def test_a_websocket_that_never_sends_a_frame_and_a_stalled_event_stream_time_out(
+    tmp_path: Path,
+) -> None:
+    exchanges = [_get(1, "/a"), _websocket(2), _events(3), _get(4, "/b")]
+    sessions = _session(tmp_path / "s", exchanges)
+    db = tmp_path / "parity.db"
+    with Proc(python("tests/hostile_backend.py", "app")) as backend:
+        url = backend.wait_for(r"HOSTILE_LISTENING (\S+)").group(1)
+        code, stderr, took = _replay(sessions, url, db, "--timeout", "0.5")
+    assert code == 1, stderr
+    assert took < 10
+    stored = _stored(db)
+    assert stored.pop("total") == "4"  # /a and /b matched, the others errors
+    assert stored == {
+        "/ws": f"target {url}: timed out waiting for a WebSocket frame",
+        "/events": f"target {url}: timed out",
+    }
+
+
+def test_an_answer_in_a_charset_that_is_not_text_never_aborts_the_run(tmp_path: Path) -> None:
+    exchange = _get(2, "/hex", b"cafe")  # the target answers caf\xe9: not equal bytes
+    assert exchange.response is not None
+    exchange.response.headers = [(b"Content-Type", b"text/plain; charset=hex")]
+    sessions = _session(tmp_path / "s", [_get(1, "/a"), exchange, _get(3, "/b")])
+    db = tmp_path / "parity.db"
+    with Proc(python("tests/hostile_backend.py", "app")) as backend:
+        url = backend.wait_for(r"HOSTILE_LISTENING (\S+)").group(1)
+        code, stderr, _ = _replay(sessions, url, db)
+    assert code == 1, stderr
+    stored = _stored(db)
+    assert stored.pop("total") == "3"
+    assert list(stored) == ["/hex"]  # an error verdict or a difference, and only there
+
+
+# -- the differ raising on one exchange (a fake differ: pure logic, in process) ---------
+
+
+def _raising_on(path: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    compare = Differ.compare
+
+    def hostile(self: Differ, request: HttpRequest, *args: Any, **kwargs: Any) -> Verdict:
+        if request.path == path:
+            raise ValueError("no codec for this body")
+        return compare(self, request, *args, **kwargs)
+
+    monkeypatch.setattr(Differ, "compare", hostile)
+
+
+async def _replay_three(debug: bool, monkeypatch: pytest.MonkeyPatch) -> list[ExchangeResult]:
+    async def ok(request: web.Request) -> web.Response:
+        return web.json_response({"ok": True})
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", ok)
+    runner, base = await serve(app)
+    if debug:
+        monkeypatch.setenv("PARITY_DEBUG", "1")
+    else:
+        monkeypatch.delenv("PARITY_DEBUG", raising=False)
+    try:
+        return await replay_sequence(
+            [_get(1, "/a"), _get(2, "/b"), _get(3, "/c")],
+            session="s",
+            upstream="http://127.0.0.1:5000",
+            settings=ReplaySettings(Target(base), timeout=5),
+            differ=Differ(Rules()),
+        )
+    finally:
+        await runner.cleanup()
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_the_differ_raising_on_one_exchange_is_that_exchanges_error_verdict(
+    debug: bool, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _raising_on("/b", monkeypatch)
+    results = asyncio.run(_replay_three(debug, monkeypatch))
+    assert [r.url for r in results] == ["/a", "/b", "/c"]
+    assert [r.verdict.outcome for r in results] == [
+        Outcome.MATCHED,
+        Outcome.ERROR,
+        Outcome.MATCHED,
+    ]
+    failed = results[1]
+    assert (
+        failed.verdict.error == "internal error in the differ: ValueError: no codec for this body"
+    )
+    assert failed.actual is not None and failed.actual.status == 200  # the answer is kept
+    stderr = capsys.readouterr().err
+    assert ("Traceback" in stderr and "no codec for this body" in stderr) is debug
