@@ -7,6 +7,11 @@ one, sessions run one at a time whatever `concurrency` says. A failed reset mean
 session is not replayed: each of its exchanges is an `error` verdict carrying the reason,
 and `ReplayTotals.reset_failures` names the session.
 
+One exchange's failure is that exchange's `error` verdict, never the run's: sending
+turns any failure into the side's error text, and an exception while correlating with
+the answer, in the differ or building the result is stored as `internal error in
+<stage>: <Exception>: ...` (the traceback on stderr under PARITY_DEBUG=1).
+
 `replay_sequence` replays a list of exchanges held in memory (a session's prefix, a
 shrink attempt) and returns the results instead of storing them.
 """
@@ -179,14 +184,16 @@ class Replayer:
                     try:
                         result.verdict = redo(differ)
                     except Exception as exc:  # the first verdict stands, and says why
-                        result.verdict = _errored(result.verdict, internal("the differ", exc))
+                        result.verdict = _errored(
+                            result.verdict, _internal_error("the differ", exc)
+                        )
         self._redo.clear()
         verdicts = [r.verdict for r in self._pending]
         before = sum(len(v.noise) for v in verdicts)
         try:
             differ.settle(verdicts, self._route_exchanges)
         except Exception as exc:  # stored unsettled, each an error saying why
-            reason = internal("the differ (settling learned noise)", exc)
+            reason = _internal_error("the differ (settling learned noise)", exc)
             for result in self._pending:
                 if result.verdict.suspects:
                     result.verdict = _errored(result.verdict, reason)
@@ -337,7 +344,7 @@ class Replayer:
         try:
             self._judge(session, exchange, recorded, sides, sent, origin)
         except _Failed as failed:
-            reason = internal(failed.stage, failed.exc)
+            reason = _internal_error(failed.stage, failed.exc)
             self._store(self._failed(session, exchange, sent, sides, reason))
 
     def _judge(
@@ -495,7 +502,9 @@ class Replayer:
         try:
             outgoing = build(exchange.request, side.target, side.values, origin)
         except Exception as exc:
-            return _as_recorded(exchange, side.target), f"{where}: {internal('correlation', exc)}"
+            return _as_recorded(
+                exchange, side.target
+            ), f"{where}: {_internal_error('correlation', exc)}"
         try:
             if exchange.websocket_close is not None:
                 answer = await send_websocket(
@@ -506,7 +515,7 @@ class Replayer:
         except SendError as exc:
             return outgoing, f"{where}: {exc}"
         except Exception as exc:
-            return outgoing, f"{where}: {internal('sending', exc)}"
+            return outgoing, f"{where}: {_internal_error('sending', exc)}"
         return outgoing, answer
 
 
@@ -529,7 +538,7 @@ def _stage(stage: str) -> Iterator[None]:
         raise _Failed(stage, exc) from exc
 
 
-def internal(stage: str, exc: BaseException) -> str:
+def _internal_error(stage: str, exc: BaseException) -> str:
     """An exchange's `error` reason for an unexpected exception: `internal error in the
     differ: ValueError: ...`; with PARITY_DEBUG=1 the traceback goes to stderr."""
     if os.environ.get("PARITY_DEBUG"):
