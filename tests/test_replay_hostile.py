@@ -60,20 +60,30 @@ def _session(root: Path, exchanges: list[Exchange]) -> Path:
     return root
 
 
-def _replay(sessions: Path, target: str, db: Path, *extra: str) -> tuple[int, str, float]:
-    """The real CLI, bounded: exit code, stderr, seconds taken."""
-    started = time.monotonic()
-    done = subprocess.run(
-        parity("replay", str(sessions), "--target", target, "--db", str(db), "-q", *extra),
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    return done.returncode, done.stderr, time.monotonic() - started
+def _replay(
+    backend: str, exchanges: list[Exchange], tmp: Path, *extra: str
+) -> tuple[str, dict[str, str | None], float]:
+    """The real CLI replaying `exchanges` against `tests/hostile_backend.py backend`,
+    bounded, exit 1: the backend's URL, what was stored (`_stored`), seconds taken."""
+    sessions = _session(tmp / "s", exchanges)
+    db = tmp / "parity.db"
+    with Proc(python("tests/hostile_backend.py", backend)) as server:
+        url = server.wait_for(r"HOSTILE_LISTENING (\S+)").group(1)
+        started = time.monotonic()
+        done = subprocess.run(
+            parity("replay", str(sessions), "--target", url, "--db", str(db), "-q", *extra),
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        took = time.monotonic() - started
+    assert done.returncode == 1, done.stderr
+    return url, _stored(db), took
 
 
 def _stored(db: Path) -> dict[str, str | None]:
-    """url -> error (None when the exchange was compared), for every stored exchange."""
+    """url -> error (None for a difference) of every exchange not matched, and `total`:
+    how many were stored; the run is finished."""
     done = subprocess.run(
         parity("report", "--db", str(db), "--json"), capture_output=True, text=True, timeout=30
     )
@@ -85,14 +95,9 @@ def _stored(db: Path) -> dict[str, str | None]:
 
 
 def test_a_target_that_accepts_and_never_answers_times_out_per_exchange(tmp_path: Path) -> None:
-    sessions = _session(tmp_path / "s", [_get(1, "/a"), _websocket(2), _get(3, "/b")])
-    db = tmp_path / "parity.db"
-    with Proc(python("tests/hostile_backend.py", "silent")) as backend:
-        url = backend.wait_for(r"HOSTILE_LISTENING (\S+)").group(1)
-        code, stderr, took = _replay(sessions, url, db, "--timeout", "0.5")
-    assert code == 1, stderr
+    exchanges = [_get(1, "/a"), _websocket(2), _get(3, "/b")]
+    _, stored, took = _replay("silent", exchanges, tmp_path, "--timeout", "0.5")
     assert took < 10
-    stored = _stored(db)
     assert stored.pop("total") == "3"
     assert set(stored) == {"/a", "/ws", "/b"}
     assert all("timed out" in (error or "") for error in stored.values()), stored
@@ -103,14 +108,8 @@ def test_a_websocket_that_never_sends_a_frame_and_a_stalled_event_stream_time_ou
     tmp_path: Path,
 ) -> None:
     exchanges = [_get(1, "/a"), _websocket(2), _events(3), _get(4, "/b")]
-    sessions = _session(tmp_path / "s", exchanges)
-    db = tmp_path / "parity.db"
-    with Proc(python("tests/hostile_backend.py", "app")) as backend:
-        url = backend.wait_for(r"HOSTILE_LISTENING (\S+)").group(1)
-        code, stderr, took = _replay(sessions, url, db, "--timeout", "0.5")
-    assert code == 1, stderr
+    url, stored, took = _replay("app", exchanges, tmp_path, "--timeout", "0.5")
     assert took < 10
-    stored = _stored(db)
     assert stored.pop("total") == "4"  # /a and /b matched, the others errors
     assert stored == {
         "/ws": f"target {url}: timed out waiting for a WebSocket frame",
@@ -122,13 +121,7 @@ def test_an_answer_in_a_charset_that_is_not_text_never_aborts_the_run(tmp_path: 
     exchange = _get(2, "/hex", b"cafe")  # the target answers caf\xe9: not equal bytes
     assert exchange.response is not None
     exchange.response.headers = [(b"Content-Type", b"text/plain; charset=hex")]
-    sessions = _session(tmp_path / "s", [_get(1, "/a"), exchange, _get(3, "/b")])
-    db = tmp_path / "parity.db"
-    with Proc(python("tests/hostile_backend.py", "app")) as backend:
-        url = backend.wait_for(r"HOSTILE_LISTENING (\S+)").group(1)
-        code, stderr, _ = _replay(sessions, url, db)
-    assert code == 1, stderr
-    stored = _stored(db)
+    _, stored, _ = _replay("app", [_get(1, "/a"), exchange, _get(3, "/b")], tmp_path)
     assert stored.pop("total") == "3"
     assert list(stored) == ["/hex"]  # an error verdict or a difference, and only there
 
