@@ -11,8 +11,9 @@ Bytes that are not valid in the charset are never replaced by U+FFFD (which woul
 `caf\\xe9` equal `caf\\xe8`): each becomes a lone surrogate of its own (Python's
 `surrogateescape`, U+DC80..U+DCFF; for the few bytes below 0x80 that a multibyte codec
 rejects, U+DC00 + byte), so different bytes stay different strings. Before a value leaves
-the differ (differences, previews, `render`) `printable` writes such surrogates as
-`\\xNN` (and any other lone surrogate as `\\uNNNN`): valid UTF-8 everywhere after.
+the differ (differences, previews, `render`) `printable` writes U+DC80..U+DCFF as `\\xNN`
+(the byte) and any other lone surrogate (a JSON `\\ud800`, a byte below 0x80) as
+`\\uNNNN`: valid UTF-8 everywhere after.
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ _LONE = re.compile("[\ud800-\udfff]")
 
 def _written(match: re.Match[str]) -> str:
     code = ord(match.group())
-    return f"\\x{code - 0xDC00:02x}" if 0xDC00 <= code <= 0xDCFF else f"\\u{code:04x}"
+    return f"\\x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"\\u{code:04x}"
 
 
 def printable_text(text: str) -> str:

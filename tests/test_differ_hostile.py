@@ -215,6 +215,7 @@ def test_printable_writes_lone_surrogates_and_leaves_the_rest() -> None:
     value = {"k": ["x"], 1: None}
     assert printable(value) is value
     assert printable({"\udcff": ("\udc80", 2)}) == {"\\xff": ("\\x80", 2)}
+    assert printable_text("\udc00\udc7f") == "\\udc00\\udc7f"  # not escaped bytes
 
 
 def test_a_bz2_body_with_a_bz2_charset_is_text_not_a_crash() -> None:
