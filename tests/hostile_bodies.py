@@ -9,8 +9,7 @@ GET /bomb                          `br` body that decodes to BOMB_BYTES of zeros
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
+import socket
 
 import brotli
 from aiohttp import web
@@ -48,19 +47,9 @@ def make_app() -> web.Application:
     return app
 
 
-async def main() -> None:
-    runner = web.AppRunner(make_app(), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    print(f"HOSTILE_LISTENING http://127.0.0.1:{port}", flush=True)
-    try:
-        await asyncio.Event().wait()
-    finally:
-        await runner.cleanup()
-
-
 if __name__ == "__main__":
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(main())
+    app = make_app()
+    listening = socket.create_server(("127.0.0.1", 0))  # listens: early clients wait
+    port = listening.getsockname()[1]
+    print(f"HOSTILE_LISTENING http://127.0.0.1:{port}", flush=True)
+    web.run_app(app, sock=listening, print=None, access_log=None)
