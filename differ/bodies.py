@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from parity.differ.content import STRUCTURED, Body
+from parity.differ.content import STRUCTURED, Body, too_large_text
 from parity.differ.model import Difference, DiffKind, Where
 from parity.differ.structure import preview
 
@@ -88,3 +88,13 @@ def family_difference(expected: Body, e_value: object, actual: Body, a_value: ob
     return Difference(
         Where.BODY, "$", DiffKind.TYPE_CHANGED, shown(expected, e_value), shown(actual, a_value)
     )
+
+
+def too_large_difference(expected: Body, actual: Body) -> Difference:
+    """One `changed` at `$` when a side's decoding stopped at the cap (`MAX_DECODED`):
+    that side reads `body too large to compare (N MB decoded)`, the other as a preview."""
+
+    def side(body: Body) -> object:
+        return too_large_text(body.too_large) if body.too_large else shown(body, body.value)
+
+    return Difference(Where.BODY, "$", DiffKind.CHANGED, side(expected), side(actual))

@@ -29,8 +29,22 @@ from typing import Any
 
 import orjson
 
-from parity.differ.bodies import binary_difference, family, family_difference, text_difference
-from parity.differ.content import Body, decode_body, has_lossy_float, header_values, reparse_exact
+from parity.differ.bodies import (
+    binary_difference,
+    family,
+    family_difference,
+    text_difference,
+    too_large_difference,
+)
+from parity.differ.charsets import has_lone_surrogates, printable, printable_text
+from parity.differ.content import (
+    Body,
+    decode_body,
+    has_lossy_float,
+    header_values,
+    reparse_exact,
+    too_large_text,
+)
 from parity.differ.derived import DerivedHeaders
 from parity.differ.errors import error_changed, is_error, summary, with_details
 from parity.differ.headers import HeaderPolicy, HeaderView, collect, diff_headers
@@ -111,9 +125,10 @@ class _Side:
             value = self.value
         except RecursionError:
             value = None
-        return summary(
+        found = summary(
             self.response.status, types[0] if types else None, value, self.body.media_type
         )
+        return {key: printable(item) for key, item in found.items()}
 
 
 def _header_case(policy: HeaderPolicy, *responses: HttpResponse) -> bool | None:
@@ -420,7 +435,10 @@ class Differ:
             else _header_case(self.policy, expected.response, actual.response),
             derived=derived if bodies_speak else None,
         )
-        return out + header_differences + body_differences, header_wire + body_wire
+        return (
+            _printable(out + header_differences + body_differences),
+            _printable(header_wire + body_wire),
+        )
 
     def _bodies(
         self, expected: _Side, actual: _Side, applied: set[str], leeway: Leeway, observe: bool
@@ -435,6 +453,8 @@ class Differ:
         speak = eb.decoded and ab.decoded and not (eb.kind == ab.kind == "empty")
         if eb.data == ab.data and eb.decoded == ab.decoded:
             return [], [], speak
+        if eb.too_large or ab.too_large:  # not compared: decoding stopped at the cap
+            return [too_large_difference(eb, ab)], [], speak
         try:
             return (*self._decoded_bodies(expected, actual, applied, leeway, observe), speak)
         except RecursionError:  # absurdly deep nesting: compare the bytes, say so
@@ -553,17 +573,20 @@ class Differ:
         )
         normalizer = Normalizer(scope, ValueMap(values), Origins([response.origin]), set())
         body = decode_body(response.headers, response.body)
+        if body.too_large:
+            return f"<{too_large_text(body.too_large)}>"
         value = normalizer.body(body)
         if value is IGNORED:
             return "<ignored by rules>"
         if family(body) == "structured":
             try:
                 return orjson.dumps(value, option=orjson.OPT_INDENT_2).decode("utf-8")
-            except TypeError:
-                return json.dumps(value, indent=2, ensure_ascii=False, default=repr)
+            except TypeError:  # big integers, odd leaves, lone surrogates (invalid bytes)
+                text = json.dumps(value, indent=2, ensure_ascii=False, default=repr)
+                return printable_text(text)
         if family(body) == "text":
             assert isinstance(value, str)
-            return value
+            return printable_text(value)
         if family(body) == "empty":
             return ""
         return body.describe()
@@ -605,6 +628,21 @@ def _same_instant(difference: Difference, eb: Body, ab: Body, style: int) -> boo
     if substitute(raw_e, unused, style) != e or substitute(raw_a, unused, style) != a:
         return False
     return same_instants(raw_e, raw_a)
+
+
+def _printable(differences: list[Difference]) -> list[Difference]:
+    """`differences` with lone surrogates (bytes not valid in a body's charset) written
+    out (`differ.charsets.printable`), so that every value leaving the differ is valid
+    UTF-8. Runs after the comparison: different bytes were already different."""
+    out = differences
+    for n, d in enumerate(differences):
+        if has_lone_surrogates((d.path, d.expected, d.actual)):
+            if out is differences:
+                out = list(differences)
+            out[n] = Difference(
+                d.where, printable_text(d.path), d.kind, printable(d.expected), printable(d.actual)
+            )
+    return out
 
 
 def _parsed_alike(expected: Body, actual: Body) -> bool:

@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl
 
 import orjson
 
+from parity.differ.charsets import decode_text, text_encoding
 from parity.differ.xmltree import parse_xml
 from parity.exceptions import ParityError
 
@@ -62,6 +63,9 @@ class Body:
     decoded: bool = True
     """False if some Content-Encoding could not be undone (then `data` is still encoded)."""
     charset: str | None = None
+    too_large: int = 0
+    """Bytes decoded when decoding stopped at MAX_DECODED (0: it did not); then `data` is
+    the raw body, and the body is not compared (`too_large_text`)."""
 
     def describe(self) -> str:
         """`<N bytes of TYPE>`, for binary bodies and previews."""
@@ -87,6 +91,19 @@ def media_type_of(header: str) -> tuple[str, dict[str, str]]:
 # --- Content-Encoding --------------------------------------------------------------------
 
 
+class TooLarge(DecodeError):
+    """Decoding stopped at the cap: the body is not compared (see `too_large_text`)."""
+
+    def __init__(self, decoded: int) -> None:
+        super().__init__(f"decoded body exceeds {MAX_DECODED} bytes")
+        self.decoded = decoded
+
+
+def too_large_text(decoded: int) -> str:
+    """What a difference says of a body whose decoding stopped at the cap."""
+    return f"body too large to compare ({decoded // 2**20} MB decoded)"
+
+
 def _zlib_stream(data: bytes, wbits: int) -> bytes:
     """Decompress every member (gzip allows several), bounded by MAX_DECODED."""
     out: list[bytes] = []
@@ -96,7 +113,7 @@ def _zlib_stream(data: bytes, wbits: int) -> bytes:
         chunk = stream.decompress(data, MAX_DECODED - total + 1)
         total += len(chunk)
         if stream.unconsumed_tail or total > MAX_DECODED:
-            raise DecodeError(f"decoded body exceeds {MAX_DECODED} bytes")
+            raise TooLarge(total)
         if not stream.eof:
             raise DecodeError("truncated stream")
         out.append(chunk)
@@ -118,12 +135,37 @@ def _inflate(data: bytes) -> bytes:
         return _zlib_stream(data, -15)
 
 
+_BROTLI_RATIO = 2**22
+"""More output than one byte of brotli input can make: a meta-block holds at most 16 MiB
+and needs about ten bytes of header and prefix codes, so under 2 MiB per byte (the
+reference encoder makes 0.65 MiB per byte of zeros)."""
+_BROTLI_PIECE = 2**16
+
+
 def _unbrotli(data: bytes) -> bytes:
+    """Brotli, streamed: brotli 1.1's `Decompressor.process` has no output limit, so the
+    input goes in pieces of at most (what the cap leaves) / `_BROTLI_RATIO` bytes, and
+    decoding stops as soon as the output passes the cap. One call's output is then at
+    most what the cap leaves plus one meta-block (16 MiB: a copy command whose bits came
+    in an earlier piece), so decoding never runs far past the cap: a 1.6 KB body that
+    decodes to 1 GiB stops at 520 MiB."""
     import brotli  # lazily: most bodies are not br
 
-    out = brotli.decompress(data)
-    assert isinstance(out, bytes)
-    return out
+    decompressor = brotli.Decompressor()
+    out: list[bytes] = []
+    total = 0
+    at = 0
+    while at < len(data):
+        piece = max(1, min(_BROTLI_PIECE, (MAX_DECODED - total) // _BROTLI_RATIO))
+        chunk = decompressor.process(data[at : at + piece])
+        at += piece
+        total += len(chunk)
+        if total > MAX_DECODED:
+            raise TooLarge(total)
+        out.append(chunk)
+    if not decompressor.is_finished():
+        raise DecodeError("truncated stream")
+    return b"".join(out)
 
 
 def _unzstd(data: bytes) -> bytes:
@@ -132,7 +174,7 @@ def _unzstd(data: bytes) -> bytes:
     reader = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data), read_across_frames=True)
     out = reader.read(MAX_DECODED + 1)
     if len(out) > MAX_DECODED:
-        raise DecodeError(f"decoded body exceeds {MAX_DECODED} bytes")
+        raise TooLarge(len(out))
     return bytes(out)
 
 
@@ -145,11 +187,21 @@ _DECODERS: dict[str, Callable[[bytes], bytes]] = {
 }
 
 
-def decode_content_encoding(data: bytes, encodings: list[str]) -> tuple[bytes, list[str], bool]:
-    """Undo the Content-Encoding values (applied left to right, so undone right to left).
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    """What `decode_content_encoding` made of a body."""
 
-    Returns (bytes, notes, fully_decoded); on the first failure the bytes are the raw body.
-    """
+    data: bytes
+    """The decoded bytes, or the raw body if some encoding could not be undone."""
+    notes: list[str]
+    ok: bool
+    too_large: int = 0
+    """Bytes decoded when decoding stopped at MAX_DECODED (0: it did not)."""
+
+
+def undo_encodings(data: bytes, encodings: list[str]) -> Decoded:
+    """Undo the Content-Encoding values (applied left to right, so undone right to left),
+    every step under the one cap MAX_DECODED. Never raises."""
     names = [n.strip().lower() for value in encodings for n in value.split(",") if n.strip()]
     notes: list[str] = []
     current = data
@@ -158,39 +210,80 @@ def decode_content_encoding(data: bytes, encodings: list[str]) -> tuple[bytes, l
             continue
         decoder = _DECODERS.get(name)
         if decoder is None:
-            return data, [f"undecodable:{name}:unknown encoding"], False
+            return Decoded(data, [f"undecodable:{name}:unknown encoding"], False)
         try:
             current = decoder(current)
+        except TooLarge as exc:
+            return Decoded(data, [f"too-large:{name}:{exc}"], False, exc.decoded)
         except Exception as exc:  # any codec failure means "compare the raw bytes"
-            return data, [f"undecodable:{name}:{exc}".splitlines()[0][:200]], False
+            return Decoded(data, [f"undecodable:{name}:{exc}".splitlines()[0][:200]], False)
         notes.append(f"decoded:{name}")
-    return current, notes, True
+    return Decoded(current, notes, True)
+
+
+def decode_content_encoding(data: bytes, encodings: list[str]) -> tuple[bytes, list[str], bool]:
+    """`undo_encodings` as (bytes, notes, fully_decoded); on the first failure the bytes
+    are the raw body."""
+    decoded = undo_encodings(data, encodings)
+    return decoded.data, decoded.notes, decoded.ok
 
 
 # --- Content-Type ------------------------------------------------------------------------
 
 
-def text_of(data: bytes, charset: str | None) -> str:
-    """Bytes as text in `charset` (utf-8 if absent or unknown); bad bytes become U+FFFD."""
-    encoding = "utf-8"
-    if charset:
-        try:
-            encoding = codecs.lookup(charset).name
-        except LookupError:
-            encoding = "utf-8"
+def text_and_check(data: bytes, charset: str | None) -> tuple[str, bool]:
+    """(bytes as text in `charset`, True if every byte was valid there). UTF-8 if the
+    charset is absent, unknown or not a character set (`differ.charsets`); an invalid
+    byte becomes a lone surrogate of its own, never U+FFFD. Never raises."""
+    encoding = text_encoding(charset) or "utf-8"
     if encoding == "utf-8" and data.startswith(codecs.BOM_UTF8):
         data = data[len(codecs.BOM_UTF8) :]
-    return data.decode(encoding, errors="replace")
+    return decode_text(data, encoding)
 
 
-def parse_json(data: bytes, charset: str | None = None, *, exact: bool = False) -> object:
+def text_of(data: bytes, charset: str | None) -> str:
+    """Bytes as text in `charset` (see `text_and_check`). Never raises."""
+    return text_and_check(data, charset)[0]
+
+
+INVALID_BYTES = "invalid-bytes:kept"
+"""The note of a body with bytes not valid in its charset (each kept as its own
+character, see `differ.charsets`)."""
+
+
+def _text_noted(data: bytes, charset: str | None, notes: list[str]) -> str:
+    text, valid = text_and_check(data, charset)
+    if not valid and INVALID_BYTES not in notes:
+        notes.append(INVALID_BYTES)
+    return text
+
+
+def parse_json(
+    data: bytes, charset: str | None = None, *, exact: bool = False, notes: list[str] | None = None
+) -> object:
     """Parse JSON. orjson reads integers beyond 64 bits as floats; `exact=True` uses the
-    slower json module, which keeps them (see `is_lossy_float`). Raises ValueError."""
+    slower json module, which keeps them (see `is_lossy_float`). Bytes that are not valid
+    in the charset (UTF-8 by default) are kept as lone surrogates, so a changed byte is a
+    changed string (noted in `notes` as `invalid-bytes:kept`). Raises ValueError."""
     if data.startswith(codecs.BOM_UTF8):
         data = data[len(codecs.BOM_UTF8) :]
-    if charset and codecs.lookup(charset).name != "utf-8":
-        return json.loads(data.decode(charset))
-    return json.loads(data) if exact else orjson.loads(data)
+    encoding = text_encoding(charset) or "utf-8"
+    if encoding != "utf-8":
+        text, valid = decode_text(data, encoding)
+        if not valid and notes is not None:
+            notes.append(INVALID_BYTES)
+        return json.loads(text)
+    try:
+        return json.loads(data) if exact else orjson.loads(data)
+    except ValueError as exc:
+        text, valid = decode_text(data, "utf-8")
+        if valid and "surrogate" not in str(exc):
+            raise
+        if not valid and notes is not None:
+            notes.append(INVALID_BYTES)
+        # Invalid UTF-8, or an escaped lone surrogate orjson refuses: the json module
+        # reads the text with each bad byte kept as its own lone surrogate.
+        return json.loads(text)
 
 
 def is_lossy_float(value: float) -> bool:
@@ -281,14 +374,14 @@ def _looks_like_xml(data: bytes) -> bool:
     return data.lstrip()[:5] == b"<?xml"
 
 
-def _parse(kind: Kind, data: bytes, charset: str | None) -> object:
+def _parse(kind: Kind, data: bytes, charset: str | None, notes: list[str]) -> object:
     if kind == "json":
-        return parse_json(data, charset)
+        return parse_json(data, charset, notes=notes)
     if kind == "xml":
         return parse_xml(data, charset)
     if kind == "msgpack":
         return _msgpack(data)
-    text = text_of(data, charset)
+    text = _text_noted(data, charset, notes)
     if kind == "form":
         return parse_qsl(text, keep_blank_values=True)
     if kind == "sse":
@@ -335,21 +428,24 @@ def classify(media_type: str, data: bytes) -> Kind:
 def decode_body(headers: Iterable[tuple[bytes, bytes]], body: bytes) -> Body:
     """Decode `body` as its headers describe it. Never raises."""
     header_list = list(headers)
-    data, notes, decoded = decode_content_encoding(
-        body, header_values(header_list, "content-encoding")
-    )
+    undone = undo_encodings(body, header_values(header_list, "content-encoding"))
+    data, notes, decoded = undone.data, undone.notes, undone.ok
     types = header_values(header_list, "content-type")
     media_type, params = media_type_of(types[0] if types else "")
     charset = params.get("charset")
     kind = classify(media_type, data) if decoded else ("empty" if not data else "binary")
     if kind in ("empty", "binary"):
-        return Body(kind, data, data or None, media_type, tuple(notes), decoded, charset)
+        return Body(
+            kind, data, data or None, media_type, tuple(notes), decoded, charset, undone.too_large
+        )
+    if charset and text_encoding(charset) is None:
+        notes.append(f"charset-unknown:{charset[:40]}")
     try:
-        value = _parse(kind, data, charset)
+        value = _parse(kind, data, charset, notes)
     except Exception as exc:  # any parse failure: fall back to text (msgpack: bytes)
         notes.append(f"unparsable:{kind}:{type(exc).__name__}")
         if kind == "msgpack":
             return Body("binary", data, data, media_type, tuple(notes), decoded, charset)
         kind = "text"
-        value = text_of(data, charset)
+        value = _text_noted(data, charset, notes)
     return Body(kind, data, value, media_type, tuple(notes), decoded, charset)

@@ -29,10 +29,10 @@ failure raises `XmlRefused` or an expat error; the caller keeps such a body as t
 
 from __future__ import annotations
 
-import codecs
 from typing import NoReturn
 from xml.parsers import expat
 
+from parity.differ.charsets import text_encoding
 from parity.exceptions import ParityError
 
 MAX_DEPTH = 1024
@@ -86,13 +86,8 @@ def _local(name: str) -> str:
 
 
 def _known(charset: str | None) -> str | None:
-    if not charset:
-        return None
-    try:
-        codecs.lookup(charset)
-    except LookupError:
-        return None
-    return charset
+    """`charset` if it names a character set (`differ.charsets`), else None."""
+    return charset if text_encoding(charset) is not None else None
 
 
 def _refuse_dtd(*_args: object) -> NoReturn:

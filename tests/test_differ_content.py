@@ -132,14 +132,18 @@ def test_text_uses_the_charset_parameter() -> None:
     assert body.kind == "text" and body.value == "café"
 
 
-def test_invalid_utf8_text_never_crashes() -> None:
+def test_invalid_utf8_text_never_crashes_and_keeps_every_byte() -> None:
     body = decode_body([(b"Content-Type", b"text/html")], b"<p>\xff\xfe broken \xc3</p>")
-    assert body.kind == "text" and "\ufffd" in str(body.value)
+    assert body.kind == "text" and body.value == "<p>\udcff\udcfe broken \udcc3</p>"
+    assert "\ufffd" not in str(body.value) and "invalid-bytes:kept" in body.notes
     verdict = compare(
         response(b"<p>\xff ok</p>", content_type="text/html"),
         response(b"<p>\xfe ok</p>", content_type="text/html"),
     )
-    assert verdict.outcome is Outcome.MATCHED  # both bad bytes decode to U+FFFD
+    # Two different bad bytes are two different characters, shown as the bytes they are.
+    assert [(d.expected, d.actual) for d in verdict.differences] == [
+        ("<p>\\xff ok</p>", "<p>\\xfe ok</p>")
+    ]
     verdict = compare(
         response(b"<p>\xff a</p>", content_type="text/html"),
         response(b"<p>\xff b</p>", content_type="text/html"),
