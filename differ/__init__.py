@@ -16,6 +16,7 @@ values as the differ does through the names below (`decode_body`, `body_tree`, `
 `canonical`, `identity_key`, `json_type`, ...), not through its modules.
 """
 
+from parity.differ.charsets import printable
 from parity.differ.compare import Differ
 from parity.differ.content import Body, decode_body
 from parity.differ.errors import message_of
@@ -79,6 +80,7 @@ __all__ = [
     "message_of",
     "noise_key",
     "parse_concrete",
+    "printable",
     "route_of",
     "signature_of",
     "substitute_value",

@@ -222,3 +222,10 @@ def test_a_bz2_body_with_a_bz2_charset_is_text_not_a_crash() -> None:
     packed = bz2.compress(b"hello")
     body = decode_body([(b"Content-Type", b"text/plain; charset=bz2")], packed)
     assert body.kind == "text" and isinstance(body.value, str)
+
+
+def test_a_sentence_writes_bytes_that_were_not_text_as_escapes() -> None:
+    from parity.triage.sentences import shown
+
+    assert shown("caf\udce9") == "caf\\xe9"
+    assert shown({"a": "\ud800"}) == '{"a":"\\\\ud800"}'

@@ -37,6 +37,7 @@ from parity.differ import (
     json_type,
     message_of,
     parse_concrete,
+    printable,
     substitute_value,
 )
 from parity.sessions.secrets import MASK, is_secret_header
@@ -112,7 +113,9 @@ def cut(text: str, limit: int = MAX_VALUE) -> str:
 
 def shown(value: object, *, literal: bool = False) -> str:
     """A value for a sentence: text bare (JSON when `literal`), anything else as JSON;
-    secrets in it masked as in shown bodies (a form or JSON text under a secret key)."""
+    secrets in it masked as in shown bodies (a form or JSON text under a secret key);
+    bytes that were not valid text written `\\xNN`."""
+    value = printable(value)
     if isinstance(value, str) and not literal:
         text = value.replace("\r", "\\r").replace("\n", "\\n").replace("\t", "\\t")
     else:
