@@ -46,15 +46,158 @@ class SessionFileError(ParityError):
         self.path = path
 
 
-def _unpacker(file: IO[bytes] | None = None, max_buffer_size: int = _RECORD_LIMIT) -> Any:
-    return msgpack.Unpacker(
-        file,
+def _header_unpacker(data: bytes) -> Any:
+    """For the header: no msgpack header in it may declare more than the bytes read."""
+    limit = len(data)
+    unpacker = msgpack.Unpacker(
         raw=False,
         unicode_errors="strict",
         strict_map_key=True,
-        max_buffer_size=max_buffer_size,
-        read_size=min(_READ_SIZE, max_buffer_size),
+        max_buffer_size=_HEADER_LIMIT,
+        max_bin_len=limit,
+        max_str_len=limit,
+        max_array_len=limit,
+        max_map_len=limit,
+        max_ext_len=limit,
     )
+    unpacker.feed(data)
+    return unpacker
+
+
+def _decode(data: bytes | memoryview) -> Any:
+    """One measured record; every msgpack limit is the record's own size."""
+    limit = len(data)
+    return msgpack.unpackb(
+        data,
+        raw=False,
+        unicode_errors="strict",
+        strict_map_key=True,
+        max_bin_len=limit,
+        max_str_len=limit,
+        max_array_len=limit,
+        max_map_len=limit,
+        max_ext_len=limit,
+    )
+
+
+class _Unmeasurable(Exception):
+    """The record at an offset has no measurable end: the file ends inside it (a torn
+    tail), it declares more than the bytes left, or a byte is not msgpack."""
+
+    def __init__(self, kind: str, detail: str = "") -> None:
+        super().__init__(kind)
+        self.kind = kind
+        self.detail = detail
+
+    def reason(self, offset: int) -> str:
+        if self.kind == "torn":
+            return "torn tail (the recorder stopped mid-write)"
+        if self.kind == "overlong":
+            return f"torn tail or corrupt record at byte {offset}: {self.detail}"
+        return f"corrupt record at byte {offset}: {self.detail}"
+
+
+class _Window:
+    """A read-ahead window on the file: `need` makes sure bytes at an offset are in
+    memory (reading at most `_READ_SIZE` past them), `slice` gives a record's bytes."""
+
+    def __init__(self, file: IO[bytes], size: int) -> None:
+        self.file = file
+        self.size = size
+        self.data = b""
+        self.base = 0
+
+    def load(self, offset: int, count: int) -> None:
+        self.file.seek(offset)
+        self.data = self.file.read(max(count, _READ_SIZE))
+        self.base = offset
+
+    def slice(self, start: int, end: int) -> bytes | memoryview:
+        if start >= self.base and end <= self.base + len(self.data):
+            return memoryview(self.data)[start - self.base : end - self.base]
+        self.file.seek(start)
+        data = self.file.read(end - start)
+        if len(data) != end - start:
+            raise _Unmeasurable("torn")
+        return data
+
+
+# What follows each lead byte that is not a fix-sized one: (kind, length bytes, extra)
+# with kind 0 a scalar of `extra` bytes, 1 a payload (bin/str/ext: its length, then
+# `extra` + length bytes), 2 an array, 3 a map (a count of elements, or of pairs).
+_LEAD: dict[int, tuple[int, int, int]] = {
+    0xC0: (0, 0, 0), 0xC2: (0, 0, 0), 0xC3: (0, 0, 0),
+    0xC4: (1, 1, 0), 0xC5: (1, 2, 0), 0xC6: (1, 4, 0),
+    0xC7: (1, 1, 1), 0xC8: (1, 2, 1), 0xC9: (1, 4, 1),
+    0xCA: (0, 0, 4), 0xCB: (0, 0, 8),
+    0xCC: (0, 0, 1), 0xCD: (0, 0, 2), 0xCE: (0, 0, 4), 0xCF: (0, 0, 8),
+    0xD0: (0, 0, 1), 0xD1: (0, 0, 2), 0xD2: (0, 0, 4), 0xD3: (0, 0, 8),
+    0xD4: (0, 0, 2), 0xD5: (0, 0, 3), 0xD6: (0, 0, 5), 0xD7: (0, 0, 9), 0xD8: (0, 0, 17),
+    0xD9: (1, 1, 0), 0xDA: (1, 2, 0), 0xDB: (1, 4, 0),
+    0xDC: (2, 2, 0), 0xDD: (2, 4, 0),
+    0xDE: (3, 2, 0), 0xDF: (3, 4, 0),
+}  # fmt: skip
+_MAP_LEADS = frozenset([*range(0x80, 0x90), 0xDE, 0xDF])
+
+
+def _measure(window: _Window, start: int, size: int) -> int:
+    """The end offset of the msgpack object at `start`, found by walking its headers
+    (payloads are stepped over, nothing is built). Raises `_Unmeasurable`."""
+    pos = start
+    todo = 1
+    data, base = window.data, window.base
+    while todo:
+        if pos + 9 > base + len(data) and base + len(data) < size:
+            window.load(pos, 9)
+            data, base = window.data, window.base
+        i = pos - base
+        if i < 0:
+            window.load(pos, 9)
+            data, base = window.data, window.base
+            i = 0
+        if i >= len(data):
+            raise _Unmeasurable("torn")
+        lead = data[i]
+        if pos == start and lead not in _MAP_LEADS:
+            raise _Unmeasurable("corrupt", "not a map")
+        todo -= 1
+        if lead < 0x80 or lead >= 0xE0:
+            pos += 1
+            continue
+        if lead < 0x90:
+            todo += 2 * (lead & 0x0F)
+            pos += 1
+        elif lead < 0xA0:
+            todo += lead & 0x0F
+            pos += 1
+        elif lead < 0xC0:
+            pos += 1 + (lead & 0x1F)
+        else:
+            spec = _LEAD.get(lead)
+            if spec is None:
+                raise _Unmeasurable("corrupt", f"byte 0x{lead:02x} is not msgpack")
+            kind, width, extra = spec
+            if i + 1 + width > len(data):
+                raise _Unmeasurable("torn")
+            count = int.from_bytes(data[i + 1 : i + 1 + width], "big") if width else 0
+            pos += 1 + width
+            if kind == 0:
+                pos += extra
+            elif kind == 1:
+                pos += extra + count
+            else:
+                todo += count * (2 if kind == 3 else 1)
+                if todo > size - pos:
+                    what = "map" if kind == 3 else "array"
+                    raise _Unmeasurable(
+                        "overlong",
+                        f"{what} of {count} items declared, {size - pos} bytes follow",
+                    )
+        if pos > size:
+            raise _Unmeasurable("torn")
+    if pos - start > _RECORD_LIMIT:
+        raise _Unmeasurable("corrupt", f"a record of {pos - start} bytes (at most 2 GiB)")
+    return pos
 
 
 class SessionWriter:
@@ -182,8 +325,7 @@ class SessionReader:
         head = self._file.read(_HEADER_LIMIT)
         if not head:
             raise self._not_a_session("it is empty")
-        unpacker = _unpacker(max_buffer_size=_HEADER_LIMIT)
-        unpacker.feed(head)
+        unpacker = _header_unpacker(head)
         try:
             record = unpacker.unpack()
         except msgpack.OutOfData:
@@ -208,25 +350,30 @@ class SessionReader:
         return header, int(unpacker.tell())
 
     def records(self) -> Iterator[Record]:
-        """Every complete record after the header, as raw maps (trailer included)."""
-        self._file.seek(self._body_offset)
-        unpacker = _unpacker(self._file)
-        offset = self._body_offset
+        """Every complete record after the header, as raw maps (trailer included).
+
+        The file has no framing, so each record is first measured (`_measure`: its
+        extent, walking msgpack headers without building anything) and then decoded
+        with msgpack's limits set to its own size: no header can make the reader
+        reserve more than the bytes that follow. A measured record that does not
+        decode (invalid UTF-8, a non-text map key ...) is counted as malformed and the
+        read goes on; bytes that cannot be measured end the read."""
         result = self.result = ReadResult()
-        while True:
+        window = _Window(self._file, self.size)
+        offset = self._body_offset
+        while offset < self.size:
             try:
-                record = unpacker.unpack()
-            except msgpack.OutOfData:
-                if offset < self.size:
-                    result.skipped_reason = "torn tail (the recorder stopped mid-write)"
+                end = _measure(window, offset, self.size)
+            except _Unmeasurable as exc:
+                result.skipped_reason = exc.reason(offset)
                 break
+            try:
+                record = _decode(window.slice(offset, end))
             except (ValueError, msgpack.UnpackException) as exc:
-                result.skipped_reason = f"corrupt record at byte {offset}: {exc}"
-                break
-            if not isinstance(record, dict):
-                result.skipped_reason = f"corrupt record at byte {offset}: not a map"
-                break
-            offset = self._body_offset + int(unpacker.tell())
+                offset = end
+                self._malformed(f"undecodable record: {exc or type(exc).__name__}")
+                continue
+            offset = end
             kind = record.get("kind")
             if kind == "trailer":
                 try:
@@ -240,6 +387,19 @@ class SessionReader:
             yield record
         result.skipped_bytes = self.size - offset if result.skipped_reason else 0
 
+    def exchange_records(self) -> Iterator[Record]:
+        """The raw maps of the exchanges that are well formed (every field checked as
+        `Exchange.from_record` checks it); the others are counted as malformed."""
+        for record in self.records():
+            if record.get("kind") != "exchange":
+                continue
+            try:
+                Exchange.from_record(record)
+            except RecordError as exc:
+                self._malformed(str(exc))
+                continue
+            yield record
+
     def __iter__(self) -> Iterator[Exchange]:
         for record in self.records():
             if record.get("kind") != "exchange":
@@ -248,10 +408,13 @@ class SessionReader:
                 exchange = Exchange.from_record(record)
             except RecordError as exc:
                 # Keep going: one bad record must not cost the rest of a soak session.
-                self.result.malformed_records += 1
-                self.result.first_malformed = self.result.first_malformed or str(exc)
+                self._malformed(str(exc))
                 continue
             yield exchange
+
+    def _malformed(self, why: str) -> None:
+        self.result.malformed_records += 1
+        self.result.first_malformed = self.result.first_malformed or why
 
     def close(self) -> None:
         self._file.close()
