@@ -46,38 +46,28 @@ class SessionFileError(ParityError):
         self.path = path
 
 
+def _options(limit: int) -> dict[str, Any]:
+    """msgpack's options for `limit` bytes: strict text, and no header may declare more
+    items or bytes than there are."""
+    lengths = ("bin", "str", "array", "map", "ext")
+    return {
+        "raw": False,
+        "unicode_errors": "strict",
+        "strict_map_key": True,
+        **{f"max_{kind}_len": limit for kind in lengths},
+    }
+
+
 def _header_unpacker(data: bytes) -> Any:
     """For the header: no msgpack header in it may declare more than the bytes read."""
-    limit = len(data)
-    unpacker = msgpack.Unpacker(
-        raw=False,
-        unicode_errors="strict",
-        strict_map_key=True,
-        max_buffer_size=_HEADER_LIMIT,
-        max_bin_len=limit,
-        max_str_len=limit,
-        max_array_len=limit,
-        max_map_len=limit,
-        max_ext_len=limit,
-    )
+    unpacker = msgpack.Unpacker(max_buffer_size=_HEADER_LIMIT, **_options(len(data)))
     unpacker.feed(data)
     return unpacker
 
 
 def _decode(data: bytes | memoryview) -> Any:
     """One measured record; every msgpack limit is the record's own size."""
-    limit = len(data)
-    return msgpack.unpackb(
-        data,
-        raw=False,
-        unicode_errors="strict",
-        strict_map_key=True,
-        max_bin_len=limit,
-        max_str_len=limit,
-        max_array_len=limit,
-        max_map_len=limit,
-        max_ext_len=limit,
-    )
+    return msgpack.unpackb(data, **_options(len(data)))
 
 
 class _Unmeasurable(Exception):
