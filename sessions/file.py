@@ -12,6 +12,7 @@ back; the reader skips a torn tail and says how many bytes it skipped.
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -65,129 +66,54 @@ def _header_unpacker(data: bytes) -> Any:
     return unpacker
 
 
-def _decode(data: bytes | memoryview) -> Any:
-    """One measured record; every msgpack limit is the record's own size."""
-    return msgpack.unpackb(data, **_options(len(data)))
+class _Until:
+    """The file as msgpack reads it, ending at `end` (the size at open: records a
+    recorder appends later are read on a later open)."""
 
-
-class _Unmeasurable(Exception):
-    """The record at an offset has no measurable end: the file ends inside it (a torn
-    tail), it declares more than the bytes left, or a byte is not msgpack."""
-
-    def __init__(self, kind: str, detail: str = "") -> None:
-        super().__init__(kind)
-        self.kind = kind
-        self.detail = detail
-
-    def reason(self, offset: int) -> str:
-        if self.kind == "torn":
-            return "torn tail (the recorder stopped mid-write)"
-        if self.kind == "overlong":
-            return f"torn tail or corrupt record at byte {offset}: {self.detail}"
-        return f"corrupt record at byte {offset}: {self.detail}"
-
-
-class _Window:
-    """A read-ahead window on the file: `need` makes sure bytes at an offset are in
-    memory (reading at most `_READ_SIZE` past them), `slice` gives a record's bytes."""
-
-    def __init__(self, file: IO[bytes], size: int) -> None:
+    def __init__(self, file: IO[bytes], end: int) -> None:
         self.file = file
-        self.size = size
-        self.data = b""
-        self.base = 0
+        self.end = end
 
-    def load(self, offset: int, count: int) -> None:
-        self.file.seek(offset)
-        self.data = self.file.read(max(count, _READ_SIZE))
-        self.base = offset
-
-    def slice(self, start: int, end: int) -> bytes | memoryview:
-        if start >= self.base and end <= self.base + len(self.data):
-            return memoryview(self.data)[start - self.base : end - self.base]
-        self.file.seek(start)
-        data = self.file.read(end - start)
-        if len(data) != end - start:
-            raise _Unmeasurable("torn")
-        return data
+    def read(self, count: int) -> bytes:
+        return self.file.read(max(0, min(count, self.end - self.file.tell())))
 
 
-# What follows each lead byte that is not a fix-sized one: (kind, length bytes, extra)
-# with kind 0 a scalar of `extra` bytes, 1 a payload (bin/str/ext: its length, then
-# `extra` + length bytes), 2 an array, 3 a map (a count of elements, or of pairs).
-_LEAD: dict[int, tuple[int, int, int]] = {
-    0xC0: (0, 0, 0), 0xC2: (0, 0, 0), 0xC3: (0, 0, 0),
-    0xC4: (1, 1, 0), 0xC5: (1, 2, 0), 0xC6: (1, 4, 0),
-    0xC7: (1, 1, 1), 0xC8: (1, 2, 1), 0xC9: (1, 4, 1),
-    0xCA: (0, 0, 4), 0xCB: (0, 0, 8),
-    0xCC: (0, 0, 1), 0xCD: (0, 0, 2), 0xCE: (0, 0, 4), 0xCF: (0, 0, 8),
-    0xD0: (0, 0, 1), 0xD1: (0, 0, 2), 0xD2: (0, 0, 4), 0xD3: (0, 0, 8),
-    0xD4: (0, 0, 2), 0xD5: (0, 0, 3), 0xD6: (0, 0, 5), 0xD7: (0, 0, 9), 0xD8: (0, 0, 17),
-    0xD9: (1, 1, 0), 0xDA: (1, 2, 0), 0xDB: (1, 4, 0),
-    0xDC: (2, 2, 0), 0xDD: (2, 4, 0),
-    0xDE: (3, 2, 0), 0xDF: (3, 4, 0),
-}  # fmt: skip
-_MAP_LEADS = frozenset([*range(0x80, 0x90), 0xDE, 0xDF])
+def _record_unpacker(file: IO[bytes], offset: int, size: int) -> Any:
+    """Streams records from `offset`: no msgpack header may declare more items or
+    bytes than there are from `offset` to `size`."""
+    file.seek(offset)
+    return msgpack.Unpacker(
+        _Until(file, size),
+        max_buffer_size=_RECORD_LIMIT,
+        read_size=_READ_SIZE,
+        **_options(size - offset),
+    )
 
 
-def _measure(window: _Window, start: int, size: int) -> int:
-    """The end offset of the msgpack object at `start`, found by walking its headers
-    (payloads are stepped over, nothing is built). Raises `_Unmeasurable`."""
-    pos = start
-    todo = 1
-    data, base = window.data, window.base
-    while todo:
-        if pos + 9 > base + len(data) and base + len(data) < size:
-            window.load(pos, 9)
-            data, base = window.data, window.base
-        i = pos - base
-        if i < 0:
-            window.load(pos, 9)
-            data, base = window.data, window.base
-            i = 0
-        if i >= len(data):
-            raise _Unmeasurable("torn")
-        lead = data[i]
-        if pos == start and lead not in _MAP_LEADS:
-            raise _Unmeasurable("corrupt", "not a map")
-        todo -= 1
-        if lead < 0x80 or lead >= 0xE0:
-            pos += 1
-            continue
-        if lead < 0x90:
-            todo += 2 * (lead & 0x0F)
-            pos += 1
-        elif lead < 0xA0:
-            todo += lead & 0x0F
-            pos += 1
-        elif lead < 0xC0:
-            pos += 1 + (lead & 0x1F)
-        else:
-            spec = _LEAD.get(lead)
-            if spec is None:
-                raise _Unmeasurable("corrupt", f"byte 0x{lead:02x} is not msgpack")
-            kind, width, extra = spec
-            if i + 1 + width > len(data):
-                raise _Unmeasurable("torn")
-            count = int.from_bytes(data[i + 1 : i + 1 + width], "big") if width else 0
-            pos += 1 + width
-            if kind == 0:
-                pos += extra
-            elif kind == 1:
-                pos += extra + count
-            else:
-                todo += count * (2 if kind == 3 else 1)
-                if todo > size - pos:
-                    what = "map" if kind == 3 else "array"
-                    raise _Unmeasurable(
-                        "overlong",
-                        f"{what} of {count} items declared, {size - pos} bytes follow",
-                    )
-        if pos > size:
-            raise _Unmeasurable("torn")
-    if pos - start > _RECORD_LIMIT:
-        raise _Unmeasurable("corrupt", f"a record of {pos - start} bytes (at most 2 GiB)")
-    return pos
+# msgpack's message for a header over a limit: "2147483647 exceeds max_array_len(112)".
+_OVER_LIMIT = re.compile(r"^(\d+) exceeds max_(\w+)_len\((\d+)\)$")
+
+
+def _over_limit(exc: ValueError, left: int) -> str | None:
+    """What a header declared past the bytes left, from msgpack's ValueError; None for
+    any other ValueError (text that is not UTF-8, a map key that is not text ...)."""
+    match = _OVER_LIMIT.match(str(exc))
+    if match is None:
+        return None
+    count, kind = match.group(1), match.group(2)
+    unit = "items" if kind in ("array", "map") else "bytes"
+    return f"{kind} of {count} {unit} declared, {left} bytes follow"
+
+
+def _record_end(file: IO[bytes], offset: int, size: int) -> int | None:
+    """Where the msgpack object at `offset` ends, found by skipping it (nothing is built
+    or decoded); None if it does not end before `size` or is not msgpack."""
+    unpacker = _record_unpacker(file, offset, size)
+    try:
+        unpacker.skip()
+    except (ValueError, msgpack.UnpackException):
+        return None
+    return offset + int(unpacker.tell())
 
 
 class SessionWriter:
@@ -342,28 +268,48 @@ class SessionReader:
     def records(self) -> Iterator[Record]:
         """Every complete record after the header, as raw maps (trailer included).
 
-        The file has no framing, so each record is first measured (`_measure`: its
-        extent, walking msgpack headers without building anything) and then decoded
-        with msgpack's limits set to its own size: no header can make the reader
-        reserve more than the bytes that follow. A measured record that does not
-        decode (invalid UTF-8, a non-text map key ...) is counted as malformed and the
-        read goes on; bytes that cannot be measured end the read."""
+        The records are streamed by one msgpack `Unpacker` whose limits are the bytes
+        from its start to the end of the file (it is restarted when fewer than half of
+        them are left): no header can make the reader reserve more than (twice) the
+        bytes that follow it. A header that declares more ends the read, as a torn tail
+        or corrupt record. A record that does not decode (text that is not UTF-8, a map
+        key that is not text ...) but whose end msgpack can find is counted as
+        malformed and the read goes on; bytes that are not msgpack end the read."""
         result = self.result = ReadResult()
-        window = _Window(self._file, self.size)
-        offset = self._body_offset
+        offset = start = self._body_offset
+        unpacker = _record_unpacker(self._file, start, self.size)
         while offset < self.size:
             try:
-                end = _measure(window, offset, self.size)
-            except _Unmeasurable as exc:
-                result.skipped_reason = exc.reason(offset)
+                record = unpacker.unpack()
+            except msgpack.OutOfData:
+                result.skipped_reason = "torn tail (the recorder stopped mid-write)"
                 break
-            try:
-                record = _decode(window.slice(offset, end))
-            except (ValueError, msgpack.UnpackException) as exc:
-                offset = end
-                self._malformed(f"undecodable record: {exc or type(exc).__name__}")
+            except ValueError as exc:
+                over = _over_limit(exc, self.size - offset)
+                end = None if over else _record_end(self._file, offset, self.size)
+                if end is None:
+                    result.skipped_reason = (
+                        f"torn tail or corrupt record at byte {offset}: {over}"
+                        if over
+                        else f"corrupt record at byte {offset}: {exc or type(exc).__name__}"
+                    )
+                    break
+                self._malformed(f"undecodable record: {exc}")
+                offset = start = end
+                unpacker = _record_unpacker(self._file, start, self.size)
                 continue
-            offset = end
+            except msgpack.UnpackException as exc:
+                result.skipped_reason = (
+                    f"corrupt record at byte {offset}: {exc or type(exc).__name__}"
+                )
+                break
+            if not isinstance(record, dict):
+                result.skipped_reason = f"corrupt record at byte {offset}: not a map"
+                break
+            offset = start + int(unpacker.tell())
+            if 2 * (self.size - offset) < self.size - start:
+                start = offset
+                unpacker = _record_unpacker(self._file, start, self.size)
             kind = record.get("kind")
             if kind == "trailer":
                 try:

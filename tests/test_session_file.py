@@ -340,3 +340,34 @@ def test_a_negative_header_version_is_not_a_session(tmp_path: Path) -> None:
     path.write_bytes(msgpack.packb({**_header().to_record(), "version": -5}))
     with pytest.raises(SessionFileError, match=r"malformed header: header.version is -5"):
         SessionReader(path)
+
+
+def test_records_appended_after_open_are_read_on_the_next_open(tmp_path: Path) -> None:
+    # The recorder appends while `parity sessions list` reads: the reader stops at the
+    # size it opened, whatever the limits of the bytes written since.
+    path = tmp_path / "s.parity"
+    writer = SessionWriter(path, _header())
+    writer.append(make_exchange(1))
+    with SessionReader(path) as reader:
+        writer.append(make_exchange(2, body=b"x" * 100_000))
+        assert [e.seq for e in reader] == [1]
+        assert reader.result.skipped_bytes == 0 and not reader.result.skipped_reason
+    writer.close()
+    _, exchanges, result = read_session(path)
+    assert [e.seq for e in exchanges] == [1, 2] and result.trailer is not None
+
+
+def test_a_hostile_header_late_in_a_long_file_is_bounded_by_the_bytes_after_it(
+    tmp_path: Path,
+) -> None:
+    # The limits follow the read (halved as the file is consumed): an array header near
+    # the end that declares more items than the bytes left is a corrupt tail at once.
+    path = tmp_path / "s.parity"
+    writer = SessionWriter(path, _header())
+    for seq in range(1, 41):
+        writer.append(make_exchange(seq, body=b"x" * 10_000))
+    writer.write([b"\x81\xa8messages\xdd\x00\x00\x40\x00" + b"\x00" * 100])
+    writer.close(trailer=False)
+    _, exchanges, result = read_session(path)
+    assert len(exchanges) == 40
+    assert "array of 16384 items declared, 115 bytes follow" in result.skipped_reason
