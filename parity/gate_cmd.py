@@ -40,6 +40,12 @@ DEFAULT_ARTIFACT = Path("logs") / "parity_harness_results.json"
     metavar="N",
     help="Errored exchanges (the target did not answer) allowed.",
 )
+@click.option(
+    "--allow-torn",
+    is_flag=True,
+    help="Pass a run that replayed torn or partly corrupt session files (bytes skipped, "
+    "malformed records passed over); by default such a run fails.",
+)
 @db_option
 @json_option
 @click.pass_context
@@ -49,6 +55,7 @@ def gate(
     out: Path | None,
     max_open: str | None,
     max_errors: str,
+    allow_torn: bool,
     db_path: Path,
     as_json: bool,
 ) -> None:
@@ -56,7 +63,8 @@ def gate(
 
     Exit 0 when the run finished with at most --max-open open findings (no verdict, or
     `bug`; serialization findings only with `[serialization] gate = true` in the run's
-    rules) and at most --max-errors errored exchanges; 1 otherwise; 2 when the gate
+    rules), at most --max-errors errored exchanges and every session file read whole
+    (or --allow-torn); 1 otherwise; 2 when the gate
     cannot run (no database, no such run, bad option, artifact not writable), in which
     case an artifact left at --out by an earlier gate is removed. RUN is a run id or
     prefix, the latest run by default. The artifact's schema: docs/gate.md.
@@ -79,6 +87,7 @@ def gate(
         thresholds = Thresholds(
             max_open=_count("--max-open", max_open),
             max_errors=_count("--max-errors", max_errors),
+            allow_torn=allow_torn,
         )
         with results_at(db_path) as results_db:
             data = build_gate(results_db, run, thresholds, tool_version=__version__)

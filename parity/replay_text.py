@@ -32,10 +32,10 @@ def start_lines(
 
 
 def summary_lines(outcome: RunOutcome) -> list[str]:
-    """After the replay: sessions whose reset failed, the run's totals, the spots not
-    learned as noise."""
+    """After the replay: one warning per torn or partly corrupt session file, sessions
+    whose reset failed, the run's totals, the spots not learned as noise."""
     totals = outcome.totals
-    lines: list[str] = []
+    lines: list[str] = [damaged_line(damage) for damage in outcome.damaged]
     summary = (
         f"{totals.exchanges} exchanges: {totals.matched} matched, {totals.mismatched} mismatched, "
         f"{totals.errors} errors, {totals.noise_suppressed} noise suppressed"
@@ -54,6 +54,27 @@ def summary_lines(outcome: RunOutcome) -> list[str]:
     if outcome.noise_excluded:
         lines.append(state_drift_line(outcome.noise_excluded))
     return lines
+
+
+def damaged_line(damage: dict[str, object]) -> str:
+    """The warning for one session file the reader could not read whole (an item of
+    `runs.meta["damaged_sessions"]`): what was skipped, what was recovered."""
+    parts: list[str] = []
+    skipped = damage.get("skipped_bytes")
+    if skipped:
+        parts.append(f"{skipped} bytes skipped ({damage.get('skipped_reason')})")
+    malformed = damage.get("malformed_records")
+    if malformed:
+        records = "record" if malformed == 1 else "records"
+        parts.append(
+            f"{malformed} malformed {records} passed over (first: {damage.get('first_malformed')})"
+        )
+    kind = "torn" if skipped else "partly corrupt"
+    return (
+        f"parity replay: warning: session {damage.get('session')} ({damage.get('path')}) is "
+        f"{kind}: {'; '.join(parts)}; {damage.get('exchanges')} exchanges recovered and "
+        "replayed; `parity gate` fails this run unless --allow-torn"
+    )
 
 
 def unreset_baselines_line(baselines: list[TargetConfig]) -> str:

@@ -86,11 +86,16 @@ def _exchange_json(exchange: Exchange) -> dict[str, Any]:
 
 
 def _state(summary: SessionSummary) -> str:
+    read = summary.read
     if summary.complete:
-        return "complete"
-    if summary.read.skipped_bytes:
-        return f"torn ({summary.read.skipped_bytes} B skipped)"
-    return "open or killed"
+        state = f"complete, {read.skipped_bytes} B skipped" if read.skipped_bytes else "complete"
+    elif read.skipped_bytes:
+        state = f"torn ({read.skipped_bytes} B skipped)"
+    else:
+        state = "open or killed"
+    if read.malformed_records:
+        state += f", {read.malformed_records} malformed"
+    return state
 
 
 def _esc(text: str) -> str:

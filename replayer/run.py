@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from parity.defaults import DEFAULT_CONCURRENCY, DEFAULT_RESET_TIMEOUT, DEFAULT_TIMEOUT
@@ -26,7 +26,7 @@ from parity.differ import Differ, HttpRequest, LearnedNoise, RouteRule, Rules, d
 from parity.replayer.correlate import Scalar, request_values
 from parity.replayer.engine import Progress, Replayer, ReplaySettings, ReplayTotals, record_request
 from parity.replayer.outgoing import Target
-from parity.sessions import SessionFileError, SessionReader
+from parity.sessions import ReadResult, SessionFileError, SessionReader
 from parity.triage import ResultsDB, RunInfo, TriageError
 
 ROUTE_SCAN_BODY = 1 << 20
@@ -44,6 +44,26 @@ class ScannedSession:
     """Recorded requests (each one exchange to replay)."""
     wanted: set[Scalar]
     """The values its requests carry: correlation replaces only these."""
+    read: ReadResult = field(default_factory=ReadResult)
+    """What the reader passed over: a torn or corrupt tail, malformed records."""
+
+    @property
+    def damaged(self) -> bool:
+        """Torn or partly corrupt: bytes skipped or records passed over as malformed."""
+        return bool(self.read.skipped_bytes or self.read.malformed_records)
+
+    def damage(self) -> dict[str, object]:
+        """What was lost, as `runs.meta["damaged_sessions"]` keeps it."""
+        read = self.read
+        return {
+            "session": self.id,
+            "path": str(self.path),
+            "exchanges": self.exchanges,
+            "skipped_bytes": read.skipped_bytes,
+            "skipped_reason": read.skipped_reason or None,
+            "malformed_records": read.malformed_records,
+            "first_malformed": read.first_malformed or None,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +74,10 @@ class Scan:
     @property
     def exchanges(self) -> int:
         return sum(s.exchanges for s in self.sessions)
+
+    def damaged(self) -> list[dict[str, object]]:
+        """The torn or partly corrupt files, each with what was lost (`ScannedSession.damage`)."""
+        return [s.damage() for s in self.sessions if s.damaged]
 
 
 def scan_sessions(files: Sequence[Path], *, skip_unreadable: bool = False) -> Scan:
@@ -66,7 +90,9 @@ def scan_sessions(files: Sequence[Path], *, skip_unreadable: bool = False) -> Sc
         with SessionReader(path) as reader:
             wanted: set[Scalar] = set()
             count = 0
-            for record in reader.records():
+            # Exactly the exchanges the engine's read will yield: malformed ones are
+            # counted (in `reader.result`) and passed over here as there.
+            for record in reader.exchange_records():
                 request = record_request(record)
                 if request is None:
                     continue
@@ -75,7 +101,7 @@ def scan_sessions(files: Sequence[Path], *, skip_unreadable: bool = False) -> Sc
                 if len(request.body) > ROUTE_SCAN_BODY:
                     request = HttpRequest(request.method, request.path, request.headers, b"")
                 yield request
-            scanned.append(ScannedSession(path, reader.header.id, count, wanted))
+            scanned.append(ScannedSession(path, reader.header.id, count, wanted, reader.result))
 
     def requests() -> Iterator[HttpRequest]:
         for path in files:
@@ -139,6 +165,8 @@ class RunOutcome:
     totals: ReplayTotals
     noise_excluded: list[dict[str, object]]
     """Spots not learned as noise, as state drift of the baseline (`runs.meta`)."""
+    damaged: list[dict[str, object]] = field(default_factory=list)
+    """Torn or partly corrupt session files and what was lost (`runs.meta`)."""
 
 
 class ReplayRun:
@@ -170,6 +198,10 @@ class ReplayRun:
                 started_at=time.time(),
             )
         )
+        damaged = scan.damaged()
+        if damaged:
+            # The gate fails a run that replayed a damaged file (unless --allow-torn).
+            results.update_run_meta(run_id, {"damaged_sessions": damaged})
         return cls(plan, scan, results, learned, run_id)
 
     @property
@@ -188,7 +220,7 @@ class ReplayRun:
                 if known is None:
                     raise
                 raise known.exceptions[0] from None
-        return RunOutcome(self.run_id, totals, self._finish(replayer))
+        return RunOutcome(self.run_id, totals, self._finish(replayer), self.scan.damaged())
 
     def _finish(self, replayer: Replayer) -> list[dict[str, object]]:
         results, run_id = self.results, self.run_id

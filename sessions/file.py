@@ -12,6 +12,7 @@ back; the reader skips a torn tail and says how many bytes it skipped.
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -46,15 +47,73 @@ class SessionFileError(ParityError):
         self.path = path
 
 
-def _unpacker(file: IO[bytes] | None = None, max_buffer_size: int = _RECORD_LIMIT) -> Any:
+def _options(limit: int) -> dict[str, Any]:
+    """msgpack's options for `limit` bytes: strict text, and no header may declare more
+    items or bytes than there are."""
+    lengths = ("bin", "str", "array", "map", "ext")
+    return {
+        "raw": False,
+        "unicode_errors": "strict",
+        "strict_map_key": True,
+        **{f"max_{kind}_len": limit for kind in lengths},
+    }
+
+
+def _header_unpacker(data: bytes) -> Any:
+    """For the header: no msgpack header in it may declare more than the bytes read."""
+    unpacker = msgpack.Unpacker(max_buffer_size=_HEADER_LIMIT, **_options(len(data)))
+    unpacker.feed(data)
+    return unpacker
+
+
+class _Until:
+    """The file as msgpack reads it, ending at `end` (the size at open: records a
+    recorder appends later are read on a later open)."""
+
+    def __init__(self, file: IO[bytes], end: int) -> None:
+        self.file = file
+        self.end = end
+
+    def read(self, count: int) -> bytes:
+        return self.file.read(max(0, min(count, self.end - self.file.tell())))
+
+
+def _record_unpacker(file: IO[bytes], offset: int, size: int) -> Any:
+    """Streams records from `offset`: no msgpack header may declare more items or
+    bytes than there are from `offset` to `size`."""
+    file.seek(offset)
     return msgpack.Unpacker(
-        file,
-        raw=False,
-        unicode_errors="strict",
-        strict_map_key=True,
-        max_buffer_size=max_buffer_size,
-        read_size=min(_READ_SIZE, max_buffer_size),
+        _Until(file, size),
+        max_buffer_size=_RECORD_LIMIT,
+        read_size=_READ_SIZE,
+        **_options(size - offset),
     )
+
+
+# msgpack's message for a header over a limit: "2147483647 exceeds max_array_len(112)".
+_OVER_LIMIT = re.compile(r"^(\d+) exceeds max_(\w+)_len\((\d+)\)$")
+
+
+def _over_limit(exc: ValueError, left: int) -> str | None:
+    """What a header declared past the bytes left, from msgpack's ValueError; None for
+    any other ValueError (text that is not UTF-8, a map key that is not text ...)."""
+    match = _OVER_LIMIT.match(str(exc))
+    if match is None:
+        return None
+    count, kind = match.group(1), match.group(2)
+    unit = "items" if kind in ("array", "map") else "bytes"
+    return f"{kind} of {count} {unit} declared, {left} bytes follow"
+
+
+def _record_end(file: IO[bytes], offset: int, size: int) -> int | None:
+    """Where the msgpack object at `offset` ends, found by skipping it (nothing is built
+    or decoded); None if it does not end before `size` or is not msgpack."""
+    unpacker = _record_unpacker(file, offset, size)
+    try:
+        unpacker.skip()
+    except (ValueError, msgpack.UnpackException):
+        return None
+    return offset + int(unpacker.tell())
 
 
 class SessionWriter:
@@ -182,8 +241,7 @@ class SessionReader:
         head = self._file.read(_HEADER_LIMIT)
         if not head:
             raise self._not_a_session("it is empty")
-        unpacker = _unpacker(max_buffer_size=_HEADER_LIMIT)
-        unpacker.feed(head)
+        unpacker = _header_unpacker(head)
         try:
             record = unpacker.unpack()
         except msgpack.OutOfData:
@@ -208,25 +266,50 @@ class SessionReader:
         return header, int(unpacker.tell())
 
     def records(self) -> Iterator[Record]:
-        """Every complete record after the header, as raw maps (trailer included)."""
-        self._file.seek(self._body_offset)
-        unpacker = _unpacker(self._file)
-        offset = self._body_offset
+        """Every complete record after the header, as raw maps (trailer included).
+
+        The records are streamed by one msgpack `Unpacker` whose limits are the bytes
+        from its start to the end of the file (it is restarted when fewer than half of
+        them are left): no header can make the reader reserve more than (twice) the
+        bytes that follow it. A header that declares more ends the read, as a torn tail
+        or corrupt record. A record that does not decode (text that is not UTF-8, a map
+        key that is not text ...) but whose end msgpack can find is counted as
+        malformed and the read goes on; bytes that are not msgpack end the read."""
         result = self.result = ReadResult()
-        while True:
+        offset = start = self._body_offset
+        unpacker = _record_unpacker(self._file, start, self.size)
+        while offset < self.size:
             try:
                 record = unpacker.unpack()
             except msgpack.OutOfData:
-                if offset < self.size:
-                    result.skipped_reason = "torn tail (the recorder stopped mid-write)"
+                result.skipped_reason = "torn tail (the recorder stopped mid-write)"
                 break
-            except (ValueError, msgpack.UnpackException) as exc:
-                result.skipped_reason = f"corrupt record at byte {offset}: {exc}"
+            except ValueError as exc:
+                over = _over_limit(exc, self.size - offset)
+                end = None if over else _record_end(self._file, offset, self.size)
+                if end is None:
+                    result.skipped_reason = (
+                        f"torn tail or corrupt record at byte {offset}: {over}"
+                        if over
+                        else f"corrupt record at byte {offset}: {exc or type(exc).__name__}"
+                    )
+                    break
+                self._malformed(f"undecodable record: {exc}")
+                offset = start = end
+                unpacker = _record_unpacker(self._file, start, self.size)
+                continue
+            except msgpack.UnpackException as exc:
+                result.skipped_reason = (
+                    f"corrupt record at byte {offset}: {exc or type(exc).__name__}"
+                )
                 break
             if not isinstance(record, dict):
                 result.skipped_reason = f"corrupt record at byte {offset}: not a map"
                 break
-            offset = self._body_offset + int(unpacker.tell())
+            offset = start + int(unpacker.tell())
+            if 2 * (self.size - offset) < self.size - start:
+                start = offset
+                unpacker = _record_unpacker(self._file, start, self.size)
             kind = record.get("kind")
             if kind == "trailer":
                 try:
@@ -240,6 +323,19 @@ class SessionReader:
             yield record
         result.skipped_bytes = self.size - offset if result.skipped_reason else 0
 
+    def exchange_records(self) -> Iterator[Record]:
+        """The raw maps of the exchanges that are well formed (every field checked as
+        `Exchange.from_record` checks it); the others are counted as malformed."""
+        for record in self.records():
+            if record.get("kind") != "exchange":
+                continue
+            try:
+                Exchange.from_record(record)
+            except RecordError as exc:
+                self._malformed(str(exc))
+                continue
+            yield record
+
     def __iter__(self) -> Iterator[Exchange]:
         for record in self.records():
             if record.get("kind") != "exchange":
@@ -248,10 +344,13 @@ class SessionReader:
                 exchange = Exchange.from_record(record)
             except RecordError as exc:
                 # Keep going: one bad record must not cost the rest of a soak session.
-                self.result.malformed_records += 1
-                self.result.first_malformed = self.result.first_malformed or str(exc)
+                self._malformed(str(exc))
                 continue
             yield exchange
+
+    def _malformed(self, why: str) -> None:
+        self.result.malformed_records += 1
+        self.result.first_malformed = self.result.first_malformed or why
 
     def close(self) -> None:
         self._file.close()

@@ -10,6 +10,7 @@ session file; `docs/session-format.md` describes those maps key by key.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,8 +67,72 @@ def _get(record: Record, key: str, kind: type | tuple[type, ...], what: str) -> 
         value = record[key]
     except KeyError:
         raise RecordError(f"{what} has no {key!r}") from None
-    if not isinstance(value, kind):
+    # bool is an int to Python, never to the format.
+    if not isinstance(value, kind) or (isinstance(value, bool) and bool not in _kinds(kind)):
         raise RecordError(f"{what}.{key} has the wrong type ({type(value).__name__})")
+    return value
+
+
+def _kinds(kind: type | tuple[type, ...]) -> tuple[type, ...]:
+    return kind if isinstance(kind, tuple) else (kind,)
+
+
+def _int(record: Record, key: str, what: str, low: int, high: int | None = None) -> int:
+    """An int field within [low, high]."""
+    value: int = _get(record, key, int, what)
+    if value < low or (high is not None and value > high):
+        bounds = f"{low}..{high}" if high is not None else f">= {low}"
+        raise RecordError(f"{what}.{key} is {value}, not {bounds}")
+    return value
+
+
+def _time(record: Record, key: str, what: str, *, optional: bool = False) -> float | None:
+    """A timestamp: a finite number (nil or absent when `optional`)."""
+    if optional and record.get(key) is None:
+        return None
+    value = float(_get(record, key, (int, float), what))
+    if not math.isfinite(value):
+        raise RecordError(f"{what}.{key} is not a finite number")
+    return value
+
+
+def _timestamp(record: Record, key: str, what: str) -> float:
+    value = _time(record, key, what)
+    assert value is not None
+    return value
+
+
+def _client_from_record(value: Any) -> tuple[str, int] | None:
+    if value is None:
+        return None
+    if (
+        not isinstance(value, list)
+        or len(value) != 2
+        or not isinstance(value[0], str)
+        or not isinstance(value[1], int)
+        or isinstance(value[1], bool)
+        or not 0 <= value[1] <= 65535
+    ):
+        raise RecordError("exchange.client must be [host, port] (a str and an int 0..65535)")
+    return value[0], value[1]
+
+
+def _close_from_record(value: Any) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise RecordError("exchange.websocket_close must be a map")
+    code, reason, by_client = (
+        value.get("code"),
+        value.get("reason"),
+        value.get("closed_by_client"),
+    )
+    if (
+        (code is not None and (not isinstance(code, int) or isinstance(code, bool)))
+        or (reason is not None and not isinstance(reason, str | bytes))
+        or (by_client is not None and not isinstance(by_client, bool))
+    ):
+        raise RecordError("exchange.websocket_close has a field of the wrong type")
     return value
 
 
@@ -123,18 +188,17 @@ class Request:
     def from_record(cls, record: Any) -> Request:
         if not isinstance(record, dict):
             raise RecordError("request must be a map")
-        end = record.get("timestamp_end")
         return cls(
             method=_get(record, "method", str, "request"),
             scheme=_get(record, "scheme", str, "request"),
             host=_get(record, "host", str, "request"),
-            port=_get(record, "port", int, "request"),
+            port=_int(record, "port", "request", 0, 65535),
             path=_decode_text(_get(record, "path", (str, bytes), "request"), "request.path"),
             http_version=_get(record, "http_version", str, "request"),
             headers=_headers_from_record(record.get("headers")),
             body=_get(record, "body", bytes, "request"),
-            timestamp_start=float(_get(record, "timestamp_start", (int, float), "request")),
-            timestamp_end=float(end) if isinstance(end, int | float) else None,
+            timestamp_start=_timestamp(record, "timestamp_start", "request"),
+            timestamp_end=_time(record, "timestamp_end", "request", optional=True),
         )
 
 
@@ -166,15 +230,14 @@ class Response:
     def from_record(cls, record: Any) -> Response:
         if not isinstance(record, dict):
             raise RecordError("response must be a map")
-        end = record.get("timestamp_end")
         return cls(
-            status=_get(record, "status", int, "response"),
+            status=_int(record, "status", "response", 100, 999),
             reason=_decode_text(_get(record, "reason", (str, bytes), "response"), "reason"),
             http_version=_get(record, "http_version", str, "response"),
             headers=_headers_from_record(record.get("headers")),
             body=_get(record, "body", bytes, "response"),
-            timestamp_start=float(_get(record, "timestamp_start", (int, float), "response")),
-            timestamp_end=float(end) if isinstance(end, int | float) else None,
+            timestamp_start=_timestamp(record, "timestamp_start", "response"),
+            timestamp_end=_time(record, "timestamp_end", "response", optional=True),
         )
 
 
@@ -204,7 +267,7 @@ class Message:
             kind=_get(record, "kind", str, "message"),
             from_client=_get(record, "from_client", bool, "message"),
             content=_get(record, "content", bytes, "message"),
-            timestamp=float(_get(record, "timestamp", (int, float), "message")),
+            timestamp=_timestamp(record, "timestamp", "message"),
         )
 
 
@@ -224,7 +287,7 @@ class FlowError:
             raise RecordError("error must be a map")
         return cls(
             message=_get(record, "message", str, "error"),
-            timestamp=float(_get(record, "timestamp", (int, float), "error")),
+            timestamp=_timestamp(record, "timestamp", "error"),
         )
 
 
@@ -283,24 +346,26 @@ class Exchange:
 
     @classmethod
     def from_record(cls, record: Record) -> Exchange:
-        client = record.get("client")
+        """Every field is checked (type and range); a `RecordError` says which one."""
         response = record.get("response")
         error = record.get("error")
-        messages = record.get("messages") or []
-        close = record.get("websocket_close")
+        messages = record.get("messages")
+        flow_id = record.get("flow_id")
+        if messages is None:
+            messages = []
         if not isinstance(messages, list):
             raise RecordError("messages must be a list")
+        if flow_id is not None and not isinstance(flow_id, str):
+            raise RecordError(f"exchange.flow_id has the wrong type ({type(flow_id).__name__})")
         return cls(
-            seq=_get(record, "seq", int, "exchange"),
-            flow_id=str(record.get("flow_id") or ""),
-            client=(str(client[0]), int(client[1]))
-            if isinstance(client, list) and len(client) == 2
-            else None,
+            seq=_int(record, "seq", "exchange", 0),
+            flow_id=flow_id or "",
+            client=_client_from_record(record.get("client")),
             request=Request.from_record(record.get("request")),
             response=Response.from_record(response) if response is not None else None,
             error=FlowError.from_record(error) if error is not None else None,
             messages=[Message.from_record(m) for m in messages],
-            websocket_close=close if isinstance(close, dict) else None,
+            websocket_close=_close_from_record(record.get("websocket_close")),
         )
 
 
@@ -336,11 +401,11 @@ class SessionHeader:
         return cls(
             id=_get(record, "id", str, "header"),
             label=str(record.get("label") or ""),
-            started_at=float(_get(record, "started_at", (int, float), "header")),
+            started_at=_timestamp(record, "started_at", "header"),
             upstream=upstream if isinstance(upstream, str) else None,
             recorder=recorder if isinstance(recorder, dict) else {},
             meta=meta if isinstance(meta, dict) else {},
-            version=_get(record, "version", int, "header"),
+            version=_int(record, "version", "header", 1),
         )
 
 
@@ -363,7 +428,7 @@ class Trailer:
     @classmethod
     def from_record(cls, record: Record) -> Trailer:
         return cls(
-            exchanges=_get(record, "exchanges", int, "trailer"),
-            errors=_get(record, "errors", int, "trailer"),
-            ended_at=float(_get(record, "ended_at", (int, float), "trailer")),
+            exchanges=_int(record, "exchanges", "trailer", 0),
+            errors=_int(record, "errors", "trailer", 0),
+            ended_at=_timestamp(record, "ended_at", "trailer"),
         )

@@ -122,13 +122,12 @@ def validate_artifact(data: dict[str, Any]) -> None:
 
 def test_the_validator_catches_what_the_schema_forbids() -> None:
     schema = documented_schema()
-    assert schema["properties"]["schema"] == {"const": "parity-gate/2"}
-    good = {"max_open": 0, "max_errors": 2, "serialization_gated": False}
+    assert schema["properties"]["schema"] == {"const": "parity-gate/3"}
+    good = {"max_open": 0, "max_errors": 2, "serialization_gated": False, "allow_torn": False}
     thresholds = schema["properties"]["thresholds"]
     assert check(good, thresholds, schema) == []
-    assert check({"max_open": 0, "serialization_gated": True}, thresholds, schema) == [
-        "$: 'max_errors' is missing"
-    ]
+    missing = {"max_open": 0, "serialization_gated": True, "allow_torn": False}
+    assert check(missing, thresholds, schema) == ["$: 'max_errors' is missing"]
     assert check({**good, "x": 1}, thresholds, schema) == ["$: 'x' is not allowed"]
     assert check({**good, "max_open": True}, thresholds, schema)  # a bool is not an int
     assert check({**good, "max_open": -1}, thresholds, schema) == ["$.max_open: -1 < 0"]
@@ -169,13 +168,19 @@ def test_a_run_with_open_findings_fails_and_says_why(db_path: Path, tmp_path: Pa
     result, data = gate(db_path, out)
     assert result.exit_code == 1, result.output
     assert data is not None
-    assert data["schema"] == "parity-gate/2"
+    assert data["schema"] == "parity-gate/3"
     assert data["passed"] is False and data["exit_code"] == 1
     assert data["reasons"] == ["2 open findings (on 4 exchanges); at most 0 allowed"]
     assert data["run"]["id"] == r2 and data["previous_run"]["id"] == r1
     assert data["previous_run"]["label"] == "nightly"
     assert data["run"]["started_at"] == "1970-01-01T00:33:20Z"
-    assert data["thresholds"] == {"max_open": 0, "max_errors": 0, "serialization_gated": False}
+    assert data["thresholds"] == {
+        "max_open": 0,
+        "max_errors": 0,
+        "serialization_gated": False,
+        "allow_torn": False,
+    }
+    assert data["damaged_sessions"] == []
     assert data["totals"] == {
         "exchanges": 6,
         "matched": 1,

@@ -219,3 +219,155 @@ def test_large_bodies_are_written_as_packb_would_without_copies(tmp_path: Path) 
             assert any(p is record["response"]["body"] for p in pieces), (
                 "the body itself, not a copy"
             )
+
+
+def _with_record(tmp_path: Path, raw: bytes) -> Path:
+    """A session file: exchange 1, `raw` (one record as bytes), exchange 3, a trailer."""
+    path = tmp_path / "s.parity"
+    writer = SessionWriter(path, _header())
+    writer.append(make_exchange(1))
+    writer.write([raw])
+    writer.append(make_exchange(3))
+    writer.close()
+    return path
+
+
+def _exchange_record(**changes: object) -> dict[str, object]:
+    record = make_exchange(2).to_record()
+    for dotted, value in changes.items():
+        where: dict[str, object] = record
+        *parents, key = dotted.split("__")
+        for parent in parents:
+            where = where[parent]  # type: ignore[assignment]
+        where[key] = value
+    return record
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"client": ["h"]},
+        {"client": ["h", "80"]},
+        {"client": ["h", 70000]},
+        {"client": [1, 2]},
+        {"client": "h:1"},
+        {"seq": True},
+        {"seq": -1},
+        {"flow_id": 7},
+        {"request__port": 65536},
+        {"request__port": 1.5},
+        {"request__timestamp_start": "now"},
+        {"request__timestamp_end": "later"},
+        {"request__timestamp_start": float("nan")},
+        {"request__headers": [[b"a"]]},
+        {"request__headers": [["a", "b"]]},
+        {"request__headers": {"a": "b"}},
+        {"response__status": 42},
+        {"response__status": 1000},
+        {"response__status": "200"},
+        {"response__headers": [[b"a", b"b", b"c"]]},
+        {"response__timestamp_end": [1]},
+        {"messages": [{"kind": "text", "from_client": 1, "content": b"", "timestamp": 1}]},
+        {"messages": "none"},
+        {"websocket_close": [1000]},
+        {"websocket_close": {"code": "1000"}},
+        {"error": {"message": "x", "timestamp": None}},
+    ],
+)
+def test_every_field_is_checked_and_a_bad_record_is_passed_over(
+    tmp_path: Path, changes: dict[str, object]
+) -> None:
+    raw = msgpack.packb(_exchange_record(**changes), use_bin_type=True)
+    path = _with_record(tmp_path, raw)
+    _, exchanges, result = read_session(path)
+    assert [e.seq for e in exchanges] == [1, 3]
+    assert result.malformed_records == 1 and result.first_malformed
+    assert result.skipped_bytes == 0 and result.trailer is not None
+    summary = SessionStore(tmp_path).summaries()[0]
+    assert not isinstance(summary, SessionFileError)
+    assert summary.exchanges == 2 and summary.read.malformed_records == 1
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"\x81\xa3bad\xa3\xff\xfe\xfd",  # text that is not UTF-8
+        msgpack.packb({1: 2}),  # a map key that is not text
+        msgpack.packb({"kind": "exchange", "t": msgpack.ExtType(5, b"xx")}),
+    ],
+)
+def test_a_record_that_does_not_decode_is_passed_over(tmp_path: Path, raw: bytes) -> None:
+    path = _with_record(tmp_path, raw)
+    _, exchanges, result = read_session(path)
+    assert [e.seq for e in exchanges] == [1, 3]
+    assert result.malformed_records == 1
+    assert result.skipped_bytes == 0
+
+
+def test_a_hostile_array_header_is_rejected_fast_without_reserving_memory(
+    tmp_path: Path,
+) -> None:
+    import resource
+    import time
+
+    # A record whose `messages` array declares 2**31 - 1 elements: 5 bytes of header.
+    good = msgpack.packb(_exchange_record(), use_bin_type=True)
+    hostile = good[: good.index(b"\xa8messages") + 9] + b"\xdd\x7f\xff\xff\xff"
+    path = _with_record(tmp_path, hostile + b"\x00" * 100)
+    started = time.perf_counter()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    _, exchanges, result = read_session(path)
+    elapsed = time.perf_counter() - started
+    grown_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+    assert elapsed < 1.0
+    assert grown_kib < 64 * 1024  # not the ~16 GiB the header asks for
+    assert [e.seq for e in exchanges] == [1]
+    assert result.skipped_reason.startswith("torn tail or corrupt record at byte")
+    assert "array of 2147483647 items declared" in result.skipped_reason
+    assert result.skipped_bytes > 0
+
+
+def test_a_hostile_header_is_rejected_by_msgpack_limits_too(tmp_path: Path) -> None:
+    path = tmp_path / "s.parity"
+    header = msgpack.packb(_header().to_record(), use_bin_type=True)
+    path.write_bytes(header[:-1] + b"\xdd\x7f\xff\xff\xff")
+    with pytest.raises(SessionFileError, match="not a parity session file"):
+        SessionReader(path)
+
+
+def test_a_negative_header_version_is_not_a_session(tmp_path: Path) -> None:
+    path = tmp_path / "s.parity"
+    path.write_bytes(msgpack.packb({**_header().to_record(), "version": -5}))
+    with pytest.raises(SessionFileError, match=r"malformed header: header.version is -5"):
+        SessionReader(path)
+
+
+def test_records_appended_after_open_are_read_on_the_next_open(tmp_path: Path) -> None:
+    # The recorder appends while `parity sessions list` reads: the reader stops at the
+    # size it opened, whatever the limits of the bytes written since.
+    path = tmp_path / "s.parity"
+    writer = SessionWriter(path, _header())
+    writer.append(make_exchange(1))
+    with SessionReader(path) as reader:
+        writer.append(make_exchange(2, body=b"x" * 100_000))
+        assert [e.seq for e in reader] == [1]
+        assert reader.result.skipped_bytes == 0 and not reader.result.skipped_reason
+    writer.close()
+    _, exchanges, result = read_session(path)
+    assert [e.seq for e in exchanges] == [1, 2] and result.trailer is not None
+
+
+def test_a_hostile_header_late_in_a_long_file_is_bounded_by_the_bytes_after_it(
+    tmp_path: Path,
+) -> None:
+    # The limits follow the read (halved as the file is consumed): an array header near
+    # the end that declares more items than the bytes left is a corrupt tail at once.
+    path = tmp_path / "s.parity"
+    writer = SessionWriter(path, _header())
+    for seq in range(1, 41):
+        writer.append(make_exchange(seq, body=b"x" * 10_000))
+    writer.write([b"\x81\xa8messages\xdd\x00\x00\x40\x00" + b"\x00" * 100])
+    writer.close(trailer=False)
+    _, exchanges, result = read_session(path)
+    assert len(exchanges) == 40
+    assert "array of 16384 items declared, 115 bytes follow" in result.skipped_reason

@@ -4,7 +4,7 @@ A run passes when it finished, replayed at least one exchange, has at most `max_
 open findings (no verdict, or `bug`) and at most `max_errors` errored exchanges (the
 target did not answer). Serialization findings (wire-only differences) count only when
 the rules file the run used says `[serialization] gate = true`. The artifact
-(`parity-gate/2`, documented with its JSON Schema in `docs/gate.md`) holds the run, its
+(`parity-gate/3`, documented with its JSON Schema in `docs/gate.md`) holds the run, its
 totals, the open and accepted findings, what was
 fixed and what regressed since the previous run over the same sessions, the errors, and
 the thresholds used. It is ASCII-only JSON (so it reads the same whatever encoding a
@@ -40,8 +40,9 @@ from parity.triage.text import loads
 if TYPE_CHECKING:
     from parity.triage.db import ResultsDB
 
-SCHEMA = "parity-gate/2"
-"""Version 2: findings instead of signatures (issue 8)."""
+SCHEMA = "parity-gate/3"
+"""Version 3: `thresholds.allow_torn` and `damaged_sessions` (issue 10); version 2:
+findings instead of signatures (issue 8)."""
 DEFAULT_ARTIFACT = Path("logs") / "parity_harness_results.json"
 """Where the cutover runbook's migration gate expects the parity harness's results."""
 EXIT_PASSED = 0
@@ -54,6 +55,8 @@ class Thresholds:
     """Open findings allowed (no verdict, or `bug`)."""
     max_errors: int = 0
     """Exchanges allowed to error (the target did not answer)."""
+    allow_torn: bool = False
+    """Pass a run that replayed torn or partly corrupt session files (`--allow-torn`)."""
 
     def __post_init__(self) -> None:
         for name in ("max_open", "max_errors"):
@@ -127,6 +130,7 @@ def build_gate(
     fixed = [entry(c) for c in ordered if c.state == "fixed"]
     regressed = [entry(c) for c in present if c.state == "regressed"]
     errors = _errors(rdb, run["id"])
+    damaged = _damaged(run)
     open_mismatches = sum(item["count"] for item in open_)
 
     reasons: list[str] = []
@@ -144,6 +148,13 @@ def build_gate(
             f"{_plural(run['errors'], 'exchange')} errored (the target did not answer); "
             f"at most {thresholds.max_errors} allowed"
         )
+    if damaged and not thresholds.allow_torn:
+        names = ", ".join(str(d.get("session")) for d in damaged[:3])
+        more = f" and {len(damaged) - 3} more" if len(damaged) > 3 else ""
+        reasons.append(
+            f"{_plural(len(damaged), 'session file')} torn or partly corrupt ({names}{more}): "
+            "not every recorded exchange was replayed; --allow-torn accepts that"
+        )
     passed = not reasons
     return {
         "schema": SCHEMA,
@@ -158,6 +169,7 @@ def build_gate(
             "max_open": thresholds.max_open,
             "max_errors": thresholds.max_errors,
             "serialization_gated": gated,
+            "allow_torn": thresholds.allow_torn,
         },
         "totals": {
             "exchanges": run["exchanges"],
@@ -181,6 +193,7 @@ def build_gate(
         "fixed": fixed,
         "regressed": regressed,
         "errors": errors,
+        "damaged_sessions": damaged,
     }
 
 
@@ -230,6 +243,30 @@ def _run(row: dict[str, Any]) -> dict[str, Any]:
         "started_at": iso(row["started_at"]),
         "finished_at": iso(row["finished_at"]),
     }
+
+
+def _damaged(run: dict[str, Any]) -> list[dict[str, Any]]:
+    """The torn or partly corrupt session files the run replayed (`runs.meta`), masked."""
+    meta = loads(run.get("meta"), {}) or {}
+    found = meta.get("damaged_sessions") if isinstance(meta, dict) else None
+    if not isinstance(found, list):
+        return []
+    return [
+        {
+            "session": str(item.get("session")),
+            "path": str(item.get("path")),
+            "exchanges": _int_or_zero(item.get("exchanges")),
+            "skipped_bytes": _int_or_zero(item.get("skipped_bytes")),
+            "skipped_reason": item.get("skipped_reason") or None,
+            "malformed_records": _int_or_zero(item.get("malformed_records")),
+        }
+        for item in found
+        if isinstance(item, dict)
+    ]
+
+
+def _int_or_zero(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 def _errors(rdb: ResultsDB, run_id: str) -> list[dict[str, Any]]:

@@ -605,6 +605,12 @@ def gate(out: Console, data: dict[str, Any], artifact: str) -> None:
             f"  {totals['serialization']} open serialization findings (wire only), outside "
             "the gate (`[serialization] gate = true` in the rules counts them)"
         )
+    damaged = data.get("damaged_sessions") or []
+    if damaged and limits.get("allow_torn"):
+        out.print(
+            f"  [yellow]{len(damaged)} torn or partly corrupt session files replayed "
+            "(allowed by --allow-torn)[/yellow]"
+        )
     previous = data["previous_run"]
     if previous is not None:
         out.print(
