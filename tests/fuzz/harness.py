@@ -33,7 +33,7 @@ settings.register_profile(
 )
 settings.register_profile(
     "fuzz",
-    max_examples=int(os.environ.get("FUZZ_BATCH", "2000")),
+    max_examples=int(os.environ.get("FUZZ_BATCH", "250")),
     deadline=None,
     derandomize=False,
     database=None,

@@ -42,7 +42,7 @@ def test_decode_body_never_raises(case: tuple[list[tuple[bytes, bytes]], bytes])
 @pytest.mark.xfail(
     strict=False,
     reason="issue 10: a charset naming a non-text codec (hex, base64, rot13...) raises in "
-    "differ/content.py text_of; fixed on branch i10-decoding",
+    "differ/content.py text_of; fixed in parallel on its own i10 branch",
 )
 @given_target(bodies(TEXT_CHARSETS + NON_TEXT_CHARSETS))
 def test_decode_body_never_raises_any_charset(
@@ -72,7 +72,7 @@ def small_cap(limit: int) -> Iterator[None]:
 @pytest.mark.xfail(
     strict=False,
     reason="issue 10: brotli decoding is not under MAX_DECODED (differ/content.py _unbrotli); "
-    "fixed on branch i10-decoding",
+    "fixed in parallel on its own i10 branch",
 )
 @given_target(
     st.sampled_from(("gzip", "deflate", "br", "zstd")),

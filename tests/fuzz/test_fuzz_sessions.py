@@ -101,7 +101,7 @@ _mutations = st.lists(
 @pytest.mark.xfail(
     strict=False,
     reason="issue 10: a malformed record raises ValueError (sessions/model.py) and a msgpack "
-    "length header can ask for gigabytes (sessions/file.py); fixed on branch i10-readers",
+    "length header can ask for gigabytes (sessions/file.py); fixed in parallel on its own i10 branch",
 )
 @given_target(_mutations)
 def test_reader_mutated_keeps_every_record_before_the_damage(
