@@ -362,12 +362,10 @@ def _number(number: int, table: object) -> NumberRule:
     limits = {}
     for key in ("tolerance", "relative"):
         value = r.table.get(key, 0.0)
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not 0 <= value < math.inf
-            or (isinstance(value, int) and value.bit_length() > 1000)
-        ):
+        if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+            r.fail(f"{key!r} must be a number >= 0")
+        assert isinstance(value, int | float)
+        if value == math.inf or (isinstance(value, int) and value.bit_length() > 1000):
             r.fail(f"{key!r} must be a finite number >= 0")
         assert isinstance(value, int | float)
         limits[key] = float(value)

@@ -109,8 +109,8 @@ def load_rules_file(path: Path | None) -> tuple[Any, str | None]:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise UserError(f"cannot read rules file {path}: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise UserError(f"rules file {path} is not UTF-8 text") from None
+    except UnicodeDecodeError as exc:
+        raise UserError(f"rules file {path} is not valid TOML: {exc}") from None
     except ValueError as exc:  # a NUL in the name
         raise UserError(f"cannot read rules file {path!r}: {exc}") from None
     try:

@@ -22,23 +22,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 _QUIET = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example]
+_COMMON: dict[str, Any] = {
+    "deadline": None,
+    "database": None,
+    "print_blob": True,
+    "suppress_health_check": _QUIET,
+}
 settings.register_profile(
-    "ci",
-    max_examples=int(os.environ.get("FUZZ_EXAMPLES", "60")),
-    deadline=None,
-    derandomize=True,
-    database=None,
-    print_blob=True,
-    suppress_health_check=_QUIET,
+    "ci", max_examples=int(os.environ.get("FUZZ_EXAMPLES", "60")), derandomize=True, **_COMMON
 )
 settings.register_profile(
-    "fuzz",
-    max_examples=int(os.environ.get("FUZZ_BATCH", "250")),
-    deadline=None,
-    derandomize=False,
-    database=None,
-    print_blob=True,
-    suppress_health_check=_QUIET,
+    "fuzz", max_examples=int(os.environ.get("FUZZ_BATCH", "250")), derandomize=False, **_COMMON
 )
 PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
 settings.load_profile(PROFILE)
