@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test lint demo bench accuracy clean system-deps
+.PHONY: install test fuzz lint demo bench accuracy clean system-deps
 
 install: $(STAMP)
 
@@ -16,6 +16,14 @@ $(STAMP): pyproject.toml
 
 test: install system-deps
 	$(BIN)/python -m pytest -q
+
+# The property tests of tests/fuzz/ run long: random batches until FUZZ_SECONDS have
+# passed, per target (`make test` runs them briefly and derandomized); prints the inputs
+# each target tried. `make fuzz FUZZ_SECONDS=60` for a short trial.
+FUZZ_SECONDS ?= 600
+fuzz: install
+	HYPOTHESIS_PROFILE=fuzz FUZZ_SECONDS=$(FUZZ_SECONDS) $(BIN)/python -m pytest -q -m fuzz \
+		-p no:cacheprovider --timeout 0 tests/fuzz
 
 # tmux drives the interactive `parity triage` test; without it that test is skipped.
 system-deps:

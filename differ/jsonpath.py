@@ -27,6 +27,8 @@ Parts = tuple[Part, ...]
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*")
 _DOT_NAME = re.compile(r"[^.\[\]\s]+")
 _INDEX = re.compile(r"\[(\d+)\]")
+_MAX_INDEX_DIGITS = 18
+"""An index of more digits than this indexes no array (and `int()` of 4,301 raises)."""
 _QUOTED = re.compile(r"""\[\s*("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')\s*\]""")
 
 
@@ -97,15 +99,21 @@ def _unquote(token: str) -> str:
         try:
             value = json.loads(token)
         except ValueError as exc:
-            raise PathSyntaxError(f"bad quoted key {token}: {exc}") from None
+            raise PathSyntaxError(f"bad quoted key {_short(token)}: {exc}") from None
         assert isinstance(value, str)
         return value
     return re.sub(r"\\(.)", r"\1", token[1:-1])
 
 
+def _short(text: str) -> str:
+    """`repr(text)` cut after 60 characters, for one-line errors."""
+    shown = repr(text[:61])
+    return shown if len(shown) <= 62 else shown[:60] + "…"
+
+
 def _parse_steps(text: str) -> tuple[_Step, ...]:
     if not text.startswith("$"):
-        raise PathSyntaxError(f"path {text!r} must start with '$'", pattern=text)
+        raise PathSyntaxError(f"path {_short(text)} must start with '$'", pattern=text)
     steps: list[_Step] = []
     i = 1
     while i < len(text):
@@ -115,7 +123,7 @@ def _parse_steps(text: str) -> tuple[_Step, ...]:
         elif text[i] == ".":
             i += 1
         if i >= len(text):
-            raise PathSyntaxError(f"path {text!r} ends after a '.'", pattern=text)
+            raise PathSyntaxError(f"path {_short(text)} ends after a '.'", pattern=text)
         if text.startswith("*", i) and (deep or text[i - 1] == "."):
             steps.append(_Step(None, deep))
             i += 1
@@ -127,6 +135,11 @@ def _parse_steps(text: str) -> tuple[_Step, ...]:
         index = _INDEX.match(text, i)
         quoted = _QUOTED.match(text, i)
         name = _DOT_NAME.match(text, i) if text[i - 1] == "." else None
+        if index and len(index.group(1)) > _MAX_INDEX_DIGITS:
+            raise PathSyntaxError(
+                f"path {_short(text)}: index of {len(index.group(1))} digits (at {i})",
+                pattern=text,
+            )
         if index:
             steps.append(_Step(int(index.group(1)), deep))
             i = index.end()
@@ -137,7 +150,9 @@ def _parse_steps(text: str) -> tuple[_Step, ...]:
             steps.append(_Step(name.group(), deep))
             i = name.end()
         else:
-            raise PathSyntaxError(f"path {text!r}: cannot read {text[i:]!r} (at {i})", pattern=text)
+            raise PathSyntaxError(
+                f"path {_short(text)}: cannot read {_short(text[i:])} (at {i})", pattern=text
+            )
     return tuple(steps)
 
 
@@ -145,7 +160,9 @@ def parse_concrete(path: str) -> Parts:
     """`$.items[3].title` -> `("items", 3, "title")`; wildcards are an error here."""
     steps = _parse_steps(path)
     if any(s.name is None or s.deep for s in steps):
-        raise PathSyntaxError(f"path {path!r} must not contain wildcards or '..'", pattern=path)
+        raise PathSyntaxError(
+            f"path {_short(path)} must not contain wildcards or '..'", pattern=path
+        )
     return tuple(s.name for s in steps if s.name is not None)
 
 

@@ -9,13 +9,14 @@ existing files.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Literal
 
-from parity.differ.equivalences import PROFILES, Switches, check, switches
+from parity.differ.equivalences import EQUIVALENCES, PROFILES, Switches, check, switches
 from parity.differ.jsonpath import Parts, PathPattern, PathSyntaxError, parse_concrete
 from parity.exceptions import ParityError
 
@@ -42,6 +43,24 @@ _ROUTE_KEYS = ("key", "match")
 _HEADERS_KEYS = ("compare", "compare_only", "ignore", "shape")
 _SERIALIZATION_KEYS = ("gate",)
 _SOURCES: dict[str, RouteSource] = {"json": "json", "header": "header", "query": "query"}
+
+# What a rules file may ask for (a rules file is input too: it must not be able to take
+# the differ down). Far above any real file's needs.
+MAX_RULES = 1000
+"""Rules of one kind (`[[ignore]]`, `[[placeholder]]`, ...)."""
+MAX_LIST = 1000
+"""Entries of one list (`paths`, `headers`, `route`, `enable`)."""
+MAX_TEXT = 2000
+"""Characters of one string: a name, a header, a route glob, a regex, a JSON path."""
+MAX_PATH_STEPS = 256
+"""Steps of one JSON path pattern (`$.a[0].b` has 3): deeper than any body it could meet."""
+_SHOWN = 60
+
+
+def _quoted(value: object) -> str:
+    """`repr(value)` cut after 60 characters: every error stays one short line."""
+    text = repr(value[: _SHOWN + 1] if isinstance(value, str) else value)
+    return text if len(text) <= _SHOWN + 2 else text[:_SHOWN] + "…"
 
 
 class RulesError(ParityError, ValueError):
@@ -178,8 +197,7 @@ class _Reader:
         assert isinstance(table, Mapping)
         unknown = sorted(str(k) for k in table if k not in known)
         if unknown:
-            names = ", ".join(repr(k) for k in unknown)
-            self.fail(f"unknown key {names} (known: {', '.join(known)})")
+            self.fail(f"unknown key {_names(unknown)} (known: {', '.join(known)})")
         self.table: Mapping[object, object] = table
 
     def fail(self, message: str) -> None:
@@ -194,6 +212,8 @@ class _Reader:
         if not isinstance(value, str) or not value.strip():
             self.fail(f"{key!r} must be a non-empty string")
         assert isinstance(value, str)
+        if len(value) > MAX_TEXT:
+            self.fail(f"{key!r} must be at most {MAX_TEXT} characters, not {len(value)}")
         return value.strip()
 
     def strings(self, key: str, *, one_allowed: bool = False) -> tuple[str, ...] | None:
@@ -206,6 +226,11 @@ class _Reader:
             shape = "a string or a list of strings" if one_allowed else "a list of strings"
             self.fail(f"{key!r} must be {shape}")
         assert isinstance(value, list)
+        if len(value) > MAX_LIST:
+            self.fail(f"{key!r} must have at most {MAX_LIST} entries, not {len(value)}")
+        for text in value:
+            if len(text) > MAX_TEXT:
+                self.fail(f"{key!r}: {_quoted(text)} is longer than {MAX_TEXT} characters")
         return tuple(str(v).strip() for v in value)
 
     def paths(self, *, single: bool = False) -> tuple[PathPattern, ...]:
@@ -213,16 +238,28 @@ class _Reader:
         texts = list(self.strings("paths") or ())
         if single and (one := self.string("path")) is not None:
             texts.insert(0, one)
-        compiled = []
-        for text in texts:
-            try:
-                compiled.append(PathPattern.compile(text))
-            except PathSyntaxError as exc:
-                self.fail(str(exc))
-        return tuple(compiled)
+        return tuple(self.path(text) for text in texts)
+
+    def path(self, text: str) -> PathPattern:
+        """One compiled path pattern, within `MAX_PATH_STEPS`."""
+        try:
+            pattern = PathPattern.compile(text)
+        except PathSyntaxError as exc:
+            self.fail(str(exc))
+            raise  # unreachable: fail() raised
+        if len(pattern.steps) > MAX_PATH_STEPS:
+            self.fail(
+                f"path {_quoted(text)} has {len(pattern.steps)} steps (at most {MAX_PATH_STEPS})"
+            )
+        return pattern
 
     def headers(self) -> tuple[str, ...]:
         return tuple(name.lower() for name in self.strings("headers") or ())
+
+
+def _names(names: Sequence[str]) -> str:
+    shown = ", ".join(_quoted(name) for name in names[:5])
+    return shown + (f" and {len(names) - 5} more" if len(names) > 5 else "")
 
 
 def _type_name(value: object) -> str:
@@ -255,14 +292,18 @@ def _placeholder(number: int, table: object) -> PlaceholderRule:
     name = r.string("name", required=True)
     assert name is not None
     if not _PLACEHOLDER_NAME.fullmatch(name):
-        r.fail(f"'name' {name!r} may only use letters, digits and _ . : -")
+        r.fail(f"'name' {_quoted(name)} may only use letters, digits and _ . : -")
     r.where = f"[[placeholder]] #{number} ({name})"
     text = r.string("pattern", required=True)
     assert text is not None
     try:
         pattern = re.compile(text)
     except re.error as exc:
-        r.fail(f"bad regex 'pattern' {text!r}: {exc}")
+        r.fail(f"bad regex 'pattern' {_quoted(text)}: {exc}")
+        raise  # unreachable: fail() raised
+    except (OverflowError, RecursionError) as exc:  # `a{4294967296}`, `((((…))))`
+        too_much = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        r.fail(f"bad regex 'pattern' {_quoted(text)}: {too_much}")
         raise  # unreachable: fail() raised
     return PlaceholderRule(
         label=f"placeholder:{name}",
@@ -281,7 +322,7 @@ def _route(number: int, table: object) -> RouteRule:
     prefix, _, name = key.partition(":")
     source = _SOURCES.get(prefix)
     if source is None or not name.strip():
-        r.fail(f"'key' {key!r} must be 'json:$.path', 'header:Name' or 'query:name'")
+        r.fail(f"'key' {_quoted(key)} must be 'json:$.path', 'header:Name' or 'query:name'")
     assert source is not None
     json_path: Parts = ()
     if source == "json":
@@ -289,6 +330,8 @@ def _route(number: int, table: object) -> RouteRule:
             json_path = parse_concrete(name.strip())
         except PathSyntaxError as exc:
             r.fail(str(exc))
+        if len(json_path) > MAX_PATH_STEPS:
+            r.fail(f"'key' has {len(json_path)} steps (at most {MAX_PATH_STEPS})")
     return RouteRule(match=match, source=source, key=name.strip(), json_path=json_path)
 
 
@@ -322,6 +365,9 @@ def _number(number: int, table: object) -> NumberRule:
         if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
             r.fail(f"{key!r} must be a number >= 0")
         assert isinstance(value, int | float)
+        if value == math.inf or (isinstance(value, int) and value.bit_length() > 1000):
+            r.fail(f"{key!r} must be a finite number >= 0")
+        assert isinstance(value, int | float)
         limits[key] = float(value)
     if not any(limits.values()):
         r.fail("needs 'tolerance' or 'relative' (> 0)")
@@ -342,19 +388,22 @@ def _equivalences(data: Mapping[str, object]) -> frozenset[str]:
         r = _Reader("[profiles]", data["profiles"], _PROFILES_KEYS)
         for name in r.strings("enable", one_allowed=True) or ():
             if name not in PROFILES:
-                r.fail(f"unknown profile {name!r} (known: {', '.join(sorted(PROFILES))})")
+                r.fail(f"unknown profile {_quoted(name)} (known: {', '.join(sorted(PROFILES))})")
             enabled |= PROFILES[name]
     if "equivalences" in data:
         table = data["equivalences"]
         if not isinstance(table, Mapping):
             raise RulesError(f"rules: [equivalences]: must be a table, not {_type_name(table)}")
-        try:
-            check(table)
-        except ValueError as unknown:
-            raise RulesError(f"rules: [equivalences]: {unknown}") from None
+        unknown = sorted(str(name) for name in table if name not in EQUIVALENCES)
+        if unknown:
+            known = ", ".join(sorted(EQUIVALENCES))
+            raise RulesError(
+                f"rules: [equivalences]: unknown equivalence {_names(unknown)} (known: {known})"
+            )
+        check(table)
         for name, on in table.items():
             if not isinstance(on, bool):
-                raise RulesError(f"rules: [equivalences]: {name!r} must be true or false")
+                raise RulesError(f"rules: [equivalences]: {_quoted(name)} must be true or false")
             if on:
                 enabled.add(name)
             else:
@@ -390,6 +439,8 @@ def _array_of_tables(data: Mapping[str, object], key: str) -> list[object]:
     value = data.get(key, [])
     if not isinstance(value, list):
         raise RulesError(f"rules: '{key}' must be an array of tables, written [[{key}]]")
+    if len(value) > MAX_RULES:
+        raise RulesError(f"rules: [[{key}]]: at most {MAX_RULES} rules, not {len(value)}")
     return value
 
 
@@ -400,8 +451,7 @@ def load_rules(data: Mapping[str, object]) -> Rules:
         raise RulesError(f"rules: the file must be a table, not {_type_name(data)}")
     unknown = sorted(str(k) for k in data if k not in _TABLES)
     if unknown:
-        names = ", ".join(repr(k) for k in unknown)
-        raise RulesError(f"rules: unknown key {names} (known: {', '.join(_TABLES)})")
+        raise RulesError(f"rules: unknown key {_names(unknown)} (known: {', '.join(_TABLES)})")
 
     ignores = tuple(_ignore(n, t) for n, t in enumerate(_array_of_tables(data, "ignore"), 1))
     holders = tuple(

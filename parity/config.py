@@ -98,7 +98,7 @@ def load_config(path: Path | None = None) -> Config:
         path, explicit = Path(os.environ[CONFIG_ENV]), True
     if path is None:
         path = Path(CONFIG_FILE)
-        if not path.is_file():
+        if not path.exists():
             return Config()
     try:
         text = path.read_text(encoding="utf-8")
@@ -115,6 +115,10 @@ def load_config(path: Path | None = None) -> Config:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"config file {path} is nested too deeply to read") from None
+    except ValueError as exc:  # an integer of more than 4300 digits
+        raise ConfigError(f"config file {path} is not usable TOML: {exc}") from None
     return parse_config(data, path)
 
 

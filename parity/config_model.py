@@ -16,6 +16,26 @@ DEFAULT_SESSIONS = Path(".parity") / "sessions"
 DEFAULT_DB = Path(".parity") / "parity.db"
 
 
+_SHOWN = 60
+"""Longest name or value quoted whole in an error; longer ones are cut (one short line)."""
+
+
+def shown(value: object) -> str:
+    """A name for an error line: a short printable one as it is, anything else `quoted`."""
+    if isinstance(value, str) and value.isprintable() and 0 < len(value) <= _SHOWN:
+        return value
+    return quoted(value)
+
+
+def quoted(value: object) -> str:
+    """`repr(value)` for an error line: escaped (no newline gets through) and cut after 60
+    characters; an integer too long to show is described."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 200:
+        return f"an integer of about {int(value.bit_length() * 0.30103) + 1} digits"
+    text = repr(value[: _SHOWN + 1] if isinstance(value, str) else value)
+    return text if len(text) <= _SHOWN + 2 else text[:_SHOWN] + "…"
+
+
 class ConfigError(UserError):
     """`parity.toml` cannot be used: the message names the file and the key (`key`)."""
 
@@ -79,13 +99,13 @@ class Config:
         if found is not None:
             return found
         if self.targets:
-            names = ", ".join(sorted(self.targets))
+            names = ", ".join(shown(name) for name in sorted(self.targets)[:20])
             raise ConfigError(
-                f"{option} {value!r}: not a URL (http://…) nor a target in {self.where} "
+                f"{option} {quoted(value)}: not a URL (http://…) nor a target in {self.where} "
                 f"(configured: {names})"
             )
         raise ConfigError(
-            f"{option} {value!r}: not a URL (http://…), and there are no [targets] "
+            f"{option} {quoted(value)}: not a URL (http://…), and there are no [targets] "
             f"in {self.where} to name"
         )
 

@@ -8,7 +8,15 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from parity.config_model import CONFIG_FILE, Config, ConfigError, GateConfig, TargetConfig
+from parity.config_model import (
+    CONFIG_FILE,
+    Config,
+    ConfigError,
+    GateConfig,
+    TargetConfig,
+    quoted,
+    shown,
+)
 
 _Check = Callable[[Any, str], Any]
 
@@ -27,13 +35,15 @@ def _nonempty(value: Any, key: str) -> str:
     text = _string(value, key)
     if not text.strip():
         raise ValueError("must not be empty")
+    if "\x00" in text:
+        raise ValueError("must not contain a NUL character")
     return text
 
 
 def _url(value: Any, key: str) -> str:
     text = _string(value, key).strip()
     if not text.startswith(("http://", "https://")):
-        raise ValueError(f"must be a URL starting with http:// or https://, not {text!r}")
+        raise ValueError(f"must be a URL starting with http:// or https://, not {quoted(text)}")
     return text.rstrip("/")
 
 
@@ -43,7 +53,7 @@ def _int_range(low: int, high: int | None) -> _Check:
             raise ValueError(f"must be an integer, not {_kind(value)}")
         if value < low or (high is not None and value > high):
             bound = f"from {low} to {high}" if high is not None else f"of at least {low}"
-            raise ValueError(f"must be an integer {bound}, not {value}")
+            raise ValueError(f"must be an integer {bound}, not {quoted(value)}")
         return value
 
     return check
@@ -54,7 +64,7 @@ def _seconds(low: float, high: float) -> _Check:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ValueError(f"must be a number of seconds, not {_kind(value)}")
         if not low <= value <= high:
-            raise ValueError(f"must be from {low:g} to {high:g} seconds, not {value}")
+            raise ValueError(f"must be from {low:g} to {high:g} seconds, not {quoted(value)}")
         return float(value)
 
     return check
@@ -106,7 +116,9 @@ def _section(
     for key, value in data.items():
         check = schema.get(key)
         if check is None:
-            raise _fail(where, f"{name} {key!r}", f"is not a known key (known: {_known(schema)})")
+            raise _fail(
+                where, f"{name} {quoted(key)}", f"is not a known key (known: {_known(schema)})"
+            )
         try:
             checked[key] = check(value, key)
         except ValueError as exc:
@@ -114,9 +126,32 @@ def _section(
     return checked
 
 
-def _relative(base: Path, value: str) -> Path:
-    path = Path(value).expanduser()
+def _relative(base: Path, value: str, where: str, key: str) -> Path:
+    try:
+        path = Path(value).expanduser()
+    except RuntimeError:  # `~user` of no such user
+        raise _fail(
+            where, key, f"names a home directory that does not exist: {quoted(value)}"
+        ) from None
     return path if path.is_absolute() else base / path
+
+
+_KINDS_OF_PATH = {"sessions": (Path.is_dir, "a directory"), "db": (Path.is_file, "a file")}
+"""What each `[paths]` entry must be when it already exists."""
+
+
+def _located(base: Path, paths: Mapping[str, str], where: str) -> dict[str, Path]:
+    located = {}
+    for key, value in paths.items():
+        path = located[key] = _relative(base, value, where, f"[paths] {key}")
+        kind = _KINDS_OF_PATH.get(key)
+        try:
+            wrong = kind is not None and path.exists() and not kind[0](path)
+        except OSError:  # unreadable, or a name too long: the command says so when used
+            wrong = False
+        if wrong and kind is not None:
+            raise _fail(where, f"[paths] {key}", f"must be {kind[1]}: {quoted(str(path))} is not")
+    return located
 
 
 def parse_config(data: Mapping[str, Any], path: Path | None = None) -> Config:
@@ -126,7 +161,9 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None) -> Config:
     base = path.parent if path is not None else Path()
     for name in data:
         if name not in KNOWN_TABLES:
-            raise _fail(where, f"[{name}]", f"is not a known table (known: {_known(KNOWN_TABLES)})")
+            raise _fail(
+                where, f"[{shown(name)}]", f"is not a known table (known: {_known(KNOWN_TABLES)})"
+            )
     tables = {
         name: _section(_table(data[name], where, f"[{name}]"), where, f"[{name}]", schema)
         for name, schema in _SCHEMA.items()
@@ -134,7 +171,7 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None) -> Config:
     }
     targets: dict[str, TargetConfig] = {}
     for name, raw in _table(data.get("targets", {}), where, "[targets]").items():
-        label = f"[targets.{name}]"
+        label = f"[targets.{shown(name)}]"
         if name.startswith(("http://", "https://")) or not name.strip():
             raise _fail(where, label, "needs a name, not a URL, e.g. [targets.csharp]")
         values = _section(_table(raw, where, label), where, label, _TARGET_KEYS)
@@ -143,7 +180,7 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None) -> Config:
         targets[name] = TargetConfig(name, values["url"], values.get("reset"))
     paths, replay, gate = (tables.get(n, {}) for n in ("paths", "replay", "gate"))
     # The keys of [paths] and [replay] are Config's field names; a key not set keeps its default.
-    located: dict[str, Any] = {key: _relative(base, value) for key, value in paths.items()}
+    located: dict[str, Any] = _located(base, paths, where)
     config = Config(
         path=path,
         **located,
@@ -151,7 +188,7 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None) -> Config:
         targets=targets,
         gate=GateConfig(
             max_open=gate.get("max_open"),
-            out=_relative(base, gate["out"]) if "out" in gate else None,
+            out=_relative(base, gate["out"], where, "[gate] out") if "out" in gate else None,
         ),
     )
     # Names used as defaults must exist: say so now, not at the first replay.

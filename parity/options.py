@@ -106,11 +106,21 @@ def load_rules_file(path: Path | None) -> tuple[Any, str | None]:
             return load_rules({}), None
         path = DEFAULT_RULES
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise UserError(f"cannot read rules file {path}: {exc.strerror}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
         raise UserError(f"rules file {path} is not valid TOML: {exc}") from None
+    except ValueError as exc:  # a NUL in the name
+        raise UserError(f"cannot read rules file {path!r}: {exc}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise UserError(f"rules file {path} is not valid TOML: {exc}") from None
+    except RecursionError:
+        raise UserError(f"rules file {path} is nested too deeply to read") from None
+    except ValueError as exc:  # an integer of more than 4300 digits
+        raise UserError(f"rules file {path} is not usable TOML: {exc}") from None
     try:
         return load_rules(data), str(path)
     except RulesError as exc:

@@ -149,6 +149,36 @@ def test_the_environment_names_the_file(tmp_path: Path, monkeypatch: pytest.Monk
         ("[targets.x]\nurl = 'http://h'\nrest = 'a'\n", r"\[targets.x\] 'rest' is not a known key"),
         ("targets = 3\n", r"\[targets\] must be a table, not an integer"),
         ('paths = "x"\n', r"\[paths\] must be a table, not a string"),
+        # Mistakes that once ended in "internal error" (issue 10), and limits.
+        ("a = " + "[" * 5000 + "]" * 5000 + "\n", "is nested too deeply to read"),
+        ("[gate]\nmax_open = " + "9" * 5000 + "\n", "is not usable TOML: Exceeds the limit"),
+        (
+            "[gate]\nmax_open = -" + "9" * 4000 + "\n",
+            r"\[gate\] max_open must be an integer of at least 0, not an integer of about \d+ digits",
+        ),
+        (
+            '[paths]\ndb = "~nosuchuser-parity/x.db"\n',
+            r"\[paths\] db names a home directory that does not exist: '~nosuchuser-parity/x.db'",
+        ),
+        ('[paths]\nsessions = "a\\u0000b"\n', r"\[paths\] sessions must not contain a NUL"),
+        (
+            '[paths]\nsessions = "parity.toml"\n',
+            r"\[paths\] sessions must be a directory: .* is not",
+        ),
+        ('[paths]\ndb = "."\n', r"\[paths\] db must be a file: .* is not"),
+        ('["a\\nb"]\n', r"\['a\\nb'\] is not a known table"),
+        (
+            "[replay]\ntimeout = inf\n",
+            r"\[replay\] timeout must be from 0.1 to 3600 seconds, not inf",
+        ),
+        (
+            "[replay]\ntimeout = nan\n",
+            r"\[replay\] timeout must be from 0.1 to 3600 seconds, not nan",
+        ),
+        (
+            '[targets."x\\ny"]\nurl = "http://h"\n[replay]\ntarget = "' + "z" * 100 + '"\n',
+            r"\[replay\] target 'z{59}…: not a URL \(http://…\) nor a target in .* \(configured: 'x\\ny'\)",
+        ),
     ],
 )
 def test_a_bad_file_is_one_error_naming_the_file_and_the_key(
@@ -159,6 +189,16 @@ def test_a_bad_file_is_one_error_naming_the_file_and_the_key(
         load_config(path)
     assert str(path) in caught.value.message
     assert "\n" not in caught.value.message.rstrip()
+
+
+def test_a_parity_toml_that_is_a_directory_is_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("PARITY_CONFIG", raising=False)
+    (tmp_path / "parity.toml").mkdir()
+    with pytest.raises(ConfigError, match=r"config file parity\.toml is a directory"):
+        load_config()
 
 
 def test_a_bad_file_is_one_red_line_from_the_cli(tmp_path: Path) -> None:

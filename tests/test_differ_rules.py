@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from parity.differ import Rules, RulesError, load_rules
+from parity.differ.equivalences import EQUIVALENCES
+from parity.differ.jsonpath import PathPattern
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "rules.md"
 
@@ -103,6 +105,61 @@ def test_a_full_rules_file_loads() -> None:
             "rules: [serialization]: unknown key 'gates' (known: gate)",
         ),
         ({"serialization": True}, "rules: [serialization]: must be a table, not bool"),
+        # Limits: what a rules file asks for is bounded, and every error stays one short line.
+        (
+            {"placeholder": [{"name": "big", "pattern": "a{4294967296}"}]},
+            "rules: [[placeholder]] #1 (big): bad regex 'pattern' 'a{4294967296}': "
+            "the repetition number is too large",
+        ),
+        (
+            {"placeholder": [{"name": "deep", "pattern": "(" * 900 + ")" * 900}]},
+            "rules: [[placeholder]] #1 (deep): bad regex 'pattern' '"
+            + "(" * 59
+            + "…: nested too deeply",
+        ),
+        (
+            {"ignore": [{"paths": ["$.a[" + "9" * 5000 + "]"]}]},
+            "rules: [[ignore]] #1: 'paths': '$.a[" + "9" * 55 + "… is longer than 2000 characters",
+        ),
+        (
+            {"ignore": [{"paths": ["$.a[" + "9" * 50 + "]"]}]},
+            "rules: [[ignore]] #1: path '$.a[" + "9" * 50 + "]': index of 50 digits (at 3)",
+        ),
+        (
+            {"ignore": [{"paths": ["$" + ".a" * 257]}]},
+            "rules: [[ignore]] #1: path '$" + ".a" * 29 + "… has 257 steps (at most 256)",
+        ),
+        (
+            {"route": [{"match": "POST /x", "key": "json:$" + "[0]" * 300}]},
+            "rules: [[route]] #1: 'key' has 300 steps (at most 256)",
+        ),
+        (
+            {"ignore": [{"headers": ["x"]}] * 1001},
+            "rules: [[ignore]]: at most 1000 rules, not 1001",
+        ),
+        (
+            {"ignore": [{"headers": ["x"] * 1001}]},
+            "rules: [[ignore]] #1: 'headers' must have at most 1000 entries, not 1001",
+        ),
+        (
+            {"number": [{"path": "$.a", "tolerance": float("inf")}]},
+            "rules: [[number]] #1: 'tolerance' must be a finite number >= 0",
+        ),
+        (
+            {"number": [{"path": "$.a", "relative": float("nan")}]},
+            "rules: [[number]] #1: 'relative' must be a number >= 0",
+        ),
+        (
+            {"ignore": [{"paths": ["$.a"], "x\ny" * 40: 1}]},
+            "rules: [[ignore]] #1: unknown key 'x\\nyx\\nyx\\nyx\\nyx\\nyx\\nyx\\nyx\\nyx\\nyx\\nyx\\nyx\\nyx\\nyx\\nyx\\n… "
+            "(known: headers, name, paths, route)",
+        ),
+        (
+            {"equivalences": {"a\nb": True}},
+            "rules: [equivalences]: unknown equivalence 'a\\nb' (known: "
+            + ", ".join(sorted(EQUIVALENCES))
+            + ")",
+        ),
     ],
 )
 def test_every_mistake_is_one_line_naming_the_rule(data: dict[str, object], message: str) -> None:
@@ -110,6 +167,13 @@ def test_every_mistake_is_one_line_naming_the_rule(data: dict[str, object], mess
         load_rules(data)
     assert str(caught.value) == message
     assert "\n" not in str(caught.value)
+
+
+def test_a_path_of_ten_thousand_steps_is_refused_not_a_recursion() -> None:
+    with pytest.raises(RulesError, match="longer than 2000 characters"):
+        load_rules({"ignore": [{"paths": ["$" + "[0]" * 10_000]}]})
+    deep = PathPattern.compile("$" + "[0]" * 10_000)  # the parser itself is not recursive
+    assert len(deep.steps) == 10_000 and deep.matches([0] * 10_000)
 
 
 def test_the_documented_example_loads() -> None:
