@@ -108,9 +108,13 @@ def memory_cap(extra: int = 1 << 30) -> Iterator[None]:
     except ImportError:  # not POSIX
         yield
         return
+    try:
+        with open("/proc/self/statm") as statm:
+            mapped = int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:  # no /proc (macOS): no cap
+        yield
+        return
     soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-    with open("/proc/self/statm") as statm:
-        mapped = int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
     limit = mapped + extra
     if hard != resource.RLIM_INFINITY:
         limit = min(limit, hard)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
-import pytest
 from hypothesis import strategies as st
 
 from parity.differ import content
@@ -39,11 +38,6 @@ def test_decode_body_never_raises(case: tuple[list[tuple[bytes, bytes]], bytes])
     check_decoded(*case)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="issue 10: a charset naming a non-text codec (hex, base64, rot13...) raises in "
-    "differ/content.py text_of; fixed in parallel on its own i10 branch",
-)
 @given_target(bodies(TEXT_CHARSETS + NON_TEXT_CHARSETS))
 def test_decode_body_never_raises_any_charset(
     case: tuple[list[tuple[bytes, bytes]], bytes],
@@ -69,11 +63,6 @@ def small_cap(limit: int) -> Iterator[None]:
         content.MAX_DECODED = saved
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="issue 10: brotli decoding is not under MAX_DECODED (differ/content.py _unbrotli); "
-    "fixed in parallel on its own i10 branch",
-)
 @given_target(
     st.sampled_from(("gzip", "deflate", "br", "zstd")),
     st.one_of(st.integers(1, 1 << 16), st.integers((1 << 16) + 1, 1 << 18)),

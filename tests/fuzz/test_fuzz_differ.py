@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from hypothesis import assume
 from hypothesis import strategies as st
 
@@ -54,11 +53,6 @@ def test_compare_hostile_bodies_never_raises(
     compare(expected, actual)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="issue 10: a charset naming a non-text codec raises in differ/content.py "
-    "text_of; fixed in parallel on its own i10 branch",
-)
 @given_target(bodies(TEXT_CHARSETS + NON_TEXT_CHARSETS), bodies(TEXT_CHARSETS + NON_TEXT_CHARSETS))
 def test_compare_any_charset_never_raises(
     expected: tuple[list[tuple[bytes, bytes]], bytes],
@@ -97,11 +91,6 @@ def test_changed_character_in_a_string_is_a_difference(text: str, data: st.DataO
 _BYTE = st.integers(0x20, 0xFF).filter(lambda b: b not in (0x22, 0x5C, 0x7F))
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="issue 10: invalid UTF-8 is decoded with replacement characters, so two different "
-    "invalid bytes compare equal (differ/content.py); fixed in parallel on its own i10 branch",
-)
 @given_target(st.lists(_BYTE, min_size=1, max_size=40), st.data())
 def test_changed_byte_in_a_string_is_a_difference(raw: list[int], data: st.DataObject) -> None:
     at = data.draw(st.integers(0, len(raw) - 1), label="at")

@@ -9,7 +9,6 @@ import os
 import tempfile
 from pathlib import Path
 
-import pytest
 from hypothesis import assume
 from hypothesis import strategies as st
 
@@ -74,11 +73,6 @@ def test_reader_random_bytes(data: bytes) -> None:
     read_all(data)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="issue 10: a msgpack length header after the session header (b'\\xdd\\x04\\x00\\x00\\x00') "
-    "asks for gigabytes (sessions/file.py); fixed in parallel on its own i10 branch",
-)
 @given_target(st.binary(max_size=2048))
 def test_reader_header_then_random_bytes(tail: bytes) -> None:
     data, header_end, _ends, _exchanges = recording()
@@ -103,11 +97,6 @@ _mutations = st.lists(
 )
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="issue 10: a malformed record raises ValueError (sessions/model.py) and a msgpack "
-    "length header can ask for gigabytes (sessions/file.py); fixed in parallel on its own i10 branch",
-)
 @given_target(_mutations)
 def test_reader_mutated_keeps_every_record_before_the_damage(
     mutations: list[tuple[int, int]],
