@@ -36,7 +36,7 @@ from parity.triage import findings, noise, schema, verdicts
 from parity.triage.errors import NoDatabase, NotFound, NotResultsDB, TriageError
 from parity.triage.masking import mask_difference, mask_headers, mask_text
 from parity.triage.model import ExchangeResult, RunInfo
-from parity.triage.text import describe_difference, dumps
+from parity.triage.text import describe_difference, dumps, storable
 
 BATCH_SIZE = 1000
 FLUSH_INTERVAL = 2.0
@@ -425,11 +425,11 @@ class ResultWriter:
         self._results.append(
             (
                 self.run_id,
-                result.session,
+                storable(result.session),
                 result.seq,
-                result.method,
-                result.url,
-                route,
+                storable(result.method),
+                storable(result.url),
+                storable(route),
                 outcome,
                 signature,
                 mismatch_index,  # replaced by the mismatch's id at flush time
@@ -440,7 +440,7 @@ class ResultWriter:
                 result.actual_ms,
                 len(verdict.differences),
                 noise,
-                verdict.error,
+                None if verdict.error is None else storable(verdict.error),
                 len(verdict.serialization),
             )
         )
@@ -479,23 +479,23 @@ class ResultWriter:
         else:
             first = f"error: {verdict.error or 'no answer'}"
         self._mismatches.append(
-            [
+            [  # every text valid UTF-8 (`storable`): JSON through `dumps`, the rest here
                 "",  # the id, assigned at flush time: unique in the database
                 self.run_id,
-                result.session,
+                storable(result.session),
                 result.seq,
-                result.method,
-                result.url,
-                route,
+                storable(result.method),
+                storable(result.url),
+                storable(route),
                 outcome,
                 signature,
-                verdict.error,
+                None if verdict.error is None else storable(verdict.error),
                 expected.status if expected else None,
                 actual.status if actual else None,
                 result.baseline_status,
                 result.expected_ms,
                 result.actual_ms,
-                first,
+                storable(first),
                 dumps(differences),
                 dumps([mask_difference(d) for d in verdict.noise]),
                 dumps(list(verdict.rules_applied)),
@@ -591,7 +591,7 @@ def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
 
 
 def _masked(text: str | None) -> str | None:
-    return None if text is None else mask_text(text)
+    return None if text is None else storable(mask_text(text))
 
 
 @contextmanager
