@@ -5,7 +5,8 @@ number type: an int and a float of another value are `changed`, and of the same 
 (`4.0` vs `4`) they are no difference but a spelling, collected in `TreeDiff.respelled`
 for the serialization report. The walk only
 descends into subtrees whose canonical bytes differ, so a 3-field change in a 200 KB
-document costs a few serializations, not a full Python-level walk. Arrays:
+document costs a few serializations, not a full Python-level walk (compared by their
+digests, one serialization alive at a time: memory stays near the trees' own). Arrays:
 
 - the same elements in another order: ONE `order_changed` at the array's path;
 - objects with a shared identity key (`id`, `_id`, `uuid`, `guid`, `key`): matched by it,
@@ -21,6 +22,7 @@ key (order never a difference), arrays the baseline itself does not keep in orde
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections import Counter
@@ -52,6 +54,14 @@ def canonical(value: object) -> bytes:
     except TypeError:  # integers beyond 64 bits, odd leaves: slower but exact
         text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=repr)
         return b"\x00" + text.encode("utf-8", "surrogatepass")
+
+
+def digest(value: object) -> bytes:
+    """16 bytes equal exactly when two trees are strictly equal (a hash of `canonical`).
+    The serialization is freed at once: an array's items are compared by their digests,
+    so a 100 MB array costs 16 bytes per item rather than a second copy of itself (and
+    orjson's spare capacity on each of those copies)."""
+    return hashlib.blake2b(canonical(value), digest_size=16).digest()
 
 
 def _scalar_equal(a: object, b: object) -> bool:
@@ -284,7 +294,7 @@ class TreeDiff:
     def _child(self, e: object, a: object, parts: Parts) -> None:
         """Descend only if the subtrees differ (scalars directly, trees by their bytes)."""
         if isinstance(e, dict | list) and type(e) is type(a):
-            if canonical(e) != canonical(a):
+            if digest(e) != digest(a):  # one serialization alive at a time
                 self._node(e, a, parts)
         elif not _scalar_equal(e, a):
             self._node(e, a, parts)
@@ -302,7 +312,7 @@ class TreeDiff:
                 self._emit((*parts, key), DiffKind.ADDED, None, preview(value))
 
     def _array(self, e: list[object], a: list[object], parts: Parts) -> None:
-        ce, ca = [canonical(x) for x in e], [canonical(x) for x in a]
+        ce, ca = [digest(x) for x in e], [digest(x) for x in a]
         if ce == ca:  # the root is not pre-checked like children are
             return
         rule = self.leeway.array_rule(parts) if self.leeway is not None else None
