@@ -39,6 +39,9 @@ from parity.differ.rules import ArrayRule, NumberRule
 MAX_DIFFERENCES = 1000
 MAX_ALIGN = 250_000
 """Largest len(a) * len(b) aligned with difflib (its worst case is quadratic)."""
+LONG_ARRAY = 1000
+"""Arrays longer than this are not serialized whole to see whether they differ: their
+items' digests say it, without a copy of the whole array."""
 PREVIEW_CHARS = 2000
 """Characters of a long string kept in a difference (and of a body preview in `parity show`)."""
 IDENTITY_KEYS = ("id", "_id", "uuid", "guid", "key", "Id", "ID", "Key", "Name", "name")
@@ -294,7 +297,9 @@ class TreeDiff:
     def _child(self, e: object, a: object, parts: Parts) -> None:
         """Descend only if the subtrees differ (scalars directly, trees by their bytes)."""
         if isinstance(e, dict | list) and type(e) is type(a):
-            if digest(e) != digest(a):  # one serialization alive at a time
+            if isinstance(e, list) and len(e) > LONG_ARRAY:
+                self._node(e, a, parts)  # `_array` compares its items' digests anyway
+            elif e is not a and digest(e) != digest(a):  # one serialization at a time
                 self._node(e, a, parts)
         elif not _scalar_equal(e, a):
             self._node(e, a, parts)

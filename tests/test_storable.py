@@ -109,3 +109,45 @@ def test_an_answer_with_lone_surrogates_is_stored_with_every_other_exchange(
     show = _run("show", mismatch["id"], "--db", str(db))
     assert show.returncode == 0, show.stderr
     assert "ud800" in show.stdout
+
+
+def _large_json(marker: str) -> bytes:
+    items = ",".join(
+        f'{{"id": {i}, "title": "{marker if i == 700 else "entry"} {i}", "text": "{"x" * 1000}"}}'
+        for i in range(1000)
+    )
+    return f'{{"items": [{items}]}}'.encode()
+
+
+def test_a_large_body_is_stored_once_compressed_and_shown(tmp_path: Path) -> None:
+    recorded, served = _large_json("entry"), _large_json("Entry")
+    assert len(recorded) > 1_000_000
+    json_type = b"application/json"
+    sessions = _session(tmp_path / "s", {"/a": (json_type, recorded), "/b": (json_type, recorded)})
+    db = tmp_path / "parity.db"
+    with backend({"/a": (json_type, served), "/b": (json_type, served)}) as url:
+        for _run_twice in range(2):
+            replay = _run("replay", str(sessions), "--target", url, "--db", str(db))
+            assert replay.returncode == 1, replay.stdout + replay.stderr
+    with sqlite3.connect(db) as conn:
+        # 4 mismatches, 8 large bodies: 2 distinct ones, each stored once, compressed
+        assert conn.execute("SELECT count(*) FROM mismatches").fetchone()[0] == 4
+        stored = conn.execute("SELECT size, encoding, length(data) FROM bodies").fetchall()
+        assert sorted(size for size, _, _ in stored) == sorted([len(recorded), len(served)])
+        assert all(encoding == "zlib" and length < size // 10 for size, encoding, length in stored)
+        inline = conn.execute(
+            "SELECT count(*) FROM mismatches WHERE expected_body IS NOT NULL "
+            "OR actual_body IS NOT NULL"
+        ).fetchone()[0]
+        assert inline == 0
+        first = conn.execute("SELECT id FROM mismatches ORDER BY rowid LIMIT 1").fetchone()[0]
+    shown = _run("show", first, "--db", str(db), "--json")
+    assert shown.returncode == 0, shown.stderr
+    mismatch = json.loads(shown.stdout)["mismatch"]
+    assert mismatch["expected"]["body_bytes"] == len(recorded)
+    assert mismatch["actual"]["body_bytes"] == len(served)
+    assert [d["path"] for d in mismatch["differences"]] == ["$.items[700].title"]
+    assert any("Entry 700" in line for line in mismatch["body_diff"])
+    assert "Entry 700" in mismatch["sentences"][0]
+    text = _run("show", first, "--db", str(db))
+    assert text.returncode == 0 and "Entry 700" in text.stdout

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from parity.differ import PREVIEW_CHARS
+from parity.triage.bodies import with_bodies
 from parity.triage.db import ResultsDB
 from parity.triage.errors import Ambiguous, NotFound
 from parity.triage.masking import mask_json_text, mask_text
@@ -250,9 +251,11 @@ def first_sentence(rdb: ResultsDB, mismatch_id: str) -> str | None:
     """The first difference of a mismatch as a sentence (raw values); None if none."""
     row = rdb.query(
         "SELECT differences, expected_status, actual_status, expected_headers, "
-        "actual_headers, expected_body, actual_body FROM mismatches WHERE id = ?",
+        "actual_headers, expected_body, actual_body, expected_body_ref, actual_body_ref "
+        "FROM mismatches WHERE id = ?",
         [mismatch_id],
     )[0]
+    with_bodies(rdb.db.conn, row)
     differences = loads(row["differences"], [])
     if not differences:
         return None
@@ -491,7 +494,9 @@ def _side(
 
 
 def mismatch_detail(rdb: ResultsDB, mismatch_id: str) -> dict[str, Any]:
-    row = rdb.query("SELECT * FROM mismatches WHERE id = ?", [mismatch_id])[0]
+    row = with_bodies(
+        rdb.db.conn, rdb.query("SELECT * FROM mismatches WHERE id = ?", [mismatch_id])[0]
+    )
     expected_text = body_text(row["expected_rendered"], row["expected_body"])
     actual_text = (
         body_text(row["actual_rendered"], row["actual_body"])
