@@ -44,15 +44,21 @@ def unpacked(encoding: str, data: bytes) -> bytes:
     return bytes(data)
 
 
+def body_of(conn: sqlite3.Connection, row: dict[str, Any], column: str) -> bytes | None:
+    """The body of `row`'s `column` (`expected_body`, ...), inline or from `bodies`."""
+    body: bytes | None = row.get(column)
+    ref = row.get(column + "_ref")
+    if body is not None or ref is None:
+        return body
+    found = conn.execute("SELECT encoding, data FROM bodies WHERE hash = ?", [ref]).fetchone()
+    return None if found is None else unpacked(found[0], found[1])
+
+
 def with_bodies(conn: sqlite3.Connection, row: dict[str, Any]) -> dict[str, Any]:
     """`row` (a `mismatches` row, or part of one) with each body that lives in `bodies`
     read back into its column; rows without refs (small bodies, files before v5) as
     they are."""
     for column in BODY_COLUMNS:
-        ref = row.get(column + "_ref")
-        if ref is None or row.get(column) is not None:
-            continue
-        found = conn.execute("SELECT encoding, data FROM bodies WHERE hash = ?", [ref]).fetchone()
-        if found is not None:
-            row[column] = unpacked(found[0], found[1])
+        if column in row or column + "_ref" in row:
+            row[column] = body_of(conn, row, column)
     return row
