@@ -29,7 +29,10 @@ if __package__ in (None, ""):  # run as `python bench/large_bench.py`
 from bench import procs
 from examples.procs import Proc
 
+BODY_MB = 100
 GOAL_REPLAY_MB = 600.0
+MARK_START = "<!-- large-bench:start -->"
+MARK_END = "<!-- large-bench:end -->"
 CHANGED_PATH = "$.items[{index}].title"
 
 
@@ -133,7 +136,9 @@ def _db_bytes(db: Path) -> int:
     return sum(p.stat().st_size for p in db.parent.glob(db.name + "*"))
 
 
-def run_large(mb: int = 100, log: Any = print, parity_bin: Path | None = None) -> dict[str, Any]:
+def run_large(
+    mb: int = BODY_MB, log: Any = print, parity_bin: Path | None = None
+) -> dict[str, Any]:
     parity = str(parity_bin or procs.BIN / "parity")
     with tempfile.TemporaryDirectory(prefix="parity-large-") as tmp:
         work = Path(tmp)
@@ -202,6 +207,36 @@ def print_large(result: dict[str, Any]) -> None:
         f"exit {result['show_exit']}\n"
         f"  goal: replay peak <= {result['goal_replay_mb']:.0f} MB: "
         f"{'met' if result['goal_met'] else 'NOT met'}"
+    )
+
+
+def markdown_section(result: dict[str, Any], env: dict[str, Any], command: str) -> str:
+    """The large-body section of BENCHMARKS.md."""
+    return "\n".join(
+        [
+            MARK_START,
+            "## One large body (bench/large_bench.py)",
+            "",
+            f"`{command}` on {env.get('nproc')} CPUs ({env.get('cpu_model', '')}), "
+            f"Python {env.get('python')}, commit {env.get('commit', '')}.",
+            "",
+            f"A session with one exchange whose recorded response is a {result['body_mb']} MB "
+            "JSON body (items of ~900 bytes), replayed against a real upstream on 127.0.0.1 "
+            "serving the same body with one title changed; `parity replay` and `parity show` "
+            "of the mismatch run as subprocesses, peak RSS from `wait4`.",
+            "",
+            "| | peak RSS | wall | |",
+            "|---|---|---|---|",
+            f"| `parity replay` | {result['replay_peak_mb']:.0f} MB | {result['replay_s']:.1f} s "
+            f"| difference found: {'yes' if result['found'] else 'NO'} |",
+            f"| `parity show` | {result['show_peak_mb']:.0f} MB | {result['show_s']:.1f} s | |",
+            f"| database growth | {result['db_growth_mb']} MB | | |",
+            "",
+            f"Goal: replay peak <= {result['goal_replay_mb']:.0f} MB: "
+            f"{'met' if result['goal_met'] else 'not met'}.",
+            MARK_END,
+            "",
+        ]
     )
 
 
