@@ -58,6 +58,7 @@ def write_session(root: Path, body: bytes, port: int) -> None:
     from parity.sessions import Exchange, Request, Response, SessionStore
 
     host = f"127.0.0.1:{port}".encode()
+    json_type = [(b"Content-Type", b"application/json; charset=utf-8")]
     with SessionStore(root).create(label="large", upstream=f"http://127.0.0.1:{port}") as w:
         w.append(
             Exchange(
@@ -74,15 +75,7 @@ def write_session(root: Path, body: bytes, port: int) -> None:
                     1_700_000_000.0,
                     1_700_000_000.1,
                 ),
-                response=Response(
-                    200,
-                    "OK",
-                    "HTTP/1.1",
-                    [(b"Content-Type", b"application/json; charset=utf-8")],
-                    body,
-                    1_700_000_000.2,
-                    1_700_000_000.3,
-                ),
+                response=Response(200, "OK", "HTTP/1.1", json_type, body, 1.7e9, 1.7e9),
             )
         )
 
