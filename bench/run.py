@@ -2,11 +2,13 @@
 and `mitmdump -w`, on 2 KB and 1 MB JSON responses, in one run on one machine. And how
 fast is replaying? `parity replay` (replay + diff + store) against `mitmdump -C`, the
 differ on 200 KB bodies against DeepDiff, and the results store (bench/replay_bench.py).
+And how much memory does one 100 MB JSON body cost to replay and show (bench/large_bench.py)?
 
     .venv/bin/python bench/run.py               # everything (~20 minutes on 2 cores)
     .venv/bin/python bench/run.py --quick       # smoke check (~1.5 minutes)
     .venv/bin/python bench/run.py --only record             # the recording benchmark only
     .venv/bin/python bench/run.py --only replay,differ,store  # the replay benchmark only
+    .venv/bin/python bench/run.py --only large              # one 100 MB body's peak RSS
     .venv/bin/python bench/run.py --write-md    # also rewrite their sections of BENCHMARKS.md
     .venv/bin/python bench/run.py --json out.json
 """
@@ -29,11 +31,11 @@ from typing import Any
 if __package__ in (None, ""):  # run as `python bench/run.py`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import procs, replay_bench
+from bench import large_bench, procs, replay_bench
 from bench.record_bench import VARIANTS, Config, goals, run_benchmark
 from bench.upstream import SIZES
 
-BENCHMARKS = ("record", "replay", "differ", "store")
+BENCHMARKS = ("record", "replay", "differ", "store", "large")
 
 MARK_START = "<!-- record-bench:start -->"
 MARK_END = "<!-- record-bench:end -->"
@@ -345,7 +347,8 @@ def main(argv: list[str] | None = None) -> int:
         type=_selected,
         default=list(BENCHMARKS),
         metavar="LIST",
-        help="comma-separated benchmarks to run: record, replay, differ, store (default: all)",
+        help="comma-separated benchmarks to run: record, replay, differ, store, large "
+        "(default: all)",
     )
     parser.add_argument(
         "--quick", action="store_true", help="small counts: a smoke check in ~1.5 minutes"
@@ -406,7 +409,7 @@ def main(argv: list[str] | None = None) -> int:
         result["goals"] = goals(result)
         print_result(result)
 
-    replay_parts = [name for name in selected if name != "record"]
+    replay_parts = [name for name in selected if name not in ("record", "large")]
     replay_result: dict[str, Any] | None = None
     if replay_parts:
         print(
@@ -434,6 +437,16 @@ def main(argv: list[str] | None = None) -> int:
         replay_bench.print_result(replay_result)
         result["replay_bench"] = replay_result
 
+    if "large" in selected:
+        mb = 20 if args.quick else large_bench.BODY_MB
+        print(f"parity large-body benchmark: {mb} MB JSON", file=sys.stderr, flush=True)
+        try:
+            result["large"] = large_bench.run_large(mb, log=_stderr)
+        except RuntimeError as exc:
+            print(f"bench: {exc}", file=sys.stderr)
+            return 1
+        large_bench.print_large(result["large"])
+
     if args.json:
         # The recording benchmark's figures at the top level (as before), the others under
         # `replay_bench`.
@@ -459,7 +472,18 @@ def main(argv: list[str] | None = None) -> int:
                 "not written",
                 file=sys.stderr,
             )
+        if "large" in result:
+            write_markdown(
+                large_bench.markdown_section(result["large"], env, command),
+                marks=(large_bench.MARK_START, large_bench.MARK_END),
+                after=replay_bench.MARK_END,
+            )
+            print(f"updated {MD_PATH.name}: large-body section", file=sys.stderr)
     return 0
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

@@ -65,7 +65,7 @@ from parity.differ.routekeys import route_for
 from parity.differ.rules import RouteRule, Rules
 from parity.differ.serialization import literal_differences, number_literal
 from parity.differ.signature import shape_key, signature_of, templated
-from parity.differ.structure import Leeway, TreeDiff, canonical
+from parity.differ.structure import Leeway, TreeDiff, same_tree
 from parity.differ.values import Origins, ValueMap
 from parity.differ.xmltree import align_repeated
 
@@ -653,6 +653,4 @@ def _parsed_alike(expected: Body, actual: Body) -> bool:
         return False
     if expected.value != actual.value:  # C-level, stops early; == is looser than strict
         return False
-    return canonical(expected.value) == canonical(actual.value) and not has_lossy_float(
-        expected.value
-    )
+    return same_tree(expected.value, actual.value) and not has_lossy_float(expected.value)

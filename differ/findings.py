@@ -82,7 +82,7 @@ def finding_id(key: FindingKey) -> str:
         key.transition,
         key.category,
     )
-    digest = hashlib.sha256("\x1f".join(fields).encode("utf-8")).hexdigest()
+    digest = hashlib.sha256("\x1f".join(fields).encode("utf-8", "surrogatepass")).hexdigest()
     return "F" + digest[:10]
 
 

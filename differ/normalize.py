@@ -19,6 +19,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from fnmatch import translate
+from operator import is_
 
 from parity.differ.content import STRUCTURED, Body, is_lossy_float
 from parity.differ.equivalences import ALL_OFF, Switches
@@ -229,13 +230,17 @@ class Normalizer:
         return self._leaf(value, state)
 
     def _free(self, value: object) -> object:
-        """`_walk` where no path rule can match: the hot loop, kept lean."""
+        """`_walk` where no path rule can match: the hot loop, kept lean. A container
+        whose children all come back unchanged is returned itself, not a copy: an
+        unchanged 100 MB tree is not held twice (the trees are never mutated)."""
         if isinstance(value, dict):
             if self._has_values:
                 return {self._key(key): self._free(child) for key, child in value.items()}
-            return {key: self._free(child) for key, child in value.items()}
+            out = {key: self._free(child) for key, child in value.items()}
+            return value if all(map(is_, out.values(), value.values())) else out
         if isinstance(value, list):
-            return [self._free(child) for child in value]
+            items = [self._free(child) for child in value]
+            return value if all(map(is_, items, value)) else items
         if self._has_values:
             return self._leaf(value, None)
         if isinstance(value, str):  # `_leaf` of a string without a value map

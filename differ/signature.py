@@ -71,7 +71,7 @@ def signature_of(route: str, differences: Iterable[Difference], *, fallback: boo
         return hashlib.sha256(_json([route, shape])).hexdigest()[:12]
     shapes = sorted({(d.kind.value, d.where.value, templated(d)) for d in differences})
     text = "\n".join([route, *("\t".join(shape) for shape in shapes)])
-    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:12]
+    return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:12]
 
 
 def _json(value: object) -> bytes:
@@ -79,4 +79,6 @@ def _json(value: object) -> bytes:
     try:
         return orjson.dumps(value)
     except TypeError:
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode(
+            "utf-8", "surrogatepass"
+        )

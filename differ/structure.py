@@ -5,7 +5,9 @@ number type: an int and a float of another value are `changed`, and of the same 
 (`4.0` vs `4`) they are no difference but a spelling, collected in `TreeDiff.respelled`
 for the serialization report. The walk only
 descends into subtrees whose canonical bytes differ, so a 3-field change in a 200 KB
-document costs a few serializations, not a full Python-level walk. Arrays:
+document costs a few serializations, not a full Python-level walk (compared by their
+digests when large, one serialization alive at a time: memory stays near the trees'
+own). Arrays:
 
 - the same elements in another order: ONE `order_changed` at the array's path;
 - objects with a shared identity key (`id`, `_id`, `uuid`, `guid`, `key`): matched by it,
@@ -21,6 +23,7 @@ key (order never a difference), arrays the baseline itself does not keep in orde
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections import Counter
@@ -37,6 +40,9 @@ from parity.differ.rules import ArrayRule, NumberRule
 MAX_DIFFERENCES = 1000
 MAX_ALIGN = 250_000
 """Largest len(a) * len(b) aligned with difflib (its worst case is quadratic)."""
+LONG_ARRAY = 1000
+"""Arrays longer than this are not serialized whole to see whether they differ: their
+items' digests say it, without a copy of the whole array."""
 PREVIEW_CHARS = 2000
 """Characters of a long string kept in a difference (and of a body preview in `parity show`)."""
 IDENTITY_KEYS = ("id", "_id", "uuid", "guid", "key", "Id", "ID", "Key", "Name", "name")
@@ -52,6 +58,36 @@ def canonical(value: object) -> bytes:
     except TypeError:  # integers beyond 64 bits, odd leaves: slower but exact
         text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=repr)
         return b"\x00" + text.encode("utf-8", "surrogatepass")
+
+
+def digest(value: object) -> bytes:
+    """16 bytes equal exactly when two trees are strictly equal (a hash of `canonical`).
+    The serialization is freed at once: a long array's items are compared by their
+    digests, so a 100 MB array costs 16 bytes per item rather than a second copy of
+    itself (and orjson's spare capacity on each of those copies)."""
+    return hashlib.blake2b(canonical(value), digest_size=16).digest()
+
+
+DIRECT_BYTES = 1 << 20
+"""Serializations up to this size are compared as they are; larger ones by digest."""
+
+
+def same_tree(e: object, a: object) -> bool:
+    """Whether two trees are strictly equal (`canonical(e) == canonical(a)`), holding at
+    most one large serialization at a time."""
+    ce = canonical(e)
+    if len(ce) <= DIRECT_BYTES:
+        return ce == canonical(a)
+    hashed = hashlib.blake2b(ce, digest_size=16).digest()
+    del ce
+    return hashed == digest(a)
+
+
+def _item_keys(e: list[object], a: list[object]) -> tuple[list[bytes], list[bytes]]:
+    """What the items of two arrays are compared by: their canonical bytes, or for a
+    long array (`LONG_ARRAY`) their digests."""
+    key = digest if max(len(e), len(a)) > LONG_ARRAY else canonical
+    return [key(x) for x in e], [key(x) for x in a]
 
 
 def _scalar_equal(a: object, b: object) -> bool:
@@ -284,7 +320,9 @@ class TreeDiff:
     def _child(self, e: object, a: object, parts: Parts) -> None:
         """Descend only if the subtrees differ (scalars directly, trees by their bytes)."""
         if isinstance(e, dict | list) and type(e) is type(a):
-            if canonical(e) != canonical(a):
+            if isinstance(e, list) and len(e) > LONG_ARRAY:
+                self._node(e, a, parts)  # `_array` compares its items' digests anyway
+            elif e is not a and not same_tree(e, a):
                 self._node(e, a, parts)
         elif not _scalar_equal(e, a):
             self._node(e, a, parts)
@@ -302,7 +340,7 @@ class TreeDiff:
                 self._emit((*parts, key), DiffKind.ADDED, None, preview(value))
 
     def _array(self, e: list[object], a: list[object], parts: Parts) -> None:
-        ce, ca = [canonical(x) for x in e], [canonical(x) for x in a]
+        ce, ca = _item_keys(e, a)
         if ce == ca:  # the root is not pre-checked like children are
             return
         rule = self.leeway.array_rule(parts) if self.leeway is not None else None

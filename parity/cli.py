@@ -145,7 +145,13 @@ for command in (
 
 
 def main() -> None:
-    """Console-script entry point: any unexpected failure is one line, not a traceback."""
+    """Console-script entry point: any unexpected failure is one line, not a traceback.
+    Text the terminal cannot encode (a lone surrogate from a hostile answer) is printed
+    as its escape, `\\ud800`, the way the results database stores it."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
     try:
         cli.main(prog_name="parity")
     except SystemExit:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -12,9 +13,14 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def print_json(value: Any) -> None:
-    sys.stdout.buffer.write(
-        orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS)
-    )
+    try:
+        data = orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS)
+    except TypeError:  # lone surrogates from a hostile answer, integers beyond 64 bits
+        from parity.triage.text import storable
+
+        text = json.dumps(value, indent=2, ensure_ascii=False, default=str)
+        data = storable(text).encode("utf-8")
+    sys.stdout.buffer.write(data)
     sys.stdout.buffer.write(b"\n")
     sys.stdout.flush()
 

@@ -157,6 +157,11 @@ def _json(body: bytes) -> Any:
 
 _HTML = re.compile(rb"^\s*<(!doctype\s+html|html[\s>])", re.IGNORECASE)
 _MAX_XML = 8 << 20
+MAX_LEARN_BODY = 16 << 20
+"""Response bodies larger than this (either side) are not parsed to learn from: a
+100 MB listing would cost two more trees of its size while it is also being compared,
+and the ids a session goes on to use come from small answers (headers, cookies and
+Location still teach)."""
 
 
 def _tree(body: bytes) -> Any:
@@ -385,12 +390,15 @@ class ValueMap:
         `seq` and `path` are the exchange's and its recorded request path's: what a mint
         is scoped by (`POST /posts` mints posts) and what explains it later."""
         self._seq, self._path, self._route_known = seq, path, False
-        recorded_json = _tree(recorded_body)
-        if recorded_body == target_body:
-            target_json = recorded_json
-        else:
-            target_json = _tree(target_body)
-            self._learn_json(recorded_json, target_json, None, None)
+        recorded_json: Any = None
+        target_json: Any = None
+        if max(len(recorded_body), len(target_body)) <= MAX_LEARN_BODY:
+            recorded_json = _tree(recorded_body)
+            if recorded_body == target_body:
+                target_json = recorded_json
+            else:
+                target_json = _tree(target_body)
+                self._learn_json(recorded_json, target_json, None, None)
         recorded = _header_map(recorded_headers)
         target = _header_map(target_headers)
         for name in _LEARN_FROM_HEADERS:

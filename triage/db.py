@@ -32,11 +32,11 @@ from parity.differ.findings import FindingKey, finding_id, finding_keys, grouped
 from parity.differ.model import Outcome
 from parity.differ.noise import LearnedNoise, NoiseObservations, NoisePolicy
 from parity.differ.signature import shape_of, signature_of
-from parity.triage import findings, noise, schema, verdicts
+from parity.triage import bodies, findings, noise, schema, verdicts
 from parity.triage.errors import NoDatabase, NotFound, NotResultsDB, TriageError
 from parity.triage.masking import mask_difference, mask_headers, mask_text
 from parity.triage.model import ExchangeResult, RunInfo
-from parity.triage.text import describe_difference, dumps
+from parity.triage.text import describe_difference, dumps, storable
 
 BATCH_SIZE = 1000
 FLUSH_INTERVAL = 2.0
@@ -94,6 +94,9 @@ _MISMATCH_COLUMNS = (
     "sent",
     "ambiguous_ids",
     "serialization",
+    "request_body_ref",
+    "expected_body_ref",
+    "actual_body_ref",
 )
 
 
@@ -376,6 +379,8 @@ class ResultWriter:
         self._signatures: dict[str, tuple[Any, ...]] = {}
         self._findings: dict[str, tuple[Any, ...]] = {}
         self._links: list[tuple[str, int, int, str]] = []  # session, seq, mismatch, finding
+        self._bodies: dict[str, tuple[str, int, str, bytes]] = {}  # large ones, by key
+        self._stored_bodies: set[str] = set()  # keys this writer knows are in the file
         self._sticky = findings.sticky_shapes(results_db.db)
         self._counts = [0, 0, 0, 0, 0]  # exchanges, matched, mismatched, errors, noise
         self._since = time.monotonic()
@@ -425,11 +430,11 @@ class ResultWriter:
         self._results.append(
             (
                 self.run_id,
-                result.session,
+                storable(result.session),
                 result.seq,
-                result.method,
-                result.url,
-                route,
+                storable(result.method),
+                storable(result.url),
+                storable(route),
                 outcome,
                 signature,
                 mismatch_index,  # replaced by the mismatch's id at flush time
@@ -440,7 +445,7 @@ class ResultWriter:
                 result.actual_ms,
                 len(verdict.differences),
                 noise,
-                verdict.error,
+                None if verdict.error is None else storable(verdict.error),
                 len(verdict.serialization),
             )
         )
@@ -460,6 +465,11 @@ class ResultWriter:
         expected, actual = result.expected, result.actual
         differences = [mask_difference(d) for d in verdict.differences]
         serialization = [mask_difference(d) for d in verdict.serialization]
+        inline, refs = self._split_bodies(
+            result.request_body,
+            expected.body if expected else None,
+            actual.body if actual else None,
+        )
         signature = None
         if outcome == _MISMATCHED:
             signature = verdict.signature or signature_of(route, verdict.differences, fallback=True)
@@ -479,23 +489,23 @@ class ResultWriter:
         else:
             first = f"error: {verdict.error or 'no answer'}"
         self._mismatches.append(
-            [
+            [  # every text valid UTF-8 (`storable`): JSON through `dumps`, the rest here
                 "",  # the id, assigned at flush time: unique in the database
                 self.run_id,
-                result.session,
+                storable(result.session),
                 result.seq,
-                result.method,
-                result.url,
-                route,
+                storable(result.method),
+                storable(result.url),
+                storable(route),
                 outcome,
                 signature,
-                verdict.error,
+                None if verdict.error is None else storable(verdict.error),
                 expected.status if expected else None,
                 actual.status if actual else None,
                 result.baseline_status,
                 result.expected_ms,
                 result.actual_ms,
-                first,
+                storable(first),
                 dumps(differences),
                 dumps([mask_difference(d) for d in verdict.noise]),
                 dumps(list(verdict.rules_applied)),
@@ -504,15 +514,38 @@ class ResultWriter:
                 dumps(mask_headers(actual.headers)) if actual else None,
                 _masked(result.expected_rendered),
                 _masked(result.actual_rendered),
-                result.request_body,
-                expected.body if expected else None,
-                actual.body if actual else None,
+                *inline,
                 None if result.sent is None else dumps(result.sent),
                 dumps(list(result.ambiguous_ids)),
                 dumps(serialization),
+                *refs,
             ]
         )
         return signature
+
+    def _split_bodies(self, *raw: bytes | None) -> tuple[list[bytes | None], list[str | None]]:
+        """Each body inline (small) or as the key of a `bodies` row (large: compressed
+        now, so a buffered batch holds no raw body, and only once per key)."""
+        inline: list[bytes | None] = []
+        refs: list[str | None] = []
+        for body in raw:
+            if body is None or len(body) <= bodies.INLINE_MAX:
+                inline.append(body)
+                refs.append(None)
+                continue
+            key = bodies.body_key(body)
+            if key not in self._bodies and key not in self._stored_bodies:
+                found = self._rdb.db.conn.execute(
+                    "SELECT 1 FROM bodies WHERE hash = ?", [key]
+                ).fetchone()
+                if found is None:
+                    encoding, data = bodies.packed(body)
+                    self._bodies[key] = (key, len(body), encoding, data)
+                else:
+                    self._stored_bodies.add(key)
+            inline.append(None)
+            refs.append(key)
+        return inline, refs
 
     def flush(self) -> None:
         """Write the buffered rows now, in one transaction."""
@@ -531,6 +564,8 @@ class ResultWriter:
             with db.atomic():
                 conn = db.conn
                 conn.executemany(_INSERT_RESULT, results)
+                if self._bodies:
+                    conn.executemany(bodies.INSERT_BODY, list(self._bodies.values()))
                 if self._mismatches:
                     conn.executemany(_UPSERT_SIGNATURE, list(self._signatures.values()))
                     conn.executemany(_INSERT_MISMATCH, self._mismatches)
@@ -561,6 +596,8 @@ class ResultWriter:
                 path=self._rdb.path,
             ) from exc
         self.written += len(results)
+        self._stored_bodies.update(self._bodies)
+        self._bodies = {}
         self._results = []
         self._mismatches = []
         self._signatures = {}
@@ -591,7 +628,7 @@ def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
 
 
 def _masked(text: str | None) -> str | None:
-    return None if text is None else mask_text(text)
+    return None if text is None else storable(mask_text(text))
 
 
 @contextmanager

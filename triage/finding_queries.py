@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from parity.differ.findings import DIFFERENCE, SERIALIZATION, FindingKey, route_key
+from parity.triage.bodies import with_bodies
 from parity.triage.findings import _difference
 from parity.triage.sentences import sentence, sides_of
 from parity.triage.text import describe_difference, loads
@@ -96,10 +97,11 @@ def example(rdb: ResultsDB, mismatch_id: str, finding: dict[str, Any]) -> dict[s
     `finding` (found by recomputing its key), as a line and as a sentence."""
     row = rdb.query(
         "SELECT route, differences, serialization, expected_status, actual_status, "
-        "expected_headers, actual_headers, expected_body, actual_body "
-        "FROM mismatches WHERE id = ?",
+        "expected_headers, actual_headers, expected_body, actual_body, "
+        "expected_body_ref, actual_body_ref FROM mismatches WHERE id = ?",
         [mismatch_id],
     )[0]
+    with_bodies(rdb.db.conn, row)
     column = "serialization" if finding["category"] == SERIALIZATION else "differences"
     category = SERIALIZATION if column == "serialization" else DIFFERENCE
     wanted = _key(finding)

@@ -29,7 +29,7 @@ from parity.differ.findings import (
     keys_of,
 )
 from parity.differ.model import Difference, DiffKind, Where
-from parity.triage.text import loads
+from parity.triage.text import loads, storable
 
 UPSERT_FINDING = (
     "INSERT INTO findings (id, scope, route, place, path, kind, transition, category, "
@@ -44,7 +44,9 @@ INSERT_LINK = (
 
 def finding_row(key: FindingKey, run_id: str) -> tuple[Any, ...]:
     """The `UPSERT_FINDING` parameters of `key`, seen in `run_id`."""
-    return (finding_id(key), key.scope, key.route, *key.shape, run_id, run_id)
+    route = None if key.route is None else storable(key.route)
+    shape = tuple(storable(part) for part in key.shape)
+    return (finding_id(key), key.scope, route, *shape, run_id, run_id)
 
 
 def sticky_shapes(db: Database) -> frozenset[Shape]:

@@ -23,7 +23,7 @@ from parity.differ.noise import LearnedNoise, NoiseKey, NoisePolicy, NoiseStats
 from parity.sessions.secrets import MASK, is_secret_header
 from parity.triage.errors import NotFound, TriageError
 from parity.triage.masking import is_secret_path, mask_value
-from parity.triage.text import dumps, loads, short
+from parity.triage.text import dumps, loads, short, storable
 
 if TYPE_CHECKING:
     from parity.triage.db import ResultsDB
@@ -90,7 +90,8 @@ def add_noise(
         with db.atomic():
             conn = db.conn
             conn.executemany(
-                _UPSERT_ROUTE, [(route, n, run_id, run_id) for route, n in observed.items()]
+                _UPSERT_ROUTE,
+                [(storable(route), n, run_id, run_id) for route, n in observed.items()],
             )
             known = _known_kinds(conn, counted)
             rows = []
@@ -99,7 +100,7 @@ def add_noise(
                 example = examples.get(key)
                 rows.append(
                     (
-                        *key,
+                        *(storable(part) for part in key),
                         n,
                         dumps(merged),
                         _example(key, example[0]) if example is not None else None,

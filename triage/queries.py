@@ -7,11 +7,15 @@ import difflib
 import hashlib
 import json
 import math
+import sqlite3
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
+import orjson
+
 from parity.differ import PREVIEW_CHARS
+from parity.triage.bodies import body_of, with_bodies
 from parity.triage.db import ResultsDB
 from parity.triage.errors import Ambiguous, NotFound
 from parity.triage.masking import mask_json_text, mask_text
@@ -19,6 +23,9 @@ from parity.triage.noise import learned_noise_use
 from parity.triage.sentences import sentence, sentences, sides_of
 from parity.triage.text import loads
 
+LARGE_TEXT = 1 << 20
+"""Characters: a body this large is rendered with orjson and diffed from the lines where
+the two sides part (`_unified_large`) rather than split whole into lines."""
 MAX_DIFF_LINES = 400
 """`parity show` prints at most this many lines of the body diff (hunks only)."""
 MAX_LINE = 500
@@ -250,9 +257,11 @@ def first_sentence(rdb: ResultsDB, mismatch_id: str) -> str | None:
     """The first difference of a mismatch as a sentence (raw values); None if none."""
     row = rdb.query(
         "SELECT differences, expected_status, actual_status, expected_headers, "
-        "actual_headers, expected_body, actual_body FROM mismatches WHERE id = ?",
+        "actual_headers, expected_body, actual_body, expected_body_ref, actual_body_ref "
+        "FROM mismatches WHERE id = ?",
         [mismatch_id],
     )[0]
+    with_bodies(rdb.db.conn, row)
     differences = loads(row["differences"], [])
     if not differences:
         return None
@@ -398,9 +407,18 @@ def body_text(rendered: str | None, raw: bytes | None) -> str:
         digest = hashlib.sha256(raw).hexdigest()[:16]
         return f"({len(raw)} bytes of binary data, sha256 {digest}…)"
     try:
-        return mask_json_text(json.dumps(json.loads(text), indent=2, ensure_ascii=False))
+        tree = json.loads(text)
     except ValueError:
         return mask_text(text)
+    if len(text) < LARGE_TEXT:
+        return mask_json_text(json.dumps(tree, indent=2, ensure_ascii=False))
+    del text  # a large body: one copy alive at a time, and orjson's writer, not json's
+    try:
+        pretty = orjson.dumps(tree, option=orjson.OPT_INDENT_2)
+    except TypeError:  # integers beyond 64 bits, lone surrogates
+        return mask_json_text(json.dumps(tree, indent=2, ensure_ascii=False))
+    del tree
+    return mask_json_text(pretty.decode("utf-8"))
 
 
 def body_diff(expected: str, actual: str) -> tuple[list[str], int]:
@@ -408,7 +426,10 @@ def body_diff(expected: str, actual: str) -> tuple[list[str], int]:
     returns the lines and how many more there were."""
     if expected == actual:
         return [], 0
-    lines = list(_unified(expected.splitlines(), actual.splitlines()))
+    if min(len(expected), len(actual)) >= LARGE_TEXT:
+        lines = list(_unified_large(expected, actual))
+    else:
+        lines = list(_unified(expected.splitlines(), actual.splitlines()))
     shown = [
         line if len(line) <= MAX_LINE else f"{line[:MAX_LINE]}… ({len(line)} chars)"
         for line in lines[:MAX_DIFF_LINES]
@@ -456,9 +477,71 @@ def _range(start: int, stop: int) -> str:
     return f"{start + 1 if length else start},{length}"
 
 
-def _unified(expected: list[str], actual: list[str]) -> Iterator[str]:
+def _common_lines(expected: str, actual: str) -> tuple[int, int]:
+    """Characters of whole lines the two texts share at their start and at their end
+    (never overlapping), found by comparing chunks rather than splitting lines."""
+    limit = min(len(expected), len(actual))
+    head = 0
+    step = 1 << 16
+    while head < limit:
+        size = min(step, limit - head)
+        if expected[head : head + size] == actual[head : head + size]:
+            head += size
+        elif size > 1:
+            step = max(1, size // 2)
+        else:
+            break
+    head = expected.rfind("\n", 0, head) + 1  # back to the start of a line
+    tail = 0
+    step = 1 << 16
+    room = limit - head
+    while tail < room:
+        size = min(step, room - tail)
+        if (
+            expected[len(expected) - tail - size : len(expected) - tail]
+            == (actual[len(actual) - tail - size : len(actual) - tail])
+        ):
+            tail += size
+        elif size > 1:
+            step = max(1, size // 2)
+        else:
+            break
+    cut = expected.find("\n", len(expected) - tail)  # forward to the end of a line
+    tail = 0 if cut < 0 else len(expected) - cut - 1
+    return head, tail
+
+
+_BREAKS = ("\n", "\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029")
+
+
+def _lines_before(text: str, end: int) -> int:
+    """`len(text[:end].splitlines())` for an `end` just after a line break, uncopied."""
+    count = sum(text.count(mark, 0, end) for mark in _BREAKS)
+    return count - text.count("\r\n", 0, end)
+
+
+def _unified_large(expected: str, actual: str) -> Iterator[str]:
+    """`_unified` of two large texts, splitting into lines only what lies between their
+    common head and tail (with the context lines): two 100 MB renderings that differ in
+    one value are not held a second time as millions of lines."""
+    head, tail = _common_lines(expected, actual)
+    for _ in range(CONTEXT_LINES):  # the context of the first hunk
+        if head:
+            head = expected.rfind("\n", 0, head - 1) + 1
+    for _ in range(CONTEXT_LINES):  # and of the last
+        if tail:
+            cut = expected.find("\n", len(expected) - tail)
+            tail = 0 if cut < 0 else len(expected) - cut - 1
+    offset = _lines_before(expected, head)
+    middle_e = expected[head : len(expected) - tail].splitlines()
+    middle_a = actual[head : len(actual) - tail].splitlines()
+    yield from _unified(middle_e, middle_a, offset)
+
+
+def _unified(expected: list[str], actual: list[str], offset: int = 0) -> Iterator[str]:
     """`difflib.unified_diff(expected, actual, "expected", "actual", n=CONTEXT_LINES)`,
-    with the line-by-line shortcut of `_matcher` for large bodies."""
+    with the line-by-line shortcut of `_matcher` for large bodies; `offset`: lines
+    before the first of `expected` and `actual` (hunk headers count them)."""
     groups = _matcher(expected, actual).get_grouped_opcodes(CONTEXT_LINES)
     first = True
     for group in groups:
@@ -466,7 +549,9 @@ def _unified(expected: list[str], actual: list[str]) -> Iterator[str]:
             yield "--- expected"
             yield "+++ actual"
             first = False
-        yield f"@@ -{_range(group[0][1], group[-1][2])} +{_range(group[0][3], group[-1][4])} @@"
+        old = _range(group[0][1] + offset, group[-1][2] + offset)
+        new = _range(group[0][3] + offset, group[-1][4] + offset)
+        yield f"@@ -{old} +{new} @@"
         for tag, i1, i2, j1, j2 in group:
             if tag == "equal":
                 yield from (" " + line for line in expected[i1:i2])
@@ -490,15 +575,22 @@ def _side(
     }
 
 
-def mismatch_detail(rdb: ResultsDB, mismatch_id: str) -> dict[str, Any]:
-    row = rdb.query("SELECT * FROM mismatches WHERE id = ?", [mismatch_id])[0]
-    expected_text = body_text(row["expected_rendered"], row["expected_body"])
+def _row_diff(conn: sqlite3.Connection, row: dict[str, Any]) -> tuple[list[str], int]:
+    """The body diff of a row, reading one stored body at a time (a large one is held
+    as its rendering only)."""
+    expected_text = body_text(row["expected_rendered"], body_of(conn, row, "expected_body"))
     actual_text = (
-        body_text(row["actual_rendered"], row["actual_body"])
+        body_text(row["actual_rendered"], body_of(conn, row, "actual_body"))
         if row["outcome"] != "error"
         else expected_text
     )
-    diff, more = body_diff(expected_text, actual_text)
+    return body_diff(expected_text, actual_text)
+
+
+def mismatch_detail(rdb: ResultsDB, mismatch_id: str) -> dict[str, Any]:
+    row = rdb.query("SELECT * FROM mismatches WHERE id = ?", [mismatch_id])[0]
+    diff, more = _row_diff(rdb.db.conn, row)  # the renderings freed before what follows
+    with_bodies(rdb.db.conn, row)
     differences = loads(row["differences"], [])
     expected_side, actual_side = sides_of(row)
     return {

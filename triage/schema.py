@@ -275,7 +275,25 @@ def _v4(db: Database) -> None:
     carry_over(db)
 
 
-MIGRATIONS: list[Callable[[Database], None]] = [_v1, _v2, _v3, _v4]
+def _v5(db: Database) -> None:
+    """Large bodies of mismatches stored once (issue 10, `triage.bodies`): a table of
+    bodies keyed by the SHA-256 of their bytes, zlib-compressed, and on `mismatches`
+    one reference per body column. Rows stored before keep their bodies inline."""
+    db.execute(
+        """
+        CREATE TABLE bodies (
+            hash TEXT PRIMARY KEY,
+            size INTEGER NOT NULL,
+            encoding TEXT NOT NULL CHECK (encoding IN ('identity', 'zlib')),
+            data BLOB NOT NULL
+        )
+        """
+    )
+    for column in ("request_body_ref", "expected_body_ref", "actual_body_ref"):
+        db.execute(f"ALTER TABLE mismatches ADD COLUMN {column} TEXT REFERENCES bodies(hash)")
+
+
+MIGRATIONS: list[Callable[[Database], None]] = [_v1, _v2, _v3, _v4, _v5]
 """`MIGRATIONS[n]` takes a database from version n to n + 1. Only ever append."""
 
 LATEST = len(MIGRATIONS)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import orjson
@@ -19,12 +20,31 @@ def _default(value: Any) -> Any:
     return str(value)
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _escaped(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
+
+
+def storable(text: str) -> str:
+    """`text` as valid UTF-8 for SQLite: each lone surrogate (a JSON `"\\ud800"`, bytes
+    kept by `surrogateescape`) written as its escape, `\\ud800`. Readable, distinct per
+    code point, and in JSON text an escape that reads back as the same string; text
+    without surrogates is returned as is."""
+    if text.isascii() or _SURROGATE.search(text) is None:
+        return text
+    return _SURROGATE.sub(_escaped, text)
+
+
 def dumps(value: Any) -> str:
-    """Compact JSON text; values JSON cannot hold become strings rather than errors."""
+    """Compact JSON text, valid UTF-8 (`storable`); values JSON cannot hold become
+    strings rather than errors."""
     try:
         return orjson.dumps(value, default=_default, option=orjson.OPT_NON_STR_KEYS).decode()
-    except TypeError:  # e.g. integers beyond 64 bits, which orjson refuses
-        return json.dumps(value, default=_default, ensure_ascii=False, separators=(",", ":"))
+    except TypeError:  # integers beyond 64 bits, lone surrogates: orjson refuses them
+        text = json.dumps(value, default=_default, ensure_ascii=False, separators=(",", ":"))
+        return storable(text)
 
 
 def loads(text: str | None, empty: Any = None) -> Any:
