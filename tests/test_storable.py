@@ -100,7 +100,10 @@ def test_an_answer_with_lone_surrogates_is_stored_with_every_other_exchange(
         assert conn.execute("SELECT count(*) FROM results").fetchone()[0] == 4
         rows = conn.execute("SELECT url, differences FROM mismatches ORDER BY seq").fetchall()
     by_url = {url: json.loads(differences) for url, differences in rows}
-    assert by_url["/value"][0]["actual"] == "\ud800"  # stored escaped, read back exact
+    # The differ writes a lone surrogate as its escape before anything is stored
+    # (differ.charsets.printable); the store's own escaping is the second guard
+    # (test_storable_escapes_lone_surrogates_readably_and_distinctly).
+    assert by_url["/value"][0]["actual"] == "\\ud800"
     assert by_url["/key"]
     report = _run("report", "--db", str(db), "--json")
     assert report.returncode == 0, report.stderr
