@@ -59,6 +59,10 @@ def _options(limit: int) -> dict[str, Any]:
     }
 
 
+_RELEASE_AFTER = 8 << 20
+"""Bytes of one record past which the reader drops its msgpack buffer after it."""
+
+
 def _header_unpacker(data: bytes) -> Any:
     """For the header: no msgpack header in it may declare more than the bytes read."""
     unpacker = msgpack.Unpacker(max_buffer_size=_HEADER_LIMIT, **_options(len(data)))
@@ -306,8 +310,14 @@ class SessionReader:
             if not isinstance(record, dict):
                 result.skipped_reason = f"corrupt record at byte {offset}: not a map"
                 break
-            offset = start + int(unpacker.tell())
-            if 2 * (self.size - offset) < self.size - start:
+            record_start, offset = offset, start + int(unpacker.tell())
+            # A new Unpacker when fewer than half its bytes are left (tighter limits),
+            # and after a large record: msgpack keeps a record's bytes in its buffer
+            # until the next read, a second copy of a 100 MB body while it is replayed.
+            if (
+                2 * (self.size - offset) < self.size - start
+                or offset - record_start > _RELEASE_AFTER
+            ):
                 start = offset
                 unpacker = _record_unpacker(self._file, start, self.size)
             kind = record.get("kind")
