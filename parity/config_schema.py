@@ -98,10 +98,6 @@ _TARGET_KEYS: dict[str, _Check] = {"url": _url, "reset": _nonempty}
 KNOWN_TABLES = ("paths", "targets", "replay", "gate")
 
 
-def _known(keys: Any) -> str:
-    return ", ".join(sorted(keys))
-
-
 def _table(data: Any, where: str, key: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise _fail(where, key, f"must be a table, not {_kind(data)}")
@@ -116,9 +112,8 @@ def _section(
     for key, value in data.items():
         check = schema.get(key)
         if check is None:
-            raise _fail(
-                where, f"{name} {quoted(key)}", f"is not a known key (known: {_known(schema)})"
-            )
+            known = ", ".join(sorted(schema))
+            raise _fail(where, f"{name} {quoted(key)}", f"is not a known key (known: {known})")
         try:
             checked[key] = check(value, key)
         except ValueError as exc:
@@ -161,9 +156,8 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None) -> Config:
     base = path.parent if path is not None else Path()
     for name in data:
         if name not in KNOWN_TABLES:
-            raise _fail(
-                where, f"[{shown(name)}]", f"is not a known table (known: {_known(KNOWN_TABLES)})"
-            )
+            known = ", ".join(sorted(KNOWN_TABLES))
+            raise _fail(where, f"[{shown(name)}]", f"is not a known table (known: {known})")
     tables = {
         name: _section(_table(data[name], where, f"[{name}]"), where, f"[{name}]", schema)
         for name, schema in _SCHEMA.items()

@@ -63,3 +63,10 @@ class ProgressBar:
     def __exit__(self, *exc: object) -> None:
         if self.bar is not None:
             self.bar.stop()
+
+
+def escape_markup(text: str) -> str:
+    """`text` shown literally by rich (its `[...]` not taken for markup)."""
+    from rich.markup import escape
+
+    return escape(text)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from parity.output import console, format_bytes
+from parity.output import console, escape_markup, format_bytes
 from parity.sessions import (
     Exchange,
     ReadResult,
@@ -98,12 +98,6 @@ def _state(summary: SessionSummary) -> str:
     return state
 
 
-def _esc(text: str) -> str:
-    from rich.markup import escape
-
-    return escape(text)
-
-
 def render_list(sessions_dir: Path, found: list[SessionSummary | SessionFileError]) -> None:
     from rich.table import Table
 
@@ -120,11 +114,11 @@ def render_list(sessions_dir: Path, found: list[SessionSummary | SessionFileErro
         )
     for s in found:
         if isinstance(s, SessionFileError):
-            table.add_row("-", "-", "-", "-", "-", "-", f"[red]{_esc(str(s))}[/red]")
+            table.add_row("-", "-", "-", "-", "-", "-", f"[red]{escape_markup(str(s))}[/red]")
             continue
         table.add_row(
-            _esc(s.header.id),
-            _esc(s.header.label),
+            escape_markup(s.header.id),
+            escape_markup(s.header.label),
             format_time(s.header.started_at),
             str(s.exchanges),
             str(s.errors),
@@ -139,9 +133,9 @@ def render_show(overview: SessionOverview) -> None:
 
     out = console()
     header, result = overview.header, overview.result
-    out.print(f"[bold]{_esc(header.id)}[/bold]  {_esc(header.label or '')}")
-    out.print(f"  file      {_esc(str(overview.path))}")
-    out.print(f"  upstream  {_esc(header.upstream or '-')}")
+    out.print(f"[bold]{escape_markup(header.id)}[/bold]  {escape_markup(header.label or '')}")
+    out.print(f"  file      {escape_markup(str(overview.path))}")
+    out.print(f"  upstream  {escape_markup(header.upstream or '-')}")
     out.print(f"  started   {format_time(header.started_at)}")
     if result.trailer:
         out.print(f"  ended     {format_time(result.trailer.ended_at)} (closed cleanly)")
@@ -167,7 +161,7 @@ def _routes_table(route_rows: list[dict[str, Any]]) -> Any:
     routes.add_column("statuses")
     for r in route_rows:
         statuses = "  ".join(f"{k}: {v}" for k, v in r["statuses"].items())
-        routes.add_row(_esc(r["route"]), str(r["count"]), statuses)
+        routes.add_row(escape_markup(r["route"]), str(r["count"]), statuses)
     return routes
 
 
@@ -187,15 +181,15 @@ def _exchanges_table(rows: list[dict[str, Any]], total: int) -> Any:
         status = (
             str(row["status"])
             if row["status"] is not None
-            else f"[red]{_esc(row['error'] or '')}[/red]"
+            else f"[red]{escape_markup(row['error'] or '')}[/red]"
         )
         if row["messages"]:
             status += f" +{row['messages']} msgs"
         ms = f"{row['duration_ms']:.1f}" if row["duration_ms"] is not None else "-"
         table.add_row(
             str(row["seq"]),
-            _esc(row["method"]),
-            _esc(row["path"]),
+            escape_markup(row["method"]),
+            escape_markup(row["path"]),
             status,
             ms,
             format_bytes(row["response_bytes"]),
