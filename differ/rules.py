@@ -293,7 +293,8 @@ def _placeholder(number: int, table: object) -> PlaceholderRule:
     assert name is not None
     if not _PLACEHOLDER_NAME.fullmatch(name):
         r.fail(f"'name' {_quoted(name)} may only use letters, digits and _ . : -")
-    r.where = f"[[placeholder]] #{number} ({name})"
+    shown = name if len(name) <= _SHOWN else name[:_SHOWN] + "…"
+    r.where = f"[[placeholder]] #{number} ({shown})"
     text = r.string("pattern", required=True)
     assert text is not None
     try:

@@ -74,6 +74,10 @@ def test_a_full_rules_file_loads() -> None:
             "rules: unknown key 'profile' (known: array, equivalences, headers, ignore, number, placeholder, profiles, route, serialization)",
         ),
         (
+            {"placeholder": [{"name": "a" * 1500}]},
+            f"rules: [[placeholder]] #1 ({'a' * 60}…): 'pattern' is required",
+        ),
+        (
             {"placeholder": [{"name": "x", "pattern": "(unclosed"}]},
             "rules: [[placeholder]] #1 (x): bad regex 'pattern' '(unclosed': missing ), unterminated subpattern at position 0",
         ),
