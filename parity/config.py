@@ -63,6 +63,7 @@ from parity.config_model import (
 )
 from parity.config_schema import KNOWN_TABLES, parse_config
 from parity.defaults import DEFAULT_CONCURRENCY, DEFAULT_RESET_TIMEOUT, DEFAULT_TIMEOUT
+from parity.errors import UserError
 
 __all__ = [
     "CONFIG_ENV",
@@ -111,15 +112,20 @@ def load_config(path: Path | None = None) -> Config:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
     except UnicodeDecodeError:
         raise ConfigError(f"config file {path} is not UTF-8 text") from None
+    return parse_config(loads_toml(text, f"config file {path}", ConfigError), path)
+
+
+def loads_toml(text: str, label: str, error: type[UserError]) -> dict[str, Any]:
+    """Parsed TOML; what cannot be read is one `error` line starting with `label`
+    ("config file parity.toml", "rules file parity-rules.toml")."""
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+        raise error(f"{label} is not valid TOML: {exc}") from None
     except RecursionError:
-        raise ConfigError(f"config file {path} is nested too deeply to read") from None
+        raise error(f"{label} is nested too deeply to read") from None
     except ValueError as exc:  # an integer of more than 4300 digits
-        raise ConfigError(f"config file {path} is not usable TOML: {exc}") from None
-    return parse_config(data, path)
+        raise error(f"{label} is not usable TOML: {exc}") from None
 
 
 # -- the command line ---------------------------------------------------------------------

@@ -4,7 +4,6 @@ a target named in parity.toml or given as a URL)."""
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,7 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from parity.config import DEFAULT_DB, Config, TargetConfig, configured_path
+from parity.config import DEFAULT_DB, Config, TargetConfig, configured_path, loads_toml
 from parity.errors import UserError
 
 if TYPE_CHECKING:
@@ -113,14 +112,7 @@ def load_rules_file(path: Path | None) -> tuple[Any, str | None]:
         raise UserError(f"rules file {path} is not valid TOML: {exc}") from None
     except ValueError as exc:  # a NUL in the name
         raise UserError(f"cannot read rules file {path!r}: {exc}") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise UserError(f"rules file {path} is not valid TOML: {exc}") from None
-    except RecursionError:
-        raise UserError(f"rules file {path} is nested too deeply to read") from None
-    except ValueError as exc:  # an integer of more than 4300 digits
-        raise UserError(f"rules file {path} is not usable TOML: {exc}") from None
+    data = loads_toml(text, f"rules file {path}", UserError)
     try:
         return load_rules(data), str(path)
     except RulesError as exc:
