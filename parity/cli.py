@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from parity import __version__
+from parity.config import config_option, current_config
 from parity.errors import EXIT_USAGE, ParityError, UserError
 from parity.gate_cmd import gate
 from parity.init_cmd import init
@@ -21,6 +22,7 @@ from parity.options import sessions_option
 from parity.replay_cmd import replay
 from parity.report_cmd import report, runs, show
 from parity.repro_cmd import repro
+from parity.secrets_cmd import secrets
 from parity.sessions_cmd import sessions
 from parity.shrink_cmd import shrink
 from parity.triage_cmd import compare, mark, triage
@@ -86,6 +88,12 @@ def _parse_listen(value: str) -> tuple[str, int]:
     "regular: the app uses parity as its HTTP(S)_PROXY.",
 )
 @click.option("--insecure", is_flag=True, help="Do not verify the upstream's TLS certificate.")
+@click.option(
+    "--no-redact",
+    is_flag=True,
+    help="Record secrets as they are (default: replaced by tokens; see [redact]).",
+)
+@config_option
 def record(
     upstream: str | None,
     listen: str,
@@ -93,6 +101,7 @@ def record(
     sessions_dir: Path,
     mode: str,
     insecure: bool,
+    no_redact: bool,
 ) -> None:
     """Record every exchange between an app and its backend into a session file.
 
@@ -110,7 +119,9 @@ def record(
 
     from parity.recorder import RecorderStartError, RecordSettings
     from parity.recorder import record as run_recorder
+    from parity.sessions.redact import RedactionPolicy
 
+    config = current_config()
     settings = RecordSettings(
         upstream=upstream.rstrip("/") if upstream else None,
         listen_host=host,
@@ -119,6 +130,8 @@ def record(
         sessions=sessions_dir,
         mode=mode,
         ssl_insecure=insecure,
+        redaction=RedactionPolicy(enabled=False) if no_redact else config.redact,
+        state=config.state,
     )
     try:
         run_recorder(settings, out=lambda line: click.echo(line))
@@ -140,6 +153,7 @@ for command in (
     shrink,
     init,
     sessions,
+    secrets,
 ):
     cli.add_command(command)
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from parity.defaults import DEFAULT_CONCURRENCY, DEFAULT_RESET_TIMEOUT, DEFAULT_TIMEOUT
 from parity.errors import UserError
+from parity.sessions.redact import RedactionPolicy
 
 CONFIG_FILE = "parity.toml"
 DEFAULT_SESSIONS = Path(".parity") / "sessions"
@@ -79,6 +80,16 @@ class Config:
     timeout: float = DEFAULT_TIMEOUT
     reset_timeout: float = DEFAULT_RESET_TIMEOUT
     gate: GateConfig = field(default_factory=GateConfig)
+    redact: RedactionPolicy = field(default_factory=RedactionPolicy)
+    """`[redact]`: what the recorder replaces by tokens."""
+    secrets: Mapping[str, str] = field(default_factory=dict)
+    """`[replay.secrets]`: token or field name -> `env:VAR` or a literal value."""
+
+    @property
+    def state(self) -> Path:
+        """The project's `.parity/` directory (key, secret store): beside parity.toml,
+        else in the working directory."""
+        return (self.path.parent if self.path is not None else Path()) / ".parity"
 
     @property
     def where(self) -> str:

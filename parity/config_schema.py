@@ -17,6 +17,7 @@ from parity.config_model import (
     quoted,
     shown,
 )
+from parity.sessions.redact import RedactionPolicy
 
 _Check = Callable[[Any, str], Any]
 
@@ -77,6 +78,12 @@ def _names(value: Any, key: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in items)
 
 
+def _secrets(value: Any, key: str) -> dict[str, str]:
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise ValueError('must be a table of names to "env:VAR" or a value')
+    return dict(value)
+
+
 def _kind(value: Any) -> str:
     names = {str: "a string", bool: "a boolean", int: "an integer", float: "a number"}
     names.update({list: "a list", dict: "a table"})
@@ -91,11 +98,12 @@ _SCHEMA: dict[str, dict[str, _Check]] = {
         "concurrency": _int_range(1, 256),
         "timeout": _seconds(0.1, 3600),
         "reset_timeout": _seconds(0.1, 3600),
+        "secrets": _secrets,
     },
     "gate": {"max_open": _int_range(0, None), "out": _nonempty},
 }
 _TARGET_KEYS: dict[str, _Check] = {"url": _url, "reset": _nonempty}
-KNOWN_TABLES = ("paths", "targets", "replay", "gate")
+KNOWN_TABLES = ("paths", "targets", "replay", "gate", "redact")
 
 
 def _table(data: Any, where: str, key: str) -> dict[str, Any]:
@@ -173,6 +181,10 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None) -> Config:
             raise _fail(where, label, 'needs url = "http://…"')
         targets[name] = TargetConfig(name, values["url"], values.get("reset"))
     paths, replay, gate = (tables.get(n, {}) for n in ("paths", "replay", "gate"))
+    try:
+        redact = RedactionPolicy.from_table(_table(data.get("redact", {}), where, "[redact]"))
+    except ValueError as exc:
+        raise _fail(where, "[redact]", str(exc)) from None
     # The keys of [paths] and [replay] are Config's field names; a key not set keeps its default.
     located: dict[str, Any] = _located(base, paths, where)
     config = Config(
@@ -180,6 +192,7 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None) -> Config:
         **located,
         **replay,
         targets=targets,
+        redact=redact,
         gate=GateConfig(
             max_open=gate.get("max_open"),
             out=_relative(base, gate["out"], where, "[gate] out") if "out" in gate else None,

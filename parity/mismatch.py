@@ -81,12 +81,16 @@ def chosen_target(
 
 def replay_settings(chosen: TargetConfig, config: Config, timeout: float | None) -> ReplaySettings:
     """Settings to send to `chosen` one request at a time (`--timeout`, else parity.toml's)."""
-    from parity.replayer import settings_for
+    import dataclasses
 
-    return settings_for(
+    from parity.replayer import ReplaySecrets, settings_for
+
+    settings = settings_for(
         chosen.url,
         chosen.name,
         chosen.reset,
         timeout=timeout if timeout is not None else config.timeout,
         reset_timeout=config.reset_timeout,
     )
+    secrets = ReplaySecrets.load(config.state, config.redact, config.secrets)
+    return dataclasses.replace(settings, secrets=secrets)

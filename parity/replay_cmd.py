@@ -109,7 +109,7 @@ def replay(
         parity replay .parity/sessions/ --target http://127.0.0.1:5001 --baseline http://127.0.0.1:5000
         parity replay --target csharp --baseline python --reset "curl -fsS -X POST {target}/_admin/reset"
     """
-    from parity.replayer import RunPlan, replay_settings
+    from parity.replayer import ReplaySecrets, RunPlan, replay_settings
 
     config = current_config()
     sessions = sessions or (_default_sessions(config),)
@@ -126,6 +126,7 @@ def replay(
         timeout=timeout or config.timeout,
         reset_timeout=config.reset_timeout,
         verify_tls=not insecure,
+        secrets=ReplaySecrets.load(config.state, config.redact, config.secrets),
     )
     plan = RunPlan(files, settings, differ_rules, db_path, rules_path, label)
     _render(_run(plan, references, quiet=quiet))

@@ -29,8 +29,12 @@ from mitmproxy import flow as mitmflow
 from mitmproxy.addonmanager import Loader
 from mitmproxy.proxy import mode_specs
 
+from parity.exceptions import ParityError
 from parity.recorder.capture import StreamTap, capture
-from parity.sessions import SessionFileError, SessionStore, SessionWriter
+from parity.sessions import Exchange, SessionFileError, SessionStore, SessionWriter
+from parity.sessions.keys import REDACT, project_key, purpose_key
+from parity.sessions.redact import RedactionPolicy, Redactor
+from parity.sessions.secretstore import Secret, SecretStore
 
 logger = logging.getLogger(__name__)
 
@@ -57,14 +61,22 @@ class Recorder:
     """Writes one parity session file per proxy run.
 
     `on_open(path)` and `on_close(writer)` let a launcher (`parity record`) talk to its
-    user; by default both are logged.
+    user; by default both are logged. `policy` is the redaction policy (`parity record`
+    passes parity.toml's `[redact]`; alone under mitmdump, the defaults, switched off with
+    `--set parity_redact=false`); the project key and the secret store are in the
+    `parity_state` directory (`.parity`).
     """
 
     def __init__(
         self,
         on_open: Callable[[Path], None] | None = None,
         on_close: Callable[[SessionWriter], None] | None = None,
+        policy: RedactionPolicy | None = None,
     ) -> None:
+        self.policy = policy or RedactionPolicy()
+        self.redactor: Redactor | None = None
+        self.secrets: SecretStore | None = None
+        self._stored: set[str] = set()
         self.writer: SessionWriter | None = None
         self._in_flight: dict[str, http.HTTPFlow] = {}
         self._seq = 0
@@ -81,6 +93,18 @@ class Recorder:
         )
         loader.add_option(
             "parity_label", str, "", "A label for the session (stored in its header)."
+        )
+        loader.add_option(
+            "parity_redact",
+            bool,
+            True,
+            "Replace secrets by keyed-hash tokens before anything is written.",
+        )
+        loader.add_option(
+            "parity_state",
+            str,
+            ".parity",
+            "The project's state directory: its key and secret store.",
         )
 
     def configure(self, updated: set[str]) -> None:
@@ -99,6 +123,9 @@ class Recorder:
         """Create the session file (done in `running`; tests may call it directly)."""
         store = SessionStore(Path(ctx.options.parity_sessions))
         modes = list(ctx.options.mode)
+        meta: dict[str, object] = {"modes": modes}
+        if ctx.options.parity_redact and self.policy.enabled:
+            meta["redaction"] = self._start_redaction(Path(ctx.options.parity_state))
         try:
             self.writer = store.create(
                 label=ctx.options.parity_label,
@@ -108,7 +135,7 @@ class Recorder:
                     "mitmproxy": mitmproxy.version.VERSION,
                     "python": sys.version.split()[0],
                 },
-                meta={"modes": modes},
+                meta=meta,
             )
         except SessionFileError as exc:
             self._fail(str(exc))
@@ -118,6 +145,21 @@ class Recorder:
         else:
             logger.info(f"parity: recording to {self.writer.path}")
         return self.writer
+
+    def _start_redaction(self, state: Path) -> dict[str, object]:
+        """The redactor and secret store of this run; the header's note of them."""
+        try:
+            key = project_key(state)
+            assert key is not None
+            self.secrets = SecretStore(state, key)
+            self._stored = set(self.secrets.load())
+        except ParityError as exc:
+            self._fail(str(exc))
+        self.redactor = Redactor(self.policy, purpose_key(key, REDACT), codec=MitmCodec())
+        return {
+            "tokens": "PARITY_REDACTED_",
+            "key_id": self.redactor.token(b"parity key id")[16:24],
+        }
 
     async def done(self) -> None:
         writer = self.writer
@@ -180,6 +222,8 @@ class Recorder:
         assert writer is not None
         self._seq += 1
         exchange = capture(flow, self._seq)
+        if self.redactor is not None:
+            exchange = self._redact(exchange, writer)
         pieces = writer.encode(exchange.to_record())
         writer.count(exchange)
         flow.metadata[_RECORDED] = True
@@ -192,6 +236,24 @@ class Recorder:
         except SessionFileError as exc:
             flow.kill()
             self._fail(str(exc))
+
+    def _redact(self, exchange: Exchange, writer: SessionWriter) -> Exchange:
+        """The exchange with its secrets replaced by tokens; the originals new to the
+        secret store are added to it first (a small file, rewritten whole)."""
+        assert self.redactor is not None and self.secrets is not None
+        redacted, found = self.redactor.exchange(exchange)
+        new = {
+            token: Secret(value, where, writer.path.stem)
+            for token, (value, where) in found.items()
+            if token not in self._stored
+        }
+        if new:
+            try:
+                self.secrets.add(new)
+            except ParityError as exc:
+                self._fail(str(exc))
+            self._stored.update(new)
+        return redacted
 
     async def _write_in_thread(self, writer: SessionWriter, pieces: list[bytes]) -> None:
         """Large records are copied to the OS by one writer thread, so the event loop
@@ -214,6 +276,27 @@ class Recorder:
         )
         sys.stderr.flush()
         raise SystemExit(EXIT_CANNOT_WRITE)
+
+
+class MitmCodec:
+    """Content-Encoding for the redactor: mitmproxy's own codecs (gzip, deflate, br,
+    zstd); None for what does not decode."""
+
+    def decode(self, data: bytes, encoding: str) -> bytes | None:
+        from mitmproxy.net import encoding as codecs
+
+        try:
+            decoded = codecs.decode(data, encoding)
+        except ValueError:
+            return None
+        return decoded if isinstance(decoded, bytes) else None
+
+    def encode(self, data: bytes, encoding: str) -> bytes:
+        from mitmproxy.net import encoding as codecs
+
+        encoded = codecs.encode(data, encoding)
+        assert isinstance(encoded, bytes)
+        return encoded
 
 
 def _parity_version() -> str:

@@ -16,6 +16,7 @@ from mitmproxy.addons import errorcheck
 from parity.exceptions import ParityError
 from parity.recorder.addon import Recorder
 from parity.sessions import SessionWriter
+from parity.sessions.redact import RedactionPolicy
 
 
 class RecorderStartError(ParityError):
@@ -32,6 +33,10 @@ class RecordSettings:
     sessions: Path = Path(".parity/sessions")
     mode: str = "reverse"
     ssl_insecure: bool = False
+    redaction: RedactionPolicy | None = None
+    """None: the default policy."""
+    state: Path = Path(".parity")
+    """The project's state directory: its key and secret store."""
 
 
 class _StartupCheck(errorcheck.ErrorCheck):
@@ -105,7 +110,7 @@ def record(
                 f"parity record: {writer.exchanges} exchanges ({writer.errors} errors) in {writer.path}"
             )
 
-        proxy.addons.add(Recorder(on_open=opened, on_close=finished))
+        proxy.addons.add(Recorder(on_open=opened, on_close=finished, policy=settings.redaction))
         try:
             opts.update(
                 mode=[spec],
@@ -113,6 +118,7 @@ def record(
                 listen_port=settings.listen_port,
                 parity_sessions=str(settings.sessions),
                 parity_label=settings.label,
+                parity_state=str(settings.state),
                 ssl_insecure=settings.ssl_insecure,
                 # A recorder must not rewrite what it records.
                 anticache=False,

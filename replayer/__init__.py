@@ -42,13 +42,16 @@ from parity.replayer.run import (
     replay_settings,
     scan_sessions,
 )
+from parity.replayer.secrets import MissingSecret, ReplaySecrets
 from parity.replayer.shrink import ShrinkResult, ddmin, shows_signature
 
 __all__ = [
     "Answer",
     "Case",
+    "MissingSecret",
     "Outgoing",
     "ReplayRun",
+    "ReplaySecrets",
     "ReplaySettings",
     "ReplayTotals",
     "Replayer",

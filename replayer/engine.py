@@ -47,8 +47,9 @@ from parity.replayer.client import (
 )
 from parity.replayer.correlate import Scalar, ValueMap, request_values
 from parity.replayer.explain import sent_record
-from parity.replayer.outgoing import Outgoing, Target, build, recorded_origin
+from parity.replayer.outgoing import Outgoing, Target, build, recorded_origin, with_originals
 from parity.replayer.reset import ResetError, reset_target
+from parity.replayer.secrets import Live, ReplaySecrets, is_redacted
 from parity.sessions import Exchange, Response, SessionReader
 from parity.sessions.secrets import is_secret_header, mask_path
 from parity.triage import ExchangeResult
@@ -98,6 +99,9 @@ class ReplaySettings:
     reset_timeout: float = DEFAULT_RESET_TIMEOUT
     verify_tls: bool = True
     """False: accept any TLS certificate from the targets (`--insecure`)."""
+    secrets: ReplaySecrets | None = None
+    """The project's redactor and stored originals, for sessions recorded with
+    redaction (`replayer.secrets`); None: tokens are sent as recorded."""
 
     @property
     def sessions_at_once(self) -> int:
@@ -112,6 +116,10 @@ class _Side:
 
     target: Target
     values: ValueMap
+    live: Live = field(default_factory=Live)
+    """Live token -> original of what this target answered (redacted sessions only)."""
+    redact: bool = False
+    """Redact this target's answers on receipt (the session was recorded redacted)."""
 
 
 Progress = Callable[[int], None]
@@ -238,7 +246,10 @@ class Replayer:
             if failure is not None:
                 self._not_replayed(reader.header.id, reader, failure)
                 return
-            await self._replay(reader.header.id, reader.header.upstream, reader, wanted, http)
+            redacted = bool(reader.header.meta.get("redaction"))
+            await self._replay(
+                reader.header.id, reader.header.upstream, reader, wanted, http, redacted
+            )
 
     async def replay_exchanges(
         self,
@@ -261,7 +272,7 @@ class Replayer:
         if failure is not None:
             self._not_replayed(session, exchanges, failure)
             return
-        await self._replay(session, upstream, exchanges, wanted, http)
+        await self._replay(session, upstream, exchanges, wanted, http, is_redacted(exchanges))
 
     async def reset_targets(self) -> str | None:
         """Run every reset hook (targets in order); the first failure's reason, or None."""
@@ -279,9 +290,13 @@ class Replayer:
         exchanges: Iterable[Exchange],
         wanted: set[str | int],
         http: aiohttp.ClientSession,
+        redacted: bool = False,
     ) -> None:
-        sides = [_Side(self.settings.target, ValueMap(wanted))]
-        sides.extend(_Side(baseline, ValueMap(wanted)) for baseline in self.settings.baselines)
+        redact = redacted and self.settings.secrets is not None
+        sides = [_Side(self.settings.target, ValueMap(wanted), redact=redact)]
+        sides.extend(
+            _Side(baseline, ValueMap(wanted), redact=redact) for baseline in self.settings.baselines
+        )
         origin = None
         for exchange in exchanges:
             origin = origin or recorded_origin(exchange.request, upstream)
@@ -505,13 +520,20 @@ class Replayer:
             return _as_recorded(
                 exchange, side.target
             ), f"{where}: {_internal_error('correlation', exc)}"
+        secrets = self.settings.secrets
+        # A token without an original (MissingSecret) ends the run: one line, exit 2.
+        wire = (
+            with_originals(outgoing, lambda token, at: secrets.original(token, at, side.live))
+            if secrets is not None
+            else outgoing
+        )
         try:
             if exchange.websocket_close is not None:
-                answer = await send_websocket(
-                    http, outgoing, exchange.messages, self.settings.timeout
-                )
+                answer = await send_websocket(http, wire, exchange.messages, self.settings.timeout)
             else:
-                answer = await send(http, outgoing, self.settings.timeout)
+                answer = await send(http, wire, self.settings.timeout)
+            if side.redact and secrets is not None:
+                answer = _redacted(answer, secrets, side.live)
         except SendError as exc:
             return outgoing, f"{where}: {exc}"
         except Exception as exc:
@@ -561,6 +583,16 @@ def _as_recorded(exchange: Exchange, target: Target) -> Outgoing:
         request.body,
         request.path,
     )
+
+
+def _redacted(answer: Answer, secrets: ReplaySecrets, live: Live) -> Answer:
+    """A target's answer with its secrets replaced by tokens, as the recorder does; the
+    originals go to `live` (memory only)."""
+    if answer.messages:
+        messages = secrets.redact_messages(answer.messages, live)
+        return dataclasses.replace(answer, messages=messages, body=server_frames(messages))
+    headers, body = secrets.redact_answer(answer.headers, answer.body, live)
+    return dataclasses.replace(answer, headers=headers, body=body)
 
 
 def _masked_headers(exchange: Exchange) -> list[tuple[bytes, bytes]]:

@@ -3,11 +3,13 @@ target, carrying the values this target minted."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
 from parity.replayer.correlate import Substitution, Trace, ValueMap
 from parity.sessions import Request
+from parity.sessions.redact import has_tokens, restore_body, restore_header, restore_path
 
 # Hop-by-hop and framing headers belong to the recorded connection, not to the request;
 # the client recomputes Content-Length because correlation may change the body.
@@ -103,4 +105,26 @@ def build(request: Request, target: Target, values: ValueMap, origin: str) -> Ou
         path,
         tuple(trace.substitutions),
         tuple(trace.ambiguous),
+    )
+
+
+def with_originals(outgoing: Outgoing, original: Callable[[str, str], bytes]) -> Outgoing:
+    """The request as it goes on the wire: every redaction token left after correlation
+    replaced by its original (`original(token, where)`, which raises when there is none).
+    Only this copy carries originals; the results keep `outgoing` itself."""
+    if not (
+        has_tokens(outgoing.path)
+        or has_tokens(outgoing.body)
+        or any(has_tokens(value) for _, value in outgoing.headers)
+    ):
+        return outgoing
+    content_type = next((v for k, v in outgoing.headers if k.lower() == "content-type"), "")
+    path = restore_path(outgoing.path, original)
+    url = outgoing.url[: len(outgoing.url) - len(outgoing.path)] + path
+    return replace(
+        outgoing,
+        url=url,
+        path=path,
+        headers=[(k, restore_header(k, v, original)) for k, v in outgoing.headers],
+        body=restore_body(outgoing.body, content_type, original),
     )

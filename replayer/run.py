@@ -26,6 +26,7 @@ from parity.differ import Differ, HttpRequest, LearnedNoise, RouteRule, Rules, d
 from parity.replayer.correlate import Scalar, request_values
 from parity.replayer.engine import Progress, Replayer, ReplaySettings, ReplayTotals, record_request
 from parity.replayer.outgoing import Target
+from parity.replayer.secrets import MissingSecret, ReplaySecrets
 from parity.sessions import ReadResult, SessionFileError, SessionReader
 from parity.triage import ResultsDB, RunInfo, TriageError
 
@@ -126,6 +127,7 @@ def replay_settings(
     timeout: float = DEFAULT_TIMEOUT,
     reset_timeout: float = DEFAULT_RESET_TIMEOUT,
     verify_tls: bool = True,
+    secrets: ReplaySecrets | None = None,
 ) -> ReplaySettings:
     """The engine's settings for a target URL and baselines given as (URL, reset hook
     or None): the baselines named `baseline 1`, `baseline 2`, ..., each reset hook
@@ -144,6 +146,7 @@ def replay_settings(
         resets=resets,
         reset_timeout=reset_timeout,
         verify_tls=verify_tls,
+        secrets=secrets,
     )
 
 
@@ -216,7 +219,7 @@ class ReplayRun:
             try:
                 totals = asyncio.run(replayer.run((s.path, s.wanted) for s in self.scan.sessions))
             except ExceptionGroup as group:  # from the TaskGroup of sessions
-                known = group.subgroup((SessionFileError, TriageError))
+                known = group.subgroup((SessionFileError, TriageError, MissingSecret))
                 if known is None:
                     raise
                 raise known.exceptions[0] from None

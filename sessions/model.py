@@ -304,6 +304,9 @@ class Exchange:
     websocket_close: dict[str, Any] | None = None
     """`code`, `reason` and `closed_by_client` of a WebSocket that was closed."""
     flow_id: str = ""
+    notes: list[str] = field(default_factory=list)
+    """What the recorder says about this record, e.g. that redaction could not parse a
+    body and applied its patterns only. Stored only when there are some."""
 
     @property
     def started_at(self) -> float:
@@ -332,7 +335,7 @@ class Exchange:
         return f"{self.seq} {self.request.method} {self.request.path} -> {outcome}{extra}"
 
     def to_record(self) -> Record:
-        return {
+        record = {
             "kind": "exchange",
             "seq": self.seq,
             "flow_id": self.flow_id,
@@ -343,6 +346,9 @@ class Exchange:
             "messages": [m.to_record() for m in self.messages],
             "websocket_close": self.websocket_close,
         }
+        if self.notes:
+            record["notes"] = list(self.notes)
+        return record
 
     @classmethod
     def from_record(cls, record: Record) -> Exchange:
@@ -355,6 +361,9 @@ class Exchange:
             messages = []
         if not isinstance(messages, list):
             raise RecordError("messages must be a list")
+        notes = record.get("notes") or []
+        if not isinstance(notes, list) or not all(isinstance(n, str) for n in notes):
+            raise RecordError("exchange.notes must be a list of strings")
         if flow_id is not None and not isinstance(flow_id, str):
             raise RecordError(f"exchange.flow_id has the wrong type ({type(flow_id).__name__})")
         return cls(
@@ -366,6 +375,7 @@ class Exchange:
             error=FlowError.from_record(error) if error is not None else None,
             messages=[Message.from_record(m) for m in messages],
             websocket_close=_close_from_record(record.get("websocket_close")),
+            notes=notes,
         )
 
 

@@ -65,3 +65,38 @@ def mask_path(path: str) -> str:
         return path
     masked = [(name, MASK if is_secret_name(name) else value) for name, value in pairs]
     return f"{bare}?{urlencode(masked, safe='*/:')}"
+
+
+# -- for redaction at record time (sessions/redact.py) -------------------------------------
+
+KEY_HINT = re.compile(
+    rb'"[^"\\]{0,256}?(?i:pass|pwd|secret|token|auth|session|sid|sig|credential|private|otp|'
+    rb'verifier|cookie|jwt|bearer|api_?key|apikey)[^"\\]{0,256}?"\s*:'
+)
+"""A quick look over raw JSON for a key that *may* be secret (a superset of
+`is_secret_key`'s words, mostly lower-case), so bodies without one are not parsed."""
+
+VALUE_PATTERNS: dict[str, bytes] = {
+    # The credential after `Bearer ` in free text (an Authorization header is redacted by
+    # name, keeping its scheme).
+    "bearer": rb"(?<=[Bb]earer )[A-Za-z0-9\-._~+/]{8,}=*",
+    # A JSON Web Token: three base64url parts, the first two JSON objects (`eyJ`).
+    "jwt": rb"(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}",
+    # Payment card numbers: 16 digits in groups of 4, or 13-19 digits from 3-6; the Luhn
+    # check (`luhn_ok`) keeps ids and counters out.
+    "card": rb"(?<![0-9])(?:[0-9]{4}[ -]){3}[0-9]{4}(?![0-9])|(?<![0-9.])[3-6][0-9]{12,18}(?![0-9.])",
+}
+"""Values that are secrets wherever they appear, whatever their field is called."""
+
+
+def luhn_ok(digits: bytes) -> bool:
+    """The Luhn check of a card number (separators ignored)."""
+    numbers = [c - 48 for c in digits if 48 <= c <= 57]
+    total = 0
+    for i, n in enumerate(reversed(numbers)):
+        if i % 2:
+            n *= 2
+            if n > 9:
+                n -= 9
+        total += n
+    return bool(numbers) and total % 10 == 0

@@ -1,5 +1,6 @@
 """The journal baseline behind `parity record`, a pilot user's day through it: the
-session file holds every exchange exactly as the client saw it."""
+session file holds every exchange exactly as the client saw it, once the redacted
+secrets are put back from the project's secret store."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ from pathlib import Path
 import pytest
 
 from parity.sessions import SessionStore, read_session
+from parity.sessions.keys import project_key
+from parity.sessions.redact import TOKEN_BYTES
+from parity.sessions.secretstore import SecretStore
 from tests.procs import Proc, parity, python
 
 pytestmark = pytest.mark.timeout(120)
@@ -31,7 +35,8 @@ def test_pilot_day_is_recorded_byte_for_byte(tmp_path: Path) -> None:
                 "pilot-ana",
                 "--sessions",
                 str(sessions),
-            )
+            ),
+            cwd=tmp_path,  # the project: its .parity/ holds the key and the secret store
         ) as recorder:
             proxy_url = recorder.wait_for(r"listening on (http://\S+)").group(1)
             recorder.wait_for("recording to")
@@ -40,6 +45,13 @@ def test_pilot_day_is_recorded_byte_for_byte(tmp_path: Path) -> None:
             ) as pilot:
                 assert pilot.popen.wait(90) == 0, pilot.output()
             assert recorder.terminate() == 0
+
+    key = project_key(tmp_path / ".parity", create=False)
+    assert key is not None
+    stored = {t: s.value for t, s in SecretStore(tmp_path / ".parity", key).load().items()}
+
+    def restored(data: bytes) -> bytes:
+        return TOKEN_BYTES.sub(lambda m: stored[m.group(0).decode()], data)
 
     seen = [json.loads(line) for line in trace.read_text(encoding="utf-8").splitlines()]
     header, exchanges, result = read_session(SessionStore(sessions).paths()[0])
@@ -56,8 +68,15 @@ def test_pilot_day_is_recorded_byte_for_byte(tmp_path: Path) -> None:
         assert exchange.response is not None, where
         assert exchange.response.status == client["status"], where
         client_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in client["headers"]]
-        assert exchange.response.headers == client_headers, where
-        assert exchange.response.body == base64.b64decode(client["body_b64"]), where
+        body = restored(exchange.response.body)
+        assert body == base64.b64decode(client["body_b64"]), where
+        # Content-Length follows the redacted body in the file; restored, it is the client's.
+        length = str(len(body)).encode()
+        headers = [
+            (k, length if k.lower() == b"content-length" else restored(v))
+            for k, v in exchange.response.headers
+        ]
+        assert headers == client_headers, where
 
     assert any(len(e.response.body) >= 200_000 for e in http if e.response), "a large entry"
     assert any(e.messages and e.messages[0].kind == "sse" for e in http), "the SSE stream"

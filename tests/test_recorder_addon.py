@@ -34,6 +34,7 @@ def recorder(tmp_path: Path):
             rec,
             parity_sessions=str(tmp_path),
             parity_label="unit",
+            parity_state=str(tmp_path / ".parity"),
             mode=["reverse:http://127.0.0.1:5000"],
         )
         rec.running()

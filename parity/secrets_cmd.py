@@ -1,0 +1,76 @@
+"""`parity secrets list|forget`: the project's secret store (`.parity/secrets`).
+
+`list` shows each stored token, the field it was redacted from and the session that first
+had it, never a value; `forget` deletes the store (recordings stay readable and
+comparable, and replay then needs `[replay.secrets]` for what is not minted live).
+"""
+
+from __future__ import annotations
+
+import click
+
+from parity.config import config_option, current_config
+from parity.options import json_option
+from parity.output import print_json
+
+
+@click.group()
+def secrets() -> None:
+    """The originals of redacted values, kept encrypted for replay.
+
+    Example:
+
+        parity secrets list
+    """
+
+
+@secrets.command("list")
+@json_option
+@config_option
+def list_secrets(as_json: bool) -> None:
+    """List the stored tokens: where each was seen, never its value.
+
+    Example:
+
+        parity secrets list --json
+    """
+    from parity.sessions.keys import project_key
+    from parity.sessions.secretstore import SecretStore
+
+    state = current_config().state
+    key = project_key(state, create=False)
+    stored = SecretStore(state, key).load() if key is not None else {}
+    rows = [
+        {"token": token, "field": s.field, "session": s.session}
+        for token, s in sorted(stored.items(), key=lambda item: (item[1].session, item[1].field))
+    ]
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        click.echo(f"parity secrets: no stored secrets in {state}")
+        return
+    for row in rows:
+        click.echo(f"{row['token']}  {row['field']}  (session {row['session']})")
+    click.echo(f"{len(rows)} secrets in {state / 'secrets'}")
+
+
+@secrets.command("forget")
+@config_option
+def forget(**_: object) -> None:
+    """Delete the secret store. Recordings stay readable and comparable; replay can no
+    longer send their originals (only `[replay.secrets]` and what targets mint live).
+
+    Example:
+
+        parity secrets forget
+    """
+    from parity.sessions.secretstore import STORE_FILE, SecretStore
+
+    state = current_config().state
+    path = state / STORE_FILE
+    # The store is deleted without opening it: no key is needed to forget.
+    if SecretStore.delete(path):
+        click.echo(f"parity secrets: deleted {path}")
+    else:
+        click.echo(f"parity secrets: no secret store at {path}")

@@ -1,0 +1,633 @@
+"""Redaction that keeps equality: each secret in an exchange becomes a keyed-hash token.
+
+`PARITY_REDACTED_` + the first 20 hex digits of HMAC-SHA256(redact key, secret bytes):
+ASCII that survives JSON, form, query, header and cookie encodings; the same secret gets
+the same token everywhere, in every session of the project (same project key), so
+correlation, noise learning and the differ still see "the same value came back" or "a
+different one did". One regex finds them (`TOKEN`). Pure logic, no I/O: the recorder
+redacts what it writes, the replayer what targets answer (`Redactor`), and the replayer
+puts originals back into what it sends (`restore_*`).
+
+What is a secret (`RedactionPolicy`; the name rules are `sessions.secrets`'):
+- headers named like a secret (Authorization keeps its scheme: `Bearer TOKEN`; Cookie and
+  Set-Cookie keep the cookie names; other headers the whole value);
+- query values under names like a secret (`is_secret_name`); JSON values, form and
+  multipart fields under keys like one (`is_secret_key`), plus `[redact] fields`, and the
+  JSON values at `[redact] json_paths`. Under a secret key every string inside is one;
+  numbers and booleans are kept;
+- wherever they appear, values matching a pattern (bearer credentials in text, JWTs,
+  Luhn-valid card numbers, `[redact] patterns`): in header values, the query, text
+  bodies, and inside JSON strings;
+- a value already found in this exchange (or earlier ones, up to `REMEMBERED`) that
+  appears again as a JSON string value (a token echoed by another response).
+
+Bodies are redacted by content type, decoded first when content-encoded (through the
+`Codec` given, the recorder's mitmproxy; re-encoded only when something changed). JSON is
+never re-serialized: only the string literals that change are rewritten, so escapes,
+number spellings and key order stay as the backend wrote them. A body that cannot be
+parsed as its type (or decoded) is redacted by the patterns only, and the exchange's
+`notes` say so. Content-Length follows a body whose length changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
+from urllib.parse import quote, quote_plus, unquote_to_bytes
+
+import orjson
+
+from parity.sessions.model import Exchange, Headers, Message
+from parity.sessions.secrets import (
+    KEY_HINT,
+    VALUE_PATTERNS,
+    is_secret_header,
+    is_secret_key,
+    is_secret_name,
+    luhn_ok,
+)
+
+TOKEN_PREFIX = "PARITY_REDACTED_"
+TOKEN = re.compile(r"PARITY_REDACTED_[0-9a-f]{20}")
+TOKEN_BYTES = re.compile(rb"PARITY_REDACTED_[0-9a-f]{20}")
+REMEMBERED = 4096
+"""Secret values a `Redactor` remembers to find again as JSON string values."""
+
+MIN_COOKIE = 8
+"""Cookie values this long or longer are redacted whatever the cookie's name (session
+cookies have many names: PHPSESSID, connect.sid, _app_session); shorter ones only under
+a secret-like name."""
+
+_LITERAL = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_AFTER = re.compile(rb"\s*:")
+_COOKIE = re.compile(rb"(^|;)(\s*)([^=;]+)=([^;]*)")
+_SET_COOKIE = re.compile(rb"^(\s*)([^=;]+)=([^;]*)")
+_TEXT_TYPES = ("text/", "application/xml", "application/javascript", "application/graphql")
+
+Found = dict[str, tuple[bytes, str]]
+"""token -> (original bytes, where it was first seen: `header Authorization`, `json password`)."""
+
+
+class Codec(Protocol):
+    def decode(self, data: bytes, encoding: str) -> bytes | None: ...
+    def encode(self, data: bytes, encoding: str) -> bytes: ...
+
+
+def _strings(value: Any, key: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"{key} must be a list of strings")
+    return list(value)
+
+
+@dataclass(frozen=True, slots=True)
+class RedactionPolicy:
+    """What counts as a secret: the built-in rules plus `[redact]` of parity.toml."""
+
+    enabled: bool = True
+    headers: frozenset[str] = frozenset()
+    """More header names (lower-case)."""
+    fields: frozenset[str] = frozenset()
+    """More JSON keys, form, query and multipart field names (lower-case)."""
+    json_paths: tuple[tuple[str, ...], ...] = ()
+    """JSON paths as steps: `$.user.pin` -> ("user", "pin"); `[*]`/`*` match any step."""
+    patterns: tuple[bytes, ...] = ()
+    """More regexes for secret values (group 1, when there is one, is the secret)."""
+
+    @classmethod
+    def from_table(cls, table: Mapping[str, Any]) -> RedactionPolicy:
+        """The `[redact]` table; a `ValueError` says which key is wrong and how."""
+        known = ("enabled", "fields", "headers", "json_paths", "patterns")
+        values: dict[str, Any] = {}
+        for key, value in table.items():
+            if key not in known:
+                raise ValueError(f"{key!r} is not a known key (known: {', '.join(known)})")
+            if key == "enabled":
+                if not isinstance(value, bool):
+                    raise ValueError("enabled must be true or false")
+                values[key] = value
+            elif key in ("headers", "fields"):
+                values[key] = frozenset(v.lower() for v in _strings(value, key))
+            elif key == "json_paths":
+                values[key] = tuple(parse_json_path(p) for p in _strings(value, key))
+            else:
+                patterns = []
+                for text in _strings(value, key):
+                    try:
+                        re.compile(text.encode("utf-8"))
+                    except re.error as exc:
+                        raise ValueError(f"patterns: {text[:60]!r} is not a regex: {exc}") from None
+                    patterns.append(text.encode("utf-8"))
+                values[key] = tuple(patterns)
+        return cls(**values)
+
+    def header_secret(self, name: bytes) -> bool:
+        return is_secret_header(name) or name.lower().decode("latin-1") in self.headers
+
+    def field_secret(self, name: str, *, query: bool = False) -> bool:
+        if name.lower() in self.fields:
+            return True
+        return is_secret_name(name) if query else is_secret_key(name)
+
+
+def parse_json_path(text: str) -> tuple[str, ...]:
+    """`$.a.b[*].c` / `a.b.*.c` -> ("a", "b", "*", "c")."""
+    body = text.strip()
+    body = body[1:] if body.startswith("$") else body
+    out: list[str] = []
+    for step in re.findall(r"\[(?:\*|\d+)\]|\[['\"].*?['\"]\]|[^.\[\]]+", body):
+        if step.startswith("[") and step[1:2] in ("'", '"'):
+            out.append(step[2:-2])
+        elif step.startswith("["):
+            out.append("*" if step == "[*]" else step[1:-1])
+        else:
+            out.append(step)
+    if not out:
+        raise ValueError(f"json_paths: {text[:60]!r} names no field")
+    return tuple(out)
+
+
+class Redactor:
+    """Redacts exchanges (the recorder) and answers (the replayer) under one policy and
+    redact key; `found` of each call maps the tokens it made to the originals."""
+
+    def __init__(self, policy: RedactionPolicy, key: bytes, codec: Codec | None = None) -> None:
+        self.policy = policy
+        self._key = key
+        self._codec = codec
+        self._tokens: dict[bytes, str] = {}
+        self._known: dict[str, None] = {}
+        sources = [*VALUE_PATTERNS.values(), *policy.patterns]
+        self._patterns = [re.compile(p) for p in sources]
+        self._card = self._patterns[list(VALUE_PATTERNS).index("card")]
+        self._hint = KEY_HINT
+        if policy.fields:
+            names = b"|".join(re.escape(f.encode("utf-8")) for f in sorted(policy.fields))
+            self._hint = re.compile(
+                KEY_HINT.pattern[:-4] + b"|" + names + KEY_HINT.pattern[-4:], re.IGNORECASE
+            )
+
+    def token(self, secret: bytes) -> str:
+        """The token of one secret value."""
+        found = self._tokens.get(secret)
+        if found is None:
+            digest = hmac.new(self._key, secret, hashlib.sha256).hexdigest()
+            found = TOKEN_PREFIX + digest[:20]
+            if len(self._tokens) > 65536:
+                self._tokens.clear()
+            self._tokens[secret] = found
+        return found
+
+    def _secret(self, value: bytes, where: str, found: Found) -> bytes:
+        if TOKEN_BYTES.fullmatch(value):
+            return value  # already a token (a redacted recording replayed through parity)
+        token = self.token(value)
+        found.setdefault(token, (value, where))
+        text = value.decode("utf-8", "surrogateescape")
+        self._known[text] = None
+        if len(self._known) > REMEMBERED:
+            del self._known[next(iter(self._known))]
+        return token.encode("ascii")
+
+    # -- whole exchanges ------------------------------------------------------------------
+
+    def exchange(self, exchange: Exchange) -> tuple[Exchange, Found]:
+        """The exchange with every secret replaced by its token, and what was replaced."""
+        found: Found = {}
+        notes: list[str] = []
+        request = exchange.request
+        headers = self.headers(request.headers, found)
+        path = self.path(request.path, found)
+        body = self.body(request.body, headers, found, notes, "request")
+        new_request = replace(
+            request, headers=_content_length(headers, request.body, body), path=path, body=body
+        )
+        new_response = exchange.response
+        if exchange.response is not None:
+            response = exchange.response
+            headers = self.headers(response.headers, found)
+            body = self.body(response.body, headers, found, notes, "response")
+            new_response = replace(
+                response, headers=_content_length(headers, response.body, body), body=body
+            )
+        messages = [self.message(m, found) for m in exchange.messages]
+        redacted = replace(
+            exchange,
+            request=new_request,
+            response=new_response,
+            messages=messages,
+            notes=[*exchange.notes, *notes],
+        )
+        return redacted, found
+
+    def answer(self, headers: Headers, body: bytes, found: Found) -> tuple[Headers, bytes]:
+        """A live answer's headers and body, redacted like a recorded response."""
+        new_headers = self.headers(headers, found)
+        new_body = self.body(body, new_headers, found, [], "response")
+        return _content_length(new_headers, body, new_body), new_body
+
+    def message(self, message: Message, found: Found) -> Message:
+        """A WebSocket frame or server-sent event: JSON text as JSON, else the patterns."""
+        if message.kind == "binary" or not message.content:
+            return message
+        content = message.content
+        stripped = content.lstrip()
+        if message.kind == "text" and stripped[:1] in (b"{", b"["):
+            new = self._json(content, found, [], "message")
+        else:
+            new = self.patterns(content, found, "message")
+        return message if new is content else replace(message, content=new)
+
+    # -- parts ----------------------------------------------------------------------------
+
+    def headers(self, headers: Headers, found: Found) -> Headers:
+        out: Headers = []
+        for name, value in headers:
+            if value and self.policy.header_secret(name):
+                value = self._header(name, value, found)
+            elif value:
+                value = self.patterns(value, found, f"header {name.decode('latin-1')}")
+            out.append((name, value))
+        return out
+
+    def _header(self, name: bytes, value: bytes, found: Found) -> bytes:
+        where = f"header {name.decode('latin-1')}"
+        name = name.lower()
+        if name in (b"authorization", b"proxy-authorization"):
+            scheme, space, credential = value.strip().partition(b" ")
+            if space and credential.strip():
+                return scheme + b" " + self._secret(credential.strip(), where, found)
+            return self._secret(value.strip(), where, found)
+        if name == b"cookie":
+            return _COOKIE.sub(lambda m: self._cookie(m, found), value)
+        if name == b"set-cookie":
+            return _SET_COOKIE.sub(lambda m: self._cookie(m, found, set_cookie=True), value, 1)
+        return self._secret(value, where, found)
+
+    def _cookie(self, match: re.Match[bytes], found: Found, *, set_cookie: bool = False) -> bytes:
+        if set_cookie:
+            lead, name, value = match.group(1), match.group(2), match.group(3)
+            prefix = lead
+        else:
+            prefix = match.group(1) + match.group(2)
+            name, value = match.group(3), match.group(4)
+        bare = value.strip(b' "')
+        cookie = name.strip().decode("latin-1")
+        if not bare or (len(bare) < MIN_COOKIE and not is_secret_name(cookie)):
+            return match.group(0)  # `theme=dark`, `a=1`: not a credential
+        where = f"cookie {cookie}"
+        return prefix + name + b"=" + self._secret(value, where, found)
+
+    def path(self, path: str, found: Found) -> str:
+        """Query values under secret names, and patterns anywhere in path and query."""
+        raw = path.encode("utf-8", "surrogateescape")
+        bare, sep, query = raw.partition(b"?")
+        if sep and query:
+            query = self._pairs(query, found, "query", query_rules=True)
+        new = self.patterns(bare + sep + query, found, "path")
+        return path if new == raw else new.decode("utf-8", "surrogateescape")
+
+    def _pairs(self, data: bytes, found: Found, where: str, *, query_rules: bool) -> bytes:
+        parts = data.split(b"&")
+        changed = False
+        for i, part in enumerate(parts):
+            name, eq, value = part.partition(b"=")
+            if not eq or not value:
+                continue
+            key = unquote_to_bytes(name.replace(b"+", b" ")).decode("utf-8", "surrogateescape")
+            if self.policy.field_secret(key, query=query_rules):
+                original = unquote_to_bytes(value.replace(b"+", b" "))
+                parts[i] = name + b"=" + self._secret(original, f"{where} {key}", found)
+                changed = True
+        return b"&".join(parts) if changed else data
+
+    def body(
+        self, body: bytes, headers: Headers, found: Found, notes: list[str], side: str
+    ) -> bytes:
+        """A body redacted by its content type (decoded first when content-encoded)."""
+        if not body:
+            return body
+        encodings = _encodings(headers)
+        plain: bytes | None = body
+        if encodings:
+            plain = self._decode(body, encodings)
+            if plain is None:
+                notes.append(f"{side} body: not decoded ({', '.join(encodings)}); patterns only")
+                return self.patterns(body, found, f"{side} body")
+        assert plain is not None
+        media, boundary = _media(headers)
+        if (
+            media == "application/json"
+            or media.endswith("+json")
+            or (not media and plain.lstrip()[:1] in (b"{", b"["))
+        ):
+            new = self._json(plain, found, notes, side)
+        elif media == "application/x-www-form-urlencoded":
+            new = self._pairs(plain, found, "form", query_rules=False)
+            new = self.patterns(new, found, f"{side} body")
+        elif media == "multipart/form-data":
+            new = self._multipart(plain, boundary, found, notes, side)
+        else:
+            new = self.patterns(plain, found, f"{side} body")
+        if new is plain or new == plain:
+            return body
+        if encodings:
+            return self._encode(new, encodings)
+        return new
+
+    def _decode(self, body: bytes, encodings: list[str]) -> bytes | None:
+        if self._codec is None:
+            return None
+        data: bytes | None = body
+        for encoding in reversed(encodings):
+            assert data is not None
+            data = self._codec.decode(data, encoding)
+            if data is None:
+                return None
+        return data
+
+    def _encode(self, data: bytes, encodings: list[str]) -> bytes:
+        assert self._codec is not None
+        for encoding in encodings:
+            data = self._codec.encode(data, encoding)
+        return data
+
+    def _json(self, body: bytes, found: Found, notes: list[str], side: str) -> bytes:
+        secrets: set[str] = set()
+        hinted = self._hint.search(body) is not None or bool(self.policy.json_paths)
+        patterned = any(p.search(body) for p in self._patterns)
+        if not hinted and not patterned and not (found or self._known):
+            return body
+        try:
+            tree = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            notes.append(f"{side} body: not valid JSON; patterns only")
+            return self.patterns(body, found, f"{side} body")
+        if hinted:
+            self._walk(tree, (), False, "", secrets)
+        known = set(self._known)
+        if not secrets and not patterned and not known:
+            return body
+        pieces: list[bytes] = []
+        last = 0
+        key = ""
+        for match in _LITERAL.finditer(body):
+            literal = match.group(0)
+            is_key = _AFTER.match(body, match.end()) is not None
+            text = _literal_text(literal)
+            if text is None:
+                continue
+            if is_key:
+                key = text
+                continue
+            where = f"json {key}" if key else "json"
+            new: bytes | None = None
+            if text in secrets or (text in known and len(text) >= 8):
+                new = (
+                    b'"'
+                    + self._secret(text.encode("utf-8", "surrogateescape"), where, found)
+                    + b'"'
+                )
+            elif patterned:
+                raw = text.encode("utf-8", "surrogateescape")
+                replaced = self.patterns(raw, found, where)
+                if replaced is not raw:
+                    new = orjson.dumps(replaced.decode("utf-8", "surrogateescape"))
+            if new is not None:
+                pieces.append(body[last : match.start()])
+                pieces.append(new)
+                last = match.end()
+        if not pieces:
+            return body
+        pieces.append(body[last:])
+        return b"".join(pieces)
+
+    def _walk(
+        self, value: Any, path: tuple[str, ...], secret: bool, key: str, out: set[str]
+    ) -> None:
+        if isinstance(value, str):
+            if value and (secret or self._on_path(path)):
+                out.add(value)
+            return
+        if isinstance(value, dict):
+            for k, v in value.items():
+                self._walk(v, (*path, k), secret or self.policy.field_secret(k), k, out)
+        elif isinstance(value, list):
+            for v in value:
+                self._walk(v, (*path, "*"), secret, key, out)
+
+    def _on_path(self, path: tuple[str, ...]) -> bool:
+        for wanted in self.policy.json_paths:
+            if len(wanted) == len(path) and all(
+                w == p or (p == "*" and (w == "*" or w.isdigit())) or w == "*"
+                for w, p in zip(wanted, path, strict=True)
+            ):
+                return True
+        return False
+
+    def _multipart(
+        self, body: bytes, boundary: bytes | None, found: Found, notes: list[str], side: str
+    ) -> bytes:
+        if not boundary or b"--" + boundary not in body:
+            notes.append(f"{side} body: multipart without its boundary; patterns only")
+            return self.patterns(body, found, f"{side} body")
+        delimiter = b"--" + boundary
+        parts = body.split(delimiter)
+        changed = False
+        for i, part in enumerate(parts[1:-1], start=1):
+            head, sep, content = part.partition(b"\r\n\r\n")
+            if not sep:
+                continue
+            name = re.search(rb'(?i)content-disposition:[^\r\n]*?\bname="([^"]*)"', head)
+            has_file = re.search(rb"(?i)content-disposition:[^\r\n]*?\bfilename=", head)
+            value, end = (
+                (content[:-2], content[-2:]) if content.endswith(b"\r\n") else (content, b"")
+            )
+            key = name.group(1).decode("utf-8", "surrogateescape") if name else ""
+            if name and not has_file and value and self.policy.field_secret(key):
+                new = self._secret(value, f"multipart {key}", found)
+            else:
+                new = self.patterns(value, found, f"multipart {key}")
+            if new is not value:
+                parts[i] = head + sep + new + end
+                changed = True
+        return delimiter.join(parts) if changed else body
+
+    def patterns(self, data: bytes, found: Found, where: str) -> bytes:
+        """`data` with every value matching a pattern replaced (the same object when none)."""
+        for pattern in self._patterns:
+            if pattern.search(data) is None:
+                continue
+            card = pattern is self._card
+
+            def swap(match: re.Match[bytes], card: bool = card) -> bytes:
+                group = 1 if match.re.groups else 0
+                value = match.group(group)
+                if not value or (card and not luhn_ok(value)):
+                    return match.group(0)
+                whole = match.group(0)
+                start, end = match.start(group) - match.start(), match.end(group) - match.start()
+                return whole[:start] + self._secret(value, where, found) + whole[end:]
+
+            new = pattern.sub(swap, data)
+            if new != data:
+                data = new
+        return data
+
+
+def _literal_text(literal: bytes) -> str | None:
+    if b"\\" not in literal:
+        return literal[1:-1].decode("utf-8", "surrogateescape")
+    try:
+        text = orjson.loads(literal)
+    except orjson.JSONDecodeError:
+        return None
+    return text if isinstance(text, str) else None
+
+
+def _encodings(headers: Headers) -> list[str]:
+    out: list[str] = []
+    for name, value in headers:
+        if name.lower() == b"content-encoding":
+            out.extend(
+                e.strip().lower()
+                for e in value.decode("latin-1").split(",")
+                if e.strip() and e.strip().lower() != "identity"
+            )
+    return out
+
+
+def _media(headers: Headers) -> tuple[str, bytes | None]:
+    for name, value in headers:
+        if name.lower() == b"content-type":
+            text = value.decode("latin-1")
+            media = text.split(";", 1)[0].strip().lower()
+            boundary = re.search(r'(?i)boundary="?([^";]+)"?', text)
+            return media, boundary.group(1).encode("latin-1") if boundary else None
+    return "", None
+
+
+def _content_length(headers: Headers, before: bytes, after: bytes) -> Headers:
+    if len(before) == len(after):
+        return headers
+    size = str(len(after)).encode("ascii")
+    return [(k, size if k.lower() == b"content-length" else v) for k, v in headers]
+
+
+# -- putting originals back (replay) ------------------------------------------------------
+
+Lookup = Callable[[str, str], bytes]
+"""(token, where it is: `header Authorization`, `json password`) -> the original; raises
+when there is none."""
+
+
+def has_tokens(text: str | bytes) -> bool:
+    if isinstance(text, bytes):
+        return b"PARITY_REDACTED_" in text
+    return "PARITY_REDACTED_" in text
+
+
+def restore_header(name: str, value: str, lookup: Lookup) -> str:
+    """A header value with each token replaced by its original (as Latin-1 text)."""
+    if not has_tokens(value):
+        return value
+    where = f"header {name}"
+    return TOKEN.sub(lambda m: lookup(m.group(0), where).decode("latin-1"), value)
+
+
+def restore_path(path: str, lookup: Lookup) -> str:
+    """Path and query with tokens replaced by their originals, percent-encoded."""
+    if not has_tokens(path):
+        return path
+    bare, sep, query = path.partition("?")
+    bare = TOKEN.sub(lambda m: quote(lookup(m.group(0), "path"), safe=""), bare)
+    parts = query.split("&")
+    for i, part in enumerate(parts):
+        name, eq, value = part.partition("=")
+        where = f"query {name}"
+        if has_tokens(value):
+            value = TOKEN.sub(lambda m, w=where: quote_plus(lookup(m.group(0), w)), value)
+            parts[i] = name + eq + value
+    return bare + sep + "&".join(parts)
+
+
+def restore_body(body: bytes, content_type: str, lookup: Lookup) -> bytes:
+    """A body with tokens replaced by their originals, encoded for its content type:
+    escaped inside JSON strings, percent-encoded in forms, as bytes elsewhere."""
+    if not has_tokens(body):
+        return body
+    media = content_type.split(";", 1)[0].strip().lower()
+    if (
+        media == "application/json"
+        or media.endswith("+json")
+        or (not media and body.lstrip()[:1] in (b"{", b"["))
+    ):
+        return _restore_json(body, lookup)
+    if media == "application/x-www-form-urlencoded":
+        parts = body.split(b"&")
+        for i, part in enumerate(parts):
+            name, eq, value = part.partition(b"=")
+            where = f"form {unquote_to_bytes(name).decode('utf-8', 'replace')}"
+            if has_tokens(value):
+                value = TOKEN_BYTES.sub(
+                    lambda m, w=where: quote_plus(lookup(m.group(0).decode(), w)).encode(), value
+                )
+                parts[i] = name + eq + value
+        return b"&".join(parts)
+    return TOKEN_BYTES.sub(lambda m: lookup(m.group(0).decode(), "body"), body)
+
+
+def _restore_json(body: bytes, lookup: Lookup) -> bytes:
+    pieces: list[bytes] = []
+    last = 0
+    key = ""
+    for match in _LITERAL.finditer(body):
+        literal = match.group(0)
+        if _AFTER.match(body, match.end()) is not None:
+            key = _literal_text(literal) or ""
+            continue
+        if b"PARITY_REDACTED_" not in literal:
+            continue
+        text = _literal_text(literal)
+        if text is None:
+            continue
+        where = f"json {key}" if key else "json"
+        restored = TOKEN.sub(
+            lambda m, w=where: lookup(m.group(0), w).decode("utf-8", "surrogateescape"), text
+        )
+        pieces.append(body[last : match.start()])
+        pieces.append(orjson.dumps(restored) if _utf8(restored) else _dumps_escaped(restored))
+        last = match.end()
+    if not pieces:
+        # A token outside a string literal: put the bytes back as they were.
+        return TOKEN_BYTES.sub(lambda m: lookup(m.group(0).decode(), "json"), body)
+    pieces.append(body[last:])
+    return b"".join(pieces)
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _dumps_escaped(text: str) -> bytes:
+    import json
+
+    return json.dumps(text).encode("ascii")
+
+
+def tokens_in(values: Iterable[str | bytes]) -> set[str]:
+    """Every token in `values`."""
+    out: set[str] = set()
+    for value in values:
+        if isinstance(value, bytes):
+            out.update(m.decode() for m in TOKEN_BYTES.findall(value))
+        else:
+            out.update(TOKEN.findall(value))
+    return out
