@@ -457,7 +457,21 @@ class Redactor:
         return delimiter.join(parts) if changed else body
 
     def patterns(self, data: bytes, found: Found, where: str) -> bytes:
-        """`data` with every value matching a pattern replaced (the same object when none)."""
+        """`data` with every value matching a pattern replaced (the same object when none);
+        tokens already in it are left whole."""
+        if b"PARITY_REDACTED_" not in data:
+            return self._patterns_in(data, found, where)
+        pieces = TOKEN_BYTES.split(data)
+        tokens = TOKEN_BYTES.findall(data)
+        new = [self._patterns_in(piece, found, where) for piece in pieces]
+        if all(a is b for a, b in zip(new, pieces, strict=True)):
+            return data
+        out = [new[0]]
+        for token, piece in zip(tokens, new[1:], strict=True):
+            out += [token, piece]
+        return b"".join(out)
+
+    def _patterns_in(self, data: bytes, found: Found, where: str) -> bytes:
         for pattern in self._patterns:
             if pattern.search(data) is None:
                 continue

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from contextlib import ExitStack
 from pathlib import Path
 
-from tests.procs import Proc, parity, python
+from tests.procs import ROOT, Proc, parity, python
 
 
 def start_backend(stack: ExitStack, mode: str, fixes: Sequence[str] = ()) -> str:
@@ -22,8 +22,10 @@ def start_backend(stack: ExitStack, mode: str, fixes: Sequence[str] = ()) -> str
     return proc.wait_for(r"JOURNAL_LISTENING (\S+)").group(1)
 
 
-def record_pilot(sessions: Path) -> Path:
-    """Record one pilot day against a fresh baseline into `sessions`; return it."""
+def record_pilot(sessions: Path, project: Path = ROOT) -> Path:
+    """Record one pilot day against a fresh baseline into `sessions`; return it. The
+    recorder runs in `project`, whose `.parity/` gets the key and the secret store that
+    a replay of the (redacted) recording from the same project uses."""
     with ExitStack() as stack:
         backend = start_backend(stack, "baseline")
         recorder = stack.enter_context(
@@ -36,7 +38,8 @@ def record_pilot(sessions: Path) -> Path:
                     "127.0.0.1:0",
                     "--sessions",
                     str(sessions),
-                )
+                ),
+                cwd=project,
             )
         )
         proxy = recorder.wait_for(r"listening on (http://\S+)").group(1)

@@ -153,7 +153,8 @@ def backend(stack: ExitStack, mode: str, fixes: str = "") -> str:
 
 def record_pilot(sessions: Path) -> Path:
     """The pilot's day through `parity record` in front of a fresh baseline: its file."""
-    (path,) = record_journal_pilot(sessions).glob("*.parity")
+    # Recorded in the project of parity.toml (`write_config`): its key and secret store.
+    (path,) = record_journal_pilot(sessions, project=sessions.parent).glob("*.parity")
     return path
 
 

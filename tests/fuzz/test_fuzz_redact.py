@@ -1,0 +1,115 @@
+"""Fuzzing the redactor: random JSON and form bodies with canary secrets placed at random
+under secret keys. No canary survives (raw or escaped), the redacted body still parses
+in its content type, everything else is unchanged, and restoring the originals gives the
+body's values back."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import parse_qsl, quote, quote_plus, urlencode
+
+from hypothesis import strategies as st
+
+from parity.sessions import Exchange, Request
+from parity.sessions.redact import RedactionPolicy, Redactor, restore_body
+from tests.fuzz.harness import given_target, memory_cap
+
+SECRET_KEYS = ["password", "token", "access_token", "sessionId", "apiKey", "client_secret",
+               "passphrase", "refresh_token", "vault_session"]  # fmt: skip
+PLAIN_KEYS = ["name", "items", "count", "title", "note", "id", "tags", "x", "y1", "lang"]
+_REDACTOR = Redactor(RedactionPolicy(), b"f" * 32)
+
+canaries = st.builds(
+    lambda tail: "CANARY" + tail,
+    st.text(
+        st.characters(codec="utf-8", exclude_categories=("Cs",)) | st.sampled_from('"\\&=+ %'),
+        min_size=1,
+        max_size=12,
+    ),
+)
+plain_text = st.text(st.sampled_from("abcdefgh XYZ-_.é"), max_size=10)
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**6), 10**6),
+    st.floats(allow_nan=False, allow_infinity=False, width=32),
+    plain_text,
+)
+
+
+def _trees(canary: st.SearchStrategy[str]) -> st.SearchStrategy[Any]:
+    secret = st.tuples(st.sampled_from(SECRET_KEYS), canary)
+    return st.recursive(
+        scalars,
+        lambda inner: st.one_of(
+            st.lists(inner, max_size=4),
+            st.builds(
+                lambda plain, secrets: {**plain, **dict(secrets)},
+                st.dictionaries(st.sampled_from(PLAIN_KEYS), inner, max_size=4),
+                st.lists(secret, max_size=2),
+            ),
+        ),
+        max_leaves=12,
+    )
+
+
+def _canaries_in(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value] if value.startswith("CANARY") else []
+    if isinstance(value, dict):
+        return [c for v in value.values() for c in _canaries_in(v)]
+    if isinstance(value, list):
+        return [c for v in value for c in _canaries_in(v)]
+    return []
+
+
+def _redact(body: bytes, content_type: bytes) -> tuple[bytes, dict[str, bytes]]:
+    request = Request("POST", "http", "h", 80, "/x", "HTTP/1.1",
+                      [(b"Content-Type", content_type)], body, 0.0)  # fmt: skip
+    with memory_cap():
+        redacted, found = _REDACTOR.exchange(Exchange(1, request))
+    return redacted.request.body, {token: value for token, (value, _) in found.items()}
+
+
+@given_target(_trees(canaries), st.booleans(), st.sampled_from([None, 2]))
+def test_no_canary_survives_in_json(tree: Any, ascii_only: bool, indent: int | None) -> None:
+    wrapper = {"data": tree, "password": "CANARYtop"}
+    body = json.dumps(wrapper, ensure_ascii=ascii_only, indent=indent).encode("utf-8")
+    redacted, found = _redact(body, b"application/json")
+    parsed = json.loads(redacted)  # still JSON
+    for canary in ["CANARYtop", *_canaries_in(wrapper)]:
+        assert canary.encode("utf-8", "surrogatepass") not in redacted
+        assert json.dumps(canary)[1:-1].encode() not in redacted
+    assert not _canaries_in(parsed)
+    restored = restore_body(redacted, "application/json", lambda token, where: found[token])
+    assert json.loads(restored) == json.loads(body)
+
+
+@given_target(
+    st.lists(st.tuples(st.sampled_from(PLAIN_KEYS), plain_text), max_size=5),
+    st.lists(st.tuples(st.sampled_from(SECRET_KEYS), canaries), min_size=1, max_size=3),
+    st.randoms(use_true_random=False),
+    st.sampled_from([quote, quote_plus]),
+)
+def test_no_canary_survives_in_forms(
+    plain: list[tuple[str, str]], secrets: list[tuple[str, str]], rnd: Any, quoting: Any
+) -> None:
+    pairs = plain + secrets
+    rnd.shuffle(pairs)
+    body = urlencode(pairs, quote_via=quoting).encode("ascii")
+    redacted, found = _redact(body, b"application/x-www-form-urlencoded")
+    parsed = parse_qsl(redacted.decode("ascii"), keep_blank_values=True, strict_parsing=bool(pairs))
+    assert [k for k, _ in parsed] == [k for k, _ in pairs]
+    for (key, value), (_, got) in zip(pairs, parsed, strict=True):
+        if key in SECRET_KEYS:
+            assert got.startswith("PARITY_REDACTED_") and len(got) == 36
+        else:
+            assert got == value
+    for _, canary in secrets:
+        assert quoting(canary).encode() not in redacted
+        assert canary.encode("utf-8", "surrogatepass") not in redacted
+    restored = restore_body(
+        redacted, "application/x-www-form-urlencoded", lambda token, where: found[token]
+    )
+    assert parse_qsl(restored.decode("ascii"), keep_blank_values=True) == pairs

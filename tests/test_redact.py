@@ -1,0 +1,326 @@
+"""Redaction's pure logic (`sessions.redact`), the project key, the secret store, the
+replay's lookup of originals and `[redact]` / `[replay.secrets]` in parity.toml."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from parity.config import ConfigError, parse_config
+from parity.replayer.outgoing import Outgoing, with_originals
+from parity.replayer.secrets import Live, MissingSecret, ReplaySecrets
+from parity.sessions import Exchange, Request, Response
+from parity.sessions.keys import (
+    KEY_ENV,
+    REDACT,
+    SECRETS,
+    ProjectKeyError,
+    project_key,
+    purpose_key,
+)
+from parity.sessions.redact import (
+    TOKEN,
+    RedactionPolicy,
+    Redactor,
+    parse_json_path,
+    restore_body,
+    restore_header,
+    restore_path,
+)
+from parity.sessions.secretstore import Secret, SecretStore, SecretStoreError
+
+KEY = b"k" * 32
+
+
+class Gzip:
+    def decode(self, data: bytes, encoding: str) -> bytes | None:
+        try:
+            return gzip.decompress(data) if encoding == "gzip" else None
+        except OSError:
+            return None
+
+    def encode(self, data: bytes, encoding: str) -> bytes:
+        return gzip.compress(data)
+
+
+def exchange(
+    path: str = "/x",
+    headers: list[tuple[bytes, bytes]] | None = None,
+    body: bytes = b"",
+    response_headers: list[tuple[bytes, bytes]] | None = None,
+    response_body: bytes = b"",
+) -> Exchange:
+    request = Request("POST", "http", "h", 80, path, "HTTP/1.1", headers or [], body, 1.0)
+    response = Response(200, "OK", "HTTP/1.1", response_headers or [], response_body, 2.0)
+    return Exchange(1, request, response)
+
+
+def redact(ex: Exchange, policy: RedactionPolicy | None = None, codec: object = None):
+    return Redactor(policy or RedactionPolicy(), KEY, codec).exchange(ex)  # type: ignore[arg-type]
+
+
+JSON = (b"Content-Type", b"application/json")
+
+
+def test_a_token_is_the_keyed_hash_and_the_same_for_the_same_secret() -> None:
+    one, other = Redactor(RedactionPolicy(), KEY), Redactor(RedactionPolicy(), b"o" * 32)
+    token = one.token(b"hunter2")
+    assert TOKEN.fullmatch(token) and token == one.token(b"hunter2")
+    assert token != one.token(b"hunter3") and token != other.token(b"hunter2")
+
+
+def test_headers_keep_scheme_and_cookie_names() -> None:
+    ex = exchange(
+        headers=[
+            (b"Authorization", b"Bearer abc.def-123"),
+            (b"Cookie", b"sid=s3ss10n-value; theme=dark; a=1"),
+            (b"X-Api-Key", b"k-123456"),
+            (b"Accept", b"*/*"),
+        ],
+        response_headers=[(b"Set-Cookie", b"sid=s3ss10n-value; Path=/; HttpOnly")],
+    )
+    redacted, found = redact(ex)
+    headers = dict(redacted.request.headers)
+    sid = Redactor(RedactionPolicy(), KEY).token(b"s3ss10n-value")
+    assert (
+        headers[b"Authorization"]
+        == b"Bearer " + Redactor(RedactionPolicy(), KEY).token(b"abc.def-123").encode()
+    )
+    assert headers[b"Cookie"] == f"sid={sid}; theme=dark; a=1".encode()
+    assert TOKEN.fullmatch(headers[b"X-Api-Key"].decode()) and headers[b"Accept"] == b"*/*"
+    assert redacted.response is not None
+    assert redacted.response.headers == [(b"Set-Cookie", f"sid={sid}; Path=/; HttpOnly".encode())]
+    assert {where for _, where in found.values()} == {
+        "header Authorization",
+        "cookie sid",
+        "header X-Api-Key",
+    }
+
+
+def test_json_keeps_its_bytes_but_the_secret_literals() -> None:
+    body = b'{"user": "ana", "password": "p\\u00e4ss\\"word1",\n "n": 1.0, "s": "caf\\u00e9"}'
+    ex = exchange(
+        headers=[JSON, (b"Content-Length", str(len(body)).encode())],
+        body=body,
+        response_headers=[JSON],
+        response_body=b'{"token": "tok-abcdefgh", "echo": "p\\u00e4ss\\"word1", "c": 3}',
+    )
+    redacted, found = redact(ex)
+    password = Redactor(RedactionPolicy(), KEY).token('päss"word1'.encode())
+    assert redacted.request.body == (
+        b'{"user": "ana", "password": "' + password.encode() + b'",\n "n": 1.0, "s": "caf\\u00e9"}'
+    )
+    assert (
+        dict(redacted.request.headers)[b"Content-Length"]
+        == str(len(redacted.request.body)).encode()
+    )
+    assert redacted.response is not None
+    answer = json.loads(redacted.response.body)
+    assert TOKEN.fullmatch(answer["token"]) and answer["echo"] == password and answer["c"] == 3
+    assert found[password] == ('päss"word1'.encode(), "json password")
+
+
+def test_query_form_and_multipart_fields() -> None:
+    boundary = b"XyZ"
+    multipart = (
+        b'--XyZ\r\nContent-Disposition: form-data; name="user"\r\n\r\nana\r\n'
+        b'--XyZ\r\nContent-Disposition: form-data; name="password"\r\n\r\nhunter2\r\n'
+        b"--XyZ--\r\n"
+    )
+    redactor = Redactor(RedactionPolicy(), KEY)
+    token = redactor.token(b"hunter2")
+    ex = exchange(
+        path="/login?token=abc%20d&page=2",
+        headers=[(b"Content-Type", b"multipart/form-data; boundary=" + boundary)],
+        body=multipart,
+    )
+    redacted, _ = redactor.exchange(ex)
+    assert redacted.request.path == f"/login?token={redactor.token(b'abc d')}&page=2"
+    assert redacted.request.body == multipart.replace(b"hunter2", token.encode())
+    form = exchange(
+        headers=[(b"Content-Type", b"application/x-www-form-urlencoded")],
+        body=b"user=ana&password=hunter2&x=",
+    )
+    redacted, _ = redactor.exchange(form)
+    assert redacted.request.body == f"user=ana&password={token}&x=".encode()
+
+
+def test_patterns_in_text_and_json_strings_cards_by_luhn() -> None:
+    jwt = b"eyJhbGciOiJIUzI1.eyJzdWIiOiIxMjM0.SflKxwRJSMeKKF2QT4f"
+    text = b"token " + jwt + b" card 4111 1111 1111 1111 not 4111 1111 1111 1112, ts 1733460000000"
+    ex = exchange(
+        headers=[(b"Content-Type", b"text/plain")],
+        body=text,
+        response_headers=[JSON],
+        response_body=b'{"note": "see ' + jwt + b'", "n": 4111111111111111}',
+    )
+    redacted, _ = redact(ex)
+    body = redacted.request.body
+    assert jwt not in body and b"4111 1111 1111 1111" not in body
+    assert b"4111 1111 1111 1112" in body and b"1733460000000" in body
+    assert redacted.response is not None
+    answer = json.loads(redacted.response.body)
+    assert TOKEN.search(answer["note"]) and answer["n"] == 4111111111111111
+
+
+def test_a_body_that_does_not_parse_is_patterns_only_and_noted() -> None:
+    ex = exchange(headers=[JSON], body=b'{"password": "x", broken eyJabcdefg.eyJabcdefg.abcdefgh')
+    redacted, _ = redact(ex)
+    assert b"eyJabcdefg" not in redacted.request.body
+    assert redacted.notes == ["request body: not valid JSON; patterns only"]
+    record = redacted.to_record()
+    assert Exchange.from_record(record).notes == redacted.notes
+    assert "notes" not in exchange().to_record()
+
+
+def test_content_encoded_bodies_are_decoded_redacted_and_encoded_again() -> None:
+    body = gzip.compress(b'{"password": "hunter2"}')
+    headers = [JSON, (b"Content-Encoding", b"gzip")]
+    redacted, _ = redact(exchange(headers=headers, body=body), codec=Gzip())
+    assert b"hunter2" not in gzip.decompress(redacted.request.body)
+    untouched = gzip.compress(b'{"name": "ana"}')
+    same, _ = redact(exchange(headers=headers, body=untouched), codec=Gzip())
+    assert same.request.body is untouched
+    unread, _ = redact(exchange(headers=headers, body=body))
+    assert unread.notes == ["request body: not decoded (gzip); patterns only"]
+
+
+def test_policy_from_parity_toml() -> None:
+    config = parse_config(
+        {
+            "redact": {
+                "headers": ["X-Pin"],
+                "fields": ["pin"],
+                "json_paths": ["$.user.birthday", "$.cards[*].cvc"],
+                "patterns": [r"ACCT-(\d{6})"],
+            },
+            "replay": {"secrets": {"password": "env:PW"}},
+        }
+    )
+    policy = config.redact
+    assert policy.headers == {"x-pin"} and policy.fields == {"pin"}
+    assert config.secrets == {"password": "env:PW"}
+    assert parse_json_path("$.cards[*].cvc") == ("cards", "*", "cvc")
+    ex = exchange(
+        headers=[JSON, (b"X-Pin", b"1234")],
+        body=b'{"pin": "0000", "user": {"birthday": "1990-01-01"}, "cards": [{"cvc": "123"}],'
+        b' "memo": "ACCT-123456"}',
+    )
+    redacted, _ = redact(ex, policy)
+    body = redacted.request.body
+    for secret in (b"0000", b"1990-01-01", b'"123"', b"123456"):
+        assert secret not in body
+    assert (
+        b'"memo": "ACCT-PARITY_REDACTED_' in body
+        and dict(redacted.request.headers)[b"X-Pin"] != b"1234"
+    )
+    assert not parse_config({"redact": {"enabled": False}}).redact.enabled
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ({"redact": {"field": ["x"]}}, r"\[redact\] 'field' is not a known key"),
+        ({"redact": {"patterns": ["("]}}, r"\[redact\] patterns: '\(' is not a regex"),
+        ({"redact": {"headers": "x"}}, r"\[redact\] headers must be a list of strings"),
+        ({"replay": {"secrets": {"a": 1}}}, r"\[replay\] secrets must be a table"),
+    ],
+)
+def test_bad_redact_settings_are_one_config_error(table: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse_config(table)
+
+
+def test_restoring_puts_originals_back_encoded_for_their_place() -> None:
+    originals = {
+        "PARITY_REDACTED_" + "a" * 20: 'p"ä &ss'.encode(),
+        "PARITY_REDACTED_" + "b" * 20: b"t/k",
+    }
+    a, b = list(originals)
+
+    def lookup(token: str, where: str) -> bytes:
+        return originals[token]
+
+    assert json.loads(
+        restore_body(f'{{"password": "{a}"}}'.encode(), "application/json", lookup)
+    ) == {"password": 'p"ä &ss'}
+    assert restore_body(f"pw={a}&x=1".encode(), "application/x-www-form-urlencoded", lookup) == (
+        b"pw=p%22%C3%A4+%26ss&x=1"
+    )
+    assert restore_path(f"/x/{b}?token={b}", lookup) == "/x/t%2Fk?token=t%2Fk"
+    assert restore_header("Authorization", f"Bearer {b}", lookup) == "Bearer t/k"
+
+
+def test_the_project_key_is_owner_only_and_overridable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(KEY_ENV, raising=False)
+    state = tmp_path / ".parity"
+    assert project_key(state, create=False) is None
+    key = project_key(state)
+    assert key is not None and len(key) == 32 and project_key(state) == key
+    if os.name == "posix":
+        assert stat.S_IMODE((state / "key").stat().st_mode) == 0o600
+        assert stat.S_IMODE(state.stat().st_mode) == 0o700
+    assert purpose_key(key, REDACT) != purpose_key(key, SECRETS)
+    monkeypatch.setenv(KEY_ENV, "ab" * 32)
+    assert project_key(state) == bytes.fromhex("ab" * 32)
+    monkeypatch.setenv(KEY_ENV, "nothex")
+    with pytest.raises(ProjectKeyError, match="must be 64 hex digits"):
+        project_key(state)
+
+
+def test_the_secret_store_merges_and_needs_its_key(tmp_path: Path) -> None:
+    store = SecretStore(tmp_path, KEY)
+    assert store.load() == {}
+    assert store.add({"T1": Secret(b"v1", "json password", "s1")}) == 1
+    assert (
+        store.add({"T1": Secret(b"other", "x", "s2"), "T2": Secret(b"v2", "cookie sid", "s2")}) == 1
+    )
+    assert {t: s.value for t, s in store.load().items()} == {"T1": b"v1", "T2": b"v2"}
+    assert b"v1" not in store.path.read_bytes()
+    with pytest.raises(SecretStoreError, match="does not open with this project key"):
+        SecretStore(tmp_path, b"x" * 32).load()
+    assert store.forget() and not store.forget() and store.load() == {}
+
+
+def test_replay_takes_originals_live_then_stored_then_configured(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PILOT_PW", "from-env")
+    secrets = ReplaySecrets(
+        Redactor(RedactionPolicy(), KEY),
+        stored={"T_STORED": b"stored"},
+        configured={"T_TOKEN": "literal", "password": "env:PILOT_PW", "pin": "env:NOT_SET_X"},
+    )
+    live = Live({"T_LIVE": b"live"})
+    assert secrets.original("T_LIVE", "header Authorization", live) == b"live"
+    assert secrets.original("T_STORED", "json password", live) == b"stored"
+    assert secrets.original("T_TOKEN", "json x", live) == b"literal"
+    assert secrets.original("T_OTHER", "json password", live) == b"from-env"
+    with pytest.raises(MissingSecret, match="environment variable NOT_SET_X is not set"):
+        secrets.original("T_OTHER", "form pin", live)
+    with pytest.raises(MissingSecret, match=r"^replay: no original for the redacted json otp "):
+        secrets.original("T_OTHER", "json otp", live)
+
+
+def test_the_sent_request_gets_originals_and_the_built_one_keeps_tokens() -> None:
+    redactor = Redactor(RedactionPolicy(), KEY)
+    token = redactor.token(b"hunter2")
+    outgoing = Outgoing(
+        "POST",
+        f"http://t/login?token={token}",
+        [("Authorization", f"Bearer {token}"), ("Content-Type", "application/json")],
+        f'{{"password": "{token}"}}'.encode(),
+        f"/login?token={token}",
+    )
+    wire = with_originals(outgoing, lambda t, where: {token: b"hunter2"}[t])
+    assert wire.url == "http://t/login?token=hunter2" and wire.path == "/login?token=hunter2"
+    assert wire.headers[0] == ("Authorization", "Bearer hunter2")
+    assert json.loads(wire.body) == {"password": "hunter2"} and token in outgoing.url
+    assert with_originals(Outgoing("GET", "http://t/", [], b"", "/"), lambda t, w: b"").path == "/"
