@@ -155,6 +155,7 @@ class Recorder:
             self._stored = set(self.secrets.load())
         except ParityError as exc:
             self._fail(str(exc))
+            raise  # _fail exits
         self.redactor = Redactor(self.policy, purpose_key(key, REDACT), codec=MitmCodec())
         return {
             "tokens": "PARITY_REDACTED_",

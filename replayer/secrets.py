@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from parity.exceptions import ParityError
-from parity.sessions import Exchange
+from parity.sessions import Exchange, Message
 from parity.sessions.keys import REDACT, project_key, purpose_key
 from parity.sessions.redact import (
     Found,
@@ -103,9 +103,9 @@ class ReplaySecrets:
         live.values.update((token, value) for token, (value, _) in found.items())
         return headers, body
 
-    def redact_messages(self, exchange_messages: list, live: Live) -> list:  # type: ignore[type-arg]
+    def redact_messages(self, messages: list[Message], live: Live) -> list[Message]:
         found: Found = {}
-        out = [self.redactor.message(m, found) for m in exchange_messages]
+        out = [self.redactor.message(m, found) for m in messages]
         live.values.update((token, value) for token, (value, _) in found.items())
         return out
 
@@ -141,7 +141,7 @@ def _configured(spec: str, name: str) -> bytes:
     return spec.encode("utf-8", "surrogateescape")
 
 
-def is_redacted(exchanges: list[Exchange]) -> bool:
+def is_redacted(exchanges: Iterable[Exchange]) -> bool:
     """Whether exchanges held in memory were recorded with redaction (they hold tokens)."""
     for exchange in exchanges:
         request = exchange.request

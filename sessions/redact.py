@@ -544,12 +544,35 @@ def has_tokens(text: str | bytes) -> bool:
     return "PARITY_REDACTED_" in text
 
 
+def _swap(
+    lookup: Lookup, where: str, spell: Callable[[bytes], str]
+) -> Callable[[re.Match[str]], str]:
+    def swap(match: re.Match[str]) -> str:
+        return spell(lookup(match.group(0), where))
+
+    return swap
+
+
+def _swap_bytes(
+    lookup: Lookup, where: str, spell: Callable[[bytes], str] | None = None
+) -> Callable[[re.Match[bytes]], bytes]:
+    def swap(match: re.Match[bytes]) -> bytes:
+        value = lookup(match.group(0).decode("ascii"), where)
+        return spell(value).encode("ascii") if spell is not None else value
+
+    return swap
+
+
+def _as_text(value: bytes) -> str:
+    return value.decode("utf-8", "surrogateescape")
+
+
 def restore_header(name: str, value: str, lookup: Lookup) -> str:
     """A header value with each token replaced by its original (as Latin-1 text)."""
     if not has_tokens(value):
         return value
     where = f"header {name}"
-    return TOKEN.sub(lambda m: lookup(m.group(0), where).decode("latin-1"), value)
+    return TOKEN.sub(_swap(lookup, where, lambda v: v.decode("latin-1")), value)
 
 
 def restore_path(path: str, lookup: Lookup) -> str:
@@ -557,13 +580,13 @@ def restore_path(path: str, lookup: Lookup) -> str:
     if not has_tokens(path):
         return path
     bare, sep, query = path.partition("?")
-    bare = TOKEN.sub(lambda m: quote(lookup(m.group(0), "path"), safe=""), bare)
+    bare = TOKEN.sub(_swap(lookup, "path", lambda v: quote(v, safe="")), bare)
     parts = query.split("&")
     for i, part in enumerate(parts):
         name, eq, value = part.partition("=")
         where = f"query {name}"
         if has_tokens(value):
-            value = TOKEN.sub(lambda m, w=where: quote_plus(lookup(m.group(0), w)), value)
+            value = TOKEN.sub(_swap(lookup, where, quote_plus), value)
             parts[i] = name + eq + value
     return bare + sep + "&".join(parts)
 
@@ -586,12 +609,10 @@ def restore_body(body: bytes, content_type: str, lookup: Lookup) -> bytes:
             name, eq, value = part.partition(b"=")
             where = f"form {unquote_to_bytes(name).decode('utf-8', 'replace')}"
             if has_tokens(value):
-                value = TOKEN_BYTES.sub(
-                    lambda m, w=where: quote_plus(lookup(m.group(0).decode(), w)).encode(), value
-                )
+                value = TOKEN_BYTES.sub(_swap_bytes(lookup, where, quote_plus), value)
                 parts[i] = name + eq + value
         return b"&".join(parts)
-    return TOKEN_BYTES.sub(lambda m: lookup(m.group(0).decode(), "body"), body)
+    return TOKEN_BYTES.sub(_swap_bytes(lookup, "body"), body)
 
 
 def _restore_json(body: bytes, lookup: Lookup) -> bytes:
@@ -609,15 +630,13 @@ def _restore_json(body: bytes, lookup: Lookup) -> bytes:
         if text is None:
             continue
         where = f"json {key}" if key else "json"
-        restored = TOKEN.sub(
-            lambda m, w=where: lookup(m.group(0), w).decode("utf-8", "surrogateescape"), text
-        )
+        restored = TOKEN.sub(_swap(lookup, where, _as_text), text)
         pieces.append(body[last : match.start()])
         pieces.append(orjson.dumps(restored) if _utf8(restored) else _dumps_escaped(restored))
         last = match.end()
     if not pieces:
         # A token outside a string literal: put the bytes back as they were.
-        return TOKEN_BYTES.sub(lambda m: lookup(m.group(0).decode(), "json"), body)
+        return TOKEN_BYTES.sub(_swap_bytes(lookup, "json"), body)
     pieces.append(body[last:])
     return b"".join(pieces)
 

@@ -43,7 +43,7 @@ def record(project: Path, sessions: Path, *extra: str, trace: Path | None = None
                     "--sessions",
                     str(sessions),
                     *extra,
-                ),  # fmt: skip
+                ),
                 cwd=project,
                 env=env,
             )
