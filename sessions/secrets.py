@@ -34,6 +34,7 @@ _SECRET_HEADERS = frozenset(
 _WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 
 
+@lru_cache(maxsize=4096)
 def is_secret_name(name: str) -> bool:
     """True for a query, form or JSON field name that usually holds a credential."""
     return bool(_SECRET_NAME.search(name))
@@ -47,6 +48,7 @@ def is_secret_header(name: bytes | str) -> bool:
     return lowered in _SECRET_HEADERS or is_secret_name(lowered.decode("latin-1"))
 
 
+@lru_cache(maxsize=4096)
 def is_secret_key(name: str) -> bool:
     """True for a JSON or form field name that holds a credential (see the module doc)."""
     words = [w.lower() for w in _WORDS.findall(name)]
@@ -68,13 +70,6 @@ def mask_path(path: str) -> str:
 
 
 # -- for redaction at record time (sessions/redact.py) -------------------------------------
-
-KEY_HINT = re.compile(
-    rb'"[^"\\]{0,256}?(?i:pass|pwd|secret|token|auth|session|sid|sig|credential|private|otp|'
-    rb'verifier|cookie|jwt|bearer|api_?key|apikey)[^"\\]{0,256}?"\s*:'
-)
-"""A quick look over raw JSON for a key that *may* be secret (a superset of
-`is_secret_key`'s words, mostly lower-case), so bodies without one are not parsed."""
 
 VALUE_PATTERNS: dict[str, bytes] = {
     # The credential after `Bearer ` in free text (an Authorization header is redacted by

@@ -324,3 +324,16 @@ def test_the_sent_request_gets_originals_and_the_built_one_keeps_tokens() -> Non
     assert wire.headers[0] == ("Authorization", "Bearer hunter2")
     assert json.loads(wire.body) == {"password": "hunter2"} and token in outgoing.url
     assert with_originals(Outgoing("GET", "http://t/", [], b"", "/"), lambda t, w: b"").path == "/"
+
+
+def test_bodies_over_max_body_are_not_scanned_and_noted() -> None:
+    body = b'{"password": "hunter2", "pad": "' + b"x" * 100 + b'"}'
+    small = RedactionPolicy(max_body=64)
+    redacted, found = redact(exchange(headers=[JSON], body=body), small)
+    assert redacted.request.body is body and not found
+    assert redacted.notes == ["request body: over 64 bytes; not scanned ([redact] max_body)"]
+    assert parse_config({"redact": {"max_body": 0}}).redact.max_body == 0
+    with pytest.raises(ConfigError, match=r"max_body must be a number of bytes"):
+        parse_config({"redact": {"max_body": "1m"}})
+    unlimited, _ = redact(exchange(headers=[JSON], body=body), RedactionPolicy(max_body=0))
+    assert b"hunter2" not in unlimited.request.body
