@@ -5,9 +5,12 @@
      │    └── parity.config.ConfigError       .key      parity.toml cannot be used
      ├── sessions.SessionFileError            .path     a session file or directory
      ├── sessions.RecordError (ValueError)              a record of the wrong shape
+     ├── sessions.keys.ProjectKeyError        .path     the project key (.parity/key)
+     ├── sessions.secretstore.SecretStoreError .path    the secret store (.parity/secrets)
      ├── recorder.RecorderStartError                    the proxy cannot start
      ├── replayer.SendError                   .url      a target did not answer
      ├── replayer.ResetError                  .program  a reset hook failed
+     ├── replayer.MissingSecret               .field    a redacted value without original
      ├── differ.DecodeError                             a body cannot be decoded
      ├── differ.RulesError (ValueError)       .where    a malformed rules file
      ├── differ.PathSyntaxError (ValueError)  .pattern  a path pattern that does not parse

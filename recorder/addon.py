@@ -33,7 +33,7 @@ from parity.exceptions import ParityError
 from parity.recorder.capture import StreamTap, capture
 from parity.sessions import Exchange, SessionFileError, SessionStore, SessionWriter
 from parity.sessions.keys import REDACT, project_key, purpose_key
-from parity.sessions.redact import RedactionPolicy, Redactor
+from parity.sessions.redact import MitmCodec, RedactionPolicy, Redactor
 from parity.sessions.secretstore import Secret, SecretStore
 
 logger = logging.getLogger(__name__)
@@ -277,27 +277,6 @@ class Recorder:
         )
         sys.stderr.flush()
         raise SystemExit(EXIT_CANNOT_WRITE)
-
-
-class MitmCodec:
-    """Content-Encoding for the redactor: mitmproxy's own codecs (gzip, deflate, br,
-    zstd); None for what does not decode."""
-
-    def decode(self, data: bytes, encoding: str) -> bytes | None:
-        from mitmproxy.net import encoding as codecs
-
-        try:
-            decoded = codecs.decode(data, encoding)
-        except ValueError:
-            return None
-        return decoded if isinstance(decoded, bytes) else None
-
-    def encode(self, data: bytes, encoding: str) -> bytes:
-        from mitmproxy.net import encoding as codecs
-
-        encoded = codecs.encode(data, encoding)
-        assert isinstance(encoded, bytes)
-        return encoded
 
 
 def _parity_version() -> str:

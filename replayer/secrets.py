@@ -27,6 +27,7 @@ from parity.sessions import Exchange, Message
 from parity.sessions.keys import REDACT, project_key, purpose_key
 from parity.sessions.redact import (
     Found,
+    MitmCodec,
     RedactionPolicy,
     Redactor,
     has_tokens,
@@ -53,26 +54,6 @@ class Live:
     values: dict[str, bytes] = field(default_factory=dict)
 
 
-class _Codec:
-    """Content-Encoding for redacting answers: mitmproxy's codecs, as the recorder's."""
-
-    def decode(self, data: bytes, encoding: str) -> bytes | None:
-        from mitmproxy.net import encoding as codecs
-
-        try:
-            decoded = codecs.decode(data, encoding)
-        except ValueError:
-            return None
-        return decoded if isinstance(decoded, bytes) else None
-
-    def encode(self, data: bytes, encoding: str) -> bytes:
-        from mitmproxy.net import encoding as codecs
-
-        encoded = codecs.encode(data, encoding)
-        assert isinstance(encoded, bytes)
-        return encoded
-
-
 @dataclass(slots=True)
 class ReplaySecrets:
     """The project's redactor and the originals a replay may send."""
@@ -85,13 +66,18 @@ class ReplaySecrets:
     def load(
         cls, state: Path, policy: RedactionPolicy, configured: Mapping[str, str]
     ) -> ReplaySecrets:
-        """From the project's `.parity/` (its key made when missing; the secret store
-        when there is one) and `[replay.secrets]`."""
-        key = project_key(state)
-        assert key is not None
-        stored = {token: s.value for token, s in SecretStore(state, key).load().items()}
+        """From the project's `.parity/` (its key, and the secret store when there is
+        one) and `[replay.secrets]`. Without a project key nothing is made on disk: the
+        answers are redacted under a key of this run only (minted values still correlate;
+        the recording's other tokens are then not reproducible) and nothing is stored."""
+        key = project_key(state, create=False)
+        stored: dict[str, bytes] = {}
+        if key is None:
+            key = os.urandom(32)
+        else:
+            stored = {token: s.value for token, s in SecretStore(state, key).load().items()}
         redactor = Redactor(
-            dataclasses.replace(policy, enabled=True), purpose_key(key, REDACT), _Codec()
+            dataclasses.replace(policy, enabled=True), purpose_key(key, REDACT), MitmCodec()
         )
         return cls(redactor, stored, dict(configured))
 

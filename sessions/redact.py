@@ -94,6 +94,28 @@ class Codec(Protocol):
     def encode(self, data: bytes, encoding: str) -> bytes: ...
 
 
+class MitmCodec:
+    """Content-Encoding through mitmproxy's own codecs (gzip, deflate, br, zstd), for the
+    recorder and the replayer alike; None for what does not decode. Imported when used:
+    `sessions` needs mitmproxy only here."""
+
+    def decode(self, data: bytes, encoding: str) -> bytes | None:
+        from mitmproxy.net import encoding as codecs
+
+        try:
+            decoded = codecs.decode(data, encoding)
+        except ValueError:
+            return None
+        return decoded if isinstance(decoded, bytes) else None
+
+    def encode(self, data: bytes, encoding: str) -> bytes:
+        from mitmproxy.net import encoding as codecs
+
+        encoded = codecs.encode(data, encoding)
+        assert isinstance(encoded, bytes)
+        return encoded
+
+
 def _strings(value: Any, key: str) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ValueError(f"{key} must be a list of strings")

@@ -22,10 +22,17 @@ def start_backend(stack: ExitStack, mode: str, fixes: Sequence[str] = ()) -> str
     return proc.wait_for(r"JOURNAL_LISTENING (\S+)").group(1)
 
 
-def record_pilot(sessions: Path, project: Path = ROOT) -> Path:
+def record_pilot(
+    sessions: Path,
+    project: Path = ROOT,
+    *extra: str,
+    trace: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> Path:
     """Record one pilot day against a fresh baseline into `sessions`; return it. The
     recorder runs in `project`, whose `.parity/` gets the key and the secret store that
-    a replay of the (redacted) recording from the same project uses."""
+    a replay of the (redacted) recording from the same project uses; `extra` are more
+    `parity record` options, `trace` the pilot's own view of its exchanges."""
     with ExitStack() as stack:
         backend = start_backend(stack, "baseline")
         recorder = stack.enter_context(
@@ -38,13 +45,16 @@ def record_pilot(sessions: Path, project: Path = ROOT) -> Path:
                     "127.0.0.1:0",
                     "--sessions",
                     str(sessions),
+                    *extra,
                 ),
                 cwd=project,
+                env=env,
             )
         )
         proxy = recorder.wait_for(r"listening on (http://\S+)").group(1)
         recorder.wait_for("recording to")
-        with Proc(python("examples/journal/pilot.py", proxy)) as pilot:
+        args = [proxy, *(["--trace", str(trace)] if trace else [])]
+        with Proc(python("examples/journal/pilot.py", *args)) as pilot:
             assert pilot.popen.wait(90) == 0, pilot.output()
-        assert recorder.terminate() == 0
+        assert recorder.terminate() == 0, recorder.output()
     return sessions

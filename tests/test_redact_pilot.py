@@ -18,8 +18,8 @@ import pytest
 
 from parity.sessions import SessionStore, read_session
 from parity.sessions.keys import KEY_ENV
-from tests.journal import start_backend
-from tests.procs import Proc, parity, python
+from tests.journal import record_pilot, start_backend
+from tests.procs import Proc, parity
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -30,30 +30,7 @@ TYPED = [b"ana-pilot-2026", b"blue lantern", b"blue+lantern", b"north star", b"n
 def record(project: Path, sessions: Path, *extra: str, trace: Path | None = None,
            env: dict[str, str] | None = None) -> Path:  # fmt: skip
     """One pilot day through `parity record` run in `project`; the session file."""
-    with ExitStack() as stack:
-        backend = start_backend(stack, "baseline")
-        recorder = stack.enter_context(
-            Proc(
-                parity(
-                    "record",
-                    "--upstream",
-                    backend,
-                    "--listen",
-                    "127.0.0.1:0",
-                    "--sessions",
-                    str(sessions),
-                    *extra,
-                ),
-                cwd=project,
-                env=env,
-            )
-        )
-        proxy = recorder.wait_for(r"listening on (http://\S+)").group(1)
-        recorder.wait_for("recording to")
-        args = [proxy, *(["--trace", str(trace)] if trace else [])]
-        with Proc(python("examples/journal/pilot.py", *args)) as pilot:
-            assert pilot.popen.wait(90) == 0, pilot.output()
-        assert recorder.terminate() == 0, recorder.output()
+    record_pilot(sessions, project, *extra, trace=trace, env=env)
     (path,) = SessionStore(sessions).paths()
     return path
 
