@@ -11,9 +11,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from parity.config import configured_path
 from parity.errors import EXIT_USAGE, UserError
-from parity.options import db_option, json_option
+from parity.options import db_option, json_option, sessions_dir_option
 from parity.output import format_bytes, print_json
 
 if TYPE_CHECKING:
@@ -47,16 +46,7 @@ def parse_duration(text: str) -> float:
 )
 @click.option("--sessions", "only_sessions", is_flag=True, help="Session files only.")
 @click.option("--results", "only_results", is_flag=True, help="Runs in the results database only.")
-@click.option(
-    "--sessions-dir",
-    "sessions_dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=None,
-    envvar="PARITY_SESSIONS",
-    callback=configured_path("sessions"),
-    help="Directory of session files (default: [paths] sessions in parity.toml, "
-    "else .parity/sessions).",
-)
+@sessions_dir_option("--sessions-dir")
 @db_option
 @click.option("--dry-run", is_flag=True, help="List what would be removed; remove nothing.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask (needed without a terminal).")

@@ -20,9 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.journal import start_backend
+from tests.journal import start_backend, targets_toml
 from tests.procs import Proc, parity, python
-from tests.test_shrink import RESET
 
 pytestmark = [
     pytest.mark.skipif(sys.platform == "win32", reason="POSIX modes and SIGKILL"),
@@ -91,20 +90,7 @@ def journal_flow(root: Path) -> Flow:
         candidate = start_backend(stack, "candidate")
         baseline = start_backend(stack, "baseline")
         (work / "parity.toml").write_text(
-            f"""
-[targets.python]
-url = "{baseline}"
-reset = {json.dumps(RESET)}
-
-[targets.csharp]
-url = "{candidate}"
-reset = {json.dumps(RESET)}
-
-[replay]
-target = "csharp"
-baseline = ["python"]
-""",
-            encoding="utf-8",
+            targets_toml(python=baseline, csharp=candidate), encoding="utf-8"
         )
         outputs["replay"] = run(env, work, "replay", "replay", codes=(1,))
         report = json.loads(run(env, work, "report", "report", "--json"))
