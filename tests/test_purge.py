@@ -5,6 +5,7 @@ Real files and SQLite databases in tmp_path; the CLI in-process (CliRunner)."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import sqlite3
 import time
@@ -218,3 +219,15 @@ def test_on_a_terminal_it_lists_and_asks_first(
     assert "removed 2 runs" in accepted.output
     with ResultsDB(results, create=False) as db:
         assert len(db.query("SELECT id FROM runs")) == 2
+
+
+def test_json_says_what_went(tmp_path: Path, results: Path) -> None:
+    sessions = tmp_path / "sessions"
+    old = old_session(sessions, 15)
+    done = invoke("--sessions-dir", str(sessions), "--db", str(results), "--yes", "--json")
+    assert done.exit_code == 0, done.output
+    data = json.loads(done.stdout)
+    assert data["older_than"] == "14d"
+    assert data["sessions"]["sessions"] == [str(old)] and data["sessions"]["failed"] == []
+    assert data["results"]["runs"] == 2 and data["results"]["bytes_freed"] > 0
+    assert data["results"]["dry_run"] is False
