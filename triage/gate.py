@@ -15,7 +15,6 @@ query values, differences and notes their secret values.
 from __future__ import annotations
 
 import json
-import os
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from parity.differ.findings import SERIALIZATION
+from parity.sessions.private import write_private
 from parity.triage.compare import (
     Change,
     finding_changes,
@@ -305,17 +305,8 @@ def write_artifact(path: Path, data: dict[str, Any]) -> None:
     """Write the artifact to `path` (parent directories created) atomically: a reader
     sees the old file or the new one, never half of one."""
     path = Path(path)
-    text = artifact_text(data)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        try:
-            with temp.open("w", encoding="utf-8", newline="\n") as out:
-                out.write(text)
-            os.replace(temp, path)
-        except BaseException:
-            temp.unlink(missing_ok=True)
-            raise
+        write_private(path, artifact_text(data).encode("utf-8"))
     except OSError as exc:
         raise TriageError(
             f"cannot write the gate artifact {path}: {exc.strerror or exc}", path=path
