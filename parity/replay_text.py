@@ -50,6 +50,13 @@ def summary_lines(outcome: RunOutcome) -> list[str]:
             lines.append(f"parity replay: session {session_id}: {why}")
         if len(failed) > 5:
             lines.append(f"parity replay: … and {len(failed) - 5} more sessions")
+    stopped = totals.failed_sessions
+    if stopped:
+        summary += f"; {len(stopped)} sessions stopped part-way"
+        for name, why in list(stopped.items())[:5]:
+            lines.append(f"parity replay: session file {name} stopped part-way: {why}")
+        if len(stopped) > 5:
+            lines.append(f"parity replay: … and {len(stopped) - 5} more sessions")
     lines.append(f"parity replay: run {outcome.run_id}: {summary}")
     if outcome.noise_excluded:
         lines.append(state_drift_line(outcome.noise_excluded))

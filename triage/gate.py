@@ -155,6 +155,13 @@ def build_gate(
             f"{_plural(len(damaged), 'session file')} torn or partly corrupt ({names}{more}): "
             "not every recorded exchange was replayed; --allow-torn accepts that"
         )
+    stopped = _stopped(run)
+    if stopped:
+        reasons.append(
+            f"{_plural(len(stopped), 'session')} stopped part-way ({', '.join(stopped[:3])}"
+            f"{f' and {len(stopped) - 3} more' if len(stopped) > 3 else ''}): "
+            "not every recorded exchange was replayed"
+        )
     passed = not reasons
     return {
         "schema": SCHEMA,
@@ -243,6 +250,15 @@ def _run(row: dict[str, Any]) -> dict[str, Any]:
         "started_at": iso(row["started_at"]),
         "finished_at": iso(row["finished_at"]),
     }
+
+
+def _stopped(run: dict[str, Any]) -> list[str]:
+    """The session files the run stopped part-way (`runs.meta["failed_sessions"]`)."""
+    meta = loads(run.get("meta"), {}) or {}
+    found = meta.get("failed_sessions") if isinstance(meta, dict) else None
+    if not isinstance(found, list):
+        return []
+    return [str(item.get("session")) for item in found if isinstance(item, dict)]
 
 
 def _damaged(run: dict[str, Any]) -> list[dict[str, Any]]:
