@@ -233,7 +233,7 @@ def markdown_section(result: dict[str, Any], env: dict[str, Any], command: str) 
             f"Python {env.get('python')}, commit {env.get('commit', '')}.",
             "",
             f"A session with one exchange whose recorded response is a {result['body_mb']} MB "
-            "JSON body (items of ~900 bytes), replayed against a real upstream on 127.0.0.1 "
+            "JSON body (items of ~900 bytes, each with its own 800 bytes of prose), replayed against a real upstream on 127.0.0.1 "
             "serving the same body with one title changed; `parity replay` and `parity show` "
             "of the mismatch run as subprocesses, peak RSS from `wait4`.",
             "",
