@@ -25,6 +25,7 @@ import msgpack
 from parity.exceptions import ParityError
 from parity.sessions.encode import segments, write_all
 from parity.sessions.model import Exchange, Record, RecordError, SessionHeader, Trailer
+from parity.sessions.private import create_private
 
 FORMAT_NAME = "parity-session"
 FORMAT_VERSION = 1
@@ -132,9 +133,8 @@ class SessionWriter:
         self.exchanges = 0
         self.errors = 0
         self._packer = msgpack.Packer(use_bin_type=True)
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | getattr(os, "O_BINARY", 0)
         try:
-            self._fd: int | None = os.open(path, flags, 0o600)
+            self._fd: int | None = create_private(path, os.O_WRONLY | os.O_APPEND)
         except OSError as exc:
             raise SessionFileError(
                 f"cannot create session file {path}: {exc.strerror}", path=path

@@ -6,8 +6,8 @@ derives one key per purpose from it (`purpose_key`): the HMAC key of redaction t
 (`REDACT`) and the AES-GCM key of the secret store (`SECRETS`). `PARITY_PROJECT_KEY`
 (64 hex digits) overrides the file: CI, or a second machine of the same team.
 
-Owner-only: the directory is made 0o700 and the files 0o600 (POSIX); on Windows no mode
-is set (the README says which ACLs to set).
+Owner-only, through `sessions.private` (0700 directories, 0600 files; on Windows an ACL
+for the current user where icacls allows).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from parity.exceptions import ParityError
+from parity.sessions.private import create_private, private_dir
 
 KEY_ENV = "PARITY_PROJECT_KEY"
 KEY_FILE = "key"
@@ -35,56 +36,37 @@ class ProjectKeyError(ParityError):
         self.path = path
 
 
-def private_dir(path: Path) -> Path:
-    """`path` as an owner-only directory (made with its parents when missing)."""
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    if os.name == "posix":
-        with contextlib.suppress(OSError):
-            path.chmod(0o700)
-    return path
-
-
-def write_private(path: Path, data: bytes, *, replace: bool = True) -> bool:
-    """Write `data` to `path` owner-only and atomically: a temporary name in the same
-    directory (0o600 from its creation), flushed to disk, then `os.replace`. With
-    `replace=False` an existing file is kept (False is returned): two processes making
-    the same file at once both end up with the one that was first."""
+def _write_new(path: Path, data: bytes) -> None:
+    """Write `path` owner-only unless it exists: a hidden temp name in the same directory,
+    then a hard link to `path` (refused when it exists), so two processes making the
+    key at once both end up with the one made first, and no reader sees half of it."""
     private_dir(path.parent)
-    temp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
+    temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    fd = create_private(temp)
     try:
         with os.fdopen(fd, "wb") as out:
             out.write(data)
             out.flush()
             os.fsync(out.fileno())
-        if replace:
-            os.replace(temp, path)
-            return True
-        try:
+        with contextlib.suppress(FileExistsError):
             os.link(temp, path)
-        except FileExistsError:
-            return False
-        finally:
-            temp.unlink()
-        return True
-    except BaseException:
-        with contextlib.suppress(OSError):
-            temp.unlink()
-        raise
+    finally:
+        temp.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager
-def locked(path: Path) -> Iterator[None]:
-    """An exclusive lock on `path` (made owner-only) while the block runs: where the
-    platform has `fcntl.flock`, else none (Windows)."""
-    private_dir(path.parent)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+def locked(directory: Path) -> Iterator[None]:
+    """An exclusive lock on `directory` (made owner-only when missing) while the block
+    runs, with `fcntl.flock` on the directory itself (no lock file is left behind);
+    none where there is no flock (Windows)."""
+    private_dir(directory)
     try:
-        try:
-            import fcntl
-        except ImportError:  # Windows
-            yield
-            return
+        import fcntl
+    except ImportError:  # Windows
+        yield
+        return
+    fd = os.open(directory, os.O_RDONLY)
+    try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
     finally:
@@ -110,7 +92,7 @@ def project_key(state: Path, *, create: bool = True) -> bytes | None:
         if not create:
             return None
         try:
-            write_private(path, secrets.token_bytes(KEY_BYTES), replace=False)
+            _write_new(path, secrets.token_bytes(KEY_BYTES))
             key = path.read_bytes()  # ours, or the one another process made first
         except OSError as exc:
             raise ProjectKeyError(

@@ -4,7 +4,7 @@ One small file, encrypted as a whole with AES-GCM under the project key's `SECRE
 purpose key: `MAGIC`, a 12-byte nonce, then the sealed msgpack map
 `{token: [original bytes, field, session id]}` (the field is where the value was first
 seen, e.g. `header Authorization` or `json password`; never shown with the value).
-The recorder merges what it redacted into it (under a lock, `secrets.lock`: read, merge,
+The recorder merges what it redacted into it (under a lock on `.parity/`: read, merge,
 write the whole file to a temporary name, `os.replace`; it is not a session file and
 stays small), so two recorders of one project keep each other's; replay reads it.
 `parity secrets forget` deletes it: recordings stay readable and comparable, no longer
@@ -21,10 +21,10 @@ from pathlib import Path
 import msgpack
 
 from parity.exceptions import ParityError
-from parity.sessions.keys import SECRETS, locked, purpose_key, write_private
+from parity.sessions.keys import SECRETS, locked, purpose_key
+from parity.sessions.private import write_private
 
 STORE_FILE = "secrets"
-LOCK_FILE = "secrets.lock"
 MAGIC = b"PARITY-SECRETS\x01"
 _NONCE = 12
 
@@ -83,7 +83,7 @@ class SecretStore:
     def add(self, secrets: Mapping[str, Secret]) -> int:
         """Merge `secrets` into the file (tokens already stored are kept as they are);
         the number of new tokens."""
-        with locked(self.path.with_name(LOCK_FILE)):
+        with locked(self.path.parent):
             stored = self.load()
             new = {token: s for token, s in secrets.items() if token not in stored}
             if not new:
@@ -107,7 +107,6 @@ class SecretStore:
             raise SecretStoreError(
                 f"secret store {path}: cannot delete it: {exc.strerror or exc}", path=path
             ) from None
-        path.with_name(LOCK_FILE).unlink(missing_ok=True)
         return True
 
     def _write(self, secrets: Mapping[str, Secret]) -> None:

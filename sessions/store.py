@@ -13,6 +13,7 @@ from typing import Any
 
 from parity.sessions.file import SUFFIX, ReadResult, SessionFileError, SessionReader, SessionWriter
 from parity.sessions.model import Exchange, SessionHeader
+from parity.sessions.private import private_dir
 
 
 def new_session_id(now: float | None = None) -> str:
@@ -105,7 +106,7 @@ class SessionStore:
     ) -> SessionWriter:
         """Start a new session file and return its writer (the header is already written)."""
         try:
-            self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+            private_dir(self.root)
         except OSError as exc:
             raise SessionFileError(
                 f"cannot create session directory {self.root}: {exc}", path=self.root
@@ -173,7 +174,7 @@ def save_session(
                 label=label, upstream=upstream, recorder=recorder, meta=meta
             )
         else:
-            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            private_dir(path.parent)
             writer = SessionWriter(path, _new_header(label, upstream, recorder, meta))
         with writer:
             for exchange in exchanges:
