@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from parity.exceptions import ParityError
-from parity.sessions.private import create_private, private_dir
+from parity.sessions.private import private_dir, write_private
 
 KEY_ENV = "PARITY_PROJECT_KEY"
 KEY_FILE = "key"
@@ -34,24 +34,6 @@ class ProjectKeyError(ParityError):
     def __init__(self, message: str, *, path: Path | None = None) -> None:
         super().__init__(message)
         self.path = path
-
-
-def _write_new(path: Path, data: bytes) -> None:
-    """Write `path` owner-only unless it exists: a hidden temp name in the same directory,
-    then a hard link to `path` (refused when it exists), so two processes making the
-    key at once both end up with the one made first, and no reader sees half of it."""
-    private_dir(path.parent)
-    temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    fd = create_private(temp)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        with contextlib.suppress(FileExistsError):
-            os.link(temp, path)
-    finally:
-        temp.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager
@@ -92,7 +74,7 @@ def project_key(state: Path, *, create: bool = True) -> bytes | None:
         if not create:
             return None
         try:
-            _write_new(path, secrets.token_bytes(KEY_BYTES))
+            write_private(path, secrets.token_bytes(KEY_BYTES), replace=False)
             key = path.read_bytes()  # ours, or the one another process made first
         except OSError as exc:
             raise ProjectKeyError(

@@ -8,6 +8,7 @@ never written to a temp file outside its own directory.
     private_dir(path)                # mkdir -p, each directory it creates 0700
     fd = create_private(path)        # O_EXCL, 0600: never an existing file
     write_private(path, data)        # whole file, 0600, atomically (same-dir temp + replace)
+    write_private(path, data, replace=False)  # the same, unless it exists (the project key)
 
 On Windows there is no chmod: a directory parity creates gets its inherited ACL replaced
 by one granting the current user alone (`icacls DIR /inheritance:r /grant:r USER:(OI)(CI)F`,
@@ -57,10 +58,13 @@ def create_private(path: Path, flags: int = os.O_WRONLY) -> int:
     return os.open(path, flags | os.O_CREAT | os.O_EXCL | _BINARY, FILE_MODE)
 
 
-def write_private(path: Path, data: bytes) -> None:
+def write_private(path: Path, data: bytes, *, replace: bool = True) -> bool:
     """Write `data` as the whole of `path`, owner-only and atomically: a reader sees the
     old file or the new one. The temp file is a hidden name in the same directory, created
-    owner-only, removed on any failure. Raises OSError."""
+    owner-only, removed on any failure. With `replace=False` an existing `path` is kept
+    (the temp file is hard-linked to it, which fails when it exists): two processes
+    making the same file at once both end up with the first one. Whether `path` got
+    `data`. Raises OSError."""
     path = Path(path)
     private_dir(path.parent)
     temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
@@ -70,7 +74,16 @@ def write_private(path: Path, data: bytes) -> None:
             out.write(data)
             out.flush()
             os.fsync(out.fileno())
-        os.replace(temp, path)
+        if replace:
+            os.replace(temp, path)
+            return True
+        try:
+            os.link(temp, path)
+        except FileExistsError:
+            return False
+        finally:
+            temp.unlink(missing_ok=True)
+        return True
     except BaseException:
         temp.unlink(missing_ok=True)
         raise

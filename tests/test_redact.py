@@ -337,3 +337,12 @@ def test_bodies_over_max_body_are_not_scanned_and_noted() -> None:
         parse_config({"redact": {"max_body": "1m"}})
     unlimited, _ = redact(exchange(headers=[JSON], body=body), RedactionPolicy(max_body=0))
     assert b"hunter2" not in unlimited.request.body
+
+
+def test_a_key_made_meanwhile_by_another_process_is_kept(tmp_path: Path) -> None:
+    from parity.sessions.private import write_private
+
+    first = tmp_path / "key"
+    assert write_private(first, b"a" * 32, replace=False)
+    assert not write_private(first, b"b" * 32, replace=False)
+    assert first.read_bytes() == b"a" * 32 and [p.name for p in tmp_path.iterdir()] == ["key"]
