@@ -539,14 +539,14 @@ class Replayer:
             ), f"{where}: {_internal_error('correlation', exc)}"
         secrets = self.settings.secrets
         # A token without an original (MissingSecret) ends the run: one line, exit 2.
-        wire = (
-            with_originals(outgoing, lambda token, at: secrets.original(token, at, side.live))
-            if secrets is not None
-            else outgoing
-        )
+        wire, frames = outgoing, exchange.messages
+        if secrets is not None:
+            wire = with_originals(outgoing, functools.partial(secrets.original, live=side.live))
+            if exchange.websocket_close is not None:
+                frames = secrets.client_frames(frames, side.live)
         try:
             if exchange.websocket_close is not None:
-                answer = await send_websocket(http, wire, exchange.messages, self.settings.timeout)
+                answer = await send_websocket(http, wire, frames, self.settings.timeout)
             else:
                 answer = await send(http, wire, self.settings.timeout)
             if side.redact and secrets is not None:

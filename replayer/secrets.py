@@ -20,6 +20,7 @@ import dataclasses
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from parity.exceptions import ParityError
@@ -94,6 +95,18 @@ class ReplaySecrets:
         out = [self.redactor.message(m, found) for m in messages]
         live.values.update((token, value) for token, (value, _) in found.items())
         return out
+
+    def client_frames(self, messages: list[Message], live: Live) -> list[Message]:
+        """A WebSocket's recorded frames with the client's carrying originals again (a
+        JSON frame escaped as JSON, any other as bytes)."""
+        return [
+            dataclasses.replace(
+                m, content=restore_body(m.content, "", partial(self.original, live=live))
+            )
+            if m.from_client and has_tokens(m.content)
+            else m
+            for m in messages
+        ]
 
     def original(self, token: str, where: str, live: Live) -> bytes:
         value = live.values.get(token)

@@ -346,3 +346,19 @@ def test_a_key_made_meanwhile_by_another_process_is_kept(tmp_path: Path) -> None
     assert write_private(first, b"a" * 32, replace=False)
     assert not write_private(first, b"b" * 32, replace=False)
     assert first.read_bytes() == b"a" * 32 and [p.name for p in tmp_path.iterdir()] == ["key"]
+
+
+def test_websocket_frames_are_redacted_and_the_clients_restored_on_replay() -> None:
+    from parity.sessions import Message
+
+    redactor = Redactor(RedactionPolicy(), KEY)
+    sent = Message("text", True, b'{"token": "ws-secret-123", "text": "hi"}', 1.0)
+    binary = Message("binary", True, b"token ws-secret-123", 1.0)
+    ex = exchange()
+    ex.messages = [sent, binary]
+    redacted, found = redactor.exchange(ex)
+    frame = redacted.messages[0]
+    assert b"ws-secret-123" not in frame.content and redacted.messages[1] is binary
+    secrets = ReplaySecrets(redactor, stored={t: v for t, (v, _) in found.items()})
+    back = secrets.client_frames(redacted.messages, Live())
+    assert json.loads(back[0].content) == {"token": "ws-secret-123", "text": "hi"}
