@@ -10,6 +10,7 @@ from __future__ import annotations
 import click
 
 from parity.config import config_option, current_config
+from parity.errors import UserError
 from parity.options import json_option
 from parity.output import print_json
 
@@ -35,10 +36,15 @@ def list_secrets(as_json: bool) -> None:
         parity secrets list --json
     """
     from parity.sessions.keys import project_key
-    from parity.sessions.secretstore import SecretStore
+    from parity.sessions.secretstore import STORE_FILE, SecretStore
 
     state = current_config().state
     key = project_key(state, create=False)
+    if key is None and (state / STORE_FILE).exists():
+        raise UserError(
+            f"secret store {state / STORE_FILE}: no project key to open it "
+            f"({state / 'key'} is missing; set $PARITY_PROJECT_KEY)"
+        )
     stored = SecretStore(state, key).load() if key is not None else {}
     rows = [
         {"token": token, "field": s.field, "session": s.session}

@@ -362,3 +362,27 @@ def test_websocket_frames_are_redacted_and_the_clients_restored_on_replay() -> N
     secrets = ReplaySecrets(redactor, stored={t: v for t, (v, _) in found.items()})
     back = secrets.client_frames(redacted.messages, Live())
     assert json.loads(back[0].content) == {"token": "ws-secret-123", "text": "hi"}
+
+
+def test_parity_secrets_list_and_forget(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from parity.cli import cli
+
+    monkeypatch.delenv(KEY_ENV, raising=False)
+    monkeypatch.chdir(tmp_path)
+    key = project_key(tmp_path / ".parity")
+    assert key is not None
+    SecretStore(tmp_path / ".parity", key).add(
+        {"PARITY_REDACTED_" + "c" * 20: Secret(b"pw-value", "json password", "s1")}
+    )
+    listed = CliRunner().invoke(cli, ["secrets", "list"])
+    assert listed.exit_code == 0 and "json password" in listed.output
+    assert "pw-value" not in listed.output
+    (tmp_path / ".parity" / "key").unlink()
+    keyless = CliRunner().invoke(cli, ["secrets", "list"])
+    assert keyless.exit_code == 2 and "no project key to open it" in keyless.output
+    forgot = CliRunner().invoke(cli, ["secrets", "forget"])
+    assert forgot.exit_code == 0 and not (tmp_path / ".parity" / "secrets").exists()
+    again = CliRunner().invoke(cli, ["secrets", "forget"])
+    assert again.exit_code == 0 and "no secret store" in again.output
