@@ -16,6 +16,7 @@ from parity import __version__
 from parity.errors import EXIT_USAGE, ParityError, UserError
 from parity.gate_cmd import gate
 from parity.init_cmd import init
+from parity.keys import key_file_option, keys_for_recording
 from parity.noise_cmd import noise
 from parity.options import sessions_option
 from parity.replay_cmd import replay
@@ -86,6 +87,13 @@ def _parse_listen(value: str) -> tuple[str, int]:
     "regular: the app uses parity as its HTTP(S)_PROXY.",
 )
 @click.option("--insecure", is_flag=True, help="Do not verify the upstream's TLS certificate.")
+@click.option(
+    "--encrypt/--no-encrypt",
+    default=None,
+    help="Encrypt the session file (AES-GCM; default: [record] encrypt in parity.toml). "
+    "The key: --key-file, else a passphrase.",
+)
+@key_file_option
 def record(
     upstream: str | None,
     listen: str,
@@ -93,6 +101,7 @@ def record(
     sessions_dir: Path,
     mode: str,
     insecure: bool,
+    encrypt: bool | None,
 ) -> None:
     """Record every exchange between an app and its backend into a session file.
 
@@ -107,6 +116,11 @@ def record(
     if upstream and not upstream.startswith(("http://", "https://")):
         raise click.BadParameter("must start with http:// or https://", param_hint="--upstream")
     host, port = _parse_listen(listen)
+    if encrypt is None:
+        from parity.config import current_config
+
+        encrypt = current_config().record.encrypt
+    keys = keys_for_recording(sessions_dir) if encrypt else None
 
     from parity.recorder import RecorderStartError, RecordSettings
     from parity.recorder import record as run_recorder
@@ -119,6 +133,7 @@ def record(
         sessions=sessions_dir,
         mode=mode,
         ssl_insecure=insecure,
+        encrypt=keys,
     )
     try:
         run_recorder(settings, out=lambda line: click.echo(line))

@@ -62,6 +62,15 @@ class GateConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class RecordConfig:
+    """`[record]`: `encrypt` new session files; the `key_file` to encrypt and read them
+    with (None: a passphrase, `PARITY_PASSPHRASE` or typed on a terminal)."""
+
+    encrypt: bool = False
+    key_file: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """The settings in effect. `path` is the file they came from (None: defaults only)."""
 
@@ -79,6 +88,7 @@ class Config:
     timeout: float = DEFAULT_TIMEOUT
     reset_timeout: float = DEFAULT_RESET_TIMEOUT
     gate: GateConfig = field(default_factory=GateConfig)
+    record: RecordConfig = field(default_factory=RecordConfig)
 
     @property
     def where(self) -> str:

@@ -13,6 +13,7 @@ from parity.config_model import (
     Config,
     ConfigError,
     GateConfig,
+    RecordConfig,
     TargetConfig,
     quoted,
     shown,
@@ -70,6 +71,12 @@ def _seconds(low: float, high: float) -> _Check:
     return check
 
 
+def _bool(value: Any, key: str) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"must be true or false, not {_kind(value)}")
+    return value
+
+
 def _names(value: Any, key: str) -> tuple[str, ...]:
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, list) or not all(isinstance(v, str) and v.strip() for v in items):
@@ -93,9 +100,10 @@ _SCHEMA: dict[str, dict[str, _Check]] = {
         "reset_timeout": _seconds(0.1, 3600),
     },
     "gate": {"max_open": _int_range(0, None), "out": _nonempty},
+    "record": {"encrypt": _bool, "key_file": _nonempty},
 }
 _TARGET_KEYS: dict[str, _Check] = {"url": _url, "reset": _nonempty}
-KNOWN_TABLES = ("paths", "targets", "replay", "gate")
+KNOWN_TABLES = ("paths", "targets", "replay", "gate", "record")
 
 
 def _table(data: Any, where: str, key: str) -> dict[str, Any]:
@@ -172,7 +180,7 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None) -> Config:
         if "url" not in values:
             raise _fail(where, label, 'needs url = "http://…"')
         targets[name] = TargetConfig(name, values["url"], values.get("reset"))
-    paths, replay, gate = (tables.get(n, {}) for n in ("paths", "replay", "gate"))
+    paths, replay, gate, record = (tables.get(n, {}) for n in ("paths", "replay", "gate", "record"))
     # The keys of [paths] and [replay] are Config's field names; a key not set keeps its default.
     located: dict[str, Any] = _located(base, paths, where)
     config = Config(
@@ -183,6 +191,14 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None) -> Config:
         gate=GateConfig(
             max_open=gate.get("max_open"),
             out=_relative(base, gate["out"], where, "[gate] out") if "out" in gate else None,
+        ),
+        record=RecordConfig(
+            encrypt=record.get("encrypt", False),
+            key_file=(
+                _relative(base, record["key_file"], where, "[record] key_file")
+                if "key_file" in record
+                else None
+            ),
         ),
     )
     # Names used as defaults must exist: say so now, not at the first replay.

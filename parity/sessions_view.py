@@ -14,6 +14,7 @@ from parity.sessions import (
     ReadResult,
     SessionFileError,
     SessionHeader,
+    SessionKeyError,
     SessionReader,
     SessionSummary,
 )
@@ -98,7 +99,25 @@ def _state(summary: SessionSummary) -> str:
     return state
 
 
-def render_list(sessions_dir: Path, found: list[SessionSummary | SessionFileError]) -> None:
+Listed = SessionSummary | SessionFileError | SessionKeyError
+
+
+def listed_json(found: Listed) -> dict[str, Any]:
+    """One entry of `sessions list --json`: a summary, an encrypted file without its key
+    (`encrypted`, its error), or a file that cannot be read (its error)."""
+    if isinstance(found, SessionSummary):
+        return found.to_json()
+    if isinstance(found, SessionKeyError) and found.path is not None:
+        return {
+            "id": found.path.stem,
+            "path": str(found.path),
+            "encrypted": True,
+            "error": str(found),
+        }
+    return {"error": str(found)}
+
+
+def render_list(sessions_dir: Path, found: list[Listed]) -> None:
     from rich.table import Table
 
     from parity.triage.render import format_time  # lazily, as rich: --help stays fast
@@ -113,7 +132,12 @@ def render_list(sessions_dir: Path, found: list[SessionSummary | SessionFileErro
             name, justify="right" if name in ("exchanges", "errors", "size") else "left"
         )
     for s in found:
-        if isinstance(s, SessionFileError):
+        if isinstance(s, SessionKeyError) and s.path is not None:
+            state = "encrypted" if s.missing else "[red]encrypted: wrong key[/red]"
+            size = format_bytes(s.path.stat().st_size) if s.path.exists() else "-"
+            table.add_row(escape_markup(s.path.stem), "-", "-", "-", "-", size, state)
+            continue
+        if not isinstance(s, SessionSummary):
             table.add_row("-", "-", "-", "-", "-", "-", f"[red]{escape_markup(str(s))}[/red]")
             continue
         table.add_row(

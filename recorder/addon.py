@@ -30,7 +30,13 @@ from mitmproxy.addonmanager import Loader
 from mitmproxy.proxy import mode_specs
 
 from parity.recorder.capture import StreamTap, capture
-from parity.sessions import SessionFileError, SessionStore, SessionWriter
+from parity.sessions import (
+    KeySource,
+    SessionFileError,
+    SessionKeyError,
+    SessionStore,
+    SessionWriter,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -57,13 +63,15 @@ class Recorder:
     """Writes one parity session file per proxy run.
 
     `on_open(path)` and `on_close(writer)` let a launcher (`parity record`) talk to its
-    user; by default both are logged.
+    user; by default both are logged. With `encrypt`, the file is encrypted with a key
+    from that source.
     """
 
     def __init__(
         self,
         on_open: Callable[[Path], None] | None = None,
         on_close: Callable[[SessionWriter], None] | None = None,
+        encrypt: KeySource | None = None,
     ) -> None:
         self.writer: SessionWriter | None = None
         self._in_flight: dict[str, http.HTTPFlow] = {}
@@ -72,6 +80,7 @@ class Recorder:
         self._queued = 0
         self._on_open = on_open
         self._on_close = on_close
+        self._encrypt = encrypt
 
     # -- options ----------------------------------------------------------------------
 
@@ -109,8 +118,9 @@ class Recorder:
                     "python": sys.version.split()[0],
                 },
                 meta={"modes": modes},
+                encrypt=self._encrypt,
             )
-        except SessionFileError as exc:
+        except (SessionFileError, SessionKeyError) as exc:
             self._fail(str(exc))
         assert self.writer is not None
         if self._on_open:

@@ -15,7 +15,7 @@ from mitmproxy.addons import errorcheck
 
 from parity.exceptions import ParityError
 from parity.recorder.addon import Recorder
-from parity.sessions import SessionWriter
+from parity.sessions import KeySource, SessionWriter
 
 
 class RecorderStartError(ParityError):
@@ -32,6 +32,8 @@ class RecordSettings:
     sessions: Path = Path(".parity/sessions")
     mode: str = "reverse"
     ssl_insecure: bool = False
+    encrypt: KeySource | None = None
+    """Encrypt the session file with a key from this source (`--encrypt`)."""
 
 
 class _StartupCheck(errorcheck.ErrorCheck):
@@ -105,7 +107,7 @@ def record(
                 f"parity record: {writer.exchanges} exchanges ({writer.errors} errors) in {writer.path}"
             )
 
-        proxy.addons.add(Recorder(on_open=opened, on_close=finished))
+        proxy.addons.add(Recorder(on_open=opened, on_close=finished, encrypt=settings.encrypt))
         try:
             opts.update(
                 mode=[spec],

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from parity.sessions.crypto import KeySource, SessionKeyError
 from parity.sessions.file import SUFFIX, ReadResult, SessionFileError, SessionReader, SessionWriter
 from parity.sessions.model import Exchange, SessionHeader
 
@@ -35,6 +36,7 @@ class SessionSummary:
     last_at: float | None = None
     by_status: Counter[str] = field(default_factory=Counter)
     read: ReadResult = field(default_factory=ReadResult)
+    encrypted: bool = False
 
     @property
     def complete(self) -> bool:
@@ -54,6 +56,7 @@ class SessionSummary:
             "started_at": self.header.started_at,
             "ended_at": self.ended_at,
             "complete": self.complete,
+            "encrypted": self.encrypted,
             "exchanges": self.exchanges,
             "errors": self.errors,
             "messages": self.messages,
@@ -66,10 +69,11 @@ class SessionSummary:
         }
 
 
-def summarize(path: Path) -> SessionSummary:
-    """Count a session's exchanges, errors and bytes without keeping them in memory."""
-    with SessionReader(path) as reader:
-        summary = SessionSummary(path=path, header=reader.header)
+def summarize(path: Path, keys: KeySource | None = None) -> SessionSummary:
+    """Count a session's exchanges, errors and bytes without keeping them in memory
+    (an encrypted file with `keys`, default the installed key source)."""
+    with SessionReader(path, keys) as reader:
+        summary = SessionSummary(path=path, header=reader.header, encrypted=reader.encrypted)
         for exchange in reader:
             summary.exchanges += 1
             summary.messages += len(exchange.messages)
@@ -102,8 +106,10 @@ class SessionStore:
         upstream: str | None = None,
         recorder: dict[str, str] | None = None,
         meta: dict[str, Any] | None = None,
+        encrypt: KeySource | None = None,
     ) -> SessionWriter:
-        """Start a new session file and return its writer (the header is already written)."""
+        """Start a new session file and return its writer (the header is already written);
+        encrypted with the key from `encrypt` when given."""
         try:
             self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
         except OSError as exc:
@@ -115,7 +121,7 @@ class SessionStore:
                 f"session directory {self.root} is not a directory", path=self.root
             )
         header = _new_header(label, upstream, recorder, meta)
-        return SessionWriter(self.root / f"{header.id}{SUFFIX}", header)
+        return SessionWriter(self.root / f"{header.id}{SUFFIX}", header, encrypt=encrypt)
 
     def paths(self) -> list[Path]:
         """Session files, oldest first (ids sort by start time)."""
@@ -138,14 +144,16 @@ class SessionStore:
             raise SessionFileError(f"session {ref!r} is ambiguous: {names}")
         return matches[0]
 
-    def summaries(self) -> list[SessionSummary | SessionFileError]:
+    def summaries(
+        self, keys: KeySource | None = None
+    ) -> list[SessionSummary | SessionFileError | SessionKeyError]:
         """A summary per file, oldest first; a file that cannot be read gives its error
-        instead (listed last)."""
-        found: list[SessionSummary | SessionFileError] = []
+        instead (listed last), an encrypted one without its key a `SessionKeyError`."""
+        found: list[SessionSummary | SessionFileError | SessionKeyError] = []
         for path in self.paths():
             try:
-                found.append(summarize(path))
-            except SessionFileError as exc:
+                found.append(summarize(path, keys))
+            except (SessionFileError, SessionKeyError) as exc:
                 found.append(exc)
         return sorted(
             found,
@@ -161,20 +169,22 @@ def save_session(
     upstream: str | None = None,
     recorder: dict[str, str] | None = None,
     meta: dict[str, Any] | None = None,
+    encrypt: KeySource | None = None,
 ) -> Path:
     """Write `exchanges` (seq numbers kept) as a new session file, owner-only: at `where`
     (a new file, never an existing one), or in a directory (an existing one, or a path
-    ending with a separator) under a new id. Returns the file; any failure is a
-    `SessionFileError`."""
+    ending with a separator) under a new id; encrypted with the key from `encrypt` when
+    given. Returns the file; any failure is a `SessionFileError`."""
     path = Path(where)
     try:
         if path.is_dir() or where.endswith(("/", os.sep)):
             writer = SessionStore(path).create(
-                label=label, upstream=upstream, recorder=recorder, meta=meta
+                label=label, upstream=upstream, recorder=recorder, meta=meta, encrypt=encrypt
             )
         else:
             path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            writer = SessionWriter(path, _new_header(label, upstream, recorder, meta))
+            header = _new_header(label, upstream, recorder, meta)
+            writer = SessionWriter(path, header, encrypt=encrypt)
         with writer:
             for exchange in exchanges:
                 writer.append(exchange)

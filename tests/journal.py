@@ -22,8 +22,9 @@ def start_backend(stack: ExitStack, mode: str, fixes: Sequence[str] = ()) -> str
     return proc.wait_for(r"JOURNAL_LISTENING (\S+)").group(1)
 
 
-def record_pilot(sessions: Path) -> Path:
-    """Record one pilot day against a fresh baseline into `sessions`; return it."""
+def record_pilot(sessions: Path, *extra: str, env: dict[str, str] | None = None) -> Path:
+    """Record one pilot day against a fresh baseline into `sessions` (`extra` options for
+    `parity record`, e.g. `--encrypt`, and `env` for it); return it."""
     with ExitStack() as stack:
         backend = start_backend(stack, "baseline")
         recorder = stack.enter_context(
@@ -36,7 +37,9 @@ def record_pilot(sessions: Path) -> Path:
                     "127.0.0.1:0",
                     "--sessions",
                     str(sessions),
-                )
+                    *extra,
+                ),
+                env=env,
             )
         )
         proxy = recorder.wait_for(r"listening on (http://\S+)").group(1)
