@@ -124,7 +124,10 @@ def test_the_environment_names_the_file(tmp_path: Path, monkeypatch: pytest.Monk
     ("text", "message"),
     [
         ("[paths\n", "is not valid TOML"),
-        ("[pahts]\n", r"\[pahts\] is not a known table \(known: gate, paths, record, replay, targets\)"),
+        (
+            "[pahts]\n",
+            r"\[pahts\] is not a known table \(known: gate, paths, record, replay, targets\)",
+        ),
         (
             "[replay]\nconcurrenc = 3\n",
             r"\[replay\] 'concurrenc' is not a known key \(known: baseline, concurrency, "
