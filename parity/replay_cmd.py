@@ -129,7 +129,15 @@ def replay(
         reset_timeout=config.reset_timeout,
         verify_tls=not insecure,
     )
-    plan = RunPlan(files, settings, differ_rules, db_path, rules_path, label)
+    plan = RunPlan(
+        files,
+        settings,
+        differ_rules,
+        db_path,
+        rules_path,
+        label,
+        encrypt_bodies=current_config().record.encrypt,
+    )
     _render(_run(plan, references, quiet=quiet))
 
 

@@ -26,7 +26,7 @@ from parity.differ import Differ, HttpRequest, LearnedNoise, RouteRule, Rules, d
 from parity.replayer.correlate import Scalar, request_values
 from parity.replayer.engine import Progress, Replayer, ReplaySettings, ReplayTotals, record_request
 from parity.replayer.outgoing import Target
-from parity.sessions import ReadResult, SessionFileError, SessionReader
+from parity.sessions import ReadResult, SessionFileError, SessionReader, installed_keys
 from parity.triage import ResultsDB, RunInfo, TriageError
 
 ROUTE_SCAN_BODY = 1 << 20
@@ -46,6 +46,7 @@ class ScannedSession:
     """The values its requests carry: correlation replaces only these."""
     read: ReadResult = field(default_factory=ReadResult)
     """What the reader passed over: a torn or corrupt tail, malformed records."""
+    encrypted: bool = False
 
     @property
     def damaged(self) -> bool:
@@ -101,7 +102,11 @@ def scan_sessions(files: Sequence[Path], *, skip_unreadable: bool = False) -> Sc
                 if len(request.body) > ROUTE_SCAN_BODY:
                     request = HttpRequest(request.method, request.path, request.headers, b"")
                 yield request
-            scanned.append(ScannedSession(path, reader.header.id, count, wanted, reader.result))
+            scanned.append(
+                ScannedSession(
+                    path, reader.header.id, count, wanted, reader.result, reader.encrypted
+                )
+            )
 
     def requests() -> Iterator[HttpRequest]:
         for path in files:
@@ -157,6 +162,9 @@ class RunPlan:
     db: Path
     rules_path: str | None = None
     label: str = ""
+    encrypt_bodies: bool = False
+    """Encrypt the mismatches' bodies in the database (`[record] encrypt`); they are
+    also when any session file of the run is encrypted."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +194,8 @@ class ReplayRun:
         """Read the session files, open the database, record a new run."""
         scan = scan_sessions(plan.files)
         results = ResultsDB(plan.db)
+        if plan.encrypt_bodies or any(s.encrypted for s in scan.sessions):
+            results.encrypt_bodies(installed_keys())
         learned = results.learned_noise()
         settings = plan.settings
         run_id = results.start_run(

@@ -9,6 +9,7 @@ import asyncio
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 from contextlib import ExitStack
@@ -120,7 +121,7 @@ def test_listing_without_the_key_shows_encrypted_with_it_reads_and_a_wrong_one_i
 
 
 def _findings(db: Path) -> tuple[dict[str, int], list[tuple[Any, ...]]]:
-    shown = _cli("report", "--db", str(db), "--json")
+    shown = _cli("report", "--db", str(db), "--json", env=ENV)
     assert shown.returncode == 0, shown.stderr
     report = json.loads(shown.stdout)
     # What a baseline teaches may vary by an observation between any two runs
@@ -158,6 +159,43 @@ def test_an_encrypted_session_replays_with_the_verdicts_of_the_plain_one(
             results.append(_findings(db))
     assert results[0] == results[1]
     assert results[0][0]["mismatched"] > 0
+
+    # The mismatches' bodies from the encrypted session are stored encrypted, every one;
+    # `parity show` opens them with the key, and says in one line that it needs it.
+    with sqlite3.connect(tmp_path / "encrypted.db") as conn:
+        inline = conn.execute(
+            "SELECT count(*) FROM mismatches WHERE coalesce(request_body, expected_body, "
+            "actual_body) IS NOT NULL"
+        ).fetchone()[0]
+        encodings = {row[0] for row in conn.execute("SELECT encoding FROM bodies")}
+        plain_encodings = {row[0] for row in sqlite3.connect(tmp_path / "plain.db").execute(
+            "SELECT encoding FROM bodies")}  # fmt: skip
+        mismatch, seq = conn.execute(
+            "SELECT id, seq FROM mismatches WHERE expected_body_ref IS NOT NULL LIMIT 1"
+        ).fetchone()
+        (twin,) = (
+            sqlite3.connect(tmp_path / "plain.db")
+            .execute("SELECT id FROM mismatches WHERE seq = ?", [seq])
+            .fetchone()
+        )
+    assert inline == 0 and encodings and encodings <= {"zlib+aes-gcm", "identity+aes-gcm"}
+    assert not any(e.endswith("aes-gcm") for e in plain_encodings)
+    db = str(tmp_path / "encrypted.db")
+    opened = _cli("show", mismatch, "--db", db, "--json", env=ENV)
+    assert opened.returncode == 0, opened.stderr
+    shown = json.loads(opened.stdout)["mismatch"]
+    twin_db = str(tmp_path / "plain.db")
+    twin_shown = json.loads(_cli("show", twin, "--db", twin_db, "--json").stdout)["mismatch"]
+    assert shown["expected"]["body_bytes"] > 0
+    for side in ("request", "expected"):  # as recorded (the candidate's answers vary)
+        assert shown[side] == twin_shown[side], side
+    assert bool(shown["body_diff"]) == bool(twin_shown["body_diff"])
+    locked = _cli("show", mismatch, "--db", db)
+    assert locked.returncode == 2
+    (line,) = locked.stderr.strip().splitlines()
+    assert line.startswith("parity: error: stored bodies are encrypted")
+    wrong = _cli("show", mismatch, "--db", db, env={"PARITY_PASSPHRASE": "not it"})
+    assert wrong.returncode == 2 and "wrong passphrase" in wrong.stderr
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
@@ -266,7 +304,8 @@ def test_a_damaged_encrypted_file_warns_once_in_replay_and_fails_the_gate(
     warnings = [line for line in run.stderr.splitlines() if "warning: session" in line]
     assert len(warnings) == 1 and "1 malformed record passed over" in warnings[0], run.stderr
     assert "does not authenticate" in warnings[0]
-    gate = _cli("gate", run.stdout.strip(), "--db", str(db), "--out", str(tmp_path / "g.json"))
+    out = str(tmp_path / "g.json")
+    gate = _cli("gate", run.stdout.strip(), "--db", str(db), "--out", out, env=ENV)
     assert gate.returncode == 1
     damaged = json.loads((tmp_path / "g.json").read_text())["damaged_sessions"]
     assert [d["malformed_records"] for d in damaged] == [1]

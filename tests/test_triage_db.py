@@ -190,7 +190,7 @@ def test_the_file_is_owner_only_in_wal_mode_with_a_versioned_schema(tmp_path: Pa
     path = tmp_path / "new" / "dir" / "parity.db"
     with ResultsDB(path) as db:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
-        assert db.schema_version == schema.LATEST == 5
+        assert db.schema_version == schema.LATEST == 6
         assert db.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert db.db.execute("PRAGMA application_id").fetchone()[0] == schema.APPLICATION_ID
         assert set(db.db.table_names()) >= {

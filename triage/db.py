@@ -32,6 +32,7 @@ from parity.differ.findings import FindingKey, finding_id, finding_keys, grouped
 from parity.differ.model import Outcome
 from parity.differ.noise import LearnedNoise, NoiseObservations, NoisePolicy
 from parity.differ.signature import shape_of, signature_of
+from parity.sessions.crypto import KeySource
 from parity.triage import bodies, findings, noise, schema, verdicts
 from parity.triage.errors import NoDatabase, NotFound, NotResultsDB, TriageError
 from parity.triage.masking import mask_difference, mask_headers, mask_text
@@ -134,6 +135,8 @@ class ResultsDB:
 
     def __init__(self, path: Path, *, create: bool = True) -> None:
         self.path = Path(path)
+        self.body_keys: KeySource | None = None
+        """Set: mismatch bodies written from now on are encrypted with a key from it."""
         if not self.path.exists():
             if not create:
                 raise NoDatabase(self.path)
@@ -165,6 +168,14 @@ class ResultsDB:
         except TriageError:
             self.db.close()
             raise
+
+    def encrypt_bodies(self, keys: KeySource | None) -> None:
+        """Encrypt the mismatch bodies written from now on with a key from `keys`; the
+        key is derived now, so a missing or wrong one is a `TriageError` before any
+        result is stored."""
+        with self.db.atomic():
+            bodies.sealing_key(self.db.conn, keys)
+        self.body_keys = keys
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -381,6 +392,7 @@ class ResultWriter:
         self._links: list[tuple[str, int, int, str]] = []  # session, seq, mismatch, finding
         self._bodies: dict[str, tuple[str, int, str, bytes]] = {}  # large ones, by key
         self._stored_bodies: set[str] = set()  # keys this writer knows are in the file
+        self._body_key: bodies.BodyKey | None = None
         self._sticky = findings.sticky_shapes(results_db.db)
         self._counts = [0, 0, 0, 0, 0]  # exchanges, matched, mismatched, errors, noise
         self._since = time.monotonic()
@@ -528,6 +540,8 @@ class ResultWriter:
         now, so a buffered batch holds no raw body, and only once per key)."""
         inline: list[bytes | None] = []
         refs: list[str | None] = []
+        if self._rdb.body_keys is not None and any(body is not None for body in raw):
+            return self._sealed_bodies(raw)
         for body in raw:
             if body is None or len(body) <= bodies.INLINE_MAX:
                 inline.append(body)
@@ -546,6 +560,23 @@ class ResultWriter:
             inline.append(None)
             refs.append(key)
         return inline, refs
+
+    def _sealed_bodies(
+        self, raw: tuple[bytes | None, ...]
+    ) -> tuple[list[bytes | None], list[str | None]]:
+        """Every body (small ones too) encrypted into `bodies` (`triage.bodies.BodyKey`)."""
+        if self._body_key is None:
+            assert self._rdb.body_keys is not None
+            with self._rdb.db.atomic():
+                self._body_key = bodies.sealing_key(self._rdb.db.conn, self._rdb.body_keys)
+        refs: list[str | None] = []
+        for body in raw:
+            key = None if body is None else self._body_key.ref(body)
+            if body is not None and key is not None and key not in self._bodies:
+                encoding, data = self._body_key.seal(key, body)
+                self._bodies[key] = (key, len(body), encoding, data)
+            refs.append(key)
+        return [None] * len(raw), refs
 
     def flush(self) -> None:
         """Write the buffered rows now, in one transaction."""
