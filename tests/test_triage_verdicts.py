@@ -177,7 +177,7 @@ def test_a_v2_file_is_migrated_to_the_latest_and_keeps_its_data(tmp_path: Path) 
         old.execute("PRAGMA user_version = 2")
     old.close()
     with ResultsDB(path) as v2:  # written as v2 would have been, then migrated
-        assert v2.schema_version == schema.LATEST == 5
+        assert v2.schema_version == schema.LATEST == 6
         run = make_run(v2, {"aaaa0001": 2}, at=1000.0)
         tables = set(v2.db.table_names())
         assert {"signature_verdicts", "signature_verdict_history", "verdicts"} <= tables
