@@ -192,7 +192,7 @@ def test_a_v2_file_is_migrated_to_the_latest_and_keeps_its_data(tmp_path: Path) 
         assert ("run_id", "signature") in indexes
         v2.mark(fid("aaaa0001"), "bug", note="real", by="ana", run_id=run)
     with ResultsDB(path, create=False) as again:
-        assert again.schema_version == 5
+        assert again.schema_version == 6
         assert again.verdicts()[fid("aaaa0001")]["verdict"] == "bug"
 
 
