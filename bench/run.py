@@ -138,7 +138,13 @@ def environment() -> dict[str, Any]:
 
 # -- rendering ------------------------------------------------------------------------------
 
-_NAMES = {"direct": "direct", "a": "(a) mitmdump", "b": "(b) mitmdump -w", "c": "(c) parity record"}
+_NAMES = {
+    "direct": "direct",
+    "a": "(a) mitmdump",
+    "b": "(b) mitmdump -w",
+    "c": "(c) parity record",
+    "d": "(d) parity record --encrypt",
+}
 _SIZE_NAMES = {"2k": "2 KB", "1m": "1 MB"}
 _HEADER = [
     "size",
@@ -278,14 +284,14 @@ def markdown_section(result: dict[str, Any], command: str) -> str:
     ratios = {
         size: " / ".join(
             f"{v}: " + ", ".join(_f(x, ".2f") for x in result["summary"][size][v]["vs_a_rounds"])
-            for v in ("b", "c")
+            for v in ("b", "c", "d")
         )
         for size in SIZES
     }
     cpu = "; ".join(
         f"{_SIZE_NAMES[size]} "
         + ", ".join(
-            f"({v}) {_f(result['summary'][size][v]['cpu_vs_a'], '.2f')}" for v in ("b", "c")
+            f"({v}) {_f(result['summary'][size][v]['cpu_vs_a'], '.2f')}" for v in ("b", "c", "d")
         )
         for size in SIZES
     )

@@ -168,6 +168,10 @@ def test_an_encrypted_session_replays_with_the_verdicts_of_the_plain_one(
             "actual_body) IS NOT NULL"
         ).fetchone()[0]
         encodings = {row[0] for row in conn.execute("SELECT encoding FROM bodies")}
+        rendered = conn.execute(
+            "SELECT count(*), count(expected_rendered) FROM mismatches WHERE "
+            "expected_rendered IS NOT NULL AND expected_rendered NOT LIKE 'sealed:h%'"
+        ).fetchone()
         plain_encodings = {row[0] for row in sqlite3.connect(tmp_path / "plain.db").execute(
             "SELECT encoding FROM bodies")}  # fmt: skip
         mismatch, seq = conn.execute(
@@ -179,6 +183,7 @@ def test_an_encrypted_session_replays_with_the_verdicts_of_the_plain_one(
             .fetchone()
         )
     assert inline == 0 and encodings and encodings <= {"zlib+aes-gcm", "identity+aes-gcm"}
+    assert rendered == (0, 0)
     assert not any(e.endswith("aes-gcm") for e in plain_encodings)
     db = str(tmp_path / "encrypted.db")
     opened = _cli("show", mismatch, "--db", db, "--json", env=ENV)
@@ -189,7 +194,7 @@ def test_an_encrypted_session_replays_with_the_verdicts_of_the_plain_one(
     assert shown["expected"]["body_bytes"] > 0
     for side in ("request", "expected"):  # as recorded (the candidate's answers vary)
         assert shown[side] == twin_shown[side], side
-    assert bool(shown["body_diff"]) == bool(twin_shown["body_diff"])
+    assert shown["body_diff"] and bool(shown["body_diff"]) == bool(twin_shown["body_diff"])
     locked = _cli("show", mismatch, "--db", db)
     assert locked.returncode == 2
     (line,) = locked.stderr.strip().splitlines()

@@ -137,6 +137,19 @@ def body_of(conn: sqlite3.Connection, row: dict[str, Any], column: str) -> bytes
     return opened
 
 
+SEALED_TEXT = "sealed:"
+"""How a rendered-body column (`expected_rendered`) of an encrypted project begins: the
+rest is the key of the encrypted text in `bodies`."""
+
+
+def rendered_text(conn: sqlite3.Connection, value: str | None) -> str | None:
+    """A rendered-body column's text, opened from `bodies` when it was encrypted."""
+    if value is None or not value.startswith(SEALED_TEXT):
+        return value
+    text = body_of(conn, {"x_ref": value.removeprefix(SEALED_TEXT)}, "x")
+    return None if text is None else text.decode("utf-8", "surrogatepass")
+
+
 def with_bodies(conn: sqlite3.Connection, row: dict[str, Any]) -> dict[str, Any]:
     """`row` (a `mismatches` row, or part of one) with each body that lives in `bodies`
     read back into its column; rows without refs (small bodies, files before v5) as

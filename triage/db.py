@@ -524,8 +524,8 @@ class ResultWriter:
                 dumps(mask_headers(result.request_headers)),
                 dumps(mask_headers(expected.headers)) if expected else None,
                 dumps(mask_headers(actual.headers)) if actual else None,
-                _masked(result.expected_rendered),
-                _masked(result.actual_rendered),
+                self._rendered(result.expected_rendered),
+                self._rendered(result.actual_rendered),
                 *inline,
                 None if result.sent is None else dumps(result.sent),
                 dumps(list(result.ambiguous_ids)),
@@ -561,22 +561,35 @@ class ResultWriter:
             refs.append(key)
         return inline, refs
 
-    def _sealed_bodies(
-        self, raw: tuple[bytes | None, ...]
-    ) -> tuple[list[bytes | None], list[str | None]]:
-        """Every body (small ones too) encrypted into `bodies` (`triage.bodies.BodyKey`)."""
+    def _sealing(self) -> bodies.BodyKey:
         if self._body_key is None:
             assert self._rdb.body_keys is not None
             with self._rdb.db.atomic():
                 self._body_key = bodies.sealing_key(self._rdb.db.conn, self._rdb.body_keys)
-        refs: list[str | None] = []
-        for body in raw:
-            key = None if body is None else self._body_key.ref(body)
-            if body is not None and key is not None and key not in self._bodies:
-                encoding, data = self._body_key.seal(key, body)
-                self._bodies[key] = (key, len(body), encoding, data)
-            refs.append(key)
-        return [None] * len(raw), refs
+        return self._body_key
+
+    def _seal(self, body: bytes) -> str:
+        """Buffer `body` encrypted for `bodies`; its key."""
+        sealing = self._sealing()
+        key = sealing.ref(body)
+        if key not in self._bodies:
+            encoding, data = sealing.seal(key, body)
+            self._bodies[key] = (key, len(body), encoding, data)
+        return key
+
+    def _sealed_bodies(
+        self, raw: tuple[bytes | None, ...]
+    ) -> tuple[list[bytes | None], list[str | None]]:
+        """Every body (small ones too) encrypted into `bodies` (`triage.bodies.BodyKey`)."""
+        return [None] * len(raw), [None if body is None else self._seal(body) for body in raw]
+
+    def _rendered(self, text: str | None) -> str | None:
+        """A rendered body to store: masked; when bodies are encrypted, encrypted into
+        `bodies` too, the column holding `sealed:` and its key (`bodies.rendered_text`)."""
+        masked = _masked(text)
+        if masked is None or self._rdb.body_keys is None:
+            return masked
+        return bodies.SEALED_TEXT + self._seal(masked.encode("utf-8", "surrogatepass"))
 
     def flush(self) -> None:
         """Write the buffered rows now, in one transaction."""
