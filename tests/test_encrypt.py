@@ -5,10 +5,8 @@ encrypted session gives the verdicts of the plain one."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -30,7 +28,7 @@ from parity.sessions import (
 from tests.factories import make_exchange
 from tests.journal import record_pilot, start_backend
 from tests.procs import parity
-from tests.test_record_integration import _hammer, start_recorder, upstream  # noqa: F401
+from tests.test_record_integration import kill_9_mid_traffic, start_recorder, upstream  # noqa: F401
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -212,18 +210,7 @@ def test_kill_9_of_an_encrypting_recorder_loses_at_most_the_exchange_in_flight(
     key_file.parent.mkdir()
     key_file.write_bytes(os.urandom(32))
     proc, url = start_recorder(upstream, tmp_path / "s", "--encrypt", "--key-file", str(key_file))
-    completed: list[bytes] = []
-
-    async def scenario() -> None:
-        task = asyncio.create_task(_hammer(url, 20, completed))
-        while len(completed) < 150 and not task.done():
-            await asyncio.sleep(0.01)
-        os.kill(proc.popen.pid, signal.SIGKILL)
-        await asyncio.wait_for(task, 20)
-
-    with proc:
-        asyncio.run(scenario())
-        proc.popen.wait(10)
+    completed = kill_9_mid_traffic(proc, url)
 
     (path,) = SessionStore(tmp_path / "s").paths()
     assert b"/json?size=4096" not in path.read_bytes()

@@ -11,7 +11,6 @@ import os
 import tempfile
 from pathlib import Path
 
-from hypothesis import assume
 from hypothesis import strategies as st
 
 from parity.sessions import (
@@ -22,8 +21,15 @@ from parity.sessions import (
     SessionReader,
     SessionStore,
 )
-from tests.factories import make_exchange
 from tests.fuzz.harness import given_target, memory_cap
+from tests.fuzz.test_fuzz_sessions import (
+    Recording,
+    _records,
+    mutated_keeps_every_record_before_the_damage,
+    mutations_strategy,
+    record_sample,
+    truncated_keeps_every_complete_record,
+)
 
 _WORK = tempfile.TemporaryDirectory(prefix="parity-fuzz-encrypted-")
 
@@ -36,25 +42,10 @@ def keys() -> KeySource:
 
 
 @functools.cache
-def recording() -> tuple[bytes, int, tuple[int, ...], tuple[Exchange, ...]]:
+def recording() -> Recording:
     """A real encrypted session file: (its bytes, the sealed header's end, each
     exchange frame's end, the exchanges written)."""
-    store = SessionStore(Path(_WORK.name) / "store")
-    writer = store.create(label="fuzz", upstream="http://x", encrypt=keys())
-    header_end = os.path.getsize(writer.path)
-    exchanges = (
-        make_exchange(1),
-        make_exchange(2, body=b'{"text": "caf\xc3\xa9", "n": [1, 2.5, null]}'),
-        make_exchange(3, path="/api/ws"),
-        make_exchange(4, error="connection reset"),
-        make_exchange(5, status=404, body=b"\x00" * 300),
-    )
-    ends = []
-    for exchange in exchanges:
-        writer.append(exchange)
-        ends.append(os.path.getsize(writer.path))
-    writer.close()
-    return writer.path.read_bytes(), header_end, tuple(ends), exchanges
+    return record_sample(SessionStore(Path(_WORK.name) / "store"), keys())
 
 
 def read_all(data: bytes) -> list[Exchange] | None:
@@ -74,10 +65,6 @@ def read_all(data: bytes) -> list[Exchange] | None:
     return exchanges
 
 
-def _records(exchanges: list[Exchange] | tuple[Exchange, ...]) -> list[object]:
-    return [e.to_record() for e in exchanges]
-
-
 def _in_order(found: list[Exchange], written: tuple[Exchange, ...]) -> bool:
     """Whether `found` is `written` less some records, in order, none altered."""
     rest = iter(_records(written))
@@ -86,40 +73,19 @@ def _in_order(found: list[Exchange], written: tuple[Exchange, ...]) -> bool:
 
 @given_target(st.data())
 def test_encrypted_reader_truncated_returns_every_complete_frame(data: st.DataObject) -> None:
-    whole, header_end, ends, exchanges = recording()
-    cut = data.draw(st.integers(0, len(whole)), label="cut")
-    found = read_all(whole[:cut])
-    if cut < header_end:
-        assert found is None
-        return
-    assert found is not None
-    complete = sum(1 for end in ends if end <= cut)
-    assert _records(found) == _records(exchanges[:complete])
+    cut = data.draw(st.integers(0, len(recording()[0])), label="cut")
+    truncated_keeps_every_complete_record(recording(), read_all, cut)
 
 
-_mutations = st.lists(
-    st.tuples(st.integers(0, 1 << 30), st.integers(0, 255)), min_size=1, max_size=8
-)
-
-
-@given_target(_mutations)
+@given_target(mutations_strategy)
 def test_encrypted_reader_mutated_keeps_every_frame_before_the_damage(
     mutations: list[tuple[int, int]],
 ) -> None:
-    whole, header_end, ends, exchanges = recording()
-    data = bytearray(whole)
-    for at, byte in mutations:
-        data[header_end + at % (len(whole) - header_end)] = byte
-    changed = [i for i, (a, b) in enumerate(zip(whole, data, strict=True)) if a != b]
-    assume(changed)
-    found = read_all(bytes(data))
-    assert found is not None  # the envelope and the sealed header are intact
-    intact = sum(1 for end in ends if end <= changed[0])
-    assert _records(found[:intact]) == _records(exchanges[:intact])
-    assert _in_order(found, exchanges)
+    found = mutated_keeps_every_record_before_the_damage(recording(), read_all, mutations)
+    assert _in_order(found, recording()[3])
 
 
-@given_target(_mutations)
+@given_target(mutations_strategy)
 def test_encrypted_reader_mutated_header_is_an_error_or_the_session(
     mutations: list[tuple[int, int]],
 ) -> None:
