@@ -26,7 +26,13 @@ from parity.differ import Differ, HttpRequest, LearnedNoise, RouteRule, Rules, d
 from parity.replayer.correlate import Scalar, request_values
 from parity.replayer.engine import Progress, Replayer, ReplaySettings, ReplayTotals, record_request
 from parity.replayer.outgoing import Target
-from parity.sessions import ReadResult, SessionFileError, SessionReader, installed_keys
+from parity.sessions import (
+    ReadResult,
+    SessionFileError,
+    SessionKeyError,
+    SessionReader,
+    installed_keys,
+)
 from parity.triage import ResultsDB, RunInfo, TriageError
 
 ROUTE_SCAN_BODY = 1 << 20
@@ -226,7 +232,7 @@ class ReplayRun:
             try:
                 totals = asyncio.run(replayer.run((s.path, s.wanted) for s in self.scan.sessions))
             except ExceptionGroup as group:  # from the TaskGroup of sessions
-                known = group.subgroup((SessionFileError, TriageError))
+                known = group.subgroup((SessionFileError, SessionKeyError, TriageError))
                 if known is None:
                     raise
                 raise known.exceptions[0] from None
