@@ -164,21 +164,24 @@ class SessionWriter:
             raise SessionFileError(
                 f"cannot create session file {path}: {exc.strerror}", path=path
             ) from exc
-        self.write(envelope + self.encode(header.to_record()))
+        first = self.encode(header.to_record())
+        self._write(first if self._cipher is None else envelope + self._cipher.seal(first))
 
     @property
     def encrypted(self) -> bool:
         return self._cipher is not None
 
     def encode(self, record: Record) -> list[bytes]:
-        """A record's bytes, in pieces (large bodies are not copied), or its sealed frame
-        in an encrypted file. Not thread-safe: encode on one thread, in file order;
-        `write` may then run on another."""
-        pieces = segments(self._packer, record)
-        return pieces if self._cipher is None else self._cipher.seal(pieces)
+        """A record's bytes, in pieces (large bodies are not copied). Not thread-safe:
+        encode on one thread; `write` may then run on another."""
+        return segments(self._packer, record)
 
     def write(self, pieces: list[bytes]) -> None:
-        """Append one encoded record; it is in the OS's hands when this returns."""
+        """Append one encoded record (sealed first in an encrypted file: one call at a
+        time, in file order); it is in the OS's hands when this returns."""
+        self._write(pieces if self._cipher is None else self._cipher.seal(pieces))
+
+    def _write(self, pieces: list[bytes]) -> None:
         if self._fd is None:
             raise SessionFileError(f"session file {self.path} is already closed", path=self.path)
         try:
