@@ -10,8 +10,8 @@ from parity.errors import UserError
 from parity.keys import key_file_option
 from parity.options import json_option, sessions_option
 from parity.output import print_json
-from parity.sessions import SessionFileError, SessionStore
-from parity.sessions_view import listed_json, render_list, render_show, session_overview
+from parity.sessions import SessionFileError, SessionStore, listed_json
+from parity.sessions_view import render_list, render_show, session_overview
 
 
 @click.group()

@@ -26,8 +26,10 @@ from parity.sessions.model import (
     header_value,
 )
 from parity.sessions.store import (
+    Listed,
     SessionStore,
     SessionSummary,
+    listed_json,
     new_session_id,
     save_session,
     summarize,
@@ -40,6 +42,7 @@ __all__ = [
     "FlowError",
     "Headers",
     "KeySource",
+    "Listed",
     "Message",
     "ReadResult",
     "Request",
@@ -55,6 +58,7 @@ __all__ = [
     "header_value",
     "installed_keys",
     "is_encrypted",
+    "listed_json",
     "new_session_id",
     "read_session",
     "save_session",

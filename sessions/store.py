@@ -69,6 +69,26 @@ class SessionSummary:
         }
 
 
+Listed = SessionSummary | SessionFileError | SessionKeyError
+"""An entry of a listing: a summary, or why the file cannot be read (`SessionKeyError`:
+encrypted, and no key or the wrong one for it)."""
+
+
+def listed_json(found: Listed) -> dict[str, Any]:
+    """One entry of `sessions list --json`: a summary, an encrypted file without its key
+    (`encrypted`, its error), or a file that cannot be read (its error)."""
+    if isinstance(found, SessionSummary):
+        return found.to_json()
+    if isinstance(found, SessionKeyError) and found.path is not None:
+        return {
+            "id": found.path.stem,
+            "path": str(found.path),
+            "encrypted": True,
+            "error": str(found),
+        }
+    return {"error": str(found)}
+
+
 def summarize(path: Path, keys: KeySource | None = None) -> SessionSummary:
     """Count a session's exchanges, errors and bytes without keeping them in memory
     (an encrypted file with `keys`, default the installed key source)."""
@@ -144,12 +164,10 @@ class SessionStore:
             raise SessionFileError(f"session {ref!r} is ambiguous: {names}")
         return matches[0]
 
-    def summaries(
-        self, keys: KeySource | None = None
-    ) -> list[SessionSummary | SessionFileError | SessionKeyError]:
+    def summaries(self, keys: KeySource | None = None) -> list[Listed]:
         """A summary per file, oldest first; a file that cannot be read gives its error
         instead (listed last), an encrypted one without its key a `SessionKeyError`."""
-        found: list[SessionSummary | SessionFileError | SessionKeyError] = []
+        found: list[Listed] = []
         for path in self.paths():
             try:
                 found.append(summarize(path, keys))

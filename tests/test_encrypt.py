@@ -10,6 +10,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import urllib.request
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from parity.sessions import (
 )
 from tests.factories import make_exchange
 from tests.journal import record_pilot, start_backend
-from tests.procs import parity
+from tests.procs import Proc, parity
 from tests.test_record_integration import kill_9_mid_traffic, start_recorder, upstream  # noqa: F401
 
 pytestmark = pytest.mark.timeout(120)
@@ -269,7 +270,11 @@ def test_a_flipped_byte_in_the_middle_costs_that_record_and_the_rest_still_read(
     shown = _cli("sessions", "show", path.stem, "--sessions", str(path.parent), "--json", env=ENV)
     assert shown.returncode == 0, shown.stderr
     overview = json.loads(shown.stdout)
-    assert overview["malformed_records"] == 1 and overview["exchanges_total"] == 4
+    assert (
+        overview["encrypted"] is True
+        and overview["malformed_records"] == 1
+        and overview["exchanges_total"] == 4
+    )
 
     # A flipped byte in a frame's length: reading stops there and says where.
     data = bytearray(path.read_bytes())
@@ -328,3 +333,35 @@ def test_a_shrunk_session_keeps_the_encryption_of_its_source(tmp_path: Path) -> 
     plain, _ = SessionStore(tmp_path / "p").create(label="p"), None
     plain.close()
     assert not is_encrypted(plain.path)
+
+
+def test_parity_toml_record_encrypt_and_key_file_encrypt_the_recording(
+    upstream: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "keys").mkdir()
+    (tmp_path / "keys" / "team.key").write_bytes(os.urandom(32))
+    config = tmp_path / "parity.toml"
+    config.write_text('[record]\nencrypt = true\nkey_file = "keys/team.key"\n')
+    args = ["record", "--upstream", upstream, "--listen", "127.0.0.1:0", "--sessions"]
+    with Proc(parity(*args, str(tmp_path / "s")), env={"PARITY_CONFIG": str(config)}) as proc:
+        url = proc.wait_for(r"listening on (http://\S+)").group(1)
+        proc.wait_for("recording to")
+        with urllib.request.urlopen(url + "/json?size=300&canary=c4n4ry", timeout=10) as answer:
+            assert answer.status == 200
+        assert proc.terminate() == 0
+    (path,) = SessionStore(tmp_path / "s").paths()
+    assert is_encrypted(path) and b"c4n4ry" not in path.read_bytes()
+    keys = KeySource(key_file=tmp_path / "keys" / "team.key")
+    (exchange,) = read_session(path, keys)[1]
+    assert exchange.request.path == "/json?size=300&canary=c4n4ry"
+
+    # An unreadable or short key file is one line before the proxy starts.
+    (tmp_path / "keys" / "short.key").write_bytes(b"tiny")
+    for bad in ("missing.key", "short.key"):
+        failed = _cli(*args, str(tmp_path / "s"), "--encrypt", "--key-file",
+                      str(tmp_path / "keys" / bad))  # fmt: skip
+        assert failed.returncode == 2
+        (line,) = failed.stderr.strip().splitlines()
+        assert "key file" in line, line
+    assert SessionStore(tmp_path / "s").paths() == [path]
