@@ -188,17 +188,9 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None) -> Config:
         **located,
         **replay,
         targets=targets,
-        gate=GateConfig(
-            max_open=gate.get("max_open"),
-            out=_relative(base, gate["out"], where, "[gate] out") if "out" in gate else None,
-        ),
+        gate=GateConfig(gate.get("max_open"), _path_in(base, gate, "out", where, "[gate]")),
         record=RecordConfig(
-            encrypt=record.get("encrypt", False),
-            key_file=(
-                _relative(base, record["key_file"], where, "[record] key_file")
-                if "key_file" in record
-                else None
-            ),
+            record.get("encrypt", False), _path_in(base, record, "key_file", where, "[record]")
         ),
     )
     # Names used as defaults must exist: say so now, not at the first replay.
@@ -207,6 +199,10 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None) -> Config:
     for name in config.baseline:
         _check_reference(config, name, "[replay] baseline")
     return config
+
+
+def _path_in(base: Path, table: Mapping[str, Any], key: str, where: str, name: str) -> Path | None:
+    return _relative(base, table[key], where, f"{name} {key}") if key in table else None
 
 
 def _check_reference(config: Config, name: str, key: str) -> None:
