@@ -36,14 +36,33 @@ MARK_END = "<!-- large-bench:end -->"
 CHANGED_PATH = "$.items[{index}].title"
 
 
+def _prose(size: int) -> bytes:
+    """`size` bytes of words in a fixed pseudo-random order (compresses like text)."""
+    import random
+
+    words = [
+        b"vault", b"entry", b"search", b"the", b"of", b"and", b"journal", b"speech", b"note",
+        b"morning", b"filter", b"sidebar", b"tab", b"login", b"sync", b"draft", b"page",
+        b"today", b"a", b"to", b"in", b"was", b"quiet", b"long", b"walk", b"river", b"city",
+    ]  # fmt: skip
+    chooser = random.Random(7)
+    out = bytearray()
+    while len(out) < size:
+        out += chooser.choice(words) + b" "
+    return bytes(out[:size])
+
+
 def make_body(mb: int) -> tuple[bytes, bytes, str]:
-    """An N MB JSON body, the same with one title changed, and the changed path."""
-    item = b'{"id":%d,"title":"entry %d","tags":["a","b"],"text":"' + b"x" * 800 + b'"}'
+    """An N MB JSON body, the same with one title changed, and the changed path. Each
+    item's text is its own 800 bytes of prose (no two alike, as in a real listing)."""
+    item = b'{"id":%d,"title":"entry %d","tags":["a","b"],"text":"%s"}'
+    pool = _prose(1 << 20)
     items = []
     size = 0
     index = 0
     while size < mb * 1_000_000:
-        encoded = item % (index, index)
+        start = (index * 7919) % (len(pool) - 800)
+        encoded = item % (index, index, pool[start : start + 800])
         items.append(encoded)
         size += len(encoded) + 1
         index += 1
@@ -214,7 +233,7 @@ def markdown_section(result: dict[str, Any], env: dict[str, Any], command: str) 
             f"Python {env.get('python')}, commit {env.get('commit', '')}.",
             "",
             f"A session with one exchange whose recorded response is a {result['body_mb']} MB "
-            "JSON body (items of ~900 bytes), replayed against a real upstream on 127.0.0.1 "
+            "JSON body (items of ~900 bytes, each with its own 800 bytes of prose), replayed against a real upstream on 127.0.0.1 "
             "serving the same body with one title changed; `parity replay` and `parity show` "
             "of the mismatch run as subprocesses, peak RSS from `wait4`.",
             "",

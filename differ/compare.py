@@ -80,10 +80,19 @@ _UNSET = object()
 class _Side:
     """One response with its decoding and normalization computed on first use."""
 
-    def __init__(self, response: HttpResponse, normalizer: Normalizer, policy: HeaderPolicy):
+    def __init__(
+        self,
+        response: HttpResponse,
+        normalizer: Normalizer,
+        policy: HeaderPolicy,
+        counterpart: _Side | None = None,
+    ):
         self.response = response
         self.normalizer = normalizer
         self.policy = policy
+        self.counterpart = counterpart
+        """The side this one is compared with: a large body shares its strings with the
+        counterpart's tree if that is parsed already (`differ.sharedjson`)."""
         self._body: Body | None = None
         self._value: object = _UNSET
         self._headers: HeaderView | None = None
@@ -91,7 +100,9 @@ class _Side:
     @property
     def body(self) -> Body:
         if self._body is None:
-            self._body = decode_body(self.response.headers, self.response.body)
+            other = self.counterpart
+            like = other._body.value if other is not None and other._body is not None else None
+            self._body = decode_body(self.response.headers, self.response.body, like)
         return self._body
 
     @property
@@ -253,7 +264,10 @@ class Differ:
                 baseline_differences=observed,
             )
         actual_side = _Side(
-            actual, Normalizer(scope, ValueMap(actual_values), origins, applied), self.policy
+            actual,
+            Normalizer(scope, ValueMap(actual_values), origins, applied),
+            self.policy,
+            expected_side,
         )
         learned_arrays = self.learned.unordered(route) if self.learned is not None else frozenset()
         leeway = self._leeway(scope, learned=learned_arrays)
@@ -343,7 +357,12 @@ class Differ:
             return []
         unused: set[str] = set()
         sides = [
-            _Side(response, Normalizer(scope, ValueMap(values), origins, unused), self.policy)
+            _Side(
+                response,
+                Normalizer(scope, ValueMap(values), origins, unused),
+                self.policy,
+                expected,
+            )
             for response, values in references
         ]
         observed: list[Difference] = []

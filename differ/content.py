@@ -21,6 +21,7 @@ from urllib.parse import parse_qsl
 import orjson
 
 from parity.differ.charsets import decode_text, text_encoding
+from parity.differ.sharedjson import SHARE_FROM, parse_sharing
 from parity.differ.xmltree import parse_xml
 from parity.exceptions import ParityError
 
@@ -259,15 +260,26 @@ def _text_noted(data: bytes, charset: str | None, notes: list[str]) -> str:
 
 
 def parse_json(
-    data: bytes, charset: str | None = None, *, exact: bool = False, notes: list[str] | None = None
+    data: bytes,
+    charset: str | None = None,
+    *,
+    exact: bool = False,
+    notes: list[str] | None = None,
+    like: object = None,
 ) -> object:
     """Parse JSON. orjson reads integers beyond 64 bits as floats; `exact=True` uses the
     slower json module, which keeps them (see `is_lossy_float`). Bytes that are not valid
     in the charset (UTF-8 by default) are kept as lone surrogates, so a changed byte is a
-    changed string (noted in `notes` as `invalid-bytes:kept`). Raises ValueError."""
+    changed string (noted in `notes` as `invalid-bytes:kept`). A large body shares its
+    long strings with `like`, the tree it will be compared with (`differ.sharedjson`).
+    Raises ValueError."""
     if data.startswith(codecs.BOM_UTF8):
         data = data[len(codecs.BOM_UTF8) :]
     encoding = text_encoding(charset) or "utf-8"
+    if like is not None and not exact and encoding == "utf-8" and len(data) >= SHARE_FROM:
+        shared = parse_sharing(data, like)
+        if shared is not None:
+            return shared
     if encoding != "utf-8":
         text, valid = decode_text(data, encoding)
         if not valid and notes is not None:
@@ -374,9 +386,9 @@ def _looks_like_xml(data: bytes) -> bool:
     return data.lstrip()[:5] == b"<?xml"
 
 
-def _parse(kind: Kind, data: bytes, charset: str | None, notes: list[str]) -> object:
+def _parse(kind: Kind, data: bytes, charset: str | None, notes: list[str], like: object) -> object:
     if kind == "json":
-        return parse_json(data, charset, notes=notes)
+        return parse_json(data, charset, notes=notes, like=like)
     if kind == "xml":
         return parse_xml(data, charset)
     if kind == "msgpack":
@@ -425,8 +437,9 @@ def classify(media_type: str, data: bytes) -> Kind:
     return "binary"
 
 
-def decode_body(headers: Iterable[tuple[bytes, bytes]], body: bytes) -> Body:
-    """Decode `body` as its headers describe it. Never raises."""
+def decode_body(headers: Iterable[tuple[bytes, bytes]], body: bytes, like: object = None) -> Body:
+    """Decode `body` as its headers describe it; a large JSON body shares its long strings
+    with `like`, the parsed body it will be compared with. Never raises."""
     header_list = list(headers)
     undone = undo_encodings(body, header_values(header_list, "content-encoding"))
     data, notes, decoded = undone.data, undone.notes, undone.ok
@@ -441,7 +454,7 @@ def decode_body(headers: Iterable[tuple[bytes, bytes]], body: bytes) -> Body:
     if charset and text_encoding(charset) is None:
         notes.append(f"charset-unknown:{charset[:40]}")
     try:
-        value = _parse(kind, data, charset, notes)
+        value = _parse(kind, data, charset, notes, like)
     except Exception as exc:  # any parse failure: fall back to text (msgpack: bytes)
         notes.append(f"unparsable:{kind}:{type(exc).__name__}")
         if kind == "msgpack":

@@ -116,16 +116,40 @@ def preview(value: object) -> object:
     return value
 
 
-def _identity(item: object, key: str) -> tuple[str, object] | None:
+def _identity(item: object, key: str) -> object:
+    """The item's identity value under `key` (a string or an integer), or None. The
+    value itself is the identity: a string never equals an integer, booleans are left
+    out, so no (type, value) pair is needed."""
     if not isinstance(item, dict):
         return None
     value = item.get(key)
     if isinstance(value, bool) or not isinstance(value, str | int):
         return None
-    return (type(value).__name__, value)
+    return value
 
 
-def identity_key(expected: list[object], actual: list[object]) -> str | None:
+def _distinct(items: list[object], key: str) -> set[object] | None:
+    """The set of the items' identity values under `key`; None as soon as one has none
+    (built without a list of all values: a long array is paired at the cost of a set)."""
+    seen: set[object] = set()
+    for item in items:
+        value = _identity(item, key)
+        if value is None:
+            return None
+        seen.add(value)
+    return seen
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """The key that pairs the items of two arrays, and whether its values are unique on
+    both sides (else elements sharing a value pair by likeness)."""
+
+    key: str
+    unique: bool
+
+
+def identity(expected: list[object], actual: list[object]) -> Identity | None:
     """The first IDENTITY_KEYS name that every element on both sides has, unique per
     side, and shared by at least one pair; else the first such name that repeats on
     some elements but still tells most of them apart (a snapshot listed under its
@@ -135,22 +159,37 @@ def identity_key(expected: list[object], actual: list[object]) -> str | None:
         return None
     repeating = None
     for key in IDENTITY_KEYS:
-        ids_e = [_identity(x, key) for x in expected]
-        ids_a = [_identity(x, key) for x in actual]
-        if None in ids_e or None in ids_a:
+        distinct_e = _distinct(expected, key)
+        if distinct_e is None:
             continue
-        distinct_e, distinct_a = set(ids_e), set(ids_a)
-        if not distinct_e & distinct_a:
+        distinct_a = _distinct(actual, key)
+        if distinct_a is None or distinct_e.isdisjoint(distinct_a):
             continue
-        if len(distinct_e) == len(ids_e) and len(distinct_a) == len(ids_a):
-            return key
+        if len(distinct_e) == len(expected) and len(distinct_a) == len(actual):
+            return Identity(key, unique=True)
         if (
             repeating is None
-            and 2 * len(distinct_e) > len(ids_e)
-            and 2 * len(distinct_a) > len(ids_a)
+            and 2 * len(distinct_e) > len(expected)
+            and 2 * len(distinct_a) > len(actual)
         ):
-            repeating = key
+            repeating = Identity(key, unique=False)
     return repeating
+
+
+def identity_key(expected: list[object], actual: list[object]) -> str | None:
+    """The name of `identity(expected, actual)`'s key, or None."""
+    found = identity(expected, actual)
+    return found.key if found is not None else None
+
+
+def _in_place(e: list[object], a: list[object], changed: list[int], found: Identity) -> bool:
+    """Whether pairing two arrays of one length by `found` pairs every item with the one
+    at its own position: true when the values are unique and the unequal items at each
+    `changed` position share their value (equal items share theirs). Then the items pair
+    by index, with no pairing table for a long array."""
+    return found.unique and all(
+        _identity(e[i], found.key) == _identity(a[i], found.key) for i in changed
+    )
 
 
 def _likeness(x: object, y: object) -> int:
@@ -369,17 +408,21 @@ class TreeDiff:
     ) -> None:
         """Two arrays item by item; `ie`/`ia` map positions to the reported indices, and
         `ordered=False` never reports the order."""
-        if len(e) == len(a) and Counter(ce) == Counter(ca):
+        # Of two arrays of one length only the unequal positions can tell a reorder
+        # (equal ones cancel out of the two multisets): no table of every item.
+        changed = [i for i, c in enumerate(ce) if c != ca[i]] if len(e) == len(a) else None
+        if changed is not None and Counter(ce[i] for i in changed) == Counter(
+            ca[i] for i in changed
+        ):
             if ordered:
                 self._order_changed(e, a, parts)
             return
-        key = identity_key(e, a)
-        if key is not None:
-            self._keyed(e, a, key, ce, ca, parts, ie, ia, ordered=ordered)
-        elif len(e) == len(a):
-            for i, (x, y) in enumerate(zip(e, a, strict=True)):
-                if ce[i] != ca[i]:
-                    self._node(x, y, _at(parts, ie, i))
+        found = identity(e, a)
+        if found is not None and not (changed is not None and _in_place(e, a, changed, found)):
+            self._keyed(e, a, found.key, ce, ca, parts, ie, ia, ordered=ordered)
+        elif changed is not None:
+            for i in changed:
+                self._node(e[i], a[i], _at(parts, ie, i))
         else:
             self._aligned(e, a, ce, ca, parts, ie, ia)
 

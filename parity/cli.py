@@ -19,6 +19,7 @@ from parity.init_cmd import init
 from parity.keys import key_file_option, keys_for_recording
 from parity.noise_cmd import noise
 from parity.options import sessions_option
+from parity.purge_cmd import purge
 from parity.replay_cmd import replay
 from parity.report_cmd import report, runs, show
 from parity.repro_cmd import repro
@@ -155,6 +156,7 @@ for command in (
     shrink,
     init,
     sessions,
+    purge,
 ):
     cli.add_command(command)
 

@@ -31,16 +31,22 @@ db_option = click.option(
     help=f"The results database (default: [paths] db in parity.toml, else {DEFAULT_DB}).",
 )
 
-sessions_option = click.option(
-    "--sessions",
-    "sessions_dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=None,
-    envvar="PARITY_SESSIONS",
-    callback=configured_path("sessions"),
-    help="Directory of session files (default: [paths] sessions in parity.toml, "
-    "else .parity/sessions).",
-)
+
+def sessions_dir_option(name: str) -> Callable[[F], F]:
+    """The directory of session files as option `name` (parameter `sessions_dir`)."""
+    return click.option(
+        name,
+        "sessions_dir",
+        type=click.Path(path_type=Path, file_okay=False),
+        default=None,
+        envvar="PARITY_SESSIONS",
+        callback=configured_path("sessions"),
+        help="Directory of session files (default: [paths] sessions in parity.toml, "
+        "else .parity/sessions).",
+    )
+
+
+sessions_option = sessions_dir_option("--sessions")
 
 
 timeout_option = click.option(

@@ -174,7 +174,8 @@ def _render(outcome: RunOutcome) -> None:
     for line in summary_lines(outcome):
         click.echo(line, err=True)
     click.echo(outcome.run_id)
-    if outcome.totals.mismatched or outcome.totals.errors:
+    totals = outcome.totals
+    if totals.mismatched or totals.errors or totals.failed_sessions:
         sys.exit(EXIT_DIFFERENCES)
 
 

@@ -43,17 +43,24 @@ def summary_lines(outcome: RunOutcome) -> list[str]:
     if totals.skipped:
         reasons = ", ".join(f"{n} {why}" for why, n in totals.skipped_reasons.items())
         summary += f"; skipped {reasons}"
-    failed = totals.reset_failures
-    if failed:
-        summary += f"; {len(failed)} sessions not replayed (reset failed)"
-        for session_id, why in list(failed.items())[:5]:
-            lines.append(f"parity replay: session {session_id}: {why}")
-        if len(failed) > 5:
-            lines.append(f"parity replay: … and {len(failed) - 5} more sessions")
+    if totals.reset_failures:
+        summary += f"; {len(totals.reset_failures)} sessions not replayed (reset failed)"
+        lines += _per_session(totals.reset_failures, "session {}: {}")
+    if totals.failed_sessions:
+        summary += f"; {len(totals.failed_sessions)} sessions stopped part-way"
+        lines += _per_session(totals.failed_sessions, "session file {} stopped part-way: {}")
     lines.append(f"parity replay: run {outcome.run_id}: {summary}")
     if outcome.noise_excluded:
         lines.append(state_drift_line(outcome.noise_excluded))
     return lines
+
+
+def _per_session(reasons: dict[str, str], line: str, shown: int = 5) -> list[str]:
+    """One `line` (formatted with the session and its reason) for each of the first
+    `shown` sessions, and how many more there are."""
+    lines = [f"parity replay: {line.format(name, why)}" for name, why in reasons.items()]
+    more = len(lines) - shown
+    return lines[:shown] + ([f"parity replay: … and {more} more sessions"] if more > 0 else [])
 
 
 def damaged_line(damage: dict[str, object]) -> str:

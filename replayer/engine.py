@@ -10,7 +10,11 @@ and `ReplayTotals.reset_failures` names the session.
 One exchange's failure is that exchange's `error` verdict, never the run's: sending
 turns any failure into the side's error text, and an exception while correlating with
 the answer, in the differ or building the result is stored as `internal error in
-<stage>: <Exception>: ...` (the traceback on stderr under PARITY_DEBUG=1).
+<stage>: <Exception>: ...` (the traceback on stderr under PARITY_DEBUG=1). A failure
+outside any exchange (the session file gone since the run read it, a reset hook that
+raises) stops that session, not the run: its exchanges stored so far stay, and
+`ReplayTotals.failed_sessions` says where and why. Only the results database failing
+(`TriageError`: nothing could be stored) ends the run.
 
 `replay_sequence` replays a list of exchanges held in memory (a session's prefix, a
 shrink attempt) and returns the results instead of storing them.
@@ -49,9 +53,9 @@ from parity.replayer.correlate import Scalar, ValueMap, request_values
 from parity.replayer.explain import sent_record
 from parity.replayer.outgoing import Outgoing, Target, build, recorded_origin
 from parity.replayer.reset import ResetError, reset_target
-from parity.sessions import Exchange, Response, SessionReader
+from parity.sessions import Exchange, Response, SessionFileError, SessionReader
 from parity.sessions.secrets import is_secret_header, mask_path
-from parity.triage import ExchangeResult
+from parity.triage import ExchangeResult, TriageError
 
 
 class ResultSink(Protocol):
@@ -70,6 +74,9 @@ class ReplayTotals:
     skipped_reasons: dict[str, int] = field(default_factory=dict)
     reset_failures: dict[str, str] = field(default_factory=dict)
     """Sessions not replayed because a reset hook failed: session id -> the reason."""
+    failed_sessions: dict[str, str] = field(default_factory=dict)
+    """Sessions stopped part-way by a failure outside any exchange: file name -> the
+    reason (the exchanges before it are stored)."""
 
     def count(self, verdict: Verdict) -> None:
         self.exchanges += 1
@@ -225,7 +232,14 @@ class Replayer:
         limit: asyncio.Semaphore,
     ) -> None:
         async with limit:
-            await self.replay_session(path, wanted, http)
+            try:
+                await self.replay_session(path, wanted, http)
+            except TriageError:
+                raise  # nothing more can be stored: the run ends (what is stored stays)
+            except SessionFileError as exc:
+                self.totals.failed_sessions[path.name] = str(exc)
+            except Exception as exc:
+                self.totals.failed_sessions[path.name] = _internal_error("the session", exc)
 
     async def replay_session(
         self, path: Path, wanted: set[Scalar], http: aiohttp.ClientSession

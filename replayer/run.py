@@ -236,6 +236,9 @@ class ReplayRun:
                 if known is None:
                     raise
                 raise known.exceptions[0] from None
+        if totals.failed_sessions:  # the gate fails a run with a session stopped part-way
+            failed = [{"session": n, "reason": r} for n, r in totals.failed_sessions.items()]
+            self.results.update_run_meta(self.run_id, {"failed_sessions": failed})
         return RunOutcome(self.run_id, totals, self._finish(replayer), self.scan.damaged())
 
     def _finish(self, replayer: Replayer) -> list[dict[str, object]]:

@@ -40,6 +40,7 @@ from parity.sessions.crypto import (
 )
 from parity.sessions.encode import segments, write_all
 from parity.sessions.model import Exchange, Record, RecordError, SessionHeader, Trailer
+from parity.sessions.private import create_private
 
 FORMAT_NAME = "parity-session"
 FORMAT_VERSION = 1
@@ -157,9 +158,8 @@ class SessionWriter:
             # Derived before the file exists: a key that cannot be had leaves no file.
             fields, self._cipher = new_envelope(encrypt)
             envelope = [self._packer.pack(fields)]
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | getattr(os, "O_BINARY", 0)
         try:
-            self._fd: int | None = os.open(path, flags, 0o600)
+            self._fd: int | None = create_private(path, os.O_WRONLY | os.O_APPEND)
         except OSError as exc:
             raise SessionFileError(
                 f"cannot create session file {path}: {exc.strerror}", path=path

@@ -14,6 +14,7 @@ from typing import Any
 from parity.sessions.crypto import KeySource, SessionKeyError
 from parity.sessions.file import SUFFIX, ReadResult, SessionFileError, SessionReader, SessionWriter
 from parity.sessions.model import Exchange, SessionHeader
+from parity.sessions.private import private_dir
 
 
 def new_session_id(now: float | None = None) -> str:
@@ -131,7 +132,7 @@ class SessionStore:
         """Start a new session file and return its writer (the header is already written);
         encrypted with the key from `encrypt` when given."""
         try:
-            self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+            private_dir(self.root)
         except OSError as exc:
             raise SessionFileError(
                 f"cannot create session directory {self.root}: {exc}", path=self.root
@@ -200,7 +201,7 @@ def save_session(
                 label=label, upstream=upstream, recorder=recorder, meta=meta, encrypt=encrypt
             )
         else:
-            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            private_dir(path.parent)
             header = _new_header(label, upstream, recorder, meta)
             writer = SessionWriter(path, header, encrypt=encrypt)
         with writer:

@@ -3,11 +3,32 @@ free ports, and a pilot day recorded through `parity record`."""
 
 from __future__ import annotations
 
+import json
+import shutil
+import sys
 from collections.abc import Sequence
 from contextlib import ExitStack
 from pathlib import Path
 
 from tests.procs import Proc, parity, python
+
+RESET = (
+    "curl -fsS -X POST {target}/_admin/reset"
+    if shutil.which("curl")
+    else f'{sys.executable} -c "import urllib.request as u; u.urlopen(u.Request('
+    "'{target}/_admin/reset', method='POST'), timeout=10)\""
+)
+"""The journal backends' reset hook, for parity.toml."""
+
+
+def targets_toml(**urls: str) -> str:
+    """parity.toml's `[targets.NAME]` tables (each with `RESET`) and a `[replay]` table
+    replaying against `csharp` with `python` as the baseline."""
+    tables = [
+        f'[targets.{name}]\nurl = "{url}"\nreset = {json.dumps(RESET)}\n'
+        for name, url in urls.items()
+    ]
+    return "\n".join([*tables, '[replay]\ntarget = "csharp"\nbaseline = ["python"]\n'])
 
 
 def start_backend(stack: ExitStack, mode: str, fixes: Sequence[str] = ()) -> str:

@@ -113,3 +113,78 @@ def test_random_bytes_never_crash(content_type: str | None) -> None:
         verdict = compare(expected, actual, baseline, actual_values={1: 2, "a": "b"})
         assert verdict.outcome in (Outcome.MATCHED, Outcome.MISMATCHED)
         json.dumps([d.to_json() for d in verdict.differences])  # triage stores them as JSON
+
+
+def _listing(n: int, marker: str = "entry") -> bytes:
+    items = [
+        {"id": i, "title": f"{marker if i == n // 2 else 'entry'} {i}", "text": f"{i} " + "w" * 60}
+        for i in range(n)
+    ]
+    return json.dumps({"items": items}).encode()
+
+
+def test_a_large_answer_shares_the_strings_of_its_recording(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import orjson
+
+    from parity.differ import content, sharedjson
+
+    recorded, served = _listing(2000), _listing(2000, "Entry")
+    first = orjson.loads(recorded)
+    tree = sharedjson.parse_sharing(served, first)
+    assert tree == orjson.loads(served)
+    assert all(  # the answer's long strings are the recording's string objects
+        a["text"] is e["text"] for e, a in zip(first["items"], tree["items"], strict=True)
+    )
+    # decode_body shares from SHARE_FROM bytes on; under it, orjson alone.
+    headers = [(b"Content-Type", b"application/json")]
+    assert (
+        content.decode_body(headers, served, first).value["items"][0]["text"]
+        is not (first["items"][0]["text"])
+    )
+    monkeypatch.setattr(content, "SHARE_FROM", 1000)
+    shared = content.decode_body(headers, served, first).value
+    assert shared == tree and shared["items"][0]["text"] is first["items"][0]["text"]
+    # and the comparison through the differ finds the one change, once
+    verdict = compare(response(recorded), response(served))
+    assert [(d.path, d.expected, d.actual) for d in verdict.differences] == [
+        ("$.items[1000].title", "entry 1000", "Entry 1000")
+    ]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b'{"a": [NaN], "b": "' + b"s" * 30 + b'"}',
+        b'{"a": 1e400, "b": "' + b"s" * 30 + b'"}',
+        b'{"a": 18446744073709551616, "b": "' + b"s" * 30 + b'"}',
+        b'{"a": -9223372036854775809, "b": "' + b"s" * 30 + b'"}',
+        b'{"a": "\xff", "b": "' + b"s" * 30 + b'"}',
+        b'{"a": 1,',
+    ],
+)
+def test_a_shared_parse_declines_where_orjson_reads_otherwise(data: bytes) -> None:
+    from parity.differ import sharedjson
+
+    assert sharedjson.parse_sharing(data, {"b": "s" * 30}) is None
+
+
+def test_a_long_listing_with_one_change_pairs_in_place() -> None:
+    """Unique ids, one item changed: no pairing table, the same differences as pairing by
+    id; a moved item is still an order change, a removed one still `removed`."""
+    items = [{"id": i, "v": i} for i in range(3000)]
+    changed = [dict(x) for x in items]
+    changed[1500]["v"] = -1
+    verdict = compare(response(json.dumps(items).encode()), response(json.dumps(changed).encode()))
+    assert [(d.path, d.kind.value) for d in verdict.differences] == [("$[1500].v", "changed")]
+    moved = [*items[:10], items[11], items[10], *items[12:]]
+    verdict = compare(response(json.dumps(items).encode()), response(json.dumps(moved).encode()))
+    assert [d.kind.value for d in verdict.differences] == ["order_changed"]
+    swapped = [dict(x) for x in moved]
+    swapped[10]["v"] = -2  # moved and changed: paired by id, not by position
+    verdict = compare(response(json.dumps(items).encode()), response(json.dumps(swapped).encode()))
+    assert sorted((d.path, d.kind.value) for d in verdict.differences) == [
+        ("$", "order_changed"),
+        ("$[11].v", "changed"),
+    ]

@@ -10,6 +10,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import time
 import urllib.request
 from contextlib import ExitStack
 from pathlib import Path
@@ -181,7 +182,7 @@ def test_an_encrypted_session_replays_with_the_verdicts_of_the_plain_one(
             .execute("SELECT id FROM mismatches WHERE seq = ?", [seq])
             .fetchone()
         )
-    assert inline == 0 and encodings and encodings <= {"zlib+aes-gcm", "identity+aes-gcm"}
+    assert inline == 0 and encodings and encodings <= {"zstd+aes-gcm", "identity+aes-gcm"}
     assert rendered == (0, 0)
     assert not any(e.endswith("aes-gcm") for e in plain_encodings)
     db = str(tmp_path / "encrypted.db")
@@ -365,3 +366,15 @@ def test_parity_toml_record_encrypt_and_key_file_encrypt_the_recording(
         (line,) = failed.stderr.strip().splitlines()
         assert "key file" in line, line
     assert SessionStore(tmp_path / "s").paths() == [path]
+
+
+def test_purge_takes_an_encrypted_file_without_its_key_by_its_last_write(tmp_path: Path) -> None:
+    keys = KeySource(passphrase=PASSPHRASE)
+    old, _ = _encrypted(tmp_path / "s", 1, keys)
+    recent, _ = _encrypted(tmp_path / "s", 1, keys)
+    day = 24 * 3600
+    os.utime(old, (time.time() - 20 * day,) * 2)
+    args = ["purge", "--sessions", "--sessions-dir", str(tmp_path / "s"), "--older-than", "14d"]
+    done = _cli(*args, "-y")
+    assert done.returncode == 0, done.stderr
+    assert SessionStore(tmp_path / "s").paths() == [recent]

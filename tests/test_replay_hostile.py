@@ -182,3 +182,38 @@ def test_the_differ_raising_on_one_exchange_is_that_exchanges_error_verdict(
     assert failed.actual is not None and failed.actual.status == 200  # the answer is kept
     stderr = capsys.readouterr().err
     assert ("Traceback" in stderr and "no codec for this body" in stderr) is debug
+
+
+def test_a_failure_outside_any_exchange_stops_that_session_not_the_run(tmp_path: Path) -> None:
+    """The reset hook deletes one session file after the run has read it: that session
+    stops (one line, the gate fails the run), every other exchange is stored, exit 1."""
+    import sys
+
+    root = tmp_path / "s"
+    _session(root, [_get(1, "/a"), _get(2, "/b")])
+    _session(root, [_get(1, "/c"), _get(2, "/d")])
+    doomed = sorted(root.glob("*.parity"))[1]
+    reset = f'"{sys.executable}" -c "import pathlib; pathlib.Path(r\'{doomed}\').unlink(missing_ok=True)"'
+    db = tmp_path / "parity.db"
+    with Proc(python("tests/hostile_backend.py", "app")) as server:
+        url = server.wait_for(r"HOSTILE_LISTENING (\S+)").group(1)
+        done = subprocess.run(
+            parity("replay", str(root), "--target", url, "--db", str(db), "--reset", reset),
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    assert done.returncode == 1, done.stderr
+    assert f"session file {doomed.name} stopped part-way" in done.stderr
+    assert "Traceback" not in done.stderr
+    stored = _stored(db)
+    assert stored.pop("total") == "2" and stored == {}  # /a and /b of the other file, matched
+    gate = subprocess.run(
+        parity("gate", "--db", str(db), "--out", str(tmp_path / "gate.json")),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert gate.returncode == 1, gate.stdout + gate.stderr
+    reasons = json.loads((tmp_path / "gate.json").read_text())["reasons"]
+    assert any(f"1 session stopped part-way ({doomed.name})" in r for r in reasons), reasons

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import random
-import shutil
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
@@ -25,7 +24,7 @@ from parity.replayer.shrink import ddmin, shape, shows_signature
 from parity.sessions import read_session
 from parity.shrink_cmd import shrink
 from tests.journal import record_pilot as record_journal_pilot
-from tests.journal import start_backend
+from tests.journal import start_backend, targets_toml
 from tests.procs import Proc, parity
 
 pytestmark = pytest.mark.timeout(120)
@@ -139,13 +138,6 @@ def test_a_signature_counts_suspects_as_the_original_mismatch_did() -> None:
 
 # -- the journal, on real processes -------------------------------------------------------
 
-RESET = (
-    "curl -fsS -X POST {target}/_admin/reset"
-    if shutil.which("curl")
-    else f'{sys.executable} -c "import urllib.request as u; u.urlopen(u.Request('
-    "'{target}/_admin/reset', method='POST'), timeout=10)\""
-)
-
 
 def backend(stack: ExitStack, mode: str, fixes: str = "") -> str:
     return start_backend(stack, mode, [f for f in fixes.split(",") if f])
@@ -160,27 +152,8 @@ def record_pilot(sessions: Path) -> Path:
 def write_config(root: Path, candidate: str, baseline: str, fixed: str) -> Path:
     config = root / "parity.toml"
     config.write_text(
-        f"""
-[paths]
-sessions = "sessions"
-db = "parity.db"
-
-[targets.python]
-url = "{baseline}"
-reset = {json.dumps(RESET)}
-
-[targets.csharp]
-url = "{candidate}"
-reset = {json.dumps(RESET)}
-
-[targets.fixed]
-url = "{fixed}"
-reset = {json.dumps(RESET)}
-
-[replay]
-target = "csharp"
-baseline = ["python"]
-""",
+        '[paths]\nsessions = "sessions"\ndb = "parity.db"\n\n'
+        + targets_toml(python=baseline, csharp=candidate, fixed=fixed),
         encoding="utf-8",
     )
     return config

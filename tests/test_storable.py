@@ -137,7 +137,7 @@ def test_a_large_body_is_stored_once_compressed_and_shown(tmp_path: Path) -> Non
         assert conn.execute("SELECT count(*) FROM mismatches").fetchone()[0] == 4
         stored = conn.execute("SELECT size, encoding, length(data) FROM bodies").fetchall()
         assert sorted(size for size, _, _ in stored) == sorted([len(recorded), len(served)])
-        assert all(encoding == "zlib" and length < size // 10 for size, encoding, length in stored)
+        assert all(encoding == "zstd" and length < size // 10 for size, encoding, length in stored)
         inline = conn.execute(
             "SELECT count(*) FROM mismatches WHERE expected_body IS NOT NULL "
             "OR actual_body IS NOT NULL"

@@ -190,7 +190,7 @@ def test_the_file_is_owner_only_in_wal_mode_with_a_versioned_schema(tmp_path: Pa
     path = tmp_path / "new" / "dir" / "parity.db"
     with ResultsDB(path) as db:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
-        assert db.schema_version == schema.LATEST == 6
+        assert db.schema_version == schema.LATEST == 7
         assert db.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert db.db.execute("PRAGMA application_id").fetchone()[0] == schema.APPLICATION_ID
         assert set(db.db.table_names()) >= {
@@ -475,3 +475,38 @@ def test_100k_results_are_stored_fast() -> None:
     rate = bench_store(100_000)
     print(f"\ntriage: stored 100000 results at {rate:,.0f} rows/s")
     assert rate >= 10_000
+
+
+def test_a_v5_database_keeps_its_zlib_bodies_and_stores_new_ones_with_zstd(
+    tmp_path: Path,
+) -> None:
+    import zlib
+
+    from sqlite_utils import Database
+
+    from parity.triage.bodies import body_key, body_of, packed
+
+    path = tmp_path / "v5.db"
+    old = Database(path)
+    for migration in schema.MIGRATIONS[:5]:
+        migration(old)
+    old.execute(f"PRAGMA application_id = {schema.APPLICATION_ID}")
+    old.execute("PRAGMA user_version = 5")
+    body = b'{"items": ["' + b"journal entry " * 10_000 + b'"]}'
+    old.execute(
+        "INSERT INTO bodies (hash, size, encoding, data) VALUES (?, ?, 'zlib', ?)",
+        [body_key(body), len(body), zlib.compress(body)],
+    )
+    old.conn.commit()
+    old.close()
+    with ResultsDB(path, create=False) as db:
+        assert db.schema_version == 7
+        row = {"expected_body": None, "expected_body_ref": body_key(body)}
+        assert body_of(db.db.conn, row, "expected_body") == body
+        encoding, data = packed(body)
+        assert encoding == "zstd" and len(data) < len(body) // 10
+        db.db.execute(
+            "INSERT INTO bodies (hash, size, encoding, data) VALUES (?, ?, ?, ?)",
+            ["other", len(body), encoding, data],
+        )
+        assert body_of(db.db.conn, {"actual_body_ref": "other"}, "actual_body") == body

@@ -33,6 +33,7 @@ from parity.differ.model import Outcome
 from parity.differ.noise import LearnedNoise, NoiseObservations, NoisePolicy
 from parity.differ.signature import shape_of, signature_of
 from parity.sessions.crypto import KeySource
+from parity.sessions.private import create_private, private_dir
 from parity.triage import bodies, findings, noise, schema, verdicts
 from parity.triage.errors import NoDatabase, NotFound, NotResultsDB, TriageError
 from parity.triage.masking import mask_difference, mask_headers, mask_text
@@ -141,8 +142,8 @@ class ResultsDB:
             if not create:
                 raise NoDatabase(self.path)
             try:
-                self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-                os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+                private_dir(self.path.parent)
+                os.close(create_private(self.path))
             except FileExistsError:
                 pass  # created by another process meanwhile: opened and checked below
             except OSError as exc:

@@ -15,7 +15,6 @@ query values, differences and notes their secret values.
 from __future__ import annotations
 
 import json
-import os
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from parity.differ.findings import SERIALIZATION
+from parity.sessions.private import write_private
 from parity.triage.compare import (
     Change,
     finding_changes,
@@ -155,6 +155,13 @@ def build_gate(
             f"{_plural(len(damaged), 'session file')} torn or partly corrupt ({names}{more}): "
             "not every recorded exchange was replayed; --allow-torn accepts that"
         )
+    stopped = _stopped(run)
+    if stopped:
+        reasons.append(
+            f"{_plural(len(stopped), 'session')} stopped part-way ({', '.join(stopped[:3])}"
+            f"{f' and {len(stopped) - 3} more' if len(stopped) > 3 else ''}): "
+            "not every recorded exchange was replayed"
+        )
     passed = not reasons
     return {
         "schema": SCHEMA,
@@ -245,6 +252,15 @@ def _run(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _stopped(run: dict[str, Any]) -> list[str]:
+    """The session files the run stopped part-way (`runs.meta["failed_sessions"]`)."""
+    meta = loads(run.get("meta"), {}) or {}
+    found = meta.get("failed_sessions") if isinstance(meta, dict) else None
+    if not isinstance(found, list):
+        return []
+    return [str(item.get("session")) for item in found if isinstance(item, dict)]
+
+
 def _damaged(run: dict[str, Any]) -> list[dict[str, Any]]:
     """The torn or partly corrupt session files the run replayed (`runs.meta`), masked."""
     meta = loads(run.get("meta"), {}) or {}
@@ -305,17 +321,8 @@ def write_artifact(path: Path, data: dict[str, Any]) -> None:
     """Write the artifact to `path` (parent directories created) atomically: a reader
     sees the old file or the new one, never half of one."""
     path = Path(path)
-    text = artifact_text(data)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        try:
-            with temp.open("w", encoding="utf-8", newline="\n") as out:
-                out.write(text)
-            os.replace(temp, path)
-        except BaseException:
-            temp.unlink(missing_ok=True)
-            raise
+        write_private(path, artifact_text(data).encode("utf-8"))
     except OSError as exc:
         raise TriageError(
             f"cannot write the gate artifact {path}: {exc.strerror or exc}", path=path

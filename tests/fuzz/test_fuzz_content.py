@@ -4,11 +4,12 @@ Content-Encoding headers. `decode_body` never raises and never returns more than
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Iterator
 
 from hypothesis import strategies as st
 
-from parity.differ import content
+from parity.differ import content, sharedjson
 from parity.differ.content import decode_body
 from tests.fuzz.harness import given_target, memory_cap
 from tests.fuzz.strategies import (
@@ -17,6 +18,7 @@ from tests.fuzz.strategies import (
     bodies,
     compress,
     content_types,
+    json_values,
 )
 
 _KINDS = {"empty", "json", "form", "msgpack", "sse", "ndjson", "xml", "text", "binary"}
@@ -75,3 +77,40 @@ def test_decoded_size_is_capped(encoding: str, size: int, unit: bytes) -> None:
     headers = [(b"Content-Type", b"application/json"), (b"Content-Encoding", encoding.encode())]
     with small_cap(1 << 16):
         check_decoded(headers, body)
+
+
+_TRICKY = [b"NaN", b"Infinity", b"1e400", b"-1E+999", b"18446744073709551616", b"-9223372036854775809",
+           b'"\\ud800"', b'"a":1,"a":2', b"\xff", b"\xed\xa0\x80", b"\t", b"[" * 40, b"-0", b"1.0"]  # fmt: skip
+
+
+@st.composite
+def _json_texts(draw: st.DrawFn) -> bytes:
+    """JSON as json.dumps writes it, sometimes with a tricky token spliced in."""
+    data = json.dumps(draw(json_values()), ensure_ascii=draw(st.booleans())).encode()
+    if draw(st.booleans()):
+        at = draw(st.integers(0, len(data)))
+        data = data[:at] + draw(st.sampled_from(_TRICKY)) + data[at:]
+    return data
+
+
+@given_target(_json_texts(), json_values())
+def test_a_shared_parse_reads_as_orjson_does(data: bytes, other: object) -> None:
+    """`parse_sharing` gives parse_json's very tree (types, key order, values) or None;
+    it shares strings with the tree it is given."""
+    saved = sharedjson.SHORTEST
+    sharedjson.SHORTEST = 1  # share every string, so that sharing is exercised
+    try:
+        for like in (other, content.parse_json(data) if _parses(data) else other):
+            tree = sharedjson.parse_sharing(data, [like, "x"])
+            if tree is not None:
+                assert repr(tree) == repr(content.parse_json(data))
+    finally:
+        sharedjson.SHORTEST = saved
+
+
+def _parses(data: bytes) -> bool:
+    try:
+        content.parse_json(data)
+    except (ValueError, RecursionError):
+        return False
+    return True
