@@ -397,6 +397,7 @@ class SessionReader:
                 break
             at, offset, index = offset, offset + FRAME_HEAD + len(frame), index + 1
             plain = self._cipher.open(index - 1, frame)
+            del frame  # one record's bytes alive at a time: 2x a large body, not 3x
             if plain is None:
                 self._malformed(
                     f"record {index - 1} at byte {at} does not authenticate (damaged or altered)"
@@ -407,6 +408,8 @@ class SessionReader:
             except (ValueError, msgpack.UnpackException) as exc:
                 self._malformed(f"undecodable record: {exc}")
                 continue
+            finally:
+                del plain
             if not isinstance(record, dict):
                 self._malformed(f"record {index - 1} at byte {at} is not a map")
                 continue
