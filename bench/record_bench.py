@@ -1,6 +1,7 @@
-"""The recording benchmark: plain mitmdump vs `mitmdump -w` vs `parity record`.
+"""The recording benchmark: plain mitmdump vs `mitmdump -w` vs `parity record` vs
+`parity record --encrypt`.
 
-Same upstream, same load generator, same machine, same run. In each round the three
+Same upstream, same load generator, same machine, same run. In each round the four
 proxies run side by side and the load alternates between them (and the upstream itself)
 in short slices, so that what else the machine does falls on all of them alike; per
 variant the median over rounds is reported.
@@ -8,6 +9,7 @@ variant the median over rounds is reported.
 
 from __future__ import annotations
 
+import os
 import re
 import statistics
 import sys
@@ -25,7 +27,10 @@ VARIANTS = {
     "a": "mitmdump (no addon)",
     "b": "mitmdump -w FILE",
     "c": "parity record",
+    "d": "parity record --encrypt",
 }
+RECORDERS = ("c", "d")
+"""The variants that are `parity record`: each writes its own session directory."""
 GOALS = {"2k": 0.9, "1m": 0.8}
 RSS_GOAL_MB = 30.0
 
@@ -77,8 +82,10 @@ def _log(line: str) -> None:
 
 
 def start_variant(variant: str, upstream: str, workdir: Path) -> procs.Proc:
-    """Start proxy variant a, b or c in reverse mode in front of `upstream`; wait until it listens."""
-    if variant == "c":
+    """Start proxy variant a, b, c or d in reverse mode in front of `upstream`; wait until
+    it listens."""
+    if variant in RECORDERS:
+        sessions = _sessions(workdir, variant)
         argv = [
             *procs.tool("parity"),
             "record",
@@ -89,10 +96,15 @@ def start_variant(variant: str, upstream: str, workdir: Path) -> procs.Proc:
             "--label",
             "bench",
             "--sessions",
-            str(workdir / "sessions"),
+            str(sessions),
         ]
-        (workdir / "sessions").mkdir(exist_ok=True)
-        proc = procs.spawn("parity-record", argv, workdir)
+        if variant == "d":  # a key file (HKDF, no scrypt): what CI would use
+            key = workdir / "bench.key"
+            if not key.exists():
+                key.write_bytes(os.urandom(32))
+            argv += ["--encrypt", "--key-file", str(key)]
+        sessions.mkdir(exist_ok=True)
+        proc = procs.spawn(f"parity-record-{variant}", argv, workdir)
         try:
             procs.wait_for_line(proc)
         except BaseException:
@@ -127,8 +139,13 @@ def start_variant(variant: str, upstream: str, workdir: Path) -> procs.Proc:
     raise procs.BenchError(f"mitmdump ({variant}) would not start: {last}")
 
 
+def _sessions(workdir: Path, variant: str) -> Path:
+    return workdir / ("sessions" if variant == "c" else f"sessions-{variant}")
+
+
 def _clean(workdir: Path) -> None:
-    for path in [workdir / "flows.mitm", *(workdir / "sessions").glob("*")]:
+    recorded = [p for v in RECORDERS for p in _sessions(workdir, v).glob("*")]
+    for path in [workdir / "flows.mitm", *recorded]:
         path.unlink(missing_ok=True)
 
 
@@ -246,7 +263,7 @@ async def measure_interleaved(
 async def run_round(
     number: int, upstream_proc: procs.Proc, upstream: str, workdir: Path, config: Config
 ) -> dict[str, Any]:
-    """Start the three proxies side by side, measure them (and the upstream directly) on
+    """Start the four proxies side by side, measure them (and the upstream directly) on
     each size, stop them and check what they wrote."""
     order = list(VARIANTS)
     order = order[number % len(order) :] + order[: number % len(order)]
@@ -268,7 +285,10 @@ async def run_round(
         for variant, proc in running.items():
             code = procs.stop(proc, timeout=60)
             entry.setdefault(variant, {})["exit_code"] = code
-        files = {"b": [workdir / "flows.mitm"], "c": list((workdir / "sessions").glob("*.parity"))}
+        files = {
+            "b": [workdir / "flows.mitm"],
+            **{v: list(_sessions(workdir, v).glob("*.parity")) for v in RECORDERS},
+        }
         for variant, paths in files.items():
             entry.setdefault(variant, {})["file_bytes"] = sum(
                 p.stat().st_size for p in paths if p.exists()
@@ -279,15 +299,16 @@ async def run_round(
             raise procs.BenchError(
                 f"{proc.name} exited with {entry[variant]['exit_code']}:\n{proc.output()}"
             )
-    c = running["c"]
-    match = _EXCHANGES.search(c.stdout.read_text(errors="replace"))
-    entry["c"]["recorded"] = int(match.group(1)) if match else None
-    ok = sum(entry["c"][size]["ok"] for size in SIZES)
-    if entry["c"]["recorded"] is None or entry["c"]["recorded"] < ok:
-        raise procs.BenchError(
-            f"parity record reported {entry['c']['recorded']} exchanges for {ok} responses:\n"
-            f"{c.output()}"
-        )
+    for variant in RECORDERS:
+        c = running[variant]
+        match = _EXCHANGES.search(c.stdout.read_text(errors="replace"))
+        entry[variant]["recorded"] = int(match.group(1)) if match else None
+        ok = sum(entry[variant][size]["ok"] for size in SIZES)
+        if entry[variant]["recorded"] is None or entry[variant]["recorded"] < ok:
+            raise procs.BenchError(
+                f"{c.name} reported {entry[variant]['recorded']} exchanges for {ok} "
+                f"responses:\n{c.output()}"
+            )
     return entry
 
 
@@ -455,15 +476,16 @@ def goals(result: dict[str, Any]) -> list[dict[str, Any]]:
     """The issue's goals, each with the measured figure and whether it is met."""
     out: list[dict[str, Any]] = []
     summary = result["summary"]
-    for size, floor in GOALS.items():
-        ratio = summary[size]["c"]["vs_a"]
-        out.append(
-            {
-                "goal": f"(c) >= {floor:.1f} x (a) at {size}",
-                "measured": f"{ratio:.2f} x" if ratio is not None else "n/a",
-                "met": ratio is not None and ratio >= floor,
-            }
-        )
+    for variant in RECORDERS:
+        for size, floor in GOALS.items():
+            ratio = summary[size][variant]["vs_a"]
+            out.append(
+                {
+                    "goal": f"({variant}) >= {floor:.1f} x (a) at {size}",
+                    "measured": f"{ratio:.2f} x" if ratio is not None else "n/a",
+                    "met": ratio is not None and ratio >= floor,
+                }
+            )
     for size in GOALS:
         c, b = summary[size]["c"]["rps"], summary[size]["b"]["rps"]
         out.append(

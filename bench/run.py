@@ -1,5 +1,5 @@
-"""`make bench`: how much does recording cost? `parity record` against plain mitmdump
-and `mitmdump -w`, on 2 KB and 1 MB JSON responses, in one run on one machine. And how
+"""`make bench`: how much does recording cost? `parity record` (plain and `--encrypt`)
+against plain mitmdump and `mitmdump -w`, on 2 KB and 1 MB JSON responses, in one run on one machine. And how
 fast is replaying? `parity replay` (replay + diff + store) against `mitmdump -C`, the
 differ on 200 KB bodies against DeepDiff, and the results store (bench/replay_bench.py).
 And how much memory does one 100 MB JSON body cost to replay and show (bench/large_bench.py)?
@@ -138,7 +138,13 @@ def environment() -> dict[str, Any]:
 
 # -- rendering ------------------------------------------------------------------------------
 
-_NAMES = {"direct": "direct", "a": "(a) mitmdump", "b": "(b) mitmdump -w", "c": "(c) parity record"}
+_NAMES = {
+    "direct": "direct",
+    "a": "(a) mitmdump",
+    "b": "(b) mitmdump -w",
+    "c": "(c) parity record",
+    "d": "(d) parity record --encrypt",
+}
 _SIZE_NAMES = {"2k": "2 KB", "1m": "1 MB"}
 _HEADER = [
     "size",
@@ -244,8 +250,9 @@ def markdown_section(result: dict[str, Any], command: str) -> str:
         "Method: one asyncio upstream process serves precomputed JSON journal entries "
         "(`GET /json/2k`, 2048 bytes; `GET /json/1m`, 1 MiB). Each proxy runs as its own "
         "process in reverse mode: (a) `mitmdump -q --mode reverse:URL`, (b) the same with "
-        "`-w FILE`, (c) `parity record --upstream URL --listen 127.0.0.1:0`. In each round "
-        "the three start side by side and the load generator (aiohttp, keep-alive, in this "
+        "`-w FILE`, (c) `parity record --upstream URL --listen 127.0.0.1:0`, (d) the same with "
+        "`--encrypt --key-file KEY` (AES-256-GCM per record). In each round "
+        "the four start side by side and the load generator (aiohttp, keep-alive, in this "
         "process) alternates between them and the upstream itself (direct): after a "
         f"{cfg['warmup_s']:g} s warm-up each, {cfg['slices']} slices of {cfg['slice_s']:g} s "
         f"at {cfg['concurrency']} connections in a closed loop per target and size "
@@ -278,14 +285,14 @@ def markdown_section(result: dict[str, Any], command: str) -> str:
     ratios = {
         size: " / ".join(
             f"{v}: " + ", ".join(_f(x, ".2f") for x in result["summary"][size][v]["vs_a_rounds"])
-            for v in ("b", "c")
+            for v in ("b", "c", "d")
         )
         for size in SIZES
     }
     cpu = "; ".join(
         f"{_SIZE_NAMES[size]} "
         + ", ".join(
-            f"({v}) {_f(result['summary'][size][v]['cpu_vs_a'], '.2f')}" for v in ("b", "c")
+            f"({v}) {_f(result['summary'][size][v]['cpu_vs_a'], '.2f')}" for v in ("b", "c", "d")
         )
         for size in SIZES
     )

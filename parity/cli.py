@@ -17,6 +17,7 @@ from parity.config import config_option, current_config
 from parity.errors import EXIT_USAGE, ParityError, UserError
 from parity.gate_cmd import gate
 from parity.init_cmd import init
+from parity.keys import key_file_option, keys_for_recording
 from parity.noise_cmd import noise
 from parity.options import sessions_option
 from parity.purge_cmd import purge
@@ -94,7 +95,14 @@ def _parse_listen(value: str) -> tuple[str, int]:
     is_flag=True,
     help="Record secrets as they are (default: replaced by tokens; see [redact]).",
 )
+@click.option(
+    "--encrypt/--no-encrypt",
+    default=None,
+    help="Encrypt the session file (AES-GCM; default: [record] encrypt in parity.toml). "
+    "The key: --key-file, else a passphrase.",
+)
 @config_option
+@key_file_option
 def record(
     upstream: str | None,
     listen: str,
@@ -103,6 +111,7 @@ def record(
     mode: str,
     insecure: bool,
     no_redact: bool,
+    encrypt: bool | None,
 ) -> None:
     """Record every exchange between an app and its backend into a session file.
 
@@ -117,12 +126,15 @@ def record(
     if upstream and not upstream.startswith(("http://", "https://")):
         raise click.BadParameter("must start with http:// or https://", param_hint="--upstream")
     host, port = _parse_listen(listen)
+    config = current_config()
+    if encrypt is None:
+        encrypt = config.record.encrypt
+    keys = keys_for_recording(sessions_dir) if encrypt else None
 
     from parity.recorder import RecorderStartError, RecordSettings
     from parity.recorder import record as run_recorder
     from parity.sessions.redact import RedactionPolicy
 
-    config = current_config()
     settings = RecordSettings(
         upstream=upstream.rstrip("/") if upstream else None,
         listen_host=host,
@@ -133,6 +145,7 @@ def record(
         ssl_insecure=insecure,
         redaction=RedactionPolicy(enabled=False) if no_redact else config.redact,
         state=config.state,
+        encrypt=keys,
     )
     try:
         run_recorder(settings, out=lambda line: click.echo(line))

@@ -27,6 +27,10 @@ variable (`PARITY_DB`, `PARITY_SESSIONS`), then `parity.toml`, then the default.
     max_open = 0                      # open findings tolerated by `parity gate`
     out = "logs/parity_harness_results.json"
 
+    [record]
+    encrypt = true                    # session files (and stored bodies) encrypted at rest
+    key_file = "~/.config/parity/journal.key"   # else a passphrase (PARITY_PASSPHRASE)
+
 A reset hook is a shell command (the user's own, from this file or `--reset`) run before
 each replayed session and before each `parity shrink` attempt, so the backend starts from
 its fixture state. `{target}` in it is replaced by the target's URL (as written, not
@@ -59,6 +63,7 @@ from parity.config_model import (
     Config,
     ConfigError,
     GateConfig,
+    RecordConfig,
     TargetConfig,
 )
 from parity.config_schema import KNOWN_TABLES, parse_config
@@ -77,6 +82,7 @@ __all__ = [
     "Config",
     "ConfigError",
     "GateConfig",
+    "RecordConfig",
     "TargetConfig",
     "config_option",
     "configured_path",

@@ -63,6 +63,15 @@ class GateConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class RecordConfig:
+    """`[record]`: `encrypt` new session files; the `key_file` to encrypt and read them
+    with (None: a passphrase, `PARITY_PASSPHRASE` or typed on a terminal)."""
+
+    encrypt: bool = False
+    key_file: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """The settings in effect. `path` is the file they came from (None: defaults only)."""
 
@@ -80,6 +89,7 @@ class Config:
     timeout: float = DEFAULT_TIMEOUT
     reset_timeout: float = DEFAULT_RESET_TIMEOUT
     gate: GateConfig = field(default_factory=GateConfig)
+    record: RecordConfig = field(default_factory=RecordConfig)
     redact: RedactionPolicy = field(default_factory=RedactionPolicy)
     """`[redact]`: what the recorder replaces by tokens."""
     secrets: Mapping[str, str] = field(default_factory=dict)

@@ -13,6 +13,7 @@ from parity.config_model import (
     Config,
     ConfigError,
     GateConfig,
+    RecordConfig,
     TargetConfig,
     quoted,
     shown,
@@ -71,6 +72,12 @@ def _seconds(low: float, high: float) -> _Check:
     return check
 
 
+def _bool(value: Any, key: str) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"must be true or false, not {_kind(value)}")
+    return value
+
+
 def _names(value: Any, key: str) -> tuple[str, ...]:
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, list) or not all(isinstance(v, str) and v.strip() for v in items):
@@ -101,9 +108,10 @@ _SCHEMA: dict[str, dict[str, _Check]] = {
         "secrets": _secrets,
     },
     "gate": {"max_open": _int_range(0, None), "out": _nonempty},
+    "record": {"encrypt": _bool, "key_file": _nonempty},
 }
 _TARGET_KEYS: dict[str, _Check] = {"url": _url, "reset": _nonempty}
-KNOWN_TABLES = ("paths", "targets", "replay", "gate", "redact")
+KNOWN_TABLES = ("paths", "targets", "replay", "gate", "record", "redact")
 
 
 def _table(data: Any, where: str, key: str) -> dict[str, Any]:
@@ -180,7 +188,7 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None) -> Config:
         if "url" not in values:
             raise _fail(where, label, 'needs url = "http://…"')
         targets[name] = TargetConfig(name, values["url"], values.get("reset"))
-    paths, replay, gate = (tables.get(n, {}) for n in ("paths", "replay", "gate"))
+    paths, replay, gate, record = (tables.get(n, {}) for n in ("paths", "replay", "gate", "record"))
     try:
         redact = RedactionPolicy.from_table(_table(data.get("redact", {}), where, "[redact]"))
     except ValueError as exc:
@@ -193,9 +201,9 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None) -> Config:
         **replay,
         targets=targets,
         redact=redact,
-        gate=GateConfig(
-            max_open=gate.get("max_open"),
-            out=_relative(base, gate["out"], where, "[gate] out") if "out" in gate else None,
+        gate=GateConfig(gate.get("max_open"), _path_in(base, gate, "out", where, "[gate]")),
+        record=RecordConfig(
+            record.get("encrypt", False), _path_in(base, record, "key_file", where, "[record]")
         ),
     )
     # Names used as defaults must exist: say so now, not at the first replay.
@@ -204,6 +212,10 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None) -> Config:
     for name in config.baseline:
         _check_reference(config, name, "[replay] baseline")
     return config
+
+
+def _path_in(base: Path, table: Mapping[str, Any], key: str, where: str, name: str) -> Path | None:
+    return _relative(base, table[key], where, f"{name} {key}") if key in table else None
 
 
 def _check_reference(config: Config, name: str, key: str) -> None:

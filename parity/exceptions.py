@@ -4,6 +4,7 @@
      ├── parity.errors.UserError     the CLI's own: bad input; a click exception too
      │    └── parity.config.ConfigError       .key      parity.toml cannot be used
      ├── sessions.SessionFileError            .path     a session file or directory
+     ├── sessions.SessionKeyError             .path     no key, or the wrong one, for an encrypted file
      ├── sessions.RecordError (ValueError)              a record of the wrong shape
      ├── sessions.keys.ProjectKeyError        .path     the project key (.parity/key)
      ├── sessions.secretstore.SecretStoreError .path    the secret store (.parity/secrets)

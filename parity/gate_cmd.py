@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from parity.errors import UserError
+from parity.keys import key_file_option
 from parity.options import db_option, json_option, results_at
 from parity.output import console
 
@@ -47,6 +48,7 @@ DEFAULT_ARTIFACT = Path("logs") / "parity_harness_results.json"
     "malformed records passed over); by default such a run fails.",
 )
 @db_option
+@key_file_option
 @json_option
 @click.pass_context
 def gate(

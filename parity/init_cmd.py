@@ -42,6 +42,10 @@ timeout = 30                       # seconds to wait for one answer
 [gate]
 # max_open = 0                     # open findings `parity gate` tolerates
 # out = "logs/parity_harness_results.json"   # where `parity gate` writes its verdict
+
+[record]
+# encrypt = true                   # session files and stored bodies encrypted at rest
+# key_file = "~/.config/parity/journal.key"   # the key; else PARITY_PASSPHRASE (never beside the data)
 """
 
 

@@ -18,6 +18,7 @@ import click
 
 from parity.config import Config, TargetConfig, config_option, current_config
 from parity.errors import EXIT_DIFFERENCES, UserError
+from parity.keys import key_file_option
 from parity.options import (
     db_option,
     load_rules_file,
@@ -78,6 +79,7 @@ if TYPE_CHECKING:
     "--insecure", is_flag=True, help="Accept any TLS certificate from the targets (staging)."
 )
 @config_option
+@key_file_option
 def replay(
     sessions: tuple[Path, ...],
     target: str | None,
@@ -128,7 +130,15 @@ def replay(
         verify_tls=not insecure,
         secrets=ReplaySecrets.load(config.state, config.redact, config.secrets),
     )
-    plan = RunPlan(files, settings, differ_rules, db_path, rules_path, label)
+    plan = RunPlan(
+        files,
+        settings,
+        differ_rules,
+        db_path,
+        rules_path,
+        label,
+        encrypt_bodies=current_config().record.encrypt,
+    )
     _render(_run(plan, references, quiet=quiet))
 
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from parity.keys import key_file_option
 from parity.options import db_option, json_option, results_at
 from parity.output import console, print_json
 
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
 @click.command()
 @click.argument("run", required=False, metavar="[RUN]")
 @db_option
+@key_file_option
 @json_option
 def report(run: str | None, db_path: Path, as_json: bool) -> None:
     """Summarize a replay run: parity per route, mismatches grouped by signature.
@@ -42,6 +44,7 @@ def report(run: str | None, db_path: Path, as_json: bool) -> None:
 @click.command()
 @click.argument("ref", metavar="ID")
 @db_option
+@key_file_option
 @json_option
 def show(ref: str, db_path: Path, as_json: bool) -> None:
     """Show one mismatch in full, or a signature with its first mismatch.

@@ -25,6 +25,7 @@ import click
 from parity import mismatch
 from parity.config import config_option, current_config
 from parity.errors import EXIT_DIFFERENCES, EXIT_OK, UserError
+from parity.keys import key_file_option
 from parity.options import reset_option, resolve_target, target_option
 
 if TYPE_CHECKING:
@@ -53,6 +54,7 @@ if TYPE_CHECKING:
 )
 @mismatch.case_options
 @config_option
+@key_file_option
 def repro(
     ref: str,
     show_secrets: bool,

@@ -7,9 +7,10 @@ from pathlib import Path
 import click
 
 from parity.errors import UserError
+from parity.keys import key_file_option
 from parity.options import json_option, sessions_option
 from parity.output import print_json
-from parity.sessions import SessionFileError, SessionStore, SessionSummary
+from parity.sessions import SessionFileError, SessionStore, listed_json
 from parity.sessions_view import render_list, render_show, session_overview
 
 
@@ -25,6 +26,7 @@ def sessions() -> None:
 
 @sessions.command("list")
 @sessions_option
+@key_file_option
 @json_option
 def list_sessions(sessions_dir: Path, as_json: bool) -> None:
     """List the session files, oldest first.
@@ -36,9 +38,7 @@ def list_sessions(sessions_dir: Path, as_json: bool) -> None:
     store = SessionStore(sessions_dir)
     found = list(store.summaries())
     if as_json:
-        print_json(
-            [s.to_json() if isinstance(s, SessionSummary) else {"error": str(s)} for s in found]
-        )
+        print_json([listed_json(s) for s in found])
         return
     render_list(sessions_dir, found)
 
@@ -46,6 +46,7 @@ def list_sessions(sessions_dir: Path, as_json: bool) -> None:
 @sessions.command("show")
 @click.argument("session_ref", metavar="ID")
 @sessions_option
+@key_file_option
 @click.option(
     "--limit", type=int, default=200, show_default=True, help="Exchanges to list (0: all)."
 )

@@ -11,9 +11,10 @@ from typing import Any
 from parity.output import console, escape_markup, format_bytes
 from parity.sessions import (
     Exchange,
+    Listed,
     ReadResult,
-    SessionFileError,
     SessionHeader,
+    SessionKeyError,
     SessionReader,
     SessionSummary,
 )
@@ -28,11 +29,13 @@ class SessionOverview:
     total: int
     routes: list[dict[str, Any]]
     exchanges: list[dict[str, Any]]
+    encrypted: bool = False
 
     def to_json(self) -> dict[str, Any]:
         result = self.result
         return {
             "session": {**self.header.to_record(), "path": str(self.path)},
+            "encrypted": self.encrypted,
             "exchanges_total": self.total,
             "trailer": result.trailer.to_record() if result.trailer else None,
             "skipped_bytes": result.skipped_bytes,
@@ -54,13 +57,13 @@ def session_overview(path: Path, limit: int) -> SessionOverview:
             routes[row["route"]][str(row["status"] or "error")] += 1
             if not limit or len(rows) < limit:
                 rows.append(row)
-        header, result = reader.header, reader.result
+        header, result, encrypted = reader.header, reader.result, reader.encrypted
     route_rows: list[dict[str, Any]] = [
         {"route": route, "count": sum(c.values()), "statuses": dict(sorted(c.items()))}
         for route, c in sorted(routes.items(), key=lambda item: -sum(item[1].values()))
     ]
     total = sum(r["count"] for r in route_rows)
-    return SessionOverview(path, header, result, total, route_rows, rows)
+    return SessionOverview(path, header, result, total, route_rows, rows, encrypted)
 
 
 def _exchange_json(exchange: Exchange) -> dict[str, Any]:
@@ -98,7 +101,7 @@ def _state(summary: SessionSummary) -> str:
     return state
 
 
-def render_list(sessions_dir: Path, found: list[SessionSummary | SessionFileError]) -> None:
+def render_list(sessions_dir: Path, found: list[Listed]) -> None:
     from rich.table import Table
 
     from parity.triage.render import format_time  # lazily, as rich: --help stays fast
@@ -113,7 +116,12 @@ def render_list(sessions_dir: Path, found: list[SessionSummary | SessionFileErro
             name, justify="right" if name in ("exchanges", "errors", "size") else "left"
         )
     for s in found:
-        if isinstance(s, SessionFileError):
+        if isinstance(s, SessionKeyError) and s.path is not None:
+            state = "encrypted" if s.missing else "[red]encrypted: wrong key[/red]"
+            size = format_bytes(s.path.stat().st_size) if s.path.exists() else "-"
+            table.add_row(escape_markup(s.path.stem), "-", "-", "-", "-", size, state)
+            continue
+        if not isinstance(s, SessionSummary):
             table.add_row("-", "-", "-", "-", "-", "-", f"[red]{escape_markup(str(s))}[/red]")
             continue
         table.add_row(
@@ -134,7 +142,8 @@ def render_show(overview: SessionOverview) -> None:
     out = console()
     header, result = overview.header, overview.result
     out.print(f"[bold]{escape_markup(header.id)}[/bold]  {escape_markup(header.label or '')}")
-    out.print(f"  file      {escape_markup(str(overview.path))}")
+    encrypted = " (encrypted, AES-256-GCM)" if overview.encrypted else ""
+    out.print(f"  file      {escape_markup(str(overview.path))}{encrypted}")
     out.print(f"  upstream  {escape_markup(header.upstream or '-')}")
     out.print(f"  started   {format_time(header.started_at)}")
     if result.trailer:

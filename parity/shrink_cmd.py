@@ -16,6 +16,7 @@ import click
 from parity import mismatch
 from parity.config import config_option, current_config
 from parity.errors import EXIT_DIFFERENCES, UserError
+from parity.keys import key_file_option
 from parity.options import json_option, reset_option, target_option
 from parity.output import print_json
 
@@ -55,6 +56,7 @@ if TYPE_CHECKING:
 @mismatch.case_options
 @json_option
 @config_option
+@key_file_option
 def shrink(
     ref: str,
     reset_cmd: str | None,

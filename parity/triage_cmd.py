@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from parity.errors import UserError
+from parity.keys import key_file_option
 from parity.options import db_option, json_option, results_at
 from parity.output import console, print_json
 from parity.terminal import getchar, has_terminal, pager, prompt
@@ -35,6 +36,7 @@ NO_TERMINAL = "parity triage needs a terminal; use `parity mark` in scripts"
     '--note "" clears it.',
 )
 @db_option
+@key_file_option
 @json_option
 def mark(finding: str, verdict: str, note: str | None, db_path: Path, as_json: bool) -> None:
     """Record a verdict on a finding; it applies to every run, later ones included.
@@ -66,6 +68,7 @@ def mark(finding: str, verdict: str, note: str | None, db_path: Path, as_json: b
 @click.command()
 @click.argument("runs", nargs=-1, metavar="[RUN_A] [RUN_B]")
 @db_option
+@key_file_option
 @json_option
 def compare(runs: tuple[str, ...], db_path: Path, as_json: bool) -> None:
     """Compare two runs: the findings fixed, new, regressed, still open and accepted.
@@ -103,6 +106,7 @@ def compare(runs: tuple[str, ...], db_path: Path, as_json: bool) -> None:
     help="Walk every finding of the run, those with a verdict too.",
 )
 @db_option
+@key_file_option
 def triage_walk(run: str | None, every: bool, db_path: Path) -> None:
     """Walk a run's findings without a verdict, most severe first, in the terminal.
 

@@ -31,7 +31,14 @@ from mitmproxy.proxy import mode_specs
 
 from parity.exceptions import ParityError
 from parity.recorder.capture import StreamTap, capture
-from parity.sessions import Exchange, SessionFileError, SessionStore, SessionWriter
+from parity.sessions import (
+    Exchange,
+    KeySource,
+    SessionFileError,
+    SessionKeyError,
+    SessionStore,
+    SessionWriter,
+)
 from parity.sessions.keys import REDACT, project_key, purpose_key
 from parity.sessions.redact import MitmCodec, RedactionPolicy, Redactor
 from parity.sessions.secretstore import Secret, SecretStore
@@ -64,7 +71,8 @@ class Recorder:
     user; by default both are logged. `policy` is the redaction policy (`parity record`
     passes parity.toml's `[redact]`; alone under mitmdump, the defaults, switched off with
     `--set parity_redact=false`); the project key and the secret store are in the
-    `parity_state` directory (`.parity`).
+    `parity_state` directory (`.parity`). With `encrypt`, the file is encrypted with a
+    key from that source.
     """
 
     def __init__(
@@ -72,6 +80,7 @@ class Recorder:
         on_open: Callable[[Path], None] | None = None,
         on_close: Callable[[SessionWriter], None] | None = None,
         policy: RedactionPolicy | None = None,
+        encrypt: KeySource | None = None,
     ) -> None:
         self.policy = policy or RedactionPolicy()
         self.redactor: Redactor | None = None
@@ -84,6 +93,7 @@ class Recorder:
         self._queued = 0
         self._on_open = on_open
         self._on_close = on_close
+        self._encrypt = encrypt
 
     # -- options ----------------------------------------------------------------------
 
@@ -136,8 +146,9 @@ class Recorder:
                     "python": sys.version.split()[0],
                 },
                 meta=meta,
+                encrypt=self._encrypt,
             )
-        except SessionFileError as exc:
+        except (SessionFileError, SessionKeyError) as exc:
             self._fail(str(exc))
         assert self.writer is not None
         if self._on_open:

@@ -15,7 +15,7 @@ from mitmproxy.addons import errorcheck
 
 from parity.exceptions import ParityError
 from parity.recorder.addon import Recorder
-from parity.sessions import SessionWriter
+from parity.sessions import KeySource, SessionWriter
 from parity.sessions.redact import RedactionPolicy
 
 
@@ -37,6 +37,8 @@ class RecordSettings:
     """None: the default policy."""
     state: Path = Path(".parity")
     """The project's state directory: its key and secret store."""
+    encrypt: KeySource | None = None
+    """Encrypt the session file with a key from this source (`--encrypt`)."""
 
 
 class _StartupCheck(errorcheck.ErrorCheck):
@@ -110,7 +112,14 @@ def record(
                 f"parity record: {writer.exchanges} exchanges ({writer.errors} errors) in {writer.path}"
             )
 
-        proxy.addons.add(Recorder(on_open=opened, on_close=finished, policy=settings.redaction))
+        proxy.addons.add(
+            Recorder(
+                on_open=opened,
+                on_close=finished,
+                policy=settings.redaction,
+                encrypt=settings.encrypt,
+            )
+        )
         try:
             opts.update(
                 mode=[spec],

@@ -55,7 +55,7 @@ from parity.replayer.explain import sent_record
 from parity.replayer.outgoing import Outgoing, Target, build, recorded_origin, with_originals
 from parity.replayer.reset import ResetError, reset_target
 from parity.replayer.secrets import Live, MissingSecret, ReplaySecrets, is_redacted
-from parity.sessions import Exchange, Response, SessionFileError, SessionReader
+from parity.sessions import Exchange, Response, SessionFileError, SessionKeyError, SessionReader
 from parity.sessions.secrets import is_secret_header, mask_path
 from parity.triage import ExchangeResult, TriageError
 
@@ -243,9 +243,10 @@ class Replayer:
         async with limit:
             try:
                 await self.replay_session(path, wanted, http)
-            except (TriageError, MissingSecret):
-                # Nothing more can be stored, or a redacted value has no original to send
-                # (every session would need it): the run ends, what is stored stays.
+            except (TriageError, MissingSecret, SessionKeyError):
+                # Nothing more can be stored, a redacted value has no original to send, or
+                # the key does not open the files (every session would need it): the run
+                # ends, what is stored stays.
                 raise
             except SessionFileError as exc:
                 self.totals.failed_sessions[path.name] = str(exc)

@@ -27,7 +27,7 @@ from parity.replayer.case import Case
 from parity.replayer.engine import ReplaySettings, replay_sequence
 from parity.replayer.outgoing import Target
 from parity.replayer.shrink import Report, ShrinkResult, ddmin, shows_signature
-from parity.sessions import Exchange, save_session
+from parity.sessions import Exchange, installed_keys, is_encrypted, save_session
 from parity.sessions.secrets import mask_path
 from parity.triage import ExchangeResult
 
@@ -175,7 +175,9 @@ def request_row(exchange: Exchange) -> dict[str, Any]:
 def save_shrunk(where: str, case: Case, kept: Sequence[Exchange]) -> Path:
     """Write `kept` and the case's exchange as a new session file at `where` (see
     `sessions.save_session`), its header's meta naming the session it was shrunk from,
-    the mismatch and its signature."""
+    the mismatch and its signature; encrypted when that session is (with the installed
+    key source, which just read it)."""
+    encrypt = installed_keys() if is_encrypted(case.session_path) else None
     return save_session(
         where,
         [*kept, case.exchange],
@@ -187,4 +189,5 @@ def save_shrunk(where: str, case: Case, kept: Sequence[Exchange]) -> Path:
             "mismatch": case.mismatch_id,
             "signature": case.signature,
         },
+        encrypt=encrypt,
     )

@@ -27,7 +27,13 @@ from parity.replayer.correlate import Scalar, request_values
 from parity.replayer.engine import Progress, Replayer, ReplaySettings, ReplayTotals, record_request
 from parity.replayer.outgoing import Target
 from parity.replayer.secrets import MissingSecret, ReplaySecrets
-from parity.sessions import ReadResult, SessionFileError, SessionReader
+from parity.sessions import (
+    ReadResult,
+    SessionFileError,
+    SessionKeyError,
+    SessionReader,
+    installed_keys,
+)
 from parity.triage import ResultsDB, RunInfo, TriageError
 
 ROUTE_SCAN_BODY = 1 << 20
@@ -47,6 +53,7 @@ class ScannedSession:
     """The values its requests carry: correlation replaces only these."""
     read: ReadResult = field(default_factory=ReadResult)
     """What the reader passed over: a torn or corrupt tail, malformed records."""
+    encrypted: bool = False
 
     @property
     def damaged(self) -> bool:
@@ -102,7 +109,11 @@ def scan_sessions(files: Sequence[Path], *, skip_unreadable: bool = False) -> Sc
                 if len(request.body) > ROUTE_SCAN_BODY:
                     request = HttpRequest(request.method, request.path, request.headers, b"")
                 yield request
-            scanned.append(ScannedSession(path, reader.header.id, count, wanted, reader.result))
+            scanned.append(
+                ScannedSession(
+                    path, reader.header.id, count, wanted, reader.result, reader.encrypted
+                )
+            )
 
     def requests() -> Iterator[HttpRequest]:
         for path in files:
@@ -160,6 +171,9 @@ class RunPlan:
     db: Path
     rules_path: str | None = None
     label: str = ""
+    encrypt_bodies: bool = False
+    """Encrypt the mismatches' bodies in the database (`[record] encrypt`); they are
+    also when any session file of the run is encrypted."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +203,8 @@ class ReplayRun:
         """Read the session files, open the database, record a new run."""
         scan = scan_sessions(plan.files)
         results = ResultsDB(plan.db)
+        if plan.encrypt_bodies or any(s.encrypted for s in scan.sessions):
+            results.encrypt_bodies(installed_keys())
         learned = results.learned_noise()
         settings = plan.settings
         run_id = results.start_run(
@@ -219,7 +235,9 @@ class ReplayRun:
             try:
                 totals = asyncio.run(replayer.run((s.path, s.wanted) for s in self.scan.sessions))
             except ExceptionGroup as group:  # from the TaskGroup of sessions
-                known = group.subgroup((SessionFileError, TriageError, MissingSecret))
+                known = group.subgroup(
+                    (SessionFileError, SessionKeyError, TriageError, MissingSecret)
+                )
                 if known is None:
                     raise
                 raise known.exceptions[0] from None

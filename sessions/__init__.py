@@ -3,6 +3,7 @@
 This room knows nothing of HTTP clients, SQLite or diffs.
 """
 
+from parity.sessions.crypto import KeySource, SessionKeyError, installed_keys, use_keys
 from parity.sessions.file import (
     FORMAT_VERSION,
     SUFFIX,
@@ -10,6 +11,7 @@ from parity.sessions.file import (
     SessionFileError,
     SessionReader,
     SessionWriter,
+    is_encrypted,
     read_session,
 )
 from parity.sessions.model import (
@@ -24,8 +26,10 @@ from parity.sessions.model import (
     header_value,
 )
 from parity.sessions.store import (
+    Listed,
     SessionStore,
     SessionSummary,
+    listed_json,
     new_session_id,
     save_session,
     summarize,
@@ -37,20 +41,27 @@ __all__ = [
     "Exchange",
     "FlowError",
     "Headers",
+    "KeySource",
+    "Listed",
     "Message",
     "ReadResult",
     "Request",
     "Response",
     "SessionFileError",
     "SessionHeader",
+    "SessionKeyError",
     "SessionReader",
     "SessionStore",
     "SessionSummary",
     "SessionWriter",
     "Trailer",
     "header_value",
+    "installed_keys",
+    "is_encrypted",
+    "listed_json",
     "new_session_id",
     "read_session",
     "save_session",
     "summarize",
+    "use_keys",
 ]

@@ -7,6 +7,10 @@
 Every record goes to the OS in one write as soon as its exchange completes, so a
 recorder killed at any moment leaves a file whose complete records can all be read
 back; the reader skips a torn tail and says how many bytes it skipped.
+
+An encrypted file (`sessions.crypto`) is a plaintext envelope, then the same records
+each sealed in one frame; the reader opens the frames and checks the records as it
+checks a plain file's.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -23,6 +27,17 @@ from typing import IO, Any
 import msgpack
 
 from parity.exceptions import ParityError
+from parity.sessions.crypto import (
+    ENCRYPTED_FORMAT,
+    FRAME_HEAD,
+    FrameCipher,
+    KeySource,
+    SessionKeyError,
+    frame_length,
+    installed_keys,
+    new_envelope,
+    parse_envelope,
+)
 from parity.sessions.encode import segments, write_all
 from parity.sessions.model import Exchange, Record, RecordError, SessionHeader, Trailer
 from parity.sessions.private import create_private
@@ -126,20 +141,35 @@ class SessionWriter:
 
     The file is opened with O_EXCL: an existing file is never reopened or rewritten.
     `OSError` from any write is raised as `SessionFileError`; the caller decides to stop.
+    With `encrypt` (a key source), the file is encrypted: an envelope, then every record
+    sealed in its own frame (`sessions.crypto`).
     """
 
-    def __init__(self, path: Path, header: SessionHeader) -> None:
+    def __init__(
+        self, path: Path, header: SessionHeader, *, encrypt: KeySource | None = None
+    ) -> None:
         self.path = path
         self.exchanges = 0
         self.errors = 0
         self._packer = msgpack.Packer(use_bin_type=True)
+        envelope: list[bytes] = []
+        self._cipher: FrameCipher | None = None
+        if encrypt is not None:
+            # Derived before the file exists: a key that cannot be had leaves no file.
+            fields, self._cipher = new_envelope(encrypt)
+            envelope = [self._packer.pack(fields)]
         try:
             self._fd: int | None = create_private(path, os.O_WRONLY | os.O_APPEND)
         except OSError as exc:
             raise SessionFileError(
                 f"cannot create session file {path}: {exc.strerror}", path=path
             ) from exc
-        self.write(self.encode(header.to_record()))
+        first = self.encode(header.to_record())
+        self._write(first if self._cipher is None else envelope + self._cipher.seal(first))
+
+    @property
+    def encrypted(self) -> bool:
+        return self._cipher is not None
 
     def encode(self, record: Record) -> list[bytes]:
         """A record's bytes, in pieces (large bodies are not copied). Not thread-safe:
@@ -147,7 +177,11 @@ class SessionWriter:
         return segments(self._packer, record)
 
     def write(self, pieces: list[bytes]) -> None:
-        """Append one encoded record; it is in the OS's hands when this returns."""
+        """Append one encoded record (sealed first in an encrypted file: one call at a
+        time, in file order); it is in the OS's hands when this returns."""
+        self._write(pieces if self._cipher is None else self._cipher.seal(pieces))
+
+    def _write(self, pieces: list[bytes]) -> None:
         if self._fd is None:
             raise SessionFileError(f"session file {self.path} is already closed", path=self.path)
         try:
@@ -220,10 +254,15 @@ class SessionReader:
     Opening reads and checks the header only; a file that is not a parity session,
     or of a newer version, raises `SessionFileError`. Iterate for the exchanges; after
     the iteration, `result` says whether there was a trailer and what tail was skipped.
+    An encrypted file is opened with `keys` (default: the installed key source,
+    `sessions.crypto.use_keys`); without a key for it, or with the wrong one, opening
+    raises `SessionKeyError`.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, keys: KeySource | None = None) -> None:
         self.path = Path(path)
+        self._keys = keys
+        self._cipher: FrameCipher | None = None
         try:
             self._file: IO[bytes] = self.path.open("rb")
         except OSError as exc:
@@ -252,6 +291,9 @@ class SessionReader:
             raise self._not_a_session("no complete header") from None
         except (ValueError, msgpack.UnpackException) as exc:
             raise self._not_a_session(f"unreadable header: {exc or type(exc).__name__}") from None
+        offset = int(unpacker.tell())
+        if isinstance(record, dict) and record.get("format") == ENCRYPTED_FORMAT:
+            record, offset = self._open_envelope(record, offset)
         if not isinstance(record, dict) or record.get("format") != FORMAT_NAME:
             raise self._not_a_session("no parity-session header")
         version = record.get("version")
@@ -267,10 +309,115 @@ class SessionReader:
             header = SessionHeader.from_record(record)
         except RecordError as exc:
             raise self._not_a_session(f"malformed header: {exc}") from None
-        return header, int(unpacker.tell())
+        return header, offset
+
+    @property
+    def encrypted(self) -> bool:
+        return self._cipher is not None
+
+    def _open_envelope(self, envelope: dict[str, Any], offset: int) -> tuple[Any, int]:
+        """The sealed session header of an encrypted file (frame 0, after the envelope
+        that ends at `offset`) and where the records start."""
+        try:
+            kdf, prefix = parse_envelope(envelope)
+        except ValueError as exc:
+            raise self._not_a_session(f"unusable encryption header: {exc}") from None
+        keys = self._keys if self._keys is not None else installed_keys()
+        if keys is None:
+            raise SessionKeyError(
+                f"{self.path} is encrypted: give its key (PARITY_PASSPHRASE, or --key-file / "
+                "PARITY_KEY_FILE)",
+                path=self.path,
+                missing=True,
+            )
+        self._cipher = FrameCipher(keys.key(kdf, self.path), prefix)
+        frame = self._frame(offset)
+        if not isinstance(frame, bytes):
+            raise self._not_a_session("no complete header")
+        plain = self._cipher.open(0, frame)
+        if plain is None:
+            raise SessionKeyError(
+                f"wrong passphrase or key file for {self.path} (its header does not authenticate)",
+                path=self.path,
+            )
+        try:
+            record = msgpack.unpackb(plain, **_options(len(plain)))
+        except (ValueError, msgpack.UnpackException) as exc:
+            raise self._not_a_session(f"unreadable header: {exc}") from None
+        return record, offset + FRAME_HEAD + len(frame)
+
+    def _frame(self, offset: int) -> bytes | str:
+        """The sealed bytes of the frame at `offset`, or why there is none."""
+        self._file.seek(offset)
+        head = self._file.read(FRAME_HEAD)
+        if len(head) < FRAME_HEAD:
+            return "torn tail (the recorder stopped mid-write)"
+        length = frame_length(head)
+        if length is None:
+            return f"corrupt frame length at byte {offset}: reading stopped there"
+        if length > self.size - offset - FRAME_HEAD:
+            return "torn tail (the recorder stopped mid-write)"
+        return self._file.read(length)
 
     def records(self) -> Iterator[Record]:
-        """Every complete record after the header, as raw maps (trailer included).
+        """Every complete record after the header, as raw maps (trailer included), from
+        the plain stream or the sealed frames: both checked alike from here on."""
+        result = self.result = ReadResult()
+        source = self._sealed() if self._cipher is not None else self._plain()
+        while True:
+            try:
+                record = next(source)
+            except StopIteration as stop:
+                end = int(stop.value)
+                break
+            kind = record.get("kind")
+            if kind == "trailer":
+                try:
+                    result.trailer = Trailer.from_record(record)
+                except RecordError as exc:
+                    result.skipped_reason = f"malformed trailer: {exc}"
+            elif kind != "exchange":
+                # A newer minor writer may add record kinds; a reader passes over them.
+                result.unknown_records += 1
+                continue
+            yield record
+        result.skipped_bytes = self.size - end if result.skipped_reason else 0
+
+    def _sealed(self) -> Generator[Record, None, int]:
+        """The records of an encrypted file, one frame each; returns where reading
+        stopped. A frame that does not authenticate (a flipped byte) or does not decode
+        is counted as malformed and the next frame is read: its length says where it
+        ends. A length that fails its CRC ends the read there."""
+        assert self._cipher is not None
+        result, offset, index = self.result, self._body_offset, 1
+        while offset < self.size:
+            frame = self._frame(offset)
+            if isinstance(frame, str):
+                result.skipped_reason = frame
+                break
+            at, offset, index = offset, offset + FRAME_HEAD + len(frame), index + 1
+            plain = self._cipher.open(index - 1, frame)
+            del frame  # one record's bytes alive at a time: 2x a large body, not 3x
+            if plain is None:
+                self._malformed(
+                    f"record {index - 1} at byte {at} does not authenticate (damaged or altered)"
+                )
+                continue
+            try:
+                record = msgpack.unpackb(plain, **_options(len(plain)))
+            except (ValueError, msgpack.UnpackException) as exc:
+                self._malformed(f"undecodable record: {exc}")
+                continue
+            finally:
+                del plain
+            if not isinstance(record, dict):
+                self._malformed(f"record {index - 1} at byte {at} is not a map")
+                continue
+            yield record
+        return offset
+
+    def _plain(self) -> Generator[Record, None, int]:
+        """The records of a plain file; returns where reading stopped.
 
         The records are streamed by one msgpack `Unpacker` whose limits are the bytes
         from its start to the end of the file (it is restarted when fewer than half of
@@ -279,7 +426,7 @@ class SessionReader:
         or corrupt record. A record that does not decode (text that is not UTF-8, a map
         key that is not text ...) but whose end msgpack can find is counted as
         malformed and the read goes on; bytes that are not msgpack end the read."""
-        result = self.result = ReadResult()
+        result = self.result
         offset = start = self._body_offset
         unpacker = _record_unpacker(self._file, start, self.size)
         while offset < self.size:
@@ -320,18 +467,8 @@ class SessionReader:
             ):
                 start = offset
                 unpacker = _record_unpacker(self._file, start, self.size)
-            kind = record.get("kind")
-            if kind == "trailer":
-                try:
-                    result.trailer = Trailer.from_record(record)
-                except RecordError as exc:
-                    result.skipped_reason = f"malformed trailer: {exc}"
-            elif kind != "exchange":
-                # A newer minor writer may add record kinds; a reader passes over them.
-                result.unknown_records += 1
-                continue
             yield record
-        result.skipped_bytes = self.size - offset if result.skipped_reason else 0
+        return offset
 
     def exchange_records(self) -> Iterator[Record]:
         """The raw maps of the exchanges that are well formed (every field checked as
@@ -377,8 +514,21 @@ class SessionReader:
         self.close()
 
 
-def read_session(path: Path) -> tuple[SessionHeader, list[Exchange], ReadResult]:
+def is_encrypted(path: Path) -> bool:
+    """Whether `path` starts with an encrypted session's envelope (no key needed)."""
+    try:
+        with Path(path).open("rb") as file:
+            head = file.read(_HEADER_LIMIT)
+        record = _header_unpacker(head).unpack()
+    except (OSError, ValueError, msgpack.UnpackException, msgpack.OutOfData):
+        return False
+    return isinstance(record, dict) and record.get("format") == ENCRYPTED_FORMAT
+
+
+def read_session(
+    path: Path, keys: KeySource | None = None
+) -> tuple[SessionHeader, list[Exchange], ReadResult]:
     """Read a whole session into memory; for small files and tests."""
-    with SessionReader(path) as reader:
+    with SessionReader(path, keys) as reader:
         exchanges = list(reader)
         return reader.header, exchanges, reader.result

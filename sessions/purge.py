@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from parity.sessions.crypto import SessionKeyError
 from parity.sessions.file import SUFFIX, SessionFileError, SessionReader
 
 
@@ -59,7 +60,7 @@ def session_time(path: Path) -> float:
     try:
         with SessionReader(path) as reader:
             return max(reader.header.started_at, mtime)
-    except SessionFileError:
+    except (SessionFileError, SessionKeyError):  # unreadable, or encrypted without its key
         return mtime
 
 

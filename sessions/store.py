@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from parity.sessions.crypto import KeySource, SessionKeyError
 from parity.sessions.file import SUFFIX, ReadResult, SessionFileError, SessionReader, SessionWriter
 from parity.sessions.model import Exchange, SessionHeader
 from parity.sessions.private import private_dir
@@ -36,6 +37,7 @@ class SessionSummary:
     last_at: float | None = None
     by_status: Counter[str] = field(default_factory=Counter)
     read: ReadResult = field(default_factory=ReadResult)
+    encrypted: bool = False
 
     @property
     def complete(self) -> bool:
@@ -55,6 +57,7 @@ class SessionSummary:
             "started_at": self.header.started_at,
             "ended_at": self.ended_at,
             "complete": self.complete,
+            "encrypted": self.encrypted,
             "exchanges": self.exchanges,
             "errors": self.errors,
             "messages": self.messages,
@@ -67,10 +70,31 @@ class SessionSummary:
         }
 
 
-def summarize(path: Path) -> SessionSummary:
-    """Count a session's exchanges, errors and bytes without keeping them in memory."""
-    with SessionReader(path) as reader:
-        summary = SessionSummary(path=path, header=reader.header)
+Listed = SessionSummary | SessionFileError | SessionKeyError
+"""An entry of a listing: a summary, or why the file cannot be read (`SessionKeyError`:
+encrypted, and no key or the wrong one for it)."""
+
+
+def listed_json(found: Listed) -> dict[str, Any]:
+    """One entry of `sessions list --json`: a summary, an encrypted file without its key
+    (`encrypted`, its error), or a file that cannot be read (its error)."""
+    if isinstance(found, SessionSummary):
+        return found.to_json()
+    if isinstance(found, SessionKeyError) and found.path is not None:
+        return {
+            "id": found.path.stem,
+            "path": str(found.path),
+            "encrypted": True,
+            "error": str(found),
+        }
+    return {"error": str(found)}
+
+
+def summarize(path: Path, keys: KeySource | None = None) -> SessionSummary:
+    """Count a session's exchanges, errors and bytes without keeping them in memory
+    (an encrypted file with `keys`, default the installed key source)."""
+    with SessionReader(path, keys) as reader:
+        summary = SessionSummary(path=path, header=reader.header, encrypted=reader.encrypted)
         for exchange in reader:
             summary.exchanges += 1
             summary.messages += len(exchange.messages)
@@ -103,8 +127,10 @@ class SessionStore:
         upstream: str | None = None,
         recorder: dict[str, str] | None = None,
         meta: dict[str, Any] | None = None,
+        encrypt: KeySource | None = None,
     ) -> SessionWriter:
-        """Start a new session file and return its writer (the header is already written)."""
+        """Start a new session file and return its writer (the header is already written);
+        encrypted with the key from `encrypt` when given."""
         try:
             private_dir(self.root)
         except OSError as exc:
@@ -116,7 +142,7 @@ class SessionStore:
                 f"session directory {self.root} is not a directory", path=self.root
             )
         header = _new_header(label, upstream, recorder, meta)
-        return SessionWriter(self.root / f"{header.id}{SUFFIX}", header)
+        return SessionWriter(self.root / f"{header.id}{SUFFIX}", header, encrypt=encrypt)
 
     def paths(self) -> list[Path]:
         """Session files, oldest first (ids sort by start time)."""
@@ -139,14 +165,14 @@ class SessionStore:
             raise SessionFileError(f"session {ref!r} is ambiguous: {names}")
         return matches[0]
 
-    def summaries(self) -> list[SessionSummary | SessionFileError]:
+    def summaries(self, keys: KeySource | None = None) -> list[Listed]:
         """A summary per file, oldest first; a file that cannot be read gives its error
-        instead (listed last)."""
-        found: list[SessionSummary | SessionFileError] = []
+        instead (listed last), an encrypted one without its key a `SessionKeyError`."""
+        found: list[Listed] = []
         for path in self.paths():
             try:
-                found.append(summarize(path))
-            except SessionFileError as exc:
+                found.append(summarize(path, keys))
+            except (SessionFileError, SessionKeyError) as exc:
                 found.append(exc)
         return sorted(
             found,
@@ -162,20 +188,22 @@ def save_session(
     upstream: str | None = None,
     recorder: dict[str, str] | None = None,
     meta: dict[str, Any] | None = None,
+    encrypt: KeySource | None = None,
 ) -> Path:
     """Write `exchanges` (seq numbers kept) as a new session file, owner-only: at `where`
     (a new file, never an existing one), or in a directory (an existing one, or a path
-    ending with a separator) under a new id. Returns the file; any failure is a
-    `SessionFileError`."""
+    ending with a separator) under a new id; encrypted with the key from `encrypt` when
+    given. Returns the file; any failure is a `SessionFileError`."""
     path = Path(where)
     try:
         if path.is_dir() or where.endswith(("/", os.sep)):
             writer = SessionStore(path).create(
-                label=label, upstream=upstream, recorder=recorder, meta=meta
+                label=label, upstream=upstream, recorder=recorder, meta=meta, encrypt=encrypt
             )
         else:
             private_dir(path.parent)
-            writer = SessionWriter(path, _new_header(label, upstream, recorder, meta))
+            header = _new_header(label, upstream, recorder, meta)
+            writer = SessionWriter(path, header, encrypt=encrypt)
         with writer:
             for exchange in exchanges:
                 writer.append(exchange)

@@ -126,7 +126,8 @@ def test_the_environment_names_the_file(tmp_path: Path, monkeypatch: pytest.Monk
         ("[paths\n", "is not valid TOML"),
         (
             "[pahts]\n",
-            r"\[pahts\] is not a known table \(known: gate, paths, redact, replay, targets\)",
+            r"\[pahts\] is not a known table \(known: gate, paths, record, redact, replay, "
+            r"targets\)",
         ),
         (
             "[replay]\nconcurrenc = 3\n",
@@ -148,6 +149,12 @@ def test_the_environment_names_the_file(tmp_path: Path, monkeypatch: pytest.Monk
             r"\[gate\] 'max_opne' is not a known key \(known: max_open, out\)",
         ),
         ("[targets.x]\nreset = 'a'\n", r'\[targets.x\] needs url = "http://…"'),
+        ('[record]\nencrypt = "yes"\n', r"\[record\] encrypt must be true or false, not a string"),
+        ("[record]\nkey_file = ''\n", r"\[record\] key_file must not be empty"),
+        (
+            "[record]\nencrpyt = true\n",
+            r"\[record\] 'encrpyt' is not a known key \(known: encrypt, key_file\)",
+        ),
         ("[targets.x]\nurl = '127.0.0.1:5000'\n", r"\[targets.x\] url must be a URL starting with"),
         ("[targets.x]\nurl = 'http://h'\nrest = 'a'\n", r"\[targets.x\] 'rest' is not a known key"),
         ("targets = 3\n", r"\[targets\] must be a table, not an integer"),

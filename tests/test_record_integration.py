@@ -124,9 +124,9 @@ async def _hammer(base: str, stop_after: float, completed: list[bytes]) -> None:
             completed.append(f"/json?size=4096&n={n}".encode())
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
-def test_kill_9_mid_traffic_keeps_every_completed_exchange(upstream: str, tmp_path: Path) -> None:
-    proc, url = start_recorder(upstream, tmp_path)
+def kill_9_mid_traffic(proc: Proc, url: str) -> list[bytes]:
+    """Send requests through the recorder `proc` at `url` and `kill -9` it after 150
+    answers, mid-traffic; the paths of the requests that were answered."""
     completed: list[bytes] = []
 
     async def scenario() -> None:
@@ -139,6 +139,13 @@ def test_kill_9_mid_traffic_keeps_every_completed_exchange(upstream: str, tmp_pa
     with proc:
         asyncio.run(scenario())
         proc.popen.wait(10)
+    return completed
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
+def test_kill_9_mid_traffic_keeps_every_completed_exchange(upstream: str, tmp_path: Path) -> None:
+    proc, url = start_recorder(upstream, tmp_path)
+    completed = kill_9_mid_traffic(proc, url)
 
     _header, exchanges, result = read_session(SessionStore(tmp_path).paths()[0])
     assert result.trailer is None

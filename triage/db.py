@@ -32,6 +32,7 @@ from parity.differ.findings import FindingKey, finding_id, finding_keys, grouped
 from parity.differ.model import Outcome
 from parity.differ.noise import LearnedNoise, NoiseObservations, NoisePolicy
 from parity.differ.signature import shape_of, signature_of
+from parity.sessions.crypto import KeySource
 from parity.sessions.private import create_private, private_dir
 from parity.triage import bodies, findings, noise, schema, verdicts
 from parity.triage.errors import NoDatabase, NotFound, NotResultsDB, TriageError
@@ -135,6 +136,8 @@ class ResultsDB:
 
     def __init__(self, path: Path, *, create: bool = True) -> None:
         self.path = Path(path)
+        self.body_keys: KeySource | None = None
+        """Set: mismatch bodies written from now on are encrypted with a key from it."""
         if not self.path.exists():
             if not create:
                 raise NoDatabase(self.path)
@@ -166,6 +169,14 @@ class ResultsDB:
         except TriageError:
             self.db.close()
             raise
+
+    def encrypt_bodies(self, keys: KeySource | None) -> None:
+        """Encrypt the mismatch bodies written from now on with a key from `keys`; the
+        key is derived now, so a missing or wrong one is a `TriageError` before any
+        result is stored."""
+        with self.db.atomic():
+            bodies.sealing_key(self.db.conn, keys)
+        self.body_keys = keys
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -382,6 +393,7 @@ class ResultWriter:
         self._links: list[tuple[str, int, int, str]] = []  # session, seq, mismatch, finding
         self._bodies: dict[str, tuple[str, int, str, bytes]] = {}  # large ones, by key
         self._stored_bodies: set[str] = set()  # keys this writer knows are in the file
+        self._body_key: bodies.BodyKey | None = None
         self._sticky = findings.sticky_shapes(results_db.db)
         self._counts = [0, 0, 0, 0, 0]  # exchanges, matched, mismatched, errors, noise
         self._since = time.monotonic()
@@ -513,8 +525,8 @@ class ResultWriter:
                 dumps(mask_headers(result.request_headers)),
                 dumps(mask_headers(expected.headers)) if expected else None,
                 dumps(mask_headers(actual.headers)) if actual else None,
-                _masked(result.expected_rendered),
-                _masked(result.actual_rendered),
+                self._rendered(result.expected_rendered),
+                self._rendered(result.actual_rendered),
                 *inline,
                 None if result.sent is None else dumps(result.sent),
                 dumps(list(result.ambiguous_ids)),
@@ -529,6 +541,8 @@ class ResultWriter:
         now, so a buffered batch holds no raw body, and only once per key)."""
         inline: list[bytes | None] = []
         refs: list[str | None] = []
+        if self._rdb.body_keys is not None and any(body is not None for body in raw):
+            return self._sealed_bodies(raw)
         for body in raw:
             if body is None or len(body) <= bodies.INLINE_MAX:
                 inline.append(body)
@@ -547,6 +561,36 @@ class ResultWriter:
             inline.append(None)
             refs.append(key)
         return inline, refs
+
+    def _sealing(self) -> bodies.BodyKey:
+        if self._body_key is None:
+            assert self._rdb.body_keys is not None
+            with self._rdb.db.atomic():
+                self._body_key = bodies.sealing_key(self._rdb.db.conn, self._rdb.body_keys)
+        return self._body_key
+
+    def _seal(self, body: bytes) -> str:
+        """Buffer `body` encrypted for `bodies`; its key."""
+        sealing = self._sealing()
+        key = sealing.ref(body)
+        if key not in self._bodies:
+            encoding, data = sealing.seal(key, body)
+            self._bodies[key] = (key, len(body), encoding, data)
+        return key
+
+    def _sealed_bodies(
+        self, raw: tuple[bytes | None, ...]
+    ) -> tuple[list[bytes | None], list[str | None]]:
+        """Every body (small ones too) encrypted into `bodies` (`triage.bodies.BodyKey`)."""
+        return [None] * len(raw), [None if body is None else self._seal(body) for body in raw]
+
+    def _rendered(self, text: str | None) -> str | None:
+        """A rendered body to store: masked; when bodies are encrypted, encrypted into
+        `bodies` too, the column holding `sealed:` and its key (`bodies.rendered_text`)."""
+        masked = _masked(text)
+        if masked is None or self._rdb.body_keys is None:
+            return masked
+        return bodies.SEALED_TEXT + self._seal(masked.encode("utf-8", "surrogatepass"))
 
     def flush(self) -> None:
         """Write the buffered rows now, in one transaction."""

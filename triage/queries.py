@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from parity.differ import PREVIEW_CHARS
-from parity.triage.bodies import body_of, with_bodies
+from parity.triage.bodies import body_of, rendered_text, with_bodies
 from parity.triage.db import ResultsDB
 from parity.triage.errors import Ambiguous, NotFound
 from parity.triage.masking import mask_json_text, mask_text
@@ -578,9 +578,11 @@ def _side(
 def _row_diff(conn: sqlite3.Connection, row: dict[str, Any]) -> tuple[list[str], int]:
     """The body diff of a row, reading one stored body at a time (a large one is held
     as its rendering only)."""
-    expected_text = body_text(row["expected_rendered"], body_of(conn, row, "expected_body"))
+    expected_text = body_text(
+        rendered_text(conn, row["expected_rendered"]), body_of(conn, row, "expected_body")
+    )
     actual_text = (
-        body_text(row["actual_rendered"], body_of(conn, row, "actual_body"))
+        body_text(rendered_text(conn, row["actual_rendered"]), body_of(conn, row, "actual_body"))
         if row["outcome"] != "error"
         else expected_text
     )

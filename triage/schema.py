@@ -312,7 +312,14 @@ def _v6(db: Database) -> None:
     db.execute("ALTER TABLE bodies_v6 RENAME TO bodies")
 
 
-MIGRATIONS: list[Callable[[Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6]
+def _v7(db: Database) -> None:
+    """Encrypted bodies (issue 11, `triage.bodies`): `body_keys` holds how their key is
+    derived (the KDF and salt; never the key); their `bodies.encoding` ends in
+    `+aes-gcm`."""
+    db.execute("CREATE TABLE body_keys (name TEXT PRIMARY KEY, kdf TEXT NOT NULL)")
+
+
+MIGRATIONS: list[Callable[[Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7]
 """`MIGRATIONS[n]` takes a database from version n to n + 1. Only ever append."""
 
 LATEST = len(MIGRATIONS)

@@ -7,23 +7,40 @@ from __future__ import annotations
 import functools
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from hypothesis import assume
 from hypothesis import strategies as st
 
-from parity.sessions import Exchange, SessionFileError, SessionReader, SessionStore, summarize
+from parity.sessions import (
+    Exchange,
+    KeySource,
+    SessionFileError,
+    SessionReader,
+    SessionStore,
+    summarize,
+)
 from tests.factories import make_exchange
 from tests.fuzz.harness import given_target, memory_cap
 
 _WORK = tempfile.TemporaryDirectory(prefix="parity-fuzz-sessions-")
+
+Recording = tuple[bytes, int, tuple[int, ...], tuple[Exchange, ...]]
+Read = Callable[[bytes], list[Exchange] | None]
 
 
 @functools.cache
 def recording() -> tuple[bytes, int, tuple[int, ...], tuple[Exchange, ...]]:
     """A real session file: (its bytes, the header's end, each exchange record's end,
     the exchanges written)."""
-    writer = SessionStore(Path(_WORK.name) / "store").create(label="fuzz", upstream="http://x")
+    return record_sample(SessionStore(Path(_WORK.name) / "store"))
+
+
+def record_sample(store: SessionStore, encrypt: KeySource | None = None) -> Recording:
+    """Five varied exchanges and a trailer written to a new file of `store` (encrypted
+    with `encrypt`): its bytes, the header's end, each record's end, the exchanges."""
+    writer = store.create(label="fuzz", upstream="http://x", encrypt=encrypt)
     header_end = os.path.getsize(writer.path)
     exchanges = (
         make_exchange(1),
@@ -79,11 +96,11 @@ def test_reader_header_then_random_bytes(tail: bytes) -> None:
     read_all(data[:header_end] + tail)
 
 
-@given_target(st.data())
-def test_reader_truncated_returns_every_complete_record(data: st.DataObject) -> None:
-    whole, header_end, ends, exchanges = recording()
-    cut = data.draw(st.integers(0, len(whole)), label="cut")
-    found = read_all(whole[:cut])
+def truncated_keeps_every_complete_record(recorded: Recording, read: Read, cut: int) -> None:
+    """The property of a file cut at `cut` (shared with the encrypted reader's target):
+    not a session before the header's end, else exactly the records complete by then."""
+    whole, header_end, ends, exchanges = recorded
+    found = read(whole[:cut])
     if cut < header_end:
         assert found is None
         return
@@ -92,29 +109,43 @@ def test_reader_truncated_returns_every_complete_record(data: st.DataObject) -> 
     assert _records(found) == _records(exchanges[:complete])
 
 
-_mutations = st.lists(
-    st.tuples(st.integers(0, 1 << 30), st.integers(0, 255)), min_size=1, max_size=8
-)
-
-
-@given_target(_mutations)
-def test_reader_mutated_keeps_every_record_before_the_damage(
-    mutations: list[tuple[int, int]],
-) -> None:
-    whole, header_end, ends, exchanges = recording()
+def mutated_keeps_every_record_before_the_damage(
+    recorded: Recording, read: Read, mutations: list[tuple[int, int]]
+) -> list[Exchange]:
+    """The property of a file with `mutations` after its header (shared with the
+    encrypted reader's target): every record before the first changed byte reads back."""
+    whole, header_end, ends, exchanges = recorded
     data = bytearray(whole)
     for at, byte in mutations:
         data[header_end + at % (len(whole) - header_end)] = byte
     changed = [i for i, (a, b) in enumerate(zip(whole, data, strict=True)) if a != b]
     assume(changed)
-    first = changed[0]
-    found = read_all(bytes(data))
+    found = read(bytes(data))
     assert found is not None  # the header is intact
-    intact = sum(1 for end in ends if end <= first)
+    intact = sum(1 for end in ends if end <= changed[0])
     assert _records(found[:intact]) == _records(exchanges[:intact])
+    return found
 
 
-@given_target(_mutations)
+@given_target(st.data())
+def test_reader_truncated_returns_every_complete_record(data: st.DataObject) -> None:
+    cut = data.draw(st.integers(0, len(recording()[0])), label="cut")
+    truncated_keeps_every_complete_record(recording(), read_all, cut)
+
+
+mutations_strategy = st.lists(
+    st.tuples(st.integers(0, 1 << 30), st.integers(0, 255)), min_size=1, max_size=8
+)
+
+
+@given_target(mutations_strategy)
+def test_reader_mutated_keeps_every_record_before_the_damage(
+    mutations: list[tuple[int, int]],
+) -> None:
+    mutated_keeps_every_record_before_the_damage(recording(), read_all, mutations)
+
+
+@given_target(mutations_strategy)
 def test_reader_mutated_header_is_an_error_or_a_session(mutations: list[tuple[int, int]]) -> None:
     whole, header_end, _ends, _exchanges = recording()
     data = bytearray(whole[:header_end])
