@@ -86,7 +86,9 @@ def test_an_encrypted_pilot_day_holds_no_plaintext_and_reads_back_whole(pilot: P
     assert result.trailer is not None and result.trailer.exchanges == len(exchanges) >= 60
     assert result.malformed_records == 0 and result.skipped_bytes == 0
     bodies = b"".join(e.request.body for e in exchanges)
-    assert b"ana-pilot-2026" in bodies and b"blue lantern" in bodies
+    # what the pilot sent, decrypted; its secrets redacted (the default policy)
+    assert b'{"username": "ana", "password": "PARITY_REDACTED_' in bodies
+    assert b"ana-pilot-2026" not in bodies and b"blue lantern" not in bodies
     assert header.upstream and header.upstream.startswith("http://127.0.0.1:")
 
 
