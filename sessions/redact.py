@@ -36,6 +36,8 @@ import hmac
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
+from itertools import repeat
+from operator import itemgetter
 from typing import Any, Protocol, TypeVar
 from urllib.parse import quote, quote_plus, unquote_to_bytes
 
@@ -59,6 +61,9 @@ they are and the exchange's notes say so. Looking through a JSON body costs ~10 
 here (the keys, the pattern and echo looks), several times what mitmproxy spends on the
 flow: a 1 MB body would cut the recorder's throughput by more than half. Secrets travel
 in small bodies (logins, tokens, forms); raise it to scan large ones too."""
+LARGE = 64 * 1024
+"""JSON bodies over this size are looked through by candidates (`Redactor._json_values`,
+`_matches_near_candidates`) rather than parsed and walked whole."""
 REMEMBERED = 4096
 """Secret values a `Redactor` remembers to find again as JSON string values."""
 
@@ -359,6 +364,12 @@ class Redactor:
 
     def _pairs(self, data: bytes, found: Found, where: str, *, query_rules: bool) -> bytes:
         parts = data.split(b"&")
+        if len(parts) > 64:
+            # A large form: its distinct names first (C-level maps), each pair only when
+            # one of them is secret.
+            names = set(map(itemgetter(0), map(bytes.partition, parts, repeat(b"="))))
+            if not any(self._secret_field(name, query_rules) for name in names):
+                return data
         changed = False
         for i, part in enumerate(parts):
             name, eq, value = part.partition(b"=")
@@ -370,6 +381,10 @@ class Redactor:
                 parts[i] = name + b"=" + self._secret(original, f"{where} {key}", found)
                 changed = True
         return b"&".join(parts) if changed else data
+
+    def _secret_field(self, name: bytes, query_rules: bool) -> bool:
+        key = unquote_to_bytes(name.replace(b"+", b" ")).decode("utf-8", "surrogateescape")
+        return self.policy.field_secret(key, query=query_rules)
 
     def body(
         self, body: bytes, headers: Headers, found: Found, notes: list[str], side: str
@@ -429,12 +444,23 @@ class Redactor:
     def _json(self, body: bytes, found: Found, notes: list[str], side: str) -> bytes:
         # Cheap looks first: most bodies have no secret key, pattern or echo, and are
         # then neither parsed nor rewritten.
+        large = len(body) > LARGE
         keys = _json_keys(body)
-        hinted = bool(self.policy.json_paths) or any(map(self._secret_key, keys))
+        secret_keys = [key for key in keys if self._secret_key(key)]
+        hinted = bool(self.policy.json_paths) or bool(secret_keys)
         patterned = self._may_match(body)
-        echoed = any(secret in body for secret in self._recent)
+        if patterned and large:
+            patterned = self._matches_near_candidates(body)
+        echoes = [secret for secret in self._recent if secret in body]
+        echoed = bool(echoes)
         if not hinted and not patterned and not echoed:
             return body
+        if large and not patterned and not self.policy.json_paths:
+            targeted = self._json_values(body, secret_keys, echoes)
+            if targeted is not None:
+                return self._rewrite(body, targeted, found)
+            if targeted is not None:
+                return targeted
         try:
             tree = orjson.loads(body)
         except orjson.JSONDecodeError:
@@ -476,6 +502,72 @@ class Redactor:
                 pieces.append(body[last : match.start()])
                 pieces.append(new)
                 last = match.end()
+        if not pieces:
+            return body
+        pieces.append(body[last:])
+        return b"".join(pieces)
+
+    def _json_values(
+        self, body: bytes, keys: list[bytes], echoes: list[bytes]
+    ) -> list[tuple[int, int, bytes]] | None:
+        """Where a large JSON body's secrets are, when they are only string values right
+        after secret keys (`"password": "..."`) or remembered secrets echoed as whole string
+        values: (start, end, key) of each literal; None when the body needs the whole walk
+        (a secret key over an object or array, a key with an escape, one spaced from its
+        colon, a candidate after a backslash, invalid JSON)."""
+        try:
+            orjson.loads(body)  # invalid JSON takes the whole path and its note
+        except orjson.JSONDecodeError:
+            return None
+        spots: list[tuple[int, int, bytes]] = []
+        for key in keys:
+            if b"\\" in key:
+                return None
+            needle = b'"' + key + b'":'
+            at = body.find(needle)
+            if at < 0:
+                return None  # spaced from its colon (`_KEY` found it)
+            while at >= 0:
+                if body[at - 1 : at] == b"\\":
+                    return None
+                start = at + len(needle)
+                while body[start : start + 1] in (b" ", b"\t", b"\n", b"\r"):
+                    start += 1
+                lead = body[start : start + 1]
+                if lead in (b"{", b"["):
+                    return None  # every string inside is one: the whole walk
+                if lead == b'"':
+                    match = _LITERAL.match(body, start)
+                    if match is None:
+                        return None
+                    spots.append((start, match.end(), key))
+                at = body.find(needle, start)
+        for secret in echoes:
+            needle = b'"' + secret + b'"'
+            at = body.find(needle)
+            while at >= 0:
+                if body[at - 1 : at] == b"\\":
+                    return None
+                end = at + len(needle)
+                if _AFTER.match(body, end) is None:
+                    spots.append((at, end, b""))
+                at = body.find(needle, end)
+        return spots
+
+    def _rewrite(self, body: bytes, spots: list[tuple[int, int, bytes]], found: Found) -> bytes:
+        """`body` with the string literals at `spots` replaced by their tokens."""
+        pieces: list[bytes] = []
+        last = 0
+        for start, end, key in sorted(set(spots)):
+            if start < last:
+                continue
+            text = _literal_text(body[start:end])
+            if not text:
+                continue
+            where = f"json {key.decode('utf-8', 'surrogateescape')}" if key else "json"
+            raw = text.encode("utf-8", "surrogateescape")
+            pieces += [body[last:start], b'"' + self._secret(raw, where, found) + b'"']
+            last = end
         if not pieces:
             return body
         pieces.append(body[last:])
@@ -556,6 +648,30 @@ class Redactor:
             return True
         digits = data.translate(_DIGITS)
         return b"0000000000000" in digits or b"0000-0000-0000-0000" in digits
+
+    def _matches_near_candidates(self, data: bytes) -> bool:
+        """Whether a built-in pattern really matches in a large body that `_may_match`
+        flagged: each pattern is tried only where its cheap look found a candidate (an
+        `eyJ`, a `earer `, a long digit run), not over the whole body."""
+        if self._own:
+            return True
+        bearer, jwt, card = self._patterns
+        for needle, pattern, shift in ((b"eyJ", jwt, 0), (b"earer ", bearer, 6)):
+            at = data.find(needle)
+            while at >= 0:
+                if pattern.match(data, at + shift) is not None:
+                    return True
+                at = data.find(needle, at + 1)
+        digits = data.translate(_DIGITS)
+        for needle in (b"0000000000000", b"0000-0000-0000-0000"):
+            at = digits.find(needle)
+            while at >= 0:
+                start = max(0, at - 24)
+                for match in card.finditer(data, start, at + len(needle) + 24):
+                    if luhn_ok(match.group(0)):
+                        return True
+                at = digits.find(needle, at + len(needle))
+        return False
 
     def _patterns_in(self, data: bytes, found: Found, where: str) -> bytes:
         for pattern in (*self._patterns, *self._own):

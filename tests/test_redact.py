@@ -386,3 +386,45 @@ def test_parity_secrets_list_and_forget(tmp_path: Path, monkeypatch: pytest.Monk
     assert forgot.exit_code == 0 and not (tmp_path / ".parity" / "secrets").exists()
     again = CliRunner().invoke(cli, ["secrets", "forget"])
     assert again.exit_code == 0 and "no secret store" in again.output
+
+
+def _journal(size: int) -> bytes:
+    entry = b'{"id":1,"title":"Winter station light","text":"Draft light path friend river."}'
+    return b'{"entries":[' + b",".join([entry] * (size // len(entry))) + b"]}"
+
+
+def test_a_large_json_body_is_redacted_by_its_candidates_when_scanned() -> None:
+    plain = _journal(2 * 1024 * 1024)
+    cut = plain.rfind(b'{"id"', 0, len(plain) * 9 // 10)
+    body = plain[:cut] + b'{"access_token": "deep-secret-0123456789"},' + plain[cut:]
+    policy = RedactionPolicy(max_body=0)
+    redactor = Redactor(policy, KEY)
+    redacted, found = redactor.exchange(exchange(headers=[JSON], body=body))
+    out = redacted.request.body
+    assert b"deep-secret-0123456789" not in out and len(found) == 1 and not redacted.notes
+    token = next(iter(found))
+    assert out == body.replace(b'"deep-secret-0123456789"', b'"' + token.encode() + b'"')
+    # The same secret echoed as a whole string value in the next large body: redacted too.
+    echo = plain[:cut] + b'{"copy":"deep-secret-0123456789"},' + plain[cut:]
+    again, _ = redactor.exchange(exchange(headers=[JSON], body=echo))
+    assert again.request.body == echo.replace(b"deep-secret-0123456789", token.encode())
+    # No secret: the very same bytes object, byte-identical.
+    unchanged, nothing = redactor.exchange(exchange(headers=[JSON], body=plain))
+    assert unchanged.request.body is plain and not nothing
+
+
+def test_a_large_json_body_with_a_secret_object_or_a_pattern_takes_the_whole_walk() -> None:
+    plain = _journal(256 * 1024)
+    nested = plain[:-2] + b',{"credentials":{"user":"ana","pass":"hunter2-x"}}]}'
+    redacted, _ = redact(exchange(headers=[JSON], body=nested), RedactionPolicy(max_body=0))
+    assert b"hunter2-x" not in redacted.request.body and b'"ana"' not in redacted.request.body
+    json.loads(redacted.request.body)
+    card = plain[:-2] + b',{"n":"4111 1111 1111 1111","ts":1733467938123}]}'
+    redacted, _ = redact(exchange(headers=[JSON], body=card), RedactionPolicy(max_body=0))
+    assert (
+        b"4111 1111 1111 1111" not in redacted.request.body
+        and b"1733467938123" in redacted.request.body
+    )
+    stamps = plain[:-2] + b',{"ts":1733467938123}]}'
+    same, nothing = redact(exchange(headers=[JSON], body=stamps), RedactionPolicy(max_body=0))
+    assert same.request.body is stamps and not nothing
