@@ -45,6 +45,7 @@ import orjson
 
 from parity.sessions.model import Exchange, Headers, Message
 from parity.sessions.secrets import (
+    SECRET_WORDS,
     VALUE_PATTERNS,
     is_secret_header,
     is_secret_key,
@@ -83,6 +84,9 @@ _DIGITS = bytes(
     for i in range(256)
 )
 
+_LOWER = bytes(range(256)).lower()
+_NOT_ALNUM = bytes(c for c in range(256) if c != 10 and not (c < 128 and chr(c).isalnum()))
+"""Deleted from joined names before the `SECRET_WORDS` look (newlines part the names)."""
 _LITERAL = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _AFTER = re.compile(rb"\s*:")
 _COOKIE = re.compile(rb"(^|;)(\s*)([^=;]+)=([^;]*)")
@@ -364,15 +368,16 @@ class Redactor:
 
     def _pairs(self, data: bytes, found: Found, where: str, *, query_rules: bool) -> bytes:
         parts = data.split(b"&")
+        indices: Iterable[int] = range(len(parts))
         if len(parts) > 64:
-            # A large form: its distinct names first (C-level maps), each pair only when
-            # one of them is secret.
-            names = set(map(itemgetter(0), map(bytes.partition, parts, repeat(b"="))))
-            if not any(self._secret_field(name, query_rules) for name in names):
+            names = list(map(itemgetter(0), map(bytes.partition, parts, repeat(b"="))))
+            secret = self._secret_names(set(names), query_rules)
+            if not secret:
                 return data
+            indices = [i for i, name in enumerate(names) if name in secret]
         changed = False
-        for i, part in enumerate(parts):
-            name, eq, value = part.partition(b"=")
+        for i in indices:
+            name, eq, value = parts[i].partition(b"=")
             if not eq or not value:
                 continue
             key = unquote_to_bytes(name.replace(b"+", b" ")).decode("utf-8", "surrogateescape")
@@ -382,9 +387,35 @@ class Redactor:
                 changed = True
         return b"&".join(parts) if changed else data
 
-    def _secret_field(self, name: bytes, query_rules: bool) -> bool:
-        key = unquote_to_bytes(name.replace(b"+", b" ")).decode("utf-8", "surrogateescape")
-        return self.policy.field_secret(key, query=query_rules)
+    def _secret_names(self, names: set[bytes], query_rules: bool) -> set[bytes]:
+        """The secret ones among a large form's distinct raw names. Only names that hold a
+        secret word (`SECRET_WORDS`, each name stripped to letters and digits) are looked
+        at one by one, unless a percent-escape or `[redact] fields` rules the words out."""
+        candidates: Iterable[bytes] = names
+        if not query_rules and not self.policy.fields:
+            ordered = list(names)
+            joined = b"\n".join(ordered)
+            if b"%" not in joined:
+                stripped = joined.translate(_LOWER, _NOT_ALNUM)
+                lines = stripped.split(b"\n")
+                hits: set[bytes] = set()
+                for word in SECRET_WORDS:
+                    at = stripped.find(word)
+                    while at >= 0:
+                        start = stripped.rfind(b"\n", 0, at) + 1
+                        end = stripped.find(b"\n", at)
+                        end = len(stripped) if end < 0 else end
+                        hits.add(stripped[start:end])
+                        at = stripped.find(word, end)
+                if not hits:
+                    return set()
+                candidates = [n for n, line in zip(ordered, lines, strict=True) if line in hits]
+        out: set[bytes] = set()
+        for name in candidates:
+            key = unquote_to_bytes(name.replace(b"+", b" ")).decode("utf-8", "surrogateescape")
+            if self.policy.field_secret(key, query=query_rules):
+                out.add(name)
+        return out
 
     def body(
         self, body: bytes, headers: Headers, found: Found, notes: list[str], side: str
@@ -629,6 +660,8 @@ class Redactor:
         tokens already in it are left whole."""
         if not self._may_match(data):
             return data
+        if len(data) > LARGE and not self._matches_near_candidates(data):
+            return data
         if b"PARITY_REDACTED_" not in data:
             return self._patterns_in(data, found, where)
         pieces = TOKEN_BYTES.split(data)
@@ -705,7 +738,9 @@ def _json_keys(body: bytes) -> set[bytes]:
     """The keys of a JSON text, roughly and fast: what precedes each `":` back to its
     quote (a key with an escaped quote comes out cut there; one with `\\u` escapes keeps them). Splitting
     costs a third of a regex scan here; a key spaced from its colon takes the regex."""
-    keys = {piece[piece.rfind(b'"') + 1 :] for piece in body.split(b'":')[:-1]}
+    pieces = body.split(b'":')
+    pieces.pop()
+    keys = set(map(itemgetter(-1), map(bytes.rsplit, pieces, repeat(b'"'), repeat(1))))
     if b'" :' in body or b'"\n' in body or b'"\t' in body or b'"\r' in body:
         keys.update(_KEY.findall(body))
     return keys

@@ -65,6 +65,7 @@ def redact(ex: Exchange, policy: RedactionPolicy | None = None, codec: object = 
 
 
 JSON = (b"Content-Type", b"application/json")
+FORM = (b"Content-Type", b"application/x-www-form-urlencoded")
 
 
 def test_a_token_is_the_keyed_hash_and_the_same_for_the_same_secret() -> None:
@@ -428,3 +429,34 @@ def test_a_large_json_body_with_a_secret_object_or_a_pattern_takes_the_whole_wal
     stamps = plain[:-2] + b',{"ts":1733467938123}]}'
     same, nothing = redact(exchange(headers=[JSON], body=stamps), RedactionPolicy(max_body=0))
     assert same.request.body is stamps and not nothing
+
+
+def test_secret_words_cover_every_secret_key_rule() -> None:
+    from parity.sessions.secrets import _SECRET_WORD, SECRET_WORDS, is_secret_key
+
+    alternatives = _SECRET_WORD.pattern.strip("()").replace("pass(word|wd|phrase)?", "pass")
+    for name in alternatives.replace("s?", "").split("|"):
+        assert any(word.decode() in name for word in SECRET_WORDS), name
+    for key in ["se_ssion", "To-Ken", "apiKey", "PRIVATE_KEY", "x.pass.word", "codeVerifier"]:
+        assert is_secret_key(key)
+        stripped = "".join(c for c in key.lower() if c.isascii() and c.isalnum())
+        assert any(word.decode() in stripped for word in SECRET_WORDS), key
+
+
+def test_a_large_form_is_redacted_by_its_secret_fields_only() -> None:
+    form = b"&".join(b"field%d=value+%d" % (i, i) for i in range(40_000))
+    body = form + b"&pass_word=hunter2-long&note=x"
+    redacted, found = redact(exchange(headers=[FORM], body=body), RedactionPolicy(max_body=0))
+    token = next(iter(found))
+    assert redacted.request.body == form + b"&pass_word=" + token.encode() + b"&note=x"
+    same, nothing = redact(exchange(headers=[FORM], body=form), RedactionPolicy(max_body=0))
+    assert same.request.body is form and not nothing
+    spelled = form + b"&se%73sion=hunter3-long"
+    redacted, found = redact(exchange(headers=[FORM], body=spelled), RedactionPolicy(max_body=0))
+    assert b"hunter3" not in redacted.request.body and len(found) == 1
+    card = form + b"&n=4111111111111111&ts=1733467938123"
+    redacted, found = redact(exchange(headers=[FORM], body=card), RedactionPolicy(max_body=0))
+    assert (
+        b"4111111111111111" not in redacted.request.body
+        and b"1733467938123" in redacted.request.body
+    )

@@ -19,6 +19,9 @@ SECRET_KEYS = ["password", "token", "access_token", "sessionId", "apiKey", "clie
                "passphrase", "refresh_token", "vault_session"]  # fmt: skip
 PLAIN_KEYS = ["name", "items", "count", "title", "note", "id", "tags", "x", "y1", "lang"]
 _REDACTOR = Redactor(RedactionPolicy(), b"f" * 32)
+_UNCAPPED = Redactor(RedactionPolicy(max_body=0), b"f" * 32)
+"""For padded bodies: over 64 KiB (`LARGE`), redacted by their candidates."""
+_PAD = [{"id": i, "title": "Winter station light", "tags": ["a", "b"]} for i in range(1200)]
 
 canaries = st.builds(
     lambda tail: "CANARY" + tail,
@@ -64,19 +67,24 @@ def _canaries_in(value: Any) -> list[str]:
     return []
 
 
-def _redact(body: bytes, content_type: bytes) -> tuple[bytes, dict[str, bytes]]:
+def _redact(
+    body: bytes, content_type: bytes, padded: bool = False
+) -> tuple[bytes, dict[str, bytes]]:
     request = Request("POST", "http", "h", 80, "/x", "HTTP/1.1",
                       [(b"Content-Type", content_type)], body, 0.0)  # fmt: skip
     with memory_cap():
-        redacted, found = _REDACTOR.exchange(Exchange(1, request))
+        redacted, found = (_UNCAPPED if padded else _REDACTOR).exchange(Exchange(1, request))
     return redacted.request.body, {token: value for token, (value, _) in found.items()}
 
 
-@given_target(_trees(canaries), st.booleans(), st.sampled_from([None, 2]))
-def test_no_canary_survives_in_json(tree: Any, ascii_only: bool, indent: int | None) -> None:
-    wrapper = {"data": tree, "password": "CANARYtop"}
+@given_target(_trees(canaries), st.booleans(), st.sampled_from([None, 2]), st.booleans())
+def test_no_canary_survives_in_json(
+    tree: Any, ascii_only: bool, indent: int | None, padded: bool
+) -> None:
+    wrapper = {"pad": _PAD, "data": tree, "password": "CANARYtop"} if padded else {}
+    wrapper.update({"data": tree, "password": "CANARYtop"})
     body = json.dumps(wrapper, ensure_ascii=ascii_only, indent=indent).encode("utf-8")
-    redacted, found = _redact(body, b"application/json")
+    redacted, found = _redact(body, b"application/json", padded)
     parsed = json.loads(redacted)  # still JSON
     for canary in ["CANARYtop", *_canaries_in(wrapper)]:
         assert canary.encode("utf-8", "surrogatepass") not in redacted
@@ -91,14 +99,20 @@ def test_no_canary_survives_in_json(tree: Any, ascii_only: bool, indent: int | N
     st.lists(st.tuples(st.sampled_from(SECRET_KEYS), canaries), min_size=1, max_size=3),
     st.randoms(use_true_random=False),
     st.sampled_from([quote, quote_plus]),
+    st.booleans(),
 )
 def test_no_canary_survives_in_forms(
-    plain: list[tuple[str, str]], secrets: list[tuple[str, str]], rnd: Any, quoting: Any
+    plain: list[tuple[str, str]],
+    secrets: list[tuple[str, str]],
+    rnd: Any,
+    quoting: Any,
+    padded: bool,
 ) -> None:
-    pairs = plain + secrets
+    pad = [(f"field{i}", f"value {i}") for i in range(2000)] if padded else []
+    pairs = plain + secrets + pad
     rnd.shuffle(pairs)
     body = urlencode(pairs, quote_via=quoting).encode("ascii")
-    redacted, found = _redact(body, b"application/x-www-form-urlencoded")
+    redacted, found = _redact(body, b"application/x-www-form-urlencoded", padded)
     parsed = parse_qsl(redacted.decode("ascii"), keep_blank_values=True, strict_parsing=bool(pairs))
     assert [k for k, _ in parsed] == [k for k, _ in pairs]
     for (key, value), (_, got) in zip(pairs, parsed, strict=True):
