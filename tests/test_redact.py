@@ -460,3 +460,24 @@ def test_a_large_form_is_redacted_by_its_secret_fields_only() -> None:
         b"4111111111111111" not in redacted.request.body
         and b"1733467938123" in redacted.request.body
     )
+
+
+def test_large_request_bodies_are_redacted_by_default_responses_over_max_body_noted() -> None:
+    plain = _journal(2 * 1024 * 1024)
+    cut = plain.rfind(b'{"id"', 0, len(plain) * 9 // 10)
+    body = plain[:cut] + b'{"vault":{"access_token":"vault-key-0123456789"}},' + plain[cut:]
+    form = b"&".join(b"entry%d=Winter+station+light+%d" % (i, i) for i in range(70_000))
+    assert len(body) > 2 * 1024 * 1024 - 100 and len(form) > 2 * 1024 * 1024
+    redacted, found = redact(exchange(headers=[JSON], body=body))  # the default policy
+    assert b"vault-key-0123456789" not in redacted.request.body and len(found) == 1
+    assert json.loads(redacted.request.body)["entries"] and not redacted.notes
+    with_password = form + b"&password=correct+horse+battery"
+    redacted, found = redact(exchange(headers=[FORM], body=with_password))
+    assert b"correct" not in redacted.request.body and len(found) == 1
+    assert redacted.request.body.startswith(form + b"&password=PARITY_REDACTED_")
+    same, nothing = redact(exchange(headers=[FORM], body=form))
+    assert same.request.body is form and not nothing and not same.notes
+    # A response over the default 64 KiB is written as it is, and the record says so.
+    answer, _ = redact(exchange(response_headers=[JSON], response_body=body))
+    assert answer.response is not None and answer.response.body is body
+    assert answer.notes == ["response body: over 65536 bytes; not scanned ([redact] max_body)"]
