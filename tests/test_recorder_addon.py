@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 import os
 import sys
 from pathlib import Path
@@ -234,3 +235,23 @@ def test_large_records_go_through_the_writer_thread_in_completion_order(
     assert [e.seq for e in exchanges] == [1, 2]
     assert exchanges[0].response is not None
     assert exchanges[0].response.body == big.response.raw_content
+
+
+def test_a_large_upload_is_recorded_redacted_by_default(recorder: Recorder, tmp_path: Path) -> None:
+    entry = b'{"id":1,"title":"Winter station light","text":"Draft light path friend river."}'
+    pad = b",".join([entry] * 30_000)
+    body = b'{"entries":[' + pad + b'],"vault":{"key_id":7,"session":"CANARY-vault-0042"}}'
+    flow = tflow.tflow(resp=True)
+    flow.request.method = "POST"
+    flow.request.headers["Content-Type"] = "application/json"
+    flow.request.headers["Content-Encoding"] = "gzip"
+    flow.request.content = body  # mitmproxy gzips it on the wire
+    recorder.requestheaders(flow)
+    asyncio.run(recorder.response(flow))
+    asyncio.run(recorder.done())
+    path = _only_session(tmp_path)
+    (exchange,) = read_session(path)[1]
+    assert b"CANARY" not in path.read_bytes() and not exchange.notes
+    recorded = gzip.decompress(exchange.request.body)
+    assert len(recorded) > 2 * 1024 * 1024 and b"CANARY" not in recorded
+    assert recorded.startswith(b'{"entries":[' + pad + b'],"vault":{"key_id":7,"session":"PARITY_')
