@@ -83,9 +83,12 @@ VALUE_PATTERNS: dict[str, bytes] = {
     "bearer": rb"(?<=[Bb]earer )[A-Za-z0-9\-._~+/]{8,}=*",
     # A JSON Web Token: three base64url parts, the first two JSON objects (`eyJ`).
     "jwt": rb"(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}",
-    # Payment card numbers: 16 digits in groups of 4, or 13-19 digits from 3-6; the Luhn
-    # check (`luhn_ok`) keeps ids and counters out.
-    "card": rb"(?<![0-9])(?:[0-9]{4}[ -]){3}[0-9]{4}(?![0-9])|(?<![0-9.])[3-6][0-9]{12,18}(?![0-9.])",
+    # Payment card numbers: 16 digits in groups of 4, or 13-19 digits from 3-6, standing
+    # alone; the Luhn check (`luhn_ok`) keeps ids and counters out. Never a run of digits
+    # inside a word: a hex digest (an ETag, a hash) holds such runs, and tokenizing one
+    # in some runs and not others made findings come and go.
+    "card": rb"(?<![0-9A-Za-z])(?:[0-9]{4}[ -]){3}[0-9]{4}(?![0-9A-Za-z])"
+    rb"|(?<![0-9A-Za-z.])[3-6][0-9]{12,18}(?![0-9A-Za-z.])",
 }
 """Values that are secrets wherever they appear, whatever their field is called."""
 

@@ -169,6 +169,24 @@ def test_patterns_in_text_and_json_strings_cards_by_luhn() -> None:
     assert TOKEN.search(answer["note"]) and answer["n"] == 4111111111111111
 
 
+def test_a_digit_run_inside_a_hex_digest_is_no_card() -> None:
+    """An ETag or a hash holds runs of digits (here a Luhn-valid one): tokenizing it in
+    the runs where its digits happen to pass would make findings come and go."""
+    etag = b'"ab4111111111111111cd"'
+    ex = exchange(
+        headers=[(b"Content-Type", b"text/plain")],
+        body=b"digest 9f4111111111111111 and 4111111111111111e3 and x-4111111111111111",
+        response_headers=[JSON, (b"ETag", etag)],
+        response_body=b'{"etag": ' + etag + b"}",
+    )
+    redacted, _ = redact(ex)
+    assert b"9f4111111111111111 and 4111111111111111e3" in redacted.request.body
+    assert b"x-4111111111111111" not in redacted.request.body  # standing alone: a card
+    assert redacted.response is not None
+    assert (b"ETag", etag) in redacted.response.headers
+    assert redacted.response.body == b'{"etag": ' + etag + b"}"
+
+
 def test_a_body_that_does_not_parse_is_patterns_only_and_noted() -> None:
     ex = exchange(headers=[JSON], body=b'{"password": "x", broken eyJabcdefg.eyJabcdefg.abcdefgh')
     redacted, _ = redact(ex)
