@@ -30,6 +30,8 @@ class SessionOverview:
     routes: list[dict[str, Any]]
     exchanges: list[dict[str, Any]]
     encrypted: bool = False
+    notes: dict[str, int] | None = None
+    """What the recorder noted on exchanges (a body not scanned for secrets...) -> count."""
 
     def to_json(self) -> dict[str, Any]:
         result = self.result
@@ -43,6 +45,7 @@ class SessionOverview:
             "malformed_records": result.malformed_records,
             "routes": self.routes,
             "exchanges": self.exchanges,
+            "notes": self.notes or {},
         }
 
 
@@ -52,7 +55,9 @@ def session_overview(path: Path, limit: int) -> SessionOverview:
     with SessionReader(path) as reader:
         rows: list[dict[str, Any]] = []
         routes: dict[str, Counter[str]] = defaultdict(Counter)
+        notes: Counter[str] = Counter()
         for exchange in reader:
+            notes.update(exchange.notes)
             row = _exchange_json(exchange)
             routes[row["route"]][str(row["status"] or "error")] += 1
             if not limit or len(rows) < limit:
@@ -63,7 +68,7 @@ def session_overview(path: Path, limit: int) -> SessionOverview:
         for route, c in sorted(routes.items(), key=lambda item: -sum(item[1].values()))
     ]
     total = sum(r["count"] for r in route_rows)
-    return SessionOverview(path, header, result, total, route_rows, rows, encrypted)
+    return SessionOverview(path, header, result, total, route_rows, rows, encrypted, dict(notes))
 
 
 def _exchange_json(exchange: Exchange) -> dict[str, Any]:
@@ -85,6 +90,7 @@ def _exchange_json(exchange: Exchange) -> dict[str, Any]:
         "request_bytes": len(exchange.request.body),
         "response_bytes": len(response.body) if response else 0,
         "messages": len(exchange.messages),
+        "notes": list(exchange.notes),
     }
 
 
@@ -157,6 +163,8 @@ def render_show(overview: SessionOverview) -> None:
     if result.malformed_records:
         out.print(f"  [yellow]{result.malformed_records} malformed records passed over[/yellow]")
     out.print(f"  exchanges {overview.total}")
+    for note, count in (overview.notes or {}).items():
+        out.print(f"  [yellow]noted     {count} x {escape_markup(note)}[/yellow]")
     out.print(_routes_table(overview.routes))
     out.print(_exchanges_table(overview.exchanges, overview.total))
 

@@ -191,3 +191,22 @@ def test_listings_read_their_paths_from_parity_toml(
         Path(report.output.split(" at ")[1].split(":")[0]).resolve()
         == work / "results" / "parity.db"
     )
+
+
+def test_sessions_show_says_what_the_recorder_noted(tmp_path: Path) -> None:
+    """A body the recorder did not scan for secrets is counted in `sessions show`."""
+    store = SessionStore(tmp_path / "s")
+    unscanned = "response body: over 65536 bytes; not scanned ([redact] max_body)"
+    with store.create(label="noted", upstream="http://127.0.0.1:5000") as writer:
+        for seq in (1, 2, 3):
+            exchange = make_exchange(seq, path=f"/api/entries/{seq}")
+            exchange.notes = [unscanned] if seq != 2 else []
+            writer.append(exchange)
+    (path,) = store.paths()
+    shown = CliRunner().invoke(cli, ["sessions", "show", str(path), "--json"])
+    assert shown.exit_code == 0, shown.output
+    data = json.loads(shown.output)
+    assert data["notes"] == {unscanned: 2}
+    assert [e["notes"] for e in data["exchanges"]] == [[unscanned], [], [unscanned]]
+    table = CliRunner(env={"COLUMNS": "200"}).invoke(cli, ["sessions", "show", str(path)])
+    assert table.exit_code == 0 and f"noted     2 x {unscanned}" in table.output
