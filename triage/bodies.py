@@ -2,9 +2,9 @@
 
 A body of at most `INLINE_MAX` bytes stays in its `mismatches` column (`request_body`,
 `expected_body`, `actual_body`). A larger one goes to the `bodies` table, keyed by the
-SHA-256 of its bytes and compressed (zstd since schema v5's second release: 20x faster
-than zlib at level 6 for as small a result; rows written as zlib still read), and the row keeps the key in the matching
-`*_body_ref` column (its body column NULL): the same 100 MB answer on every exchange of
+SHA-256 of its bytes and compressed (zstd since schema v6: 20x faster than zlib at
+level 6 for as small a result; rows written as zlib still read), and the row keeps the
+key in the matching `*_body_ref` column (its body column NULL): the same 100 MB answer on every exchange of
 a route, or the recording's body on every run, is stored once. Readers call
 `with_bodies` on a row before reading its bodies.
 

@@ -149,17 +149,15 @@ def build_gate(
             f"at most {thresholds.max_errors} allowed"
         )
     if damaged and not thresholds.allow_torn:
-        names = ", ".join(str(d.get("session")) for d in damaged[:3])
-        more = f" and {len(damaged) - 3} more" if len(damaged) > 3 else ""
+        names = _first_three([str(d.get("session")) for d in damaged])
         reasons.append(
-            f"{_plural(len(damaged), 'session file')} torn or partly corrupt ({names}{more}): "
+            f"{_plural(len(damaged), 'session file')} torn or partly corrupt ({names}): "
             "not every recorded exchange was replayed; --allow-torn accepts that"
         )
     stopped = _stopped(run)
     if stopped:
         reasons.append(
-            f"{_plural(len(stopped), 'session')} stopped part-way ({', '.join(stopped[:3])}"
-            f"{f' and {len(stopped) - 3} more' if len(stopped) > 3 else ''}): "
+            f"{_plural(len(stopped), 'session')} stopped part-way ({_first_three(stopped)}): "
             "not every recorded exchange was replayed"
         )
     passed = not reasons
@@ -252,21 +250,28 @@ def _run(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _stopped(run: dict[str, Any]) -> list[str]:
-    """The session files the run stopped part-way (`runs.meta["failed_sessions"]`)."""
+def _first_three(names: list[str]) -> str:
+    """`a, b, c and 2 more`."""
+    more = f" and {len(names) - 3} more" if len(names) > 3 else ""
+    return ", ".join(names[:3]) + more
+
+
+def _meta_items(run: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    """The objects of the list under `key` in the run's `runs.meta` (anything else: none)."""
     meta = loads(run.get("meta"), {}) or {}
-    found = meta.get("failed_sessions") if isinstance(meta, dict) else None
+    found = meta.get(key) if isinstance(meta, dict) else None
     if not isinstance(found, list):
         return []
-    return [str(item.get("session")) for item in found if isinstance(item, dict)]
+    return [item for item in found if isinstance(item, dict)]
+
+
+def _stopped(run: dict[str, Any]) -> list[str]:
+    """The session files the run stopped part-way (`runs.meta["failed_sessions"]`)."""
+    return [str(item.get("session")) for item in _meta_items(run, "failed_sessions")]
 
 
 def _damaged(run: dict[str, Any]) -> list[dict[str, Any]]:
     """The torn or partly corrupt session files the run replayed (`runs.meta`), masked."""
-    meta = loads(run.get("meta"), {}) or {}
-    found = meta.get("damaged_sessions") if isinstance(meta, dict) else None
-    if not isinstance(found, list):
-        return []
     return [
         {
             "session": str(item.get("session")),
@@ -276,8 +281,7 @@ def _damaged(run: dict[str, Any]) -> list[dict[str, Any]]:
             "skipped_reason": item.get("skipped_reason") or None,
             "malformed_records": _int_or_zero(item.get("malformed_records")),
         }
-        for item in found
-        if isinstance(item, dict)
+        for item in _meta_items(run, "damaged_sessions")
     ]
 
 
