@@ -16,7 +16,7 @@ import timeit
 
 from bench.upstream import journal_json
 from parity.sessions import Exchange, Request, Response
-from parity.sessions.redact import MAX_BODY, RedactionPolicy, Redactor
+from parity.sessions.redact import RedactionPolicy, Redactor
 
 JSON = [(b"Content-Type", b"application/json")]
 FORM = [(b"Content-Type", b"application/x-www-form-urlencoded")]
@@ -52,7 +52,7 @@ def redactor(max_body: int) -> Redactor:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--size", type=int, default=1024 * 1024)
-    parser.add_argument("--max-body", type=int, default=MAX_BODY)
+    parser.add_argument("--max-body", type=int, default=0)
     args = parser.parse_args()
     red = redactor(args.max_body)
     print(f"max_body {args.max_body}, size {args.size} bytes; µs per body, best of 5")

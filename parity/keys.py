@@ -20,11 +20,9 @@ import click
 from parity.config import current_config
 from parity.errors import UserError
 from parity.sessions import KeySource, installed_keys, use_keys
+from parity.sessions.crypto import KEY_FILE_ENV, PASSPHRASE_ENV, ready_to_write
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-PASSPHRASE_ENV = "PARITY_PASSPHRASE"
-KEY_FILE_ENV = "PARITY_KEY_FILE"
 
 
 def _ask() -> str:
@@ -69,13 +67,7 @@ def keys_for_recording(sessions_dir: Path) -> KeySource:
     keys = installed_keys()
     assert keys is not None, "record has --key-file"
     if keys.key_file is not None:
-        inside = keys.key_file.resolve().is_relative_to(sessions_dir.resolve())
-        if inside:
-            raise UserError(
-                f"key file {keys.key_file} is inside the session directory {sessions_dir}: "
-                "keep the key away from the data it protects"
-            )
-        keys.key(keys.new_kdf())  # an unreadable or short key file: one line now
+        ready_to_write(keys, sessions_dir)  # not inside the directory; readable, long enough
         return keys
     if os.environ.get(PASSPHRASE_ENV):
         return keys

@@ -6,6 +6,9 @@ Use it alone with mitmproxy's own tools:
     mitmdump --mode reverse:http://127.0.0.1:5000 -s recorder/addon.py \\
         --set parity_sessions=.parity/sessions --set parity_label=pilot-ana
 
+Encrypted at rest with `--set parity_encrypt=true` and a key from
+`--set parity_key_file=PATH`, `$PARITY_KEY_FILE` or `$PARITY_PASSPHRASE`.
+
 or through `parity record`, which runs the same addon in-process.
 
 A plain response is written in the `response` hook, before mitmproxy sends it on, so
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -39,6 +43,7 @@ from parity.sessions import (
     SessionStore,
     SessionWriter,
 )
+from parity.sessions.crypto import KEY_FILE_ENV, PASSPHRASE_ENV, ready_to_write
 from parity.sessions.keys import REDACT, project_key, purpose_key
 from parity.sessions.redact import MitmCodec, RedactionPolicy, Redactor
 from parity.sessions.secretstore import Secret, SecretStore
@@ -47,8 +52,9 @@ logger = logging.getLogger(__name__)
 
 _RECORDED = "parity.recorded"
 EXIT_CANNOT_WRITE = 2
-# Records from this size up are written off the event loop (a 1 MB copy to the page
-# cache costs ~0.5 ms of CPU that other flows need not wait for).
+# Exchanges with bodies from this size up are redacted, encoded and written off the event
+# loop: a 1 MB copy to the page cache costs ~0.5 ms of CPU and the secret scan ~1.3 ms
+# (`sessions.scan`, GIL released), which other flows need not wait for.
 OFFLOAD_BYTES = 256 * 1024
 
 
@@ -116,6 +122,19 @@ class Recorder:
             ".parity",
             "The project's state directory: its key and secret store.",
         )
+        loader.add_option(
+            "parity_encrypt",
+            bool,
+            False,
+            "Encrypt session files (AES-256-GCM) with a key from parity_key_file, "
+            "$PARITY_KEY_FILE or $PARITY_PASSPHRASE.",
+        )
+        loader.add_option(
+            "parity_key_file",
+            str,
+            "",
+            "Key file for parity_encrypt (default: $PARITY_KEY_FILE).",
+        )
 
     def configure(self, updated: set[str]) -> None:
         if "parity_sessions" in updated:
@@ -136,6 +155,9 @@ class Recorder:
         meta: dict[str, object] = {"modes": modes}
         if ctx.options.parity_redact and self.policy.enabled:
             meta["redaction"] = self._start_redaction(Path(ctx.options.parity_state))
+        encrypt = self._encrypt
+        if encrypt is None and ctx.options.parity_encrypt:
+            encrypt = self._key_source(store.root)
         try:
             self.writer = store.create(
                 label=ctx.options.parity_label,
@@ -146,7 +168,7 @@ class Recorder:
                     "python": sys.version.split()[0],
                 },
                 meta=meta,
-                encrypt=self._encrypt,
+                encrypt=encrypt,
             )
         except (SessionFileError, SessionKeyError) as exc:
             self._fail(str(exc))
@@ -156,6 +178,24 @@ class Recorder:
         else:
             logger.info(f"parity: recording to {self.writer.path}")
         return self.writer
+
+    def _key_source(self, sessions: Path) -> KeySource:
+        """The key for `parity_encrypt` under mitmdump (`parity record` passes its own)."""
+        key_file = ctx.options.parity_key_file or os.environ.get(KEY_FILE_ENV) or None
+        source = KeySource(
+            passphrase=os.environ.get(PASSPHRASE_ENV) or None,
+            key_file=Path(key_file).expanduser() if key_file else None,
+        )
+        if not source.can_write:
+            self._fail(
+                "parity_encrypt needs a key: set PARITY_PASSPHRASE or PARITY_KEY_FILE, "
+                "or --set parity_key_file=PATH"
+            )
+        try:
+            ready_to_write(source, sessions)
+        except SessionKeyError as exc:
+            self._fail(str(exc))
+        return source
 
     def _start_redaction(self, state: Path) -> dict[str, object]:
         """The redactor and secret store of this run; the header's note of them."""
@@ -234,20 +274,25 @@ class Recorder:
         assert writer is not None
         self._seq += 1
         exchange = capture(flow, self._seq)
-        if self.redactor is not None:
-            exchange = self._redact(exchange, writer)
-        pieces = writer.encode(exchange.to_record())
         writer.count(exchange)
         flow.metadata[_RECORDED] = True
         self._in_flight.pop(flow.id, None)
         try:
-            if self._queued or sum(map(len, pieces)) >= OFFLOAD_BYTES:
-                await self._write_in_thread(writer, pieces)
+            if self._queued or _body_bytes(exchange) >= OFFLOAD_BYTES:
+                await self._in_thread(writer, exchange)
             else:
-                writer.write(pieces)
-        except SessionFileError as exc:
+                self._store(writer, exchange)
+        except ParityError as exc:  # the file or the secret store cannot be written
             flow.kill()
             self._fail(str(exc))
+
+    def _store(self, writer: SessionWriter, exchange: Exchange) -> None:
+        """Redact, encode and append one exchange. On the event loop when nothing is
+        queued for the writer thread, else on that thread: one at a time either way, so
+        the redactor, the encoder and the file see exchanges in completion order."""
+        if self.redactor is not None:
+            exchange = self._redact(exchange, writer)
+        writer.write(writer.encode(exchange.to_record()))
 
     def _redact(self, exchange: Exchange, writer: SessionWriter) -> Exchange:
         """The exchange with its secrets replaced by tokens; the originals new to the
@@ -260,23 +305,21 @@ class Recorder:
             if token not in self._stored
         }
         if new:
-            try:
-                self.secrets.add(new)
-            except ParityError as exc:
-                self._fail(str(exc))
+            self.secrets.add(new)
             self._stored.update(new)
         return redacted
 
-    async def _write_in_thread(self, writer: SessionWriter, pieces: list[bytes]) -> None:
-        """Large records are copied to the OS by one writer thread, so the event loop
-        serves other flows meanwhile; this flow still waits until its record is written.
-        While anything is queued there, small records queue behind it: file order stays
-        completion order."""
+    async def _in_thread(self, writer: SessionWriter, exchange: Exchange) -> None:
+        """Large exchanges are redacted, encoded and copied to the OS by one writer
+        thread, so the event loop serves other flows meanwhile; this flow still waits
+        until its record is written. While anything is queued there, small exchanges
+        queue behind it: file order stays completion order."""
         if self._thread is None:
             self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parity-writer")
         self._queued += 1
         try:
-            await asyncio.get_running_loop().run_in_executor(self._thread, writer.write, pieces)
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(self._thread, self._store, writer, exchange)
         finally:
             self._queued -= 1
 
@@ -288,6 +331,11 @@ class Recorder:
         )
         sys.stderr.flush()
         raise SystemExit(EXIT_CANNOT_WRITE)
+
+
+def _body_bytes(exchange: Exchange) -> int:
+    response = exchange.response
+    return len(exchange.request.body) + (len(response.body) if response is not None else 0)
 
 
 def _parity_version() -> str:

@@ -115,6 +115,11 @@ def parse_envelope(record: dict[str, Any]) -> tuple[Kdf, bytes]:
     return Kdf(KDF_SCRYPT, salt, n, r, p), prefix
 
 
+PASSPHRASE_ENV = "PARITY_PASSPHRASE"
+KEY_FILE_ENV = "PARITY_KEY_FILE"
+"""Where a passphrase and a key file come from without a command line (CI, `mitmdump -s`)."""
+
+
 class KeySource:
     """Where keys come from: a passphrase (or a way to ask for one, used only when a file
     needs it) and/or a key file. Derived file keys are cached, so a file opened twice
@@ -200,6 +205,21 @@ class KeySource:
             )
         self._material = material.strip()
         return self._material
+
+
+def ready_to_write(source: KeySource, sessions_dir: Path) -> None:
+    """Check a key source before the first encrypted file of `sessions_dir` is created: a
+    key file inside the directory it protects is refused, and an unreadable or short key
+    file says so now rather than at the first exchange. `SessionKeyError` when not."""
+    if source.key_file is not None:
+        if source.key_file.resolve().is_relative_to(sessions_dir.resolve()):
+            raise SessionKeyError(
+                f"key file {source.key_file} is inside the session directory "
+                f"{sessions_dir}: keep the key away from the data it protects"
+            )
+        source.key(source.new_kdf())
+    elif not source.can_write:
+        source.new_kdf()  # raises, naming what would do
 
 
 _installed: KeySource | None = None

@@ -44,6 +44,7 @@ from urllib.parse import quote, quote_plus, unquote_to_bytes
 import orjson
 
 from parity.sessions.model import Exchange, Headers, Message
+from parity.sessions.scan import CARD, JWT, Candidates, Scanner
 from parity.sessions.secrets import (
     SECRET_WORDS,
     VALUE_PATTERNS,
@@ -56,18 +57,12 @@ from parity.sessions.secrets import (
 TOKEN_PREFIX = "PARITY_REDACTED_"
 TOKEN = re.compile(r"PARITY_REDACTED_[0-9a-f]{20}")
 TOKEN_BYTES = re.compile(rb"PARITY_REDACTED_[0-9a-f]{20}")
-MAX_BODY = 64 * 1024
-"""Response bodies up to this size are redacted unless `[redact] max_body` says otherwise;
-larger ones are written as they are and the exchange's notes say so. Looking through a
-1 MB JSON body costs ~10 ms here even by candidates (keys split at `":`, a translate and
-a few substring looks, each 0.3-1 ms per MB), four times what mitmproxy spends on the
-flow: scanning every response (`max_body = 0`) took the bench's 1 MB row from ~0.94x to
-0.17x plain mitmdump. Request bodies have no default limit: what users type and upload
-(a large form, a vault export) goes up in requests, and large uploads are rare enough that
-their ~10 ms per MB does not weigh on a recording the way every large response would."""
 LARGE = 64 * 1024
-"""JSON bodies over this size are looked through by candidates (`Redactor._json_values`,
-`_matches_near_candidates`) rather than parsed and walked whole."""
+"""Bodies over this size are looked through in one native pass for candidates
+(`sessions.scan`: ~1.3 ms per MB, the GIL released) and only the candidates are checked
+and rewritten (`Redactor._json_values`); smaller ones by the Python looks below, which
+cost less than starting a scan. Every body is redacted whatever its size, unless
+`[redact] max_body` sets a limit."""
 REMEMBERED = 4096
 """Secret values a `Redactor` remembers to find again as JSON string values."""
 
@@ -147,9 +142,9 @@ class RedactionPolicy:
     """JSON paths as steps: `$.user.pin` -> ("user", "pin"); `[*]`/`*` match any step."""
     patterns: tuple[bytes, ...] = ()
     """More regexes for secret values (group 1, when there is one, is the secret)."""
-    max_body: int | None = None
-    """Bodies larger than this are not scanned (0: no limit); the exchange's notes say so.
-    None (the default): responses over `MAX_BODY`, requests whatever their size."""
+    max_body: int = 0
+    """Bodies larger than this are not scanned (0, the default: no limit); the exchange's
+    notes say so."""
 
     @classmethod
     def from_table(cls, table: Mapping[str, Any]) -> RedactionPolicy:
@@ -225,6 +220,7 @@ class Redactor:
         self._own = [re.compile(p) for p in policy.patterns]
         self._secret_headers: dict[bytes, bool] = {}
         self._secret_keys: dict[bytes, bool] = {}
+        self._scanner = Scanner(policy.fields)
 
     def token(self, secret: bytes) -> str:
         """The token of one secret value."""
@@ -428,8 +424,6 @@ class Redactor:
         if not body:
             return body
         limit = self.policy.max_body
-        if limit is None:
-            limit = 0 if side == "request" else MAX_BODY
         if limit and len(body) > limit:
             notes.append(f"{side} body: over {limit} bytes; not scanned ([redact] max_body)")
             return body
@@ -482,22 +476,26 @@ class Redactor:
         # Cheap looks first: most bodies have no secret key, pattern or echo, and are
         # then neither parsed nor rewritten.
         large = len(body) > LARGE
-        keys = _json_keys(body)
+        escaped_key = False
+        if large and not self._own:
+            candidates = self._scanner.scan(body, self._recent)
+            keys: Iterable[bytes] = candidates.keys
+            escaped_key = candidates.escaped_key
+            patterned = self._verified(body, candidates)
+            echoes = list(candidates.echoes)
+        else:
+            keys = _json_keys(body)
+            patterned = self._may_match(body)
+            echoes = [secret for secret in self._recent if secret in body]
         secret_keys = [key for key in keys if self._secret_key(key)]
-        hinted = bool(self.policy.json_paths) or bool(secret_keys)
-        patterned = self._may_match(body)
-        if patterned and large:
-            patterned = self._matches_near_candidates(body)
-        echoes = [secret for secret in self._recent if secret in body]
+        hinted = bool(self.policy.json_paths) or bool(secret_keys) or escaped_key
         echoed = bool(echoes)
         if not hinted and not patterned and not echoed:
             return body
-        if large and not patterned and not self.policy.json_paths:
+        if large and not patterned and not self.policy.json_paths and not escaped_key:
             targeted = self._json_values(body, secret_keys, echoes)
             if targeted is not None:
                 return self._rewrite(body, targeted, found)
-            if targeted is not None:
-                return targeted
         try:
             tree = orjson.loads(body)
         except orjson.JSONDecodeError:
@@ -664,9 +662,10 @@ class Redactor:
     def patterns(self, data: bytes, found: Found, where: str) -> bytes:
         """`data` with every value matching a pattern replaced (the same object when none);
         tokens already in it are left whole."""
-        if not self._may_match(data):
-            return data
-        if len(data) > LARGE and not self._matches_near_candidates(data):
+        if len(data) > LARGE and not self._own:
+            if not self._verified(data, self._scanner.scan(data, self._recent)):
+                return data
+        elif not self._may_match(data):
             return data
         if b"PARITY_REDACTED_" not in data:
             return self._patterns_in(data, found, where)
@@ -688,28 +687,21 @@ class Redactor:
         digits = data.translate(_DIGITS)
         return b"0000000000000" in digits or b"0000-0000-0000-0000" in digits
 
-    def _matches_near_candidates(self, data: bytes) -> bool:
-        """Whether a built-in pattern really matches in a large body that `_may_match`
-        flagged: each pattern is tried only where its cheap look found a candidate (an
-        `eyJ`, a `earer `, a long digit run), not over the whole body."""
-        if self._own:
-            return True
+    def _verified(self, data: bytes, candidates: Candidates) -> bool:
+        """Whether a built-in pattern really matches at one of the scan's candidates (the
+        scan has no look-arounds and no Luhn check: it finds starts, these decide)."""
         bearer, jwt, card = self._patterns
-        for needle, pattern, shift in ((b"eyJ", jwt, 0), (b"earer ", bearer, 6)):
-            at = data.find(needle)
-            while at >= 0:
-                if pattern.match(data, at + shift) is not None:
+        for kind, start in candidates.patterns:
+            if kind == JWT:
+                if jwt.match(data, start) is not None:
                     return True
-                at = data.find(needle, at + 1)
-        digits = data.translate(_DIGITS)
-        for needle in (b"0000000000000", b"0000-0000-0000-0000"):
-            at = digits.find(needle)
-            while at >= 0:
-                start = max(0, at - 24)
-                for match in card.finditer(data, start, at + len(needle) + 24):
-                    if luhn_ok(match.group(0)):
+            elif kind == CARD:
+                end = start + 64  # a match ending there may go on past it: not taken
+                for match in card.finditer(data, start, end):
+                    if (match.end() < end or end >= len(data)) and luhn_ok(match.group(0)):
                         return True
-                at = digits.find(needle, at + len(needle))
+            elif bearer.match(data, start + 7) is not None:
+                return True
         return False
 
     def _patterns_in(self, data: bytes, found: Found, where: str) -> bytes:

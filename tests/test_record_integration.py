@@ -190,22 +190,17 @@ def test_a_client_that_gives_up_is_recorded_as_an_error(upstream: str, tmp_path:
     assert exchange.error is not None and "disconnect" in exchange.error.message.lower()
 
 
-def test_mitmdump_with_the_addon_script_records_alone(upstream: str, tmp_path: Path) -> None:
-    cmd = [
-        str(BIN / "mitmdump"),
-        "--mode",
-        f"reverse:{upstream}",
-        "--listen-host",
-        "127.0.0.1",
-        "--listen-port",
-        "0",
-        "-s",
-        str(ROOT / "recorder" / "addon.py"),
-        "--set",
-        f"parity_sessions={tmp_path}",
-        "--set",
-        "parity_label=standalone",
-    ]
+def _mitmdump(upstream: str, sessions: Path, *options: str) -> list[str]:
+    cmd = [str(BIN / "mitmdump"), "--mode", f"reverse:{upstream}", "--listen-host"]
+    cmd += ["127.0.0.1", "--listen-port", "0", "-s", str(ROOT / "recorder" / "addon.py")]
+    cmd += ["--set", f"parity_sessions={sessions}", "--set", f"parity_state={sessions.parent}"]
+    for option in options:
+        cmd += ["--set", option]
+    return cmd
+
+
+def _get_through(cmd: list[str], path: str) -> None:
+    """Start mitmdump with the addon, GET `path` through it, stop it cleanly."""
     with Proc(cmd) as proc:
         port = proc.wait_for(r"listening at \S+:(\d+)").group(1)
         proc.wait_for(r"parity: recording to")
@@ -213,16 +208,54 @@ def test_mitmdump_with_the_addon_script_records_alone(upstream: str, tmp_path: P
         async def call() -> bytes:
             async with (
                 aiohttp.ClientSession() as http,
-                http.get(f"http://127.0.0.1:{port}/dup") as resp,
+                http.get(f"http://127.0.0.1:{port}{path}") as resp,
             ):
                 return await resp.read()
 
         assert asyncio.run(call()) == b"ok"
         assert proc.terminate() == 0
-    header, exchanges, result = read_session(SessionStore(tmp_path).paths()[0])
+
+
+def test_mitmdump_with_the_addon_script_records_alone(upstream: str, tmp_path: Path) -> None:
+    sessions = tmp_path / "sessions"
+    _get_through(_mitmdump(upstream, sessions, "parity_label=standalone"), "/dup")
+    header, exchanges, result = read_session(SessionStore(sessions).paths()[0])
     assert header.label == "standalone"
     assert [e.request.path for e in exchanges] == ["/dup"]
     assert result.trailer is not None
+
+
+def test_mitmdump_with_the_addon_script_encrypts_with_a_key_file(
+    upstream: str, tmp_path: Path
+) -> None:
+    """`--set parity_encrypt=true` under plain mitmdump: the file holds no plaintext and
+    reads back with the key; without a key the proxy stops with one line, exit 2."""
+    from parity.sessions import KeySource, SessionKeyError
+
+    key = tmp_path / "pilot.key"
+    key.write_bytes(os.urandom(32))
+    sessions = tmp_path / "sessions"
+    options = ("parity_encrypt=true", f"parity_key_file={key}")
+    _get_through(_mitmdump(upstream, sessions, *options), "/dup?note=CANARY-plain")
+    (path,) = SessionStore(sessions).paths()
+    raw = path.read_bytes()
+    assert b"CANARY" not in raw and b"/dup" not in raw and b"mitmproxy" not in raw
+    with pytest.raises(SessionKeyError):
+        read_session(path)
+    _, exchanges, result = read_session(path, KeySource(key_file=key))
+    assert [e.request.path for e in exchanges] == ["/dup?note=CANARY-plain"]
+    assert result.trailer is not None
+
+    env = {"PARITY_PASSPHRASE": "", "PARITY_KEY_FILE": ""}
+    with Proc(_mitmdump(upstream, tmp_path / "other", "parity_encrypt=true"), env=env) as proc:
+        assert proc.popen.wait(timeout=30) == 2
+        said = [line for line in proc.output().splitlines() if "parity" in line]
+    assert said == [
+        "parity record: parity_encrypt needs a key: set PARITY_PASSPHRASE or "
+        "PARITY_KEY_FILE, or --set parity_key_file=PATH; stopping so that no traffic "
+        "passes unrecorded"
+    ], proc.lines
+    assert not (tmp_path / "other").exists() or not list((tmp_path / "other").iterdir())
 
 
 def test_regular_proxy_mode_records_an_app_using_http_proxy(upstream: str, tmp_path: Path) -> None:

@@ -480,7 +480,7 @@ def test_a_large_form_is_redacted_by_its_secret_fields_only() -> None:
     )
 
 
-def test_large_request_bodies_are_redacted_by_default_responses_over_max_body_noted() -> None:
+def test_large_bodies_are_redacted_by_default_either_way_over_max_body_noted() -> None:
     plain = _journal(2 * 1024 * 1024)
     cut = plain.rfind(b'{"id"', 0, len(plain) * 9 // 10)
     body = plain[:cut] + b'{"vault":{"access_token":"vault-key-0123456789"}},' + plain[cut:]
@@ -495,7 +495,12 @@ def test_large_request_bodies_are_redacted_by_default_responses_over_max_body_no
     assert redacted.request.body.startswith(form + b"&password=PARITY_REDACTED_")
     same, nothing = redact(exchange(headers=[FORM], body=form))
     assert same.request.body is form and not nothing and not same.notes
-    # A response over the default 64 KiB is written as it is, and the record says so.
-    answer, _ = redact(exchange(response_headers=[JSON], response_body=body))
+    # A response too, whatever its size.
+    answer, found = redact(exchange(response_headers=[JSON], response_body=body))
+    assert answer.response is not None and b"vault-key-0123456789" not in answer.response.body
+    assert len(found) == 1 and not answer.notes
+    # Over `[redact] max_body`, a body is written as it is, and the record says so.
+    policy = RedactionPolicy(max_body=65536)
+    answer, _ = redact(exchange(response_headers=[JSON], response_body=body), policy)
     assert answer.response is not None and answer.response.body is body
     assert answer.notes == ["response body: over 65536 bytes; not scanned ([redact] max_body)"]

@@ -127,3 +127,34 @@ def test_no_canary_survives_in_forms(
         redacted, "application/x-www-form-urlencoded", lambda token, where: found[token]
     )
     assert parse_qsl(restored.decode("ascii"), keep_blank_values=True) == pairs
+
+
+_PARTS = ["pass", "password", "passwd", "passphrase", "pwd", "secret", "token", "tokens",
+          "auth", "author", "authorization", "oauth", "session", "sessions", "sid", "side",
+          "sig", "signal", "signature", "credential", "credentials", "otp", "cookie", "jwt",
+          "bearer", "api", "key", "keys", "private", "code", "verifier", "client", "id",
+          "user", "vault", "access", "refresh", "hash", "type", "name", "2", "v1"]  # fmt: skip
+_CASES = [str.lower, str.upper, str.capitalize]
+keys = st.lists(
+    st.tuples(
+        st.sampled_from(_PARTS),
+        st.sampled_from(_CASES),
+        st.sampled_from(["", "_", "-", " ", ".", "__"]),
+    ),
+    min_size=1,
+    max_size=4,
+).map(lambda parts: "".join(case(word) + sep for word, case, sep in parts).strip(" "))
+
+
+@given_target(keys, st.sampled_from([b"", b" ", b"\n  "]))
+def test_the_scan_finds_every_key_named_like_a_secret(key: str, space: bytes) -> None:
+    """The one-pass scan of large bodies (`sessions.scan`) finds each key the exact rule
+    (`is_secret_key`) calls secret, however its words are cased and separated."""
+    from parity.sessions.scan import Scanner
+    from parity.sessions.secrets import is_secret_key
+
+    raw = key.encode("ascii")
+    body = b'{"pad": "x", "' + raw + b'"' + space + b': "v", "other": 1}'
+    found = Scanner().scan(body).keys
+    if is_secret_key(key):
+        assert raw in found
