@@ -169,10 +169,12 @@ class _Slot:
     """A session's concurrency slot: taken when it starts, given back while it waits
     for a paced request (unless `hold`: a reset hook made the backend the session's)."""
 
-    def __init__(self, limit: asyncio.Semaphore, hold: bool) -> None:
+    def __init__(self, limit: asyncio.Semaphore, hold: bool, due: float = 0.0) -> None:
         self.limit = limit
         self.hold = hold
         self.held = False
+        self.due = due
+        """When the session is due to start (the loop's clock)."""
 
     async def __aenter__(self) -> _Slot:
         await self.limit.acquire()
@@ -320,8 +322,8 @@ class Replayer:
         limit: asyncio.Semaphore,
         start: float = 0.0,
     ) -> None:
-        slot = _Slot(limit, hold=bool(self.settings.resets))
-        await slot.wait_until(self._started + start)  # no slot held while waiting to start
+        slot = _Slot(limit, hold=bool(self.settings.resets), due=self._started + start)
+        await slot.wait_until(slot.due)  # no slot held while waiting to start
         async with slot:
             try:
                 await self.replay_session(path, wanted, http, slot)
@@ -406,7 +408,9 @@ class Replayer:
         origin = None
         pace = self.settings.pace
         schedule = None if pace.asap or slot is None else RequestSchedule(pace)
-        began = asyncio.get_running_loop().time()
+        # The session's schedule is anchored once: when it was due to start, or later if
+        # it waited for a slot or a reset hook.
+        began = max(slot.due if slot is not None else 0.0, asyncio.get_running_loop().time())
         for exchange in exchanges:
             origin = origin or recorded_origin(exchange.request, upstream)
             if schedule is not None and slot is not None:

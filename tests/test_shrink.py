@@ -332,3 +332,47 @@ def test_a_failing_reset_stops_the_shrink_in_one_line(journal: Journal) -> None:
 def test_an_unknown_mismatch_is_one_line(journal: Journal) -> None:
     code, _, err = journal.shrink("nothing-like-this")
     assert code == 2 and "no mismatch or finding" in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals are POSIX")
+def test_a_terminal_shows_the_attempts_above_a_bar(journal: Journal) -> None:
+    import os
+    import pty
+    import subprocess
+
+    late = journal.mismatch(route="GET /api/vaults", expected_status=200)
+    leader, follower = pty.openpty()
+    args = parity("shrink", late["id"], "--max-attempts", "6", "--config", str(journal.config))
+    proc = subprocess.Popen(
+        args, stdout=subprocess.PIPE, stderr=follower, env={**os.environ, "COLUMNS": "160"}
+    )
+    os.close(follower)
+    shown = bytearray()
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # EIO: the process closed the terminal
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(leader)
+    assert proc.stdout is not None
+    out = proc.stdout.read().decode()
+    proc.stdout.close()
+    assert proc.wait(60) == 0
+    terminal = shown.decode("utf-8", "replace")
+    assert "shrinking" in terminal and "attempts" in terminal and "reproduced" in terminal
+    assert "parity shrink: attempt 1: 0 requests: does not reproduce" in terminal
+    assert "(stopped by --max-attempts 6: maybe not minimal)" in terminal
+    assert "<- the mismatch" in out
+
+
+def test_quiet_shrink_prints_nothing_but_the_result(journal: Journal) -> None:
+    late = journal.mismatch(route="GET /api/vaults", expected_status=200)
+    code, out, err = journal.shrink(late["id"], "--max-attempts", "6", "-q")
+    assert code == 0, err
+    assert "attempt 1:" not in err and "shrinking" not in err and "earlier requests" not in err
+    assert len(err.splitlines()) == 1
+    assert "(stopped by --max-attempts 6: maybe not minimal)" in err
+    assert out.splitlines()[-1].endswith("<- the mismatch")
