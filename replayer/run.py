@@ -243,6 +243,11 @@ class ReplayRun:
                 started_at=time.time(),
             )
         )
+        pace = settings.pace
+        if not pace.asap:  # what a resumed or compared run needs to pace alike
+            applied = scan.timing() is None
+            meta = {"factor": pace.factor, "max_idle": pace.max_idle, "applied": applied}
+            results.update_run_meta(run_id, {"pace": meta})
         damaged = scan.damaged()
         if damaged:
             # The gate fails a run that replayed a damaged file (unless --allow-torn).

@@ -5,7 +5,9 @@ the progress bar on a pseudo-terminal, and nothing but the summary without one."
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -182,6 +184,12 @@ def _replay(sessions: Path, url: str, *args: str, env: dict[str, str] | None = N
     return done.stderr + done.stdout
 
 
+def _pace_meta(sessions: Path) -> object:
+    with sqlite3.connect(sessions.parent / "p.db") as db:
+        (meta,) = db.execute("SELECT meta FROM runs").fetchone()
+    return json.loads(meta or "{}").get("pace")
+
+
 def test_x10_takes_a_tenth_of_the_span_with_the_long_idle_capped(tmp_path: Path) -> None:
     sessions = tmp_path / "s"
     # Session A: 3 s of requests, a 10-minute idle, two more; B starts 2 s after A.
@@ -211,6 +219,7 @@ def test_x10_takes_a_tenth_of_the_span_with_the_long_idle_capped(tmp_path: Path)
     assert 0.5 <= at["/a/6"] <= 0.85
     assert 0.12 <= at["/b/1"] <= 0.45  # B keeps its offset: 2 s / 10 after A
     assert 0.03 <= at["/b/3"] - at["/b/1"] <= 0.35
+    assert _pace_meta(sessions) == {"factor": 10.0, "max_idle": 0.2, "applied": True}
 
 
 def test_recorded_pace_keeps_the_gaps_and_asap_does_not(tmp_path: Path) -> None:
@@ -246,6 +255,7 @@ def test_timestamps_going_back_replay_asap_with_one_warning(tmp_path: Path) -> N
     assert len(warnings) == 1 and "starts 100 s before an earlier one" in warnings[0]
     assert "replaying asap" in warnings[0]
     assert at["/w/3"] < 0.5 and "3 exchanges: 3 matched" in out
+    assert _pace_meta(sessions) == {"factor": 1.0, "max_idle": None, "applied": False}
 
 
 @pytest.mark.parametrize(
