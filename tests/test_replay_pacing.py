@@ -24,6 +24,7 @@ from parity.replayer.pacing import Pace, TimingCheck, request_offsets, session_o
 from parity.sessions import Exchange, Request, Response, SessionStore
 from tests.live import serve
 from tests.procs import BIN, ROOT
+from tests.pty_run import on_a_terminal
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -161,19 +162,15 @@ def _session(root: Path, requests: list[tuple[str, float]]) -> None:
             writer.append(_exchange(seq, path, started))
 
 
+def _args(sessions: Path, url: str, *args: str) -> list[str]:
+    db = str(sessions.parent / "p.db")
+    return [str(BIN / "parity"), "replay", str(sessions), "--target", url, "--db", db, *args]
+
+
 def _replay(sessions: Path, url: str, *args: str, env: dict[str, str] | None = None) -> str:
     """The real CLI in a process; its stderr and stdout (exit 0 or 1)."""
     done = subprocess.run(
-        [
-            str(BIN / "parity"),
-            "replay",
-            str(sessions),
-            "--target",
-            url,
-            "--db",
-            str(sessions.parent / "p.db"),
-            *args,
-        ],
+        _args(sessions, url, *args),
         capture_output=True,
         text=True,
         timeout=40,
@@ -300,58 +297,19 @@ def test_parity_toml_sets_the_pace(tmp_path: Path) -> None:
 # -- progress -----------------------------------------------------------------------------
 
 
-def _on_a_terminal(sessions: Path, url: str, *args: str) -> tuple[str, str]:
-    """The CLI with stderr on a pseudo-terminal: what the terminal showed, and stdout."""
-    import pty
-
-    leader, follower = pty.openpty()
-    proc = subprocess.Popen(
-        [
-            str(BIN / "parity"),
-            "replay",
-            str(sessions),
-            "--target",
-            url,
-            "--db",
-            str(sessions.parent / "p.db"),
-            *args,
-        ],
-        stdout=subprocess.PIPE,
-        stderr=follower,
-        cwd=ROOT,
-        env={**os.environ, "COLUMNS": "160", "TERM": "xterm"},
-    )
-    os.close(follower)
-    shown = bytearray()
-    while True:
-        try:
-            chunk = os.read(leader, 65536)
-        except OSError:  # EIO: the process closed the terminal
-            break
-        if not chunk:
-            break
-        shown += chunk
-    os.close(leader)
-    assert proc.stdout is not None
-    out = proc.stdout.read().decode()
-    proc.stdout.close()
-    assert proc.wait(30) == 1
-    return shown.decode("utf-8", "replace"), out
-
-
 @pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals are POSIX")
 @pytest.mark.parametrize("quiet", [False, True])
 def test_a_terminal_shows_the_bar_with_the_mismatches(tmp_path: Path, quiet: bool) -> None:
     sessions = tmp_path / "s"
     _session(sessions, [(f"/{'bad' if n % 3 == 0 else 'ok'}/{n}", T0 + n) for n in range(12)])
     with Server() as server:
-        shown, out = _on_a_terminal(
-            sessions, server.url, "--pace", "x20", *(["-q"] if quiet else [])
-        )
+        args = _args(sessions, server.url, "--pace", "x20", *(["-q"] if quiet else []))
+        code, shown, out = on_a_terminal(args, cwd=ROOT)
+    assert code == 1, shown
     assert "12 exchanges: 8 matched, 4 mismatched" in shown
     assert ("replaying" in shown) is not quiet
     assert ("4 mismatched" in shown.split("12 exchanges:")[0]) is not quiet
-    assert ("exchanges" in shown.split("12 exchanges:")[0]) is not quiet
+    assert ("ETA" in shown) is not quiet
     assert out.strip()  # the run id
 
 

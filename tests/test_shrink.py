@@ -26,6 +26,7 @@ from parity.shrink_cmd import shrink
 from tests.journal import record_pilot as record_journal_pilot
 from tests.journal import start_backend, targets_toml
 from tests.procs import Proc, parity
+from tests.pty_run import on_a_terminal
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -336,32 +337,10 @@ def test_an_unknown_mismatch_is_one_line(journal: Journal) -> None:
 
 @pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals are POSIX")
 def test_a_terminal_shows_the_attempts_above_a_bar(journal: Journal) -> None:
-    import os
-    import pty
-    import subprocess
-
     late = journal.mismatch(route="GET /api/vaults", expected_status=200)
-    leader, follower = pty.openpty()
     args = parity("shrink", late["id"], "--max-attempts", "6", "--config", str(journal.config))
-    proc = subprocess.Popen(
-        args, stdout=subprocess.PIPE, stderr=follower, env={**os.environ, "COLUMNS": "160"}
-    )
-    os.close(follower)
-    shown = bytearray()
-    while True:
-        try:
-            chunk = os.read(leader, 65536)
-        except OSError:  # EIO: the process closed the terminal
-            break
-        if not chunk:
-            break
-        shown += chunk
-    os.close(leader)
-    assert proc.stdout is not None
-    out = proc.stdout.read().decode()
-    proc.stdout.close()
-    assert proc.wait(60) == 0
-    terminal = shown.decode("utf-8", "replace")
+    code, terminal, out = on_a_terminal(args)
+    assert code == 0, terminal
     assert "shrinking" in terminal and "attempts" in terminal and "reproduced" in terminal
     assert "parity shrink: attempt 1: 0 requests: does not reproduce" in terminal
     assert "(stopped by --max-attempts 6: maybe not minimal)" in terminal
