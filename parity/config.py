@@ -22,6 +22,8 @@ variable (`PARITY_DB`, `PARITY_SESSIONS`), then `parity.toml`, then the default.
     concurrency = 8                   # sessions at once (1 when a reset hook is in use)
     timeout = 30                      # seconds per answer
     reset_timeout = 60                # seconds per reset command
+    pace = "asap"                     # default --pace: asap, recorded or xN (x10, x0.5)
+    max_idle = "5s"                   # default --max-idle: the longest paced gap
 
     [gate]
     max_open = 0                      # open findings tolerated by `parity gate`

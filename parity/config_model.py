@@ -88,6 +88,10 @@ class Config:
     concurrency: int = DEFAULT_CONCURRENCY
     timeout: float = DEFAULT_TIMEOUT
     reset_timeout: float = DEFAULT_RESET_TIMEOUT
+    pace: float | None = None
+    """`[replay] pace`, as a speed-up factor (`parity.pace`): None asap, 1.0 recorded."""
+    max_idle: float | None = None
+    """`[replay] max_idle`: seconds, the longest paced gap (None: no cap)."""
     gate: GateConfig = field(default_factory=GateConfig)
     record: RecordConfig = field(default_factory=RecordConfig)
     redact: RedactionPolicy = field(default_factory=RedactionPolicy)

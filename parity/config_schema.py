@@ -18,6 +18,7 @@ from parity.config_model import (
     quoted,
     shown,
 )
+from parity.pace import parse_duration, parse_pace
 from parity.sessions.redact import RedactionPolicy
 
 _Check = Callable[[Any, str], Any]
@@ -97,6 +98,18 @@ def _kind(value: Any) -> str:
     return names.get(type(value), type(value).__name__)
 
 
+def _pace(value: Any, key: str) -> float | None:
+    return parse_pace(_string(value, key))
+
+
+def _max_idle(value: Any, key: str) -> float:
+    if not isinstance(value, str | int | float):
+        raise ValueError(
+            f'must be a duration such as "5s" or a number of seconds, not {_kind(value)}'
+        )
+    return parse_duration(value)
+
+
 _SCHEMA: dict[str, dict[str, _Check]] = {
     "paths": {"sessions": _nonempty, "db": _nonempty, "rules": _nonempty},
     "replay": {
@@ -106,6 +119,8 @@ _SCHEMA: dict[str, dict[str, _Check]] = {
         "timeout": _seconds(0.1, 3600),
         "reset_timeout": _seconds(0.1, 3600),
         "secrets": _secrets,
+        "pace": _pace,
+        "max_idle": _max_idle,
     },
     "gate": {"max_open": _int_range(0, None), "out": _nonempty},
     "record": {"encrypt": _bool, "key_file": _nonempty},

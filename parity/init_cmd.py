@@ -38,6 +38,8 @@ url = "http://127.0.0.1:5001"
 concurrency = 8                    # sessions replayed at once
 timeout = 30                       # seconds to wait for one answer
 # reset_timeout = 60               # seconds a reset command may take
+# pace = "x10"                     # default --pace: asap, recorded or xN (x10, x0.5)
+# max_idle = "5s"                  # default --max-idle: the longest paced gap
 
 [gate]
 # max_open = 0                     # open findings `parity gate` tolerates

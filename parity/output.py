@@ -40,31 +40,6 @@ def format_bytes(size: int) -> str:
     return f"{size} B"
 
 
-class ProgressBar:
-    """A rich progress bar on a terminal; nothing otherwise."""
-
-    def __init__(self, total: int, description: str, *, quiet: bool = False) -> None:
-        self.total = total
-        self.description = description
-        self.quiet = quiet
-        self.bar: Any = None
-
-    def __enter__(self) -> Any:
-        if self.quiet or not sys.stderr.isatty():
-            return lambda n: None
-        from rich.console import Console
-        from rich.progress import Progress
-
-        self.bar = Progress(transient=True, console=Console(stderr=True))
-        self.bar.start()
-        task = self.bar.add_task(self.description, total=self.total)
-        return lambda n: self.bar.advance(task, n)
-
-    def __exit__(self, *exc: object) -> None:
-        if self.bar is not None:
-            self.bar.stop()
-
-
 def escape_markup(text: str) -> str:
     """`text` shown literally by rich (its `[...]` not taken for markup)."""
     from rich.markup import escape

@@ -27,11 +27,12 @@ from parity.options import (
     rules_option,
     timeout_option,
 )
-from parity.output import ProgressBar
-from parity.replay_text import start_lines, summary_lines
+from parity.pace import PACES, parse_duration, parse_pace
+from parity.progress import ProgressBar
+from parity.replay_text import pace_warning_line, start_lines, summary_lines
 
 if TYPE_CHECKING:
-    from parity.replayer import RunOutcome, RunPlan
+    from parity.replayer import Pace, RunOutcome, RunPlan
 
 
 @click.command()
@@ -74,6 +75,19 @@ if TYPE_CHECKING:
     help="Sessions replayed at once (default: [replay] concurrency, else 8).",
 )
 @timeout_option
+@click.option(
+    "--pace",
+    metavar="asap|recorded|xN",
+    help="asap: as fast as possible (default: [replay] pace, else asap); recorded: the "
+    "recorded gaps between a session's requests, idle periods included, and between "
+    "the sessions' starts; xN: those gaps divided by N (x10 faster, x0.5 slower).",
+)
+@click.option(
+    "--max-idle",
+    metavar="DURATION",
+    help="With --pace: cap any one gap (after xN) at this, e.g. 5s, 500ms, 2m "
+    "(default: [replay] max_idle, else no cap).",
+)
 @quiet_option
 @click.option(
     "--insecure", is_flag=True, help="Accept any TLS certificate from the targets (staging)."
@@ -91,6 +105,8 @@ def replay(
     label: str,
     concurrency: int | None,
     timeout: float | None,
+    pace: str | None,
+    max_idle: str | None,
     quiet: bool,
     insecure: bool,
 ) -> None:
@@ -110,6 +126,7 @@ def replay(
     \b
         parity replay .parity/sessions/ --target http://127.0.0.1:5001 --baseline http://127.0.0.1:5000
         parity replay --target csharp --baseline python --reset "curl -fsS -X POST {target}/_admin/reset"
+        parity replay soak/ --target csharp --pace x10 --max-idle 5s
     """
     from parity.replayer import ReplaySecrets, RunPlan, replay_settings
 
@@ -129,6 +146,7 @@ def replay(
         reset_timeout=config.reset_timeout,
         verify_tls=not insecure,
         secrets=ReplaySecrets.load(config.state, config.redact, config.secrets),
+        pace=_pace(pace, max_idle, config),
     )
     plan = RunPlan(
         files,
@@ -155,10 +173,30 @@ def _run(plan: RunPlan, references: list[TargetConfig], *, quiet: bool) -> RunOu
                 run.run_id, len(plan.files), run.exchanges, plan.settings, references
             ):
                 click.echo(line, err=True)
-        with ProgressBar(run.exchanges, "replaying", quiet=quiet) as advance:
-            return run.replay(advance)
+        if run.pace_warning is not None:
+            click.echo(pace_warning_line(plan.settings.pace, run.pace_warning), err=True)
+        fields = {"mismatched": "{} mismatched", "errors": "{} errors"}
+        with ProgressBar(run.exchanges, "replaying", quiet=quiet, fields=fields) as update:
+            return run.replay(lambda n: update(n.done, mismatched=n.mismatched, errors=n.errors))
     except (SessionFileError, TriageError) as exc:
         raise UserError(str(exc)) from None
+
+
+def _pace(pace: str | None, max_idle: str | None, config: Config) -> Pace:
+    """The pace from the options, else parity.toml; a bad value is one line, exit 2."""
+    from parity.replayer import Pace
+
+    try:
+        factor = parse_pace(pace) if pace is not None else config.pace
+    except ValueError as exc:
+        raise UserError(f"--pace {exc}") from None
+    try:
+        idle = parse_duration(max_idle) if max_idle is not None else config.max_idle
+    except ValueError as exc:
+        raise UserError(f"--max-idle {exc}") from None
+    if max_idle is not None and factor is None:
+        raise UserError(f"--max-idle needs --pace recorded or xN (the pace is asap; {PACES})")
+    return Pace(factor, idle)
 
 
 def _session_files(sessions: tuple[Path, ...]) -> list[Path]:

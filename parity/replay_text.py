@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from parity.config import TargetConfig
 
 if TYPE_CHECKING:
-    from parity.replayer import ReplaySettings, RunOutcome
+    from parity.replayer import Pace, ReplaySettings, RunOutcome
 
 
 def start_lines(
@@ -20,6 +20,8 @@ def start_lines(
     """Before the replay: what goes where, reset hooks, baselines without one."""
     target = settings.target.url
     lines = [f"parity replay: run {run_id}: {sessions} sessions, {exchanges} exchanges -> {target}"]
+    if not settings.pace.asap:
+        lines.append(f"parity replay: paced {settings.pace.describe()}")
     if settings.resets:
         lines.append(
             f"parity replay: reset hooks for {', '.join(t.name for t in settings.resets)}: "
@@ -105,4 +107,12 @@ def state_drift_line(excluded: list[dict[str, object]]) -> str:
     return (
         f"parity replay: not learned as noise, state drift of the baseline: "
         f"{len(excluded)} {spots} ({shown}{more}); `parity noise` says why"
+    )
+
+
+def pace_warning_line(pace: Pace, why: str) -> str:
+    """The one warning when the recorded start times cannot pace the run."""
+    return (
+        f"parity replay: warning: --pace {pace.describe()} not applied, the recording's "
+        f"start times are not usable ({why}): replaying asap"
     )

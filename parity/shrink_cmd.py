@@ -17,8 +17,9 @@ from parity import mismatch
 from parity.config import config_option, current_config
 from parity.errors import EXIT_DIFFERENCES, UserError
 from parity.keys import key_file_option
-from parity.options import json_option, reset_option, target_option
+from parity.options import json_option, quiet_option, reset_option, target_option
 from parity.output import print_json
+from parity.progress import ProgressBar, Update
 
 if TYPE_CHECKING:
     from parity.replayer import Case, Shrunk
@@ -55,6 +56,7 @@ if TYPE_CHECKING:
 )
 @mismatch.case_options
 @json_option
+@quiet_option
 @config_option
 @key_file_option
 def shrink(
@@ -69,6 +71,7 @@ def shrink(
     rules: Path | None,
     timeout: float | None,
     as_json: bool,
+    quiet: bool,
 ) -> None:
     """Find the few earlier requests of its session that one mismatch needs.
 
@@ -76,7 +79,8 @@ def shrink(
     runs the reset command, replays a subset in recorded order, then the mismatching
     request, and passes when that shows the same signature (and status) again. The
     target is the run's unless --target; other sessions are not replayed. Attempts are
-    printed on stderr; the requests that matter on stdout. Exit 1 when the mismatch
+    printed on stderr (above a progress bar on a terminal; neither with --quiet); the
+    requests that matter on stdout. Exit 1 when the mismatch
     does not reproduce with the whole session.
 
     Example:
@@ -101,15 +105,24 @@ def shrink(
     settings = mismatch.replay_settings(chosen, config, timeout)
     differ = mismatch.differ_like_run(case, rules, config, db_path, sessions_dir)
     earlier = sum(1 for e in case.before if e.response is not None)
-    _note(
-        f"parity shrink: mismatch {case.mismatch_id} ({case.route}, signature "
-        f"{case.signature}): {earlier} earlier requests in session {case.session}; "
-        f"target {chosen.url}"
-    )
-    try:
-        shrunk = shrink_mismatch(
-            case, settings, differ, max_attempts=max_attempts, max_seconds=max_time, report=_attempt
+    if not quiet:
+        _note(
+            f"parity shrink: mismatch {case.mismatch_id} ({case.route}, signature "
+            f"{case.signature}): {earlier} earlier requests in session {case.session}; "
+            f"target {chosen.url}"
         )
+    fields = {"smallest": "smallest so far: {} requests", "reproduced": "{} reproduced"}
+    bar = ProgressBar(max_attempts, "shrinking", quiet=quiet, fields=fields, unit="attempts")
+    try:
+        with bar as update:
+            shrunk = shrink_mismatch(
+                case,
+                settings,
+                differ,
+                max_attempts=max_attempts,
+                max_seconds=max_time,
+                report=_Attempts(bar, update, earlier, quiet),
+            )
     except ResetError as exc:
         raise UserError(f"shrink stopped: {exc}") from None
     if shrunk.result is None:
@@ -138,9 +151,22 @@ def _save(where: str, case: Case, kept: list[Exchange]) -> Path:
         raise UserError(f"cannot save the shrunk session: {exc}") from None
 
 
-def _attempt(attempt: int, size: int, passed: bool) -> None:
-    outcome = "reproduces" if passed else "does not reproduce"
-    _note(f"parity shrink: attempt {attempt}: {size} requests: {outcome}")
+class _Attempts:
+    """Each attempt: its line (above the bar on a terminal), and the bar's counts."""
+
+    def __init__(self, bar: ProgressBar, update: Update, earlier: int, quiet: bool) -> None:
+        self.bar, self.update, self.quiet = bar, update, quiet
+        self.smallest = earlier
+        self.reproduced = 0
+
+    def __call__(self, attempt: int, size: int, passed: bool) -> None:
+        if passed:
+            self.reproduced += 1
+            self.smallest = min(self.smallest, size)
+        if not self.quiet:
+            outcome = "reproduces" if passed else "does not reproduce"
+            self.bar.note(f"parity shrink: attempt {attempt}: {size} requests: {outcome}")
+        self.update(attempt + 1, smallest=self.smallest, reproduced=self.reproduced)
 
 
 def _print_shrunk(

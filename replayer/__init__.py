@@ -17,11 +17,13 @@ from parity.replayer.engine import (
     Replayer,
     ReplaySettings,
     ReplayTotals,
+    RunCounts,
     record_request,
     replay_sequence,
     session_files,
 )
 from parity.replayer.outgoing import Outgoing, Target, build
+from parity.replayer.pacing import Pace, RequestSchedule, session_offsets
 from parity.replayer.repro import (
     Retry,
     Shrunk,
@@ -50,13 +52,16 @@ __all__ = [
     "Case",
     "MissingSecret",
     "Outgoing",
+    "Pace",
     "ReplayRun",
     "ReplaySecrets",
     "ReplaySettings",
     "ReplayTotals",
     "Replayer",
+    "RequestSchedule",
     "ResetError",
     "Retry",
+    "RunCounts",
     "RunOutcome",
     "RunPlan",
     "Scan",
@@ -86,6 +91,7 @@ __all__ = [
     "save_shrunk",
     "scan_sessions",
     "session_files",
+    "session_offsets",
     "settings_for",
     "shows_signature",
     "shrink_mismatch",

@@ -17,6 +17,17 @@ raises) stops that session, not the run: its exchanges stored so far stay, and
 (`TriageError`: nothing could be stored) and a redacted value without an original
 (`MissingSecret`, `replayer.secrets`) end the run.
 
+Pacing (`ReplaySettings.pace`, see `replayer.pacing`): with `recorded` or `xN`, `run`
+takes each session's start offset, and a session waits for it before it takes a
+concurrency slot; between its requests it waits for each one's offset (the schedule is
+against the run's start on the loop's monotonic clock, so nothing drifts) and gives its
+slot back while it waits, unless a reset hook is in use (then the backend is the
+session's until it ends).
+
+`Replayer.progress` is called after each exchange with the run's `RunCounts` (done,
+mismatched and errors so far, as judged before learned noise settles): the front door
+renders it, the engine draws nothing.
+
 `replay_sequence` replays a list of exchanges held in memory (a session's prefix, a
 shrink attempt) and returns the results instead of storing them.
 """
@@ -53,6 +64,7 @@ from parity.replayer.client import (
 from parity.replayer.correlate import Scalar, ValueMap, request_values
 from parity.replayer.explain import sent_record
 from parity.replayer.outgoing import Outgoing, Target, build, recorded_origin, with_originals
+from parity.replayer.pacing import Pace, RequestSchedule
 from parity.replayer.reset import ResetError, reset_target
 from parity.replayer.secrets import Live, MissingSecret, ReplaySecrets, is_redacted
 from parity.sessions import Exchange, Response, SessionFileError, SessionKeyError, SessionReader
@@ -110,6 +122,8 @@ class ReplaySettings:
     secrets: ReplaySecrets | None = None
     """The project's redactor and stored originals, for sessions recorded with
     redaction (`replayer.secrets`); None: tokens are sent as recorded."""
+    pace: Pace = field(default_factory=Pace)
+    """asap (the default), or the recorded gaps between requests, scaled (`pacing`)."""
 
     @property
     def sessions_at_once(self) -> int:
@@ -130,7 +144,62 @@ class _Side:
     """Redact this target's answers on receipt (the session was recorded redacted)."""
 
 
-Progress = Callable[[int], None]
+@dataclass(slots=True)
+class RunCounts:
+    """Exchanges handled so far, for a progress display: mismatches and errors as first
+    judged (a verdict held for learned noise may still settle as matched)."""
+
+    done: int = 0
+    mismatched: int = 0
+    errors: int = 0
+
+    def tick(self, outcome: Outcome | None) -> None:
+        self.done += 1
+        if outcome is Outcome.MISMATCHED:
+            self.mismatched += 1
+        elif outcome is Outcome.ERROR:
+            self.errors += 1
+
+
+Progress = Callable[[RunCounts], None]
+"""Called after each exchange with the run's counts (the same object, updated)."""
+
+
+class _Slot:
+    """A session's concurrency slot: taken when it starts, given back while it waits
+    for a paced request (unless `hold`: a reset hook made the backend the session's)."""
+
+    def __init__(self, limit: asyncio.Semaphore, hold: bool, due: float = 0.0) -> None:
+        self.limit = limit
+        self.hold = hold
+        self.held = False
+        self.due = due
+        """When the session is due to start (the loop's clock)."""
+
+    async def __aenter__(self) -> _Slot:
+        await self.limit.acquire()
+        self.held = True
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self.held:
+            self.held = False
+            self.limit.release()
+
+    async def wait_until(self, due: float) -> None:
+        """Sleep until `due` on the loop's monotonic clock, the slot given back meanwhile."""
+        loop = asyncio.get_running_loop()
+        delay = due - loop.time()
+        if delay <= 0:
+            return
+        if self.hold or not self.held:
+            await asyncio.sleep(delay)
+            return
+        self.held = False
+        self.limit.release()
+        await asyncio.sleep(delay)
+        await self.limit.acquire()
+        self.held = True
 
 
 class Replayer:
@@ -144,7 +213,8 @@ class Replayer:
         self.settings = settings
         self.differ = differ
         self.sink = sink
-        self.progress = progress or (lambda n: None)
+        self.progress = progress or (lambda counts: None)
+        self.counts = RunCounts()
         self.totals = ReplayTotals()
         self.observations = NoiseObservations()
         # Verdicts with differences at spots of learned noise wait for the end of the run:
@@ -156,18 +226,29 @@ class Replayer:
         self._route_exchanges: Counter[str] = Counter()
         self.settled_as_noise = 0
         """Differences suppressed by learned noise at the end of the run."""
+        self._started = 0.0
+        """The run's start on the loop's monotonic clock (pacing's zero)."""
 
-    async def run(self, sessions: Iterable[tuple[Path, set[Scalar]]]) -> ReplayTotals:
+    async def run(
+        self,
+        sessions: Iterable[tuple[Path, set[Scalar]]],
+        offsets: Sequence[float] | None = None,
+    ) -> ReplayTotals:
         """Replay session files, each with its correlation seeds (`request_values` of
         its requests, gathered by the caller's read of the file: `replayer.run`), and
-        settle the verdicts waiting on learned noise. Each file is read once here."""
+        settle the verdicts waiting on learned noise. Each file is read once here.
+        With a pace, `offsets` are the sessions' start offsets (`pacing.session_offsets`,
+        in the order of `sessions`); without them, every session may start at once."""
         limit = asyncio.Semaphore(self.settings.sessions_at_once)
+        self._started = asyncio.get_running_loop().time()
+        starts = iter(offsets or ())
         async with (
             new_client(self.settings.concurrency, self.settings.verify_tls) as http,
             asyncio.TaskGroup() as group,
         ):
             for path, wanted in sessions:
-                group.create_task(self._guarded(path, wanted, http, limit))
+                start = next(starts, 0.0)
+                group.create_task(self._guarded(path, wanted, http, limit, start))
         self._settle()
         return self.totals
 
@@ -239,10 +320,13 @@ class Replayer:
         wanted: set[Scalar],
         http: aiohttp.ClientSession,
         limit: asyncio.Semaphore,
+        start: float = 0.0,
     ) -> None:
-        async with limit:
+        slot = _Slot(limit, hold=bool(self.settings.resets), due=self._started + start)
+        await slot.wait_until(slot.due)  # no slot held while waiting to start
+        async with slot:
             try:
-                await self.replay_session(path, wanted, http)
+                await self.replay_session(path, wanted, http, slot)
             except (TriageError, MissingSecret, SessionKeyError):
                 # Nothing more can be stored, a redacted value has no original to send, or
                 # the key does not open the files (every session would need it): the run
@@ -254,10 +338,15 @@ class Replayer:
                 self.totals.failed_sessions[path.name] = _internal_error("the session", exc)
 
     async def replay_session(
-        self, path: Path, wanted: set[Scalar], http: aiohttp.ClientSession
+        self,
+        path: Path,
+        wanted: set[Scalar],
+        http: aiohttp.ClientSession,
+        slot: _Slot | None = None,
     ) -> None:
         """Replay one session file (read once, as it streams), after the reset hooks;
-        `wanted`: the values its requests carry (`request_values`)."""
+        `wanted`: the values its requests carry (`request_values`). Paced (when the
+        settings say so) within `slot`, started now."""
         self.totals.sessions += 1
         failure = await self.reset_targets()
         with SessionReader(path) as reader:
@@ -266,7 +355,7 @@ class Replayer:
                 return
             redacted = bool(reader.header.meta.get("redaction"))
             await self._replay(
-                reader.header.id, reader.header.upstream, reader, wanted, http, redacted
+                reader.header.id, reader.header.upstream, reader, wanted, http, redacted, slot
             )
 
     async def replay_exchanges(
@@ -309,6 +398,7 @@ class Replayer:
         wanted: set[str | int],
         http: aiohttp.ClientSession,
         redacted: bool = False,
+        slot: _Slot | None = None,
     ) -> None:
         redact = redacted and self.settings.secrets is not None
         sides = [_Side(self.settings.target, ValueMap(wanted), redact=redact)]
@@ -316,17 +406,25 @@ class Replayer:
             _Side(baseline, ValueMap(wanted), redact=redact) for baseline in self.settings.baselines
         )
         origin = None
+        pace = self.settings.pace
+        schedule = None if pace.asap or slot is None else RequestSchedule(pace)
+        # The session's schedule is anchored once: when it was due to start, or later if
+        # it waited for a slot or a reset hook.
+        began = max(slot.due if slot is not None else 0.0, asyncio.get_running_loop().time())
         for exchange in exchanges:
             origin = origin or recorded_origin(exchange.request, upstream)
-            await self._exchange(session, exchange, sides, origin, http)
-            self.progress(1)
+            if schedule is not None and slot is not None:
+                await slot.wait_until(began + schedule.next(exchange.request.timestamp_start))
+            self.counts.tick(await self._exchange(session, exchange, sides, origin, http))
+            self.progress(self.counts)
 
     def _not_replayed(self, session: str, exchanges: Iterable[Exchange], reason: str) -> None:
         """A session whose reset failed: each exchange an error verdict with the reason."""
         self.totals.reset_failures[session] = reason
         for exchange in exchanges:
-            self.progress(1)
             recorded = exchange.response
+            self.counts.tick(None if recorded is None else Outcome.ERROR)
+            self.progress(self.counts)
             if recorded is None:
                 self.totals.skip("recorded without a response")
                 continue
@@ -361,11 +459,13 @@ class Replayer:
         sides: list[_Side],
         origin: str,
         http: aiohttp.ClientSession,
-    ) -> None:
+    ) -> Outcome | None:
+        """Send, judge and store (or hold) one exchange: its outcome as first judged
+        (None: not replayed, recorded without a response)."""
         recorded = exchange.response
         if recorded is None:
             self.totals.skip("recorded without a response")
-            return
+            return None
         if len(sides) == 1:  # no task per request when there is nothing to overlap
             sent = [await self._send(exchange, sides[0], origin, http)]
         else:
@@ -375,10 +475,11 @@ class Replayer:
         # Anything unexpected from here on (a hostile answer tripping correlation or the
         # differ) is this exchange's `error` verdict, never the run's.
         try:
-            self._judge(session, exchange, recorded, sides, sent, origin)
+            return self._judge(session, exchange, recorded, sides, sent, origin)
         except _Failed as failed:
             reason = _internal_error(failed.stage, failed.exc)
             self._store(self._failed(session, exchange, sent, sides, reason))
+            return Outcome.ERROR
 
     def _judge(
         self,
@@ -388,9 +489,10 @@ class Replayer:
         sides: list[_Side],
         sent: list[tuple[Outgoing, Answer | str]],
         origin: str,
-    ) -> None:
+    ) -> Outcome:
         """Learn from the answers, compare, and store the result (or hold it for the end
-        of the run); an exception on the way is raised as `_Failed` naming the stage."""
+        of the run); an exception on the way is raised as `_Failed` naming the stage.
+        Returns the verdict's outcome."""
         answers = [answer for _, answer in sent]
         with _stage("correlation"):
             expected_body = (
@@ -480,6 +582,7 @@ class Replayer:
                 )
         else:
             self._store(result)
+        return verdict.outcome
 
     def _failed(
         self,

@@ -16,6 +16,7 @@ Each session file is thus opened twice per run. Errors are the rooms' own
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from parity.differ import Differ, HttpRequest, LearnedNoise, RouteRule, Rules, d
 from parity.replayer.correlate import Scalar, request_values
 from parity.replayer.engine import Progress, Replayer, ReplaySettings, ReplayTotals, record_request
 from parity.replayer.outgoing import Target
+from parity.replayer.pacing import Pace, TimingCheck, session_offsets
 from parity.replayer.secrets import MissingSecret, ReplaySecrets
 from parity.sessions import (
     ReadResult,
@@ -54,6 +56,10 @@ class ScannedSession:
     read: ReadResult = field(default_factory=ReadResult)
     """What the reader passed over: a torn or corrupt tail, malformed records."""
     encrypted: bool = False
+    first_start: float | None = None
+    """The recorded start time of its first request (pacing: `replayer.pacing`)."""
+    timing: str | None = None
+    """Why its recorded start times cannot pace a replay (None: they can)."""
 
     @property
     def damaged(self) -> bool:
@@ -83,6 +89,14 @@ class Scan:
     def exchanges(self) -> int:
         return sum(s.exchanges for s in self.sessions)
 
+    def timing(self) -> str | None:
+        """Why the recorded start times cannot pace this run (the first session whose
+        cannot, and why), or None."""
+        for s in self.sessions:
+            if s.timing is not None:
+                return f"session {s.id}: {s.timing}"
+        return None
+
     def damaged(self) -> list[dict[str, object]]:
         """The torn or partly corrupt files, each with what was lost (`ScannedSession.damage`)."""
         return [s.damage() for s in self.sessions if s.damaged]
@@ -98,6 +112,7 @@ def scan_sessions(files: Sequence[Path], *, skip_unreadable: bool = False) -> Sc
         with SessionReader(path) as reader:
             wanted: set[Scalar] = set()
             count = 0
+            timing = TimingCheck()
             # Exactly the exchanges the engine's read will yield: malformed ones are
             # counted (in `reader.result`) and passed over here as there.
             for record in reader.exchange_records():
@@ -105,13 +120,22 @@ def scan_sessions(files: Sequence[Path], *, skip_unreadable: bool = False) -> Sc
                 if request is None:
                     continue
                 count += 1
+                raw = record["request"]
+                timing.add(raw.get("timestamp_start") if isinstance(raw, dict) else None)
                 wanted |= request_values(request.path, request.headers, request.body)
                 if len(request.body) > ROUTE_SCAN_BODY:
                     request = HttpRequest(request.method, request.path, request.headers, b"")
                 yield request
             scanned.append(
                 ScannedSession(
-                    path, reader.header.id, count, wanted, reader.result, reader.encrypted
+                    path,
+                    reader.header.id,
+                    count,
+                    wanted,
+                    reader.result,
+                    reader.encrypted,
+                    timing.first,
+                    timing.problem,
                 )
             )
 
@@ -139,6 +163,7 @@ def replay_settings(
     reset_timeout: float = DEFAULT_RESET_TIMEOUT,
     verify_tls: bool = True,
     secrets: ReplaySecrets | None = None,
+    pace: Pace | None = None,
 ) -> ReplaySettings:
     """The engine's settings for a target URL and baselines given as (URL, reset hook
     or None): the baselines named `baseline 1`, `baseline 2`, ..., each reset hook
@@ -158,6 +183,7 @@ def replay_settings(
         reset_timeout=reset_timeout,
         verify_tls=verify_tls,
         secrets=secrets,
+        pace=pace or Pace(),
     )
 
 
@@ -217,6 +243,11 @@ class ReplayRun:
                 started_at=time.time(),
             )
         )
+        pace = settings.pace
+        if not pace.asap:  # what a resumed or compared run needs to pace alike
+            applied = scan.timing() is None
+            meta = {"factor": pace.factor, "max_idle": pace.max_idle, "applied": applied}
+            results.update_run_meta(run_id, {"pace": meta})
         damaged = scan.damaged()
         if damaged:
             # The gate fails a run that replayed a damaged file (unless --allow-torn).
@@ -227,13 +258,29 @@ class ReplayRun:
     def exchanges(self) -> int:
         return self.scan.exchanges
 
+    @property
+    def pace_warning(self) -> str | None:
+        """Why a paced run replays asap (recorded start times not usable), or None."""
+        if self.plan.settings.pace.asap:
+            return None
+        return self.scan.timing()
+
     def replay(self, progress: Progress | None = None) -> RunOutcome:
         """Send, compare and store every session, then finish the run."""
         differ = Differ(self.plan.rules, learned=self.learned, route_keys=self.scan.route_keys)
+        settings, offsets = self.plan.settings, None
+        sessions = self.scan.sessions
+        if self.pace_warning is not None:
+            settings = dataclasses.replace(settings, pace=Pace())
+        elif not settings.pace.asap:
+            # A session without requests starts with the first.
+            first = min((s.first_start for s in sessions if s.first_start is not None), default=0.0)
+            starts = [first if s.first_start is None else s.first_start for s in sessions]
+            offsets = session_offsets(starts, settings.pace)
         with self.results.writer(self.run_id) as writer:
-            replayer = Replayer(self.plan.settings, differ, writer, progress=progress)
+            replayer = Replayer(settings, differ, writer, progress=progress)
             try:
-                totals = asyncio.run(replayer.run((s.path, s.wanted) for s in self.scan.sessions))
+                totals = asyncio.run(replayer.run([(s.path, s.wanted) for s in sessions], offsets))
             except ExceptionGroup as group:  # from the TaskGroup of sessions
                 known = group.subgroup(
                     (SessionFileError, SessionKeyError, TriageError, MissingSecret)

@@ -132,7 +132,7 @@ def test_the_environment_names_the_file(tmp_path: Path, monkeypatch: pytest.Monk
         (
             "[replay]\nconcurrenc = 3\n",
             r"\[replay\] 'concurrenc' is not a known key \(known: baseline, concurrency, "
-            r"reset_timeout, secrets, target, timeout\)",
+            r"max_idle, pace, reset_timeout, secrets, target, timeout\)",
         ),
         (
             '[replay]\nconcurrency = "8"\n',

@@ -26,6 +26,7 @@ from parity.shrink_cmd import shrink
 from tests.journal import record_pilot as record_journal_pilot
 from tests.journal import start_backend, targets_toml
 from tests.procs import Proc, parity
+from tests.pty_run import on_a_terminal
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -332,3 +333,25 @@ def test_a_failing_reset_stops_the_shrink_in_one_line(journal: Journal) -> None:
 def test_an_unknown_mismatch_is_one_line(journal: Journal) -> None:
     code, _, err = journal.shrink("nothing-like-this")
     assert code == 2 and "no mismatch or finding" in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals are POSIX")
+def test_a_terminal_shows_the_attempts_above_a_bar(journal: Journal) -> None:
+    late = journal.mismatch(route="GET /api/vaults", expected_status=200)
+    args = parity("shrink", late["id"], "--max-attempts", "6", "--config", str(journal.config))
+    code, terminal, out = on_a_terminal(args)
+    assert code == 0, terminal
+    assert "shrinking" in terminal and "attempts" in terminal and "reproduced" in terminal
+    assert "parity shrink: attempt 1: 0 requests: does not reproduce" in terminal
+    assert "(stopped by --max-attempts 6: maybe not minimal)" in terminal
+    assert "<- the mismatch" in out
+
+
+def test_quiet_shrink_prints_nothing_but_the_result(journal: Journal) -> None:
+    late = journal.mismatch(route="GET /api/vaults", expected_status=200)
+    code, out, err = journal.shrink(late["id"], "--max-attempts", "6", "-q")
+    assert code == 0, err
+    assert "attempt 1:" not in err and "shrinking" not in err and "earlier requests" not in err
+    assert len(err.splitlines()) == 1
+    assert "(stopped by --max-attempts 6: maybe not minimal)" in err
+    assert out.splitlines()[-1].endswith("<- the mismatch")
