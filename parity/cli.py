@@ -27,6 +27,7 @@ from parity.repro_cmd import repro
 from parity.secrets_cmd import secrets
 from parity.sessions_cmd import sessions
 from parity.shrink_cmd import shrink
+from parity.soak_cmd import soak
 from parity.triage_cmd import compare, mark, triage
 
 
@@ -169,6 +170,7 @@ for command in (
     sessions,
     purge,
     secrets,
+    soak,
 ):
     cli.add_command(command)
 

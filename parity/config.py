@@ -29,6 +29,12 @@ variable (`PARITY_DB`, `PARITY_SESSIONS`), then `parity.toml`, then the default.
     max_open = 0                      # open findings tolerated by `parity gate`
     out = "logs/parity_harness_results.json"
 
+    [gate.soak]                       # `parity soak` and `parity gate --soak` (docs/soak.md)
+    max_p95_growth = 1.5              # a route's p95 latency trend, first to last bucket
+    max_size_growth = 1.5             # a route's response bytes or top-level JSON array
+    max_login_loops = 0               # 401 -> login -> 401 cycles, 3+ in a row
+    max_error_rate = 0.01             # 5xx and unanswered, over the whole soak
+
     [record]
     encrypt = true                    # session files (and stored bodies) encrypted at rest
     key_file = "~/.config/parity/journal.key"   # else a passphrase (PARITY_PASSPHRASE)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from parity.defaults import DEFAULT_CONCURRENCY, DEFAULT_RESET_TIMEOUT, DEFAULT_TIMEOUT
 from parity.errors import UserError
@@ -60,6 +61,9 @@ class GateConfig:
 
     max_open: int | None = None
     out: Path | None = None
+    soak: Mapping[str, Any] = field(default_factory=dict)
+    """`[gate.soak]`: the keys set (thresholds and settings of `triage.soak`; `out` a
+    Path), read by `parity soak` and `parity gate --soak`."""
 
 
 @dataclass(frozen=True, slots=True)

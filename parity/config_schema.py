@@ -110,6 +110,50 @@ def _max_idle(value: Any, key: str) -> float:
     return parse_duration(value)
 
 
+def _number(low: float, high: float | None) -> _Check:
+    def check(value: Any, key: str) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(f"must be a number, not {_kind(value)}")
+        if not low <= value <= (high if high is not None else float("inf")):
+            bound = f"from {low:g} to {high:g}" if high is not None else f"of at least {low:g}"
+            raise ValueError(f"must be a number {bound}, not {quoted(value)}")
+        return float(value)
+
+    return check
+
+
+_SOAK_KEYS: dict[str, _Check] = {
+    "max_p95_growth": _number(1, None),
+    "p95_floor_ms": _number(0, None),
+    "max_size_growth": _number(1, None),
+    "size_floor_bytes": _number(0, None),
+    "size_floor_items": _number(0, None),
+    "max_login_loops": _int_range(0, None),
+    "max_error_rate": _number(0, 1),
+    "bucket": _seconds(0.001, 86400),
+    "loop_window": _seconds(0.001, 86400),
+    "loop_cycles": _int_range(1, 100_000),
+    "out": _nonempty,
+}
+"""`[gate.soak]`: the soak report's thresholds and settings (`triage.soak`)."""
+
+
+def _soak(value: Any, key: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ValueError(f"must be a table ([gate.soak]), not {_kind(value)}")
+    checked: dict[str, Any] = {}
+    for name, item in value.items():
+        check = _SOAK_KEYS.get(name)
+        if check is None:
+            known = ", ".join(sorted(_SOAK_KEYS))
+            raise ValueError(f"{quoted(name)} is not a known key (known: {known})")
+        try:
+            checked[name] = check(item, name)
+        except ValueError as exc:
+            raise ValueError(f"{name} {exc}") from None
+    return checked
+
+
 _SCHEMA: dict[str, dict[str, _Check]] = {
     "paths": {"sessions": _nonempty, "db": _nonempty, "rules": _nonempty},
     "replay": {
@@ -122,7 +166,7 @@ _SCHEMA: dict[str, dict[str, _Check]] = {
         "pace": _pace,
         "max_idle": _max_idle,
     },
-    "gate": {"max_open": _int_range(0, None), "out": _nonempty},
+    "gate": {"max_open": _int_range(0, None), "out": _nonempty, "soak": _soak},
     "record": {"encrypt": _bool, "key_file": _nonempty},
 }
 _TARGET_KEYS: dict[str, _Check] = {"url": _url, "reset": _nonempty}
@@ -216,7 +260,11 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None) -> Config:
         **replay,
         targets=targets,
         redact=redact,
-        gate=GateConfig(gate.get("max_open"), _path_in(base, gate, "out", where, "[gate]")),
+        gate=GateConfig(
+            gate.get("max_open"),
+            _path_in(base, gate, "out", where, "[gate]"),
+            _soak_settings(base, gate.get("soak", {}), where),
+        ),
         record=RecordConfig(
             record.get("encrypt", False), _path_in(base, record, "key_file", where, "[record]")
         ),
@@ -227,6 +275,14 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None) -> Config:
     for name in config.baseline:
         _check_reference(config, name, "[replay] baseline")
     return config
+
+
+def _soak_settings(base: Path, soak: dict[str, Any], where: str) -> dict[str, Any]:
+    """`[gate.soak]` as checked, its `out` relative to the file."""
+    settings = dict(soak)
+    if "out" in settings:
+        settings["out"] = _path_in(base, soak, "out", where, "[gate.soak]")
+    return settings
 
 
 def _path_in(base: Path, table: Mapping[str, Any], key: str, where: str, name: str) -> Path | None:

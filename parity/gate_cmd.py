@@ -9,13 +9,15 @@ from typing import Any
 
 import click
 
-from parity.errors import UserError
+from parity.errors import ParityError, UserError
 from parity.keys import key_file_option
 from parity.options import db_option, json_option, results_at
 from parity.output import console
 
 DEFAULT_ARTIFACT = Path("logs") / "parity_harness_results.json"
 """`triage.gate.DEFAULT_ARTIFACT`: where the cutover runbook expects the gate's results."""
+DEFAULT_SOAK_ARTIFACT = Path("logs") / "parity_soak_results.json"
+"""Where `parity gate --soak` writes the soak report (`parity-soak/1`, docs/soak.md)."""
 
 
 @click.command()
@@ -47,6 +49,16 @@ DEFAULT_ARTIFACT = Path("logs") / "parity_harness_results.json"
     help="Pass a run that replayed torn or partly corrupt session files (bytes skipped, "
     "malformed records passed over); by default such a run fails.",
 )
+@click.option(
+    "--soak",
+    "soak_paths",
+    multiple=True,
+    type=click.Path(path_type=Path, exists=True),
+    metavar="SESSION_FILE_OR_DIR",
+    help="Gate a soak instead of a run: its recordings (repeatable) against the "
+    "thresholds of [gate.soak] in parity.toml; the artifact is the soak report "
+    f"(default [gate.soak] out, else {DEFAULT_SOAK_ARTIFACT}).",
+)
 @db_option
 @key_file_option
 @json_option
@@ -58,6 +70,7 @@ def gate(
     max_open: str | None,
     max_errors: str,
     allow_torn: bool,
+    soak_paths: tuple[Path, ...],
     db_path: Path,
     as_json: bool,
 ) -> None:
@@ -71,10 +84,22 @@ def gate(
     case an artifact left at --out by an earlier gate is removed. RUN is a run id or
     prefix, the latest run by default. The artifact's schema: docs/gate.md.
 
+    With --soak, the gate passes or fails a soak's recordings instead (the runbook's
+    Stage 1: no login loops, no degradation): exit 0 when the soak report finds nothing
+    beyond the thresholds of [gate.soak], 1 with the reasons otherwise, 2 when it cannot
+    run. The artifact is the report of `parity soak --json` (docs/soak.md).
+
     Example:
 
+    \b
         parity gate --out logs/parity_harness_results.json --max-open 0
+        parity gate --soak soak-day1/
     """
+    if soak_paths:
+        if run is not None:
+            raise click.UsageError("--soak gates soak recordings, not a run: drop RUN")
+        _gate_soak(ctx, soak_paths, out, as_json)
+        return
     from parity import __version__
     from parity.config import current_config
     from parity.triage import TriageError
@@ -106,6 +131,37 @@ def gate(
         from parity.triage import render
 
         render.gate(console(), data, str(out))
+    ctx.exit(int(data["exit_code"]))
+
+
+def _gate_soak(
+    ctx: click.Context, paths: tuple[Path, ...], out: Path | None, as_json: bool
+) -> None:
+    """`parity gate --soak`: the soak report as the artifact, its verdict as the exit."""
+    from parity.config import current_config
+    from parity.soak_input import run_soak, soak_settings, soak_thresholds
+    from parity.triage import TriageError
+    from parity.triage.gate import artifact_text, write_artifact
+
+    configured = current_config().gate.soak
+    out = out or configured.get("out") or DEFAULT_SOAK_ARTIFACT
+    try:
+        settings = soak_settings(configured, None, None, None, None)
+        data = run_soak(paths, settings, soak_thresholds(configured), quiet=True)
+        write_artifact(out, data)
+    except (ParityError, TriageError) as exc:
+        _remove_stale(out)
+        if isinstance(exc, UserError):
+            raise
+        raise UserError(str(exc)) from None
+    if as_json:
+        sys.stdout.write(artifact_text(data))
+        sys.stdout.flush()
+    else:
+        from parity.triage.soak_view import render
+
+        render(console(), data)
+        click.echo(f"soak report: {out}", err=True)
     ctx.exit(int(data["exit_code"]))
 
 

@@ -146,7 +146,7 @@ def test_the_environment_names_the_file(tmp_path: Path, monkeypatch: pytest.Monk
         ("[gate]\nmax_open = -1\n", r"\[gate\] max_open must be an integer of at least 0"),
         (
             "[gate]\nmax_opne = 1\n",
-            r"\[gate\] 'max_opne' is not a known key \(known: max_open, out\)",
+            r"\[gate\] 'max_opne' is not a known key \(known: max_open, out, soak\)",
         ),
         ("[targets.x]\nreset = 'a'\n", r'\[targets.x\] needs url = "http://…"'),
         ('[record]\nencrypt = "yes"\n', r"\[record\] encrypt must be true or false, not a string"),

@@ -33,6 +33,7 @@ if __package__ in (None, ""):  # run as a script: make the `examples` package im
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from examples.journal import bridge
+from examples.journal.degrade import Degrade
 from examples.journal.divergences import Profile, parse_fixes
 from examples.journal.store import (
     Entry,
@@ -75,10 +76,11 @@ class ValidationFailed(Exception):
 class JournalApi:
     """Route handlers. Every candidate divergence is one ``self.diverges(NAME)`` branch."""
 
-    def __init__(self, profile: Profile, store: Store) -> None:
+    def __init__(self, profile: Profile, store: Store, degrade: Degrade | None = None) -> None:
         self.profile = profile
         self.store = store
         self.wire = Wire(profile)
+        self.degrade = degrade
 
     def diverges(self, name: str) -> bool:
         return self.profile.diverges(name)
@@ -152,6 +154,15 @@ class JournalApi:
             request[SESSION] = session
         return await handler(request)
 
+    @web.middleware
+    async def degrade_middleware(
+        self, request: web.Request, handler: Handler
+    ) -> web.StreamResponse:
+        """``--degrade``: every request but the admin's advances the simulated clock."""
+        if self.degrade is not None and not request.path.startswith("/_admin/"):
+            self.degrade.tick()
+        return await handler(request)
+
     # --- lookups ------------------------------------------------------------------
 
     def owned_vault(self, request: web.Request) -> Vault:
@@ -191,6 +202,8 @@ class JournalApi:
 
     async def reset(self, request: web.Request) -> web.Response:
         self.store.reset()
+        if self.degrade is not None:
+            self.degrade.reset()
         return web.Response(status=204)
 
     async def login(self, request: web.Request) -> web.Response:
@@ -198,6 +211,8 @@ class JournalApi:
         session = self.store.login(str(data.get("username", "")), str(data.get("password", "")))
         if session is None:
             raise ApiError(401, "invalid_credentials", "Unknown user or wrong password")
+        if self.degrade is not None and self.degrade.logins_loop:
+            session.expires_at = utc_now()  # dead on arrival: the client loops
         user = session.user
         response = self.json(
             {
@@ -247,15 +262,16 @@ class JournalApi:
         entries = sorted(vault.entries.values(), key=lambda e: e.id)
         skew = 1 if self.diverges("pagination-off-by-one") else 0
         items = page_of(entries, page, per_page, skew=skew)
-        return self.json(
-            {
-                "items": [self.entry_view(e, full=False) for e in items],
-                "page": page,
-                "per_page": per_page,
-                "total": len(entries),
-                "has_more": page * per_page < len(entries),
-            }
-        )
+        listing: dict[str, Any] = {
+            "items": [self.entry_view(e, full=False) for e in items],
+            "page": page,
+            "per_page": per_page,
+            "total": len(entries),
+            "has_more": page * per_page < len(entries),
+        }
+        if self.degrade is not None:
+            listing["recent"] = self.degrade.recent_of(vault.id)
+        return self.json(listing)
 
     async def create_entry(self, request: web.Request) -> web.Response:
         vault = self.open_vault(request)
@@ -290,9 +306,12 @@ class JournalApi:
 
     async def save_entry(self, request: web.Request) -> web.Response:
         """Explicit save: bumps ``version``."""
-        entry = self.entry_of(request, self.open_vault(request))
+        vault = self.open_vault(request)
+        entry = self.entry_of(request, vault)
         entry.version += 1
         entry.updated_at = utc_now()
+        if self.degrade is not None:
+            self.degrade.saved(vault.id, self.entry_view(entry, full=False))
         return self.entry_response(entry)
 
     async def delete_entry(self, request: web.Request) -> web.Response:
@@ -303,6 +322,8 @@ class JournalApi:
     async def search_entries(self, request: web.Request) -> web.Response:
         started = time.perf_counter()
         vault = self.open_vault(request)
+        if self.degrade is not None:
+            await asyncio.sleep(self.degrade.search_delay())
         query = search_query(request)
         if self.diverges("checkbox-filter"):
             query = replace(query, checkbox=None)
@@ -459,12 +480,16 @@ async def add_request_id(request: web.Request, response: web.StreamResponse) -> 
 # --- app and process ------------------------------------------------------------------
 
 
-def build_app(profile: Profile, fixtures: Path = FIXTURES) -> web.Application:
-    """The aiohttp application for ``profile`` with fresh state from ``fixtures``."""
-    api = JournalApi(profile, Store(fixtures))
-    app = web.Application(
-        middlewares=[api.errors_middleware, api.auth_middleware], client_max_size=8 * 2**20
-    )
+def build_app(
+    profile: Profile, fixtures: Path = FIXTURES, degrade: Degrade | None = None
+) -> web.Application:
+    """The aiohttp application for ``profile`` with fresh state from ``fixtures``;
+    ``degrade`` wears it out over a simulated soak (``degrade.py``)."""
+    api = JournalApi(profile, Store(fixtures), degrade)
+    middlewares = [api.errors_middleware, api.auth_middleware]
+    if degrade is not None:
+        middlewares.insert(0, api.degrade_middleware)
+    app = web.Application(middlewares=middlewares, client_max_size=8 * 2**20)
     app.on_response_prepare.append(add_request_id)
     entry = "/api/vaults/{vault_id}/entries/{entry_id:[0-9]{1,18}}"
     app.add_routes(
@@ -521,6 +546,33 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="NAME",
         help="switch one candidate divergence off (repeatable)",
     )
+    parser.add_argument(
+        "--degrade",
+        action="store_true",
+        help="wear out over a simulated soak: search latency creeps, the entry list's "
+        "'recent' grows with every save, logins loop after --loop-after hours (degrade.py)",
+    )
+    parser.add_argument(
+        "--sim-hour",
+        type=int,
+        default=200,
+        metavar="N",
+        help="with --degrade: requests served per simulated hour (default 200)",
+    )
+    parser.add_argument(
+        "--loop-after",
+        type=float,
+        default=5.0,
+        metavar="HOURS",
+        help="with --degrade: simulated hours before logins loop (default 5)",
+    )
+    parser.add_argument(
+        "--creep-ms",
+        type=float,
+        default=10.0,
+        metavar="MS",
+        help="with --degrade: search latency added per simulated hour (default 10)",
+    )
     parser.add_argument("--fixtures", type=Path, default=FIXTURES, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     try:
@@ -532,7 +584,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    app = build_app(Profile.build(args.mode, args.fix), args.fixtures)
+    degrade = Degrade(args.sim_hour, args.loop_after, args.creep_ms) if args.degrade else None
+    app = build_app(Profile.build(args.mode, args.fix), args.fixtures, degrade)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(app, args.host, args.port))
 
