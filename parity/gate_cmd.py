@@ -4,8 +4,9 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -103,7 +104,7 @@ def gate(
     from parity import __version__
     from parity.config import current_config
     from parity.triage import TriageError
-    from parity.triage.gate import Thresholds, artifact_text, build_gate, write_artifact
+    from parity.triage.gate import Thresholds, build_gate, write_artifact
 
     settings = current_config().gate
     out = out or settings.out or DEFAULT_ARTIFACT
@@ -120,18 +121,14 @@ def gate(
             data = build_gate(results_db, run, thresholds, tool_version=__version__)
         write_artifact(out, data)
     except (UserError, TriageError) as exc:
-        _remove_stale(out)
-        if isinstance(exc, UserError):
-            raise
-        raise UserError(str(exc)) from None
-    if as_json:
-        sys.stdout.write(artifact_text(data))
-        sys.stdout.flush()
-    else:
+        _failed(out, exc)
+
+    def show() -> None:
         from parity.triage import render
 
         render.gate(console(), data, str(out))
-    ctx.exit(int(data["exit_code"]))
+
+    _emit(ctx, data, as_json, show)
 
 
 def _gate_soak(
@@ -141,7 +138,7 @@ def _gate_soak(
     from parity.config import current_config
     from parity.soak_input import run_soak, soak_settings, soak_thresholds
     from parity.triage import TriageError
-    from parity.triage.gate import artifact_text, write_artifact
+    from parity.triage.gate import write_artifact
 
     configured = current_config().gate.soak
     out = out or configured.get("out") or DEFAULT_SOAK_ARTIFACT
@@ -150,18 +147,36 @@ def _gate_soak(
         data = run_soak(paths, settings, soak_thresholds(configured), quiet=True)
         write_artifact(out, data)
     except (ParityError, TriageError) as exc:
-        _remove_stale(out)
-        if isinstance(exc, UserError):
-            raise
-        raise UserError(str(exc)) from None
-    if as_json:
-        sys.stdout.write(artifact_text(data))
-        sys.stdout.flush()
-    else:
+        _failed(out, exc)
+
+    def show() -> None:
         from parity.triage.soak_view import render
 
         render(console(), data)
         click.echo(f"soak report: {out}", err=True)
+
+    _emit(ctx, data, as_json, show)
+
+
+def _failed(out: Path, exc: Exception) -> NoReturn:
+    """The gate could not run: no artifact left behind, one red line."""
+    _remove_stale(out)
+    if isinstance(exc, UserError):
+        raise exc
+    raise UserError(str(exc)) from None
+
+
+def _emit(
+    ctx: click.Context, data: dict[str, Any], as_json: bool, show: Callable[[], None]
+) -> None:
+    """The artifact on stdout with --json, else `show` it; exit with its verdict."""
+    from parity.triage.gate import artifact_text
+
+    if as_json:
+        sys.stdout.write(artifact_text(data))
+        sys.stdout.flush()
+    else:
+        show()
     ctx.exit(int(data["exit_code"]))
 
 

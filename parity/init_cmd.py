@@ -45,6 +45,12 @@ timeout = 30                       # seconds to wait for one answer
 # max_open = 0                     # open findings `parity gate` tolerates
 # out = "logs/parity_harness_results.json"   # where `parity gate` writes its verdict
 
+[gate.soak]                        # `parity soak` and `parity gate --soak` (docs/soak.md)
+# max_p95_growth = 1.5             # a route's p95 latency trend across the soak
+# max_size_growth = 1.5            # a route's response bytes or a top-level JSON list
+# max_login_loops = 0              # sessions going 401 -> login -> 401 again and again
+# max_error_rate = 0.01            # 5xx and unanswered, over the whole soak
+
 [record]
 # encrypt = true                   # session files and stored bodies encrypted at rest
 # key_file = "~/.config/parity/journal.key"   # the key; else PARITY_PASSPHRASE (never beside the data)

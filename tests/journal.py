@@ -31,12 +31,15 @@ def targets_toml(**urls: str) -> str:
     return "\n".join([*tables, '[replay]\ntarget = "csharp"\nbaseline = ["python"]\n'])
 
 
-def start_backend(stack: ExitStack, mode: str, fixes: Sequence[str] = ()) -> str:
+def start_backend(
+    stack: ExitStack, mode: str, fixes: Sequence[str] = (), extra_args: Sequence[str] = ()
+) -> str:
     """Start `examples/journal/server.py` (closed with `stack`); its base URL.
-    `fixes` switches those candidate divergences off."""
+    `fixes` switches those candidate divergences off; `extra_args` are more options
+    (`--degrade`)."""
     proc = stack.enter_context(
         Proc(
-            python("examples/journal/server.py", "--mode", mode, "--port", "0"),
+            python("examples/journal/server.py", "--mode", mode, "--port", "0", *extra_args),
             env={"JOURNAL_FIX": ",".join(fixes)},
         )
     )
@@ -54,14 +57,30 @@ def record_pilot(
     recorder runs in `project`, whose `.parity/` gets the key and the secret store that
     a replay of the (redacted) recording from the same project uses; `extra` are more
     `parity record` options, `trace` the pilot's own view of its exchanges."""
+    pilot = ["examples/journal/pilot.py", *(["--trace", str(trace)] if trace else [])]
+    record_traffic(sessions, pilot, project, *extra, env=env)
+    return sessions
+
+
+def record_traffic(
+    sessions: Path,
+    driver: Sequence[str],
+    project: Path = ROOT,
+    *extra: str,
+    backend: Sequence[str] = (),
+    env: dict[str, str] | None = None,
+) -> str:
+    """Record what the script `driver` (its path and arguments; the recorder's URL goes
+    after its path) sends to a fresh baseline with `backend` options, through `parity
+    record` with `extra` options run in `project`; the driver's output."""
     with ExitStack() as stack:
-        backend = start_backend(stack, "baseline")
+        upstream = start_backend(stack, "baseline", extra_args=backend)
         recorder = stack.enter_context(
             Proc(
                 parity(
                     "record",
                     "--upstream",
-                    backend,
+                    upstream,
                     "--listen",
                     "127.0.0.1:0",
                     "--sessions",
@@ -74,8 +93,8 @@ def record_pilot(
         )
         proxy = recorder.wait_for(r"listening on (http://\S+)").group(1)
         recorder.wait_for("recording to")
-        args = [proxy, *(["--trace", str(trace)] if trace else [])]
-        with Proc(python("examples/journal/pilot.py", *args)) as pilot:
-            assert pilot.popen.wait(90) == 0, pilot.output()
+        with Proc(python(driver[0], proxy, *driver[1:])) as client:
+            assert client.popen.wait(90) == 0, client.output()
+            output = client.output()
         assert recorder.terminate() == 0, recorder.output()
-    return sessions
+    return output

@@ -172,3 +172,33 @@ def test_errors_and_unanswered_requests_count_apart_from_4xx() -> None:
     assert route["error_rate"] == 0.5 and data["passed"] is True
     failing = report(exchanges, max_error_rate=0.1)
     assert failing["passed"] is False and "error rate 50.00%" in failing["reasons"][0]
+
+
+def test_memory_is_bounded_by_routes_and_buckets_not_exchanges() -> None:
+    from parity.triage.soak import SoakAnalyzer
+
+    analyzer = SoakAnalyzer(SoakSettings())
+    for i, item in enumerate(soak(degraded=True, per_hour=1000)):
+        analyzer.add(f"S{i % 4}", item)
+    cells = [cell for buckets in analyzer.cells.values() for cell in buckets.values()]
+    assert analyzer.exchanges > 8000
+    assert len(cells) <= len(analyzer.cells) * 8
+    assert all(len(cell.latency.counts) < 450 for cell in cells)
+    assert all(len(cell.arrays) <= 8 for cell in cells)
+    assert len(analyzer.chains) == 4
+
+
+def test_a_torn_file_is_read_to_its_damage_and_said(tmp_path) -> None:
+    from parity.sessions import SessionHeader, SessionWriter
+    from parity.triage.soak import soak_files
+
+    path = tmp_path / "torn.parity"
+    writer = SessionWriter(path, SessionHeader("torn", "", T0, None))
+    for item in soak(degraded=False, hours=1, per_hour=40):  # 41 exchanges
+        writer.append(item)
+    writer.close(trailer=False)  # killed: no trailer
+    path.write_bytes(path.read_bytes()[:-7])  # and torn in the last exchange
+    report, read = soak_files([path], SoakSettings())
+    assert read[0]["session"] == "torn" and read[0]["exchanges"] == 40
+    assert read[0]["skipped_bytes"] > 0 and "torn tail" in read[0]["skipped_reason"]
+    assert report.to_json(read)["totals"]["exchanges"] == 40

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import json
 import re
-from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 
-from tests.procs import Proc, parity, python
+from tests.journal import record_traffic
+from tests.procs import Proc, parity
 
 HOURS = 6
 PER_HOUR = 30
@@ -20,48 +20,20 @@ PASSPHRASE = "soak test passphrase"
 
 def record_soak(sessions: Path, *, degrade: bool, encrypt: bool = False) -> float:
     """Record one soak into `sessions`; the generator's wall time in seconds."""
-    backend_args = ["--degrade", "--sim-hour", str(PER_HOUR), "--loop-after", "4"]
-    env = {"PARITY_PASSPHRASE": PASSPHRASE} if encrypt else None
-    with ExitStack() as stack:
-        backend = stack.enter_context(
-            Proc(
-                python(
-                    "examples/journal/server.py",
-                    "--mode",
-                    "baseline",
-                    "--port",
-                    "0",
-                    *(backend_args if degrade else []),
-                )
-            )
-        )
-        upstream = backend.wait_for(r"JOURNAL_LISTENING (\S+)").group(1)
-        recorder = stack.enter_context(
-            Proc(
-                parity(
-                    "record",
-                    "--upstream",
-                    upstream,
-                    "--listen",
-                    "127.0.0.1:0",
-                    "--sessions",
-                    str(sessions),
-                    "--label",
-                    "degraded" if degrade else "healthy",
-                    *(["--encrypt"] if encrypt else []),
-                ),
-                cwd=sessions.parent,
-                env=env,
-            )
-        )
-        proxy = recorder.wait_for(r"listening on (http://\S+)").group(1)
-        recorder.wait_for("recording to")
-        args = [proxy, "--hours", str(HOURS), "--per-hour", str(PER_HOUR)]
-        with Proc(python("examples/journal/soak.py", *args)) as load:
-            assert load.popen.wait(60) == 0, load.output()
-            seconds = float(load.wait_for(r"SOAK_DONE \d+ (\S+)").group(1))
-        assert recorder.terminate() == 0, recorder.output()
-    return seconds
+    backend = ["--degrade", "--sim-hour", str(PER_HOUR), "--loop-after", "4"]
+    output = record_traffic(
+        sessions,
+        ["examples/journal/soak.py", "--hours", str(HOURS), "--per-hour", str(PER_HOUR)],
+        sessions.parent,
+        "--label",
+        "degraded" if degrade else "healthy",
+        *(["--encrypt"] if encrypt else []),
+        backend=backend if degrade else (),
+        env={"PARITY_PASSPHRASE": PASSPHRASE} if encrypt else None,
+    )
+    match = re.search(r"SOAK_DONE \d+ (\S+)", output)
+    assert match, output
+    return float(match.group(1))
 
 
 @pytest.fixture(scope="module")

@@ -576,37 +576,29 @@ def judge(data: dict[str, Any], thresholds: SoakThresholds) -> dict[str, Any]:
     return {**head, "reasons": reasons, "thresholds": thresholds.to_json(), **rest}
 
 
+_GROWTH_CHECKS = (
+    # trend, its start and end keys, the growth limit, the floor, what grew, the unit
+    ("p95_trend", "start_ms", "end_ms", "max_p95_growth", "p95_floor_ms", "p95 latency", "ms"),
+    ("size_trend", "start_bytes", "end_bytes", "max_size_growth", "size_floor_bytes", "response size", "bytes"),
+    ("array_trend", "start_items", "end_items", "max_size_growth", "size_floor_items", "", "items"),
+)  # fmt: skip
+"""What `_degraded` checks: a trend that grew more than its limit, by at least its floor."""
+
+
 def _degraded(route: dict[str, Any], limits: SoakThresholds) -> list[str]:
     found = []
-    p95 = route["p95_trend"]
-    if (
-        p95 is not None
-        and p95["growth"] > limits.max_p95_growth
-        and p95["end_ms"] - p95["start_ms"] >= limits.p95_floor_ms
-    ):
+    for name, start, end, limit_name, floor_name, what, unit in _GROWTH_CHECKS:
+        trend = route[name]
+        limit = getattr(limits, limit_name)
+        if (
+            trend is None
+            or trend["growth"] <= limit
+            or trend[end] - trend[start] < getattr(limits, floor_name)
+        ):
+            continue
         found.append(
-            f"p95 latency grew {p95['growth']:.1f}x ({p95['start_ms']:.0f} -> "
-            f"{p95['end_ms']:.0f} ms); at most {limits.max_p95_growth:g}x allowed"
-        )
-    size = route["size_trend"]
-    if (
-        size is not None
-        and size["growth"] > limits.max_size_growth
-        and size["end_bytes"] - size["start_bytes"] >= limits.size_floor_bytes
-    ):
-        found.append(
-            f"response size grew {size['growth']:.1f}x ({size['start_bytes']:.0f} -> "
-            f"{size['end_bytes']:.0f} bytes); at most {limits.max_size_growth:g}x allowed"
-        )
-    array = route["array_trend"]
-    if (
-        array is not None
-        and array["growth"] > limits.max_size_growth
-        and array["end_items"] - array["start_items"] >= limits.size_floor_items
-    ):
-        found.append(
-            f"{array['key']} grew {array['growth']:.1f}x ({array['start_items']:.0f} -> "
-            f"{array['end_items']:.0f} items); at most {limits.max_size_growth:g}x allowed"
+            f"{what or trend['key']} grew {trend['growth']:.1f}x ({trend[start]:.0f} -> "
+            f"{trend[end]:.0f} {unit}); at most {limit:g}x allowed"
         )
     return found
 
