@@ -202,3 +202,29 @@ def test_a_torn_file_is_read_to_its_damage_and_said(tmp_path) -> None:
     assert read[0]["session"] == "torn" and read[0]["exchanges"] == 40
     assert read[0]["skipped_bytes"] > 0 and "torn tail" in read[0]["skipped_reason"]
     assert report.to_json(read)["totals"]["exchanges"] == 40
+
+
+def test_route_rules_make_an_rpc_bridges_operations_routes() -> None:
+    from parity.differ import load_rules
+
+    rules = load_rules({"route": [{"match": "POST /api/bridge", "key": "json:$.method"}]})
+    items = []
+    for i in range(6):
+        item = exchange(i, T0 + i, "POST", "/api/bridge", 200, 5)
+        item.request.body = b'{"method": "%s"}' % (b"ai.chat" if i % 2 else b"speech.speak")
+        item.request.headers = [(b"Content-Type", b"application/json")]
+        items.append(item)
+    data = analyze([("S", items)], SoakSettings(routes=rules.routes)).to_json()
+    assert {r["route"] for r in data["routes"]} == {
+        "POST /api/bridge ai.chat",
+        "POST /api/bridge speech.speak",
+    }
+
+
+def test_a_sparse_route_is_trended_over_merged_buckets() -> None:
+    """One search a bucket: no bucket has 3 latencies, pairs of pairs do."""
+    items = [exchange(i, T0 + i * HOUR, "GET", "/search", 200, 10 + 8 * i) for i in range(32)]
+    data = report(items)
+    trend = by_route(data)["GET /search"]["p95_trend"]
+    assert trend is not None and trend["growth"] > 3
+    assert data["passed"] is False

@@ -407,10 +407,31 @@ class SoakReport:
     def _bucket_start(self, index: int) -> float:
         return index * self.settings.bucket
 
+    def _p95_points(self, buckets: Mapping[int, Cell]) -> list[tuple[float, float]]:
+        """(start, p95) of the route's buckets with MIN_BUCKET_SAMPLES latencies or more.
+        A route too sparse for its buckets (most of them below that) is looked at in
+        buckets two, four, ... times as long, merged (histograms merge exactly), while
+        more than MIN_TREND_BUCKETS of them are left."""
+        span = 1
+        while True:
+            merged: dict[int, Histogram] = {}
+            for index, cell in buckets.items():
+                merged.setdefault(index // span, Histogram()).merge(cell.latency)
+            full = {i: h for i, h in merged.items() if h.total >= MIN_BUCKET_SAMPLES}
+            with_data = sum(1 for h in merged.values() if h.total)
+            if 2 * len(full) >= with_data or with_data <= MIN_TREND_BUCKETS:
+                break
+            span *= 2
+        points = []
+        for index in sorted(full):
+            p95 = full[index].quantile(0.95)
+            assert p95 is not None
+            points.append((self._bucket_start(index * span), p95))
+        return points
+
     def route_json(self, route: str, buckets: Mapping[int, Cell]) -> dict[str, Any]:
         whole = Cell()
         rows = []
-        p95_points: list[tuple[float, float]] = []
         size_points: list[tuple[float, float]] = []
         array_points: dict[str, list[tuple[float, float]]] = {}
         for index in sorted(buckets):
@@ -421,15 +442,11 @@ class SoakReport:
             row["mean_bytes"] = round(cell.body_bytes / cell.bodies, 1) if cell.bodies else None
             row["arrays"] = {k: round(s / n, 2) for k, (s, n) in sorted(cell.arrays.items())}
             rows.append(row)
-            if cell.latency.total >= MIN_BUCKET_SAMPLES:
-                p95 = cell.latency.quantile(0.95)
-                assert p95 is not None
-                p95_points.append((start, p95))
             if cell.bodies:
                 size_points.append((start, cell.body_bytes / cell.bodies))
             for key, (total, count) in cell.arrays.items():
                 array_points.setdefault(key, []).append((start, total / count))
-        p95_trend = theil_sen(p95_points, floor=1.0)
+        p95_trend = theil_sen(self._p95_points(buckets), floor=1.0)
         size_trend = theil_sen(size_points, floor=1.0)
         array_trend: tuple[str, Trend] | None = None
         for key in sorted(array_points):

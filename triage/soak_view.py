@@ -35,7 +35,8 @@ def render(out: Console, data: dict[str, Any]) -> None:
     verdict = "[bold green]HEALTHY[/]" if data["passed"] else "[bold red]DEGRADED[/]"
     out.print(
         f"parity soak: {verdict}  {totals['exchanges']} exchanges, {totals['routes']} routes, "
-        f"{len(data['sessions'])} session files, {span['started_at'] or '-'} .. "
+        f"{len(data['sessions'])} session file{'s' if len(data['sessions']) != 1 else ''}, "
+        f"{span['started_at'] or '-'} .. "
         f"{span['ended_at'] or '-'}"
     )
     for reason in data["reasons"]:
