@@ -239,3 +239,24 @@ def test_gate_soak_input_errors(degraded, tmp_path: Path) -> None:
     code, out, artifact = gate(tmp_path, "--soak", str(not_a_session))
     assert code == 2 and "not a parity session file" in out and artifact == {}
     assert len(out.strip().splitlines()) == 1
+
+
+def test_bad_input_is_one_line(degraded, tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for args, message in (
+        (["--bucket", "abc"], "--bucket takes a duration from 1ms to 24h"),
+        (["--loop-window", "0s"], "--loop-window takes a duration"),
+        (["--html", str(tmp_path / "no" / "such" / "dir" / "x.html"), "--bucket", "1"], None),
+    ):
+        with Proc(parity("soak", str(degraded[0]), *args)) as proc:
+            code = proc.popen.wait(30)
+            out = proc.output()
+        if message is None:  # parent directories are made, like the gate's artifact
+            assert code == 1 and (tmp_path / "no" / "such" / "dir" / "x.html").is_file(), out
+            continue
+        assert code == 2 and out.startswith("parity: error: " + message), out
+        assert len(out.strip().splitlines()) == 1
+    with Proc(parity("soak", str(empty))) as proc:
+        assert proc.popen.wait(30) == 2
+        assert proc.output().strip() == f"parity: error: no session files (*.parity) in {empty}"
