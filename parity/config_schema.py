@@ -110,6 +110,13 @@ def _max_idle(value: Any, key: str) -> float:
     return parse_duration(value)
 
 
+def _positive_duration(value: Any, key: str) -> float:
+    seconds = _max_idle(value, key)
+    if seconds < 0.001:
+        raise ValueError(f"must be at least 1ms, not {quoted(value)}")
+    return seconds
+
+
 def _number(low: float, high: float | None) -> _Check:
     def check(value: Any, key: str) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float):
@@ -130,8 +137,8 @@ _SOAK_KEYS: dict[str, _Check] = {
     "size_floor_items": _number(0, None),
     "max_login_loops": _int_range(0, None),
     "max_error_rate": _number(0, 1),
-    "bucket": _seconds(0.001, 86400),
-    "loop_window": _seconds(0.001, 86400),
+    "bucket": _positive_duration,
+    "loop_window": _positive_duration,
     "loop_cycles": _int_range(1, 100_000),
     "out": _nonempty,
 }

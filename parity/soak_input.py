@@ -4,7 +4,6 @@ reading the recordings into the judged report."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -12,23 +11,23 @@ from typing import TYPE_CHECKING, Any
 from parity.config import current_config
 from parity.errors import UserError
 from parity.options import load_rules_file
-from parity.output import ProgressBar
+from parity.progress import ProgressBar
 
 if TYPE_CHECKING:
     from parity.triage.soak import SoakSettings, SoakThresholds
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
-
 
 def duration(value: str, option: str) -> float:
-    """Seconds from `1h`, `30m`, `90s`, `250ms` or a bare number of seconds."""
-    match = _DURATION.match(value)
-    seconds = float(match.group(1)) * _UNITS[match.group(2)] if match else 0.0
-    if not match or not 0.001 <= seconds <= 86400:
-        raise UserError(
-            f"{option} takes a duration from 1ms to 24h like 1h, 30m, 90s or 250ms, not {value!r}"
-        )
+    """Seconds from `1h`, `30m`, `90s`, `250ms` or a bare number (`parity.pace`'s
+    durations), at least a millisecond."""
+    from parity.pace import parse_duration
+
+    try:
+        seconds = parse_duration(value)
+    except ValueError as exc:
+        raise UserError(f"{option} {exc}") from None
+    if seconds < 0.001:
+        raise UserError(f"{option} must be at least 1ms, not {value!r}")
     return seconds
 
 
@@ -83,8 +82,8 @@ def run_soak(
     if not files:
         raise UserError("no session files (*.parity) in " + ", ".join(map(str, paths)))
     try:
-        with ProgressBar(len(files), "reading the soak", quiet=quiet) as advance:
-            report, read = soak_files(files, settings, advance)
+        with ProgressBar(len(files), "reading the soak", quiet=quiet, unit="files") as update:
+            report, read = soak_files(files, settings, update)
     except SessionFileError as exc:
         raise UserError(str(exc)) from None
     return judge(report.to_json(read), thresholds)

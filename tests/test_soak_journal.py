@@ -194,7 +194,7 @@ def test_the_gate_passes_a_healthy_soak_and_fails_a_degraded_one(
 ) -> None:
     (tmp_path / "parity.toml").write_text(
         f"[gate.soak]\nmax_p95_growth = 1.5\nmax_login_loops = 0\n"
-        f"bucket = {degraded[1] / HOURS:.3f}\n"
+        f'bucket = "{degraded[1] / HOURS * 1000:.0f}ms"\n'
     )
     code, out, artifact = gate(tmp_path, "--soak", str(degraded[0]))
     assert code == 1, out
@@ -245,8 +245,8 @@ def test_bad_input_is_one_line(degraded, tmp_path: Path) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()
     for args, message in (
-        (["--bucket", "abc"], "--bucket takes a duration from 1ms to 24h"),
-        (["--loop-window", "0s"], "--loop-window takes a duration"),
+        (["--bucket", "abc"], "--bucket must be a duration such as 5s"),
+        (["--loop-window", "0s"], "--loop-window must be at least 1ms"),
         (["--html", str(tmp_path / "no" / "such" / "dir" / "x.html"), "--bucket", "1"], None),
     ):
         with Proc(parity("soak", str(degraded[0]), *args)) as proc:

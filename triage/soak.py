@@ -635,7 +635,7 @@ def analyze(
 
 
 def soak_files(
-    files: Iterable[Path], settings: SoakSettings, advance: Callable[[int], None] | None = None
+    files: Iterable[Path], settings: SoakSettings, progress: Callable[[int], None] | None = None
 ) -> tuple[SoakReport, list[dict[str, Any]]]:
     """The report over session files, read once each in constant memory (one exchange
     at a time), and what was read of each file: `{"session", "path", "exchanges",
@@ -664,6 +664,6 @@ def soak_files(
                 "malformed_records": result.malformed_records,
             }
         )
-        if advance is not None:
-            advance(1)
+        if progress is not None:
+            progress(len(read))
     return analyzer.finish(), read
