@@ -33,6 +33,7 @@ from parity.replay_text import pace_warning_line, start_lines, summary_lines
 
 if TYPE_CHECKING:
     from parity.replayer import Pace, RunOutcome, RunPlan
+    from parity.sessions import SessionParts
 
 
 @click.command()
@@ -199,7 +200,7 @@ def _pace(pace: str | None, max_idle: str | None, config: Config) -> Pace:
     return Pace(factor, idle)
 
 
-def _session_files(sessions: tuple[Path, ...]) -> list[Path]:
+def _session_files(sessions: tuple[Path, ...]) -> list[SessionParts]:
     from parity.replayer import session_files
 
     files = session_files(sessions)

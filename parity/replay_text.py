@@ -78,7 +78,10 @@ def damaged_line(damage: dict[str, object]) -> str:
         parts.append(
             f"{malformed} malformed {records} passed over (first: {damage.get('first_malformed')})"
         )
-    kind = "torn" if skipped else "partly corrupt"
+    missing = damage.get("missing_parts")
+    if isinstance(missing, list) and missing:
+        parts.append(f"part {', '.join(map(str, missing))} missing")
+    kind = "torn" if skipped else "partly corrupt" if malformed else "incomplete"
     return (
         f"parity replay: warning: session {damage.get('session')} ({damage.get('path')}) is "
         f"{kind}: {'; '.join(parts)}; {damage.get('exchanges')} exchanges recovered and "

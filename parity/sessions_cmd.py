@@ -29,7 +29,7 @@ def sessions() -> None:
 @key_file_option
 @json_option
 def list_sessions(sessions_dir: Path, as_json: bool) -> None:
-    """List the session files, oldest first.
+    """List the sessions, oldest first (a rotated session once, with its parts).
 
     Example:
 
@@ -54,15 +54,16 @@ def list_sessions(sessions_dir: Path, as_json: bool) -> None:
 def show_session(session_ref: str, sessions_dir: Path, limit: int, as_json: bool) -> None:
     """Show one session: its header, counts by route and status, and its exchanges.
 
-    ID is a session id, a unique prefix of one, or a path to a .parity file.
+    ID is a session id, a unique prefix of one (all its parts, when it was recorded
+    with --rotate), or a path to a .parity file.
 
     Example:
 
         parity sessions show 20261126-1752
     """
     try:
-        path = SessionStore(sessions_dir).resolve(session_ref)
-        overview = session_overview(path, limit)
+        session = SessionStore(sessions_dir).find(session_ref)
+        overview = session_overview(session, limit)
     except SessionFileError as exc:
         raise UserError(str(exc)) from None
     if as_json:

@@ -15,9 +15,11 @@ from parity.sessions import (
     ReadResult,
     SessionHeader,
     SessionKeyError,
-    SessionReader,
+    SessionParts,
     SessionSummary,
+    open_session,
 )
+from parity.sessions.parts import as_parts
 from parity.sessions.secrets import mask_path
 
 
@@ -32,6 +34,8 @@ class SessionOverview:
     encrypted: bool = False
     notes: dict[str, int] | None = None
     """What the recorder noted on exchanges (a body not scanned for secrets...) -> count."""
+    parts: tuple[Path, ...] = ()
+    """The session's files in order (more than one when recorded with `--rotate`)."""
 
     def to_json(self) -> dict[str, Any]:
         result = self.result
@@ -46,13 +50,16 @@ class SessionOverview:
             "routes": self.routes,
             "exchanges": self.exchanges,
             "notes": self.notes or {},
+            "parts": [str(p) for p in self.parts or (self.path,)],
+            "missing_parts": result.missing_parts,
         }
 
 
-def session_overview(path: Path, limit: int) -> SessionOverview:
-    """One read of the session at `path`: every exchange counted by route and status, the
-    first `limit` (0: all) listed. Raises `SessionFileError`."""
-    with SessionReader(path) as reader:
+def session_overview(session: Path | SessionParts, limit: int) -> SessionOverview:
+    """One read of the session (all its parts): every exchange counted by route and
+    status, the first `limit` (0: all) listed. Raises `SessionFileError`."""
+    parts = as_parts(session)
+    with open_session(parts) as reader:
         rows: list[dict[str, Any]] = []
         routes: dict[str, Counter[str]] = defaultdict(Counter)
         notes: Counter[str] = Counter()
@@ -68,7 +75,9 @@ def session_overview(path: Path, limit: int) -> SessionOverview:
         for route, c in sorted(routes.items(), key=lambda item: -sum(item[1].values()))
     ]
     total = sum(r["count"] for r in route_rows)
-    return SessionOverview(path, header, result, total, route_rows, rows, encrypted, dict(notes))
+    return SessionOverview(
+        parts.path, header, result, total, route_rows, rows, encrypted, dict(notes), parts.paths
+    )
 
 
 def _exchange_json(exchange: Exchange) -> dict[str, Any]:
@@ -104,6 +113,8 @@ def _state(summary: SessionSummary) -> str:
         state = "open or killed"
     if read.malformed_records:
         state += f", {read.malformed_records} malformed"
+    if read.missing_parts:
+        state += f", part {', '.join(map(str, read.missing_parts))} missing"
     return state
 
 
@@ -130,13 +141,15 @@ def render_list(sessions_dir: Path, found: list[Listed]) -> None:
         if not isinstance(s, SessionSummary):
             table.add_row("-", "-", "-", "-", "-", "-", f"[red]{escape_markup(str(s))}[/red]")
             continue
+        parts = s.parts or (s.path,)
+        shown = s.header.id + (f" ({len(parts)} parts)" if len(parts) > 1 else "")
         table.add_row(
-            escape_markup(s.header.id),
+            escape_markup(shown),
             escape_markup(s.header.label),
             format_time(s.header.started_at),
             str(s.exchanges),
             str(s.errors),
-            format_bytes(s.path.stat().st_size),
+            format_bytes(sum(p.stat().st_size for p in parts if p.exists())),
             _state(s),
         )
     out.print(table)
@@ -150,6 +163,13 @@ def render_show(overview: SessionOverview) -> None:
     out.print(f"[bold]{escape_markup(header.id)}[/bold]  {escape_markup(header.label or '')}")
     encrypted = " (encrypted, AES-256-GCM)" if overview.encrypted else ""
     out.print(f"  file      {escape_markup(str(overview.path))}{encrypted}")
+    if len(overview.parts) > 1:
+        out.print(
+            f"  parts     {len(overview.parts)} (to {escape_markup(overview.parts[-1].name)})"
+        )
+    if result.missing_parts:
+        missing = ", ".join(map(str, result.missing_parts))
+        out.print(f"  [yellow]missing   part {missing}: read without it[/yellow]")
     out.print(f"  upstream  {escape_markup(header.upstream or '-')}")
     out.print(f"  started   {format_time(header.started_at)}")
     if result.trailer:

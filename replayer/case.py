@@ -15,7 +15,14 @@ from pathlib import Path
 from parity.differ import Differ, LearnedNoise, Rules
 from parity.replayer.run import scan_sessions
 from parity.replayer.shrink import Shape, shape
-from parity.sessions import Exchange, SessionFileError, SessionHeader, SessionReader, SessionStore
+from parity.sessions import (
+    Exchange,
+    SessionFileError,
+    SessionHeader,
+    SessionParts,
+    SessionStore,
+    open_session,
+)
 from parity.triage import ResultsDB, queries
 
 
@@ -62,15 +69,18 @@ def load_case(rdb: ResultsDB, ref: str, sessions_dir: Path, *, earlier: bool = T
     run = queries.run_setup(rdb, str(row["run_id"]))
     session_id = str(row["session"])
     try:
-        path = SessionStore(sessions_dir).resolve(session_id)
+        parts = SessionStore(sessions_dir).find(session_id)
     except SessionFileError:
         raise SessionFileError(
             f"session {session_id} of mismatch {mismatch_id} is not in {sessions_dir} "
             "(--sessions DIR says where it is)"
         ) from None
-    header, before, count, found = _read_up_to(path, int(row["seq"]), keep=earlier)
+    path = parts.path
+    header, before, count, found = _read_up_to(parts, int(row["seq"]), keep=earlier)
     if found is None:
-        raise SessionFileError(f"session file {path} has no exchange {row['seq']} (mismatch {ref})")
+        raise SessionFileError(
+            f"session {parts.name} ({path}) has no exchange {row['seq']} (mismatch {ref})"
+        )
     return Case(
         mismatch_id=mismatch_id,
         run_id=str(row["run_id"]),
@@ -94,13 +104,13 @@ def load_case(rdb: ResultsDB, ref: str, sessions_dir: Path, *, earlier: bool = T
 
 
 def _read_up_to(
-    path: Path, seq: int, *, keep: bool
+    session: SessionParts, seq: int, *, keep: bool
 ) -> tuple[SessionHeader, list[Exchange], int, Exchange | None]:
-    """The file's header, the exchanges before `seq` (kept when `keep`), how many there
-    are, and the exchange `seq` (None when the file has none)."""
+    """The session's header, the exchanges before `seq` (kept when `keep`; across its
+    parts), how many there are, and the exchange `seq` (None when it has none)."""
     before: list[Exchange] = []
     count = 0
-    with SessionReader(path) as reader:
+    with open_session(session) as reader:
         header = reader.header
         for exchange in reader:
             if exchange.seq == seq:
@@ -122,12 +132,12 @@ def build_differ(
     )
 
 
-def _run_session_files(case: Case, sessions_dir: Path) -> list[Path]:
+def _run_session_files(case: Case, sessions_dir: Path) -> list[Path | SessionParts]:
     store = SessionStore(sessions_dir)
-    found: list[Path] = []
+    found: list[Path | SessionParts] = []
     for session_id in case.run_sessions:
         try:
-            found.append(store.resolve(session_id))
+            found.append(store.find(session_id))
         except SessionFileError:
             continue
     return found or [case.session_path]

@@ -67,7 +67,15 @@ from parity.replayer.outgoing import Outgoing, Target, build, recorded_origin, w
 from parity.replayer.pacing import Pace, RequestSchedule
 from parity.replayer.reset import ResetError, reset_target
 from parity.replayer.secrets import Live, MissingSecret, ReplaySecrets, is_redacted
-from parity.sessions import Exchange, Response, SessionFileError, SessionKeyError, SessionReader
+from parity.sessions import (
+    Exchange,
+    Response,
+    SessionFileError,
+    SessionKeyError,
+    SessionParts,
+    group_sessions,
+    open_session,
+)
 from parity.sessions.secrets import is_secret_header, mask_path
 from parity.triage import ExchangeResult, TriageError
 
@@ -231,10 +239,11 @@ class Replayer:
 
     async def run(
         self,
-        sessions: Iterable[tuple[Path, set[Scalar]]],
+        sessions: Iterable[tuple[Path | SessionParts, set[Scalar]]],
         offsets: Sequence[float] | None = None,
     ) -> ReplayTotals:
-        """Replay session files, each with its correlation seeds (`request_values` of
+        """Replay sessions (a file, or a rotated session's parts as one), each with its
+        correlation seeds (`request_values` of
         its requests, gathered by the caller's read of the file: `replayer.run`), and
         settle the verdicts waiting on learned noise. Each file is read once here.
         With a pace, `offsets` are the sessions' start offsets (`pacing.session_offsets`,
@@ -316,7 +325,7 @@ class Replayer:
 
     async def _guarded(
         self,
-        path: Path,
+        path: Path | SessionParts,
         wanted: set[Scalar],
         http: aiohttp.ClientSession,
         limit: asyncio.Semaphore,
@@ -339,17 +348,18 @@ class Replayer:
 
     async def replay_session(
         self,
-        path: Path,
+        path: Path | SessionParts,
         wanted: set[Scalar],
         http: aiohttp.ClientSession,
         slot: _Slot | None = None,
     ) -> None:
-        """Replay one session file (read once, as it streams), after the reset hooks;
-        `wanted`: the values its requests carry (`request_values`). Paced (when the
-        settings say so) within `slot`, started now."""
+        """Replay one session (a file, or its parts in order: one correlation state
+        across them; read once, as it streams), after the reset hooks; `wanted`: the
+        values its requests carry (`request_values`). Paced (when the settings say so)
+        within `slot`, started now."""
         self.totals.sessions += 1
         failure = await self.reset_targets()
-        with SessionReader(path) as reader:
+        with open_session(path) as reader:
             if failure is not None:
                 self._not_replayed(reader.header.id, reader, failure)
                 return
@@ -816,12 +826,7 @@ def record_request(record: dict[str, object]) -> HttpRequest | None:
     return HttpRequest(str(method), path, pairs, body)
 
 
-def session_files(paths: Iterable[Path]) -> list[Path]:
-    """Session files from files and directories (a directory: its `*.parity`, sorted)."""
-    found: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            found.extend(sorted(p for p in path.iterdir() if p.suffix == ".parity" and p.is_file()))
-        else:
-            found.append(path)
-    return found
+def session_files(paths: Iterable[Path]) -> list[SessionParts]:
+    """Sessions from files and directories (a directory: its `*.parity`, sorted), the
+    parts of a rotated session as one (`sessions.group_sessions`)."""
+    return group_sessions(paths)

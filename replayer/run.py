@@ -33,9 +33,11 @@ from parity.sessions import (
     ReadResult,
     SessionFileError,
     SessionKeyError,
-    SessionReader,
+    SessionParts,
     installed_keys,
+    open_session,
 )
+from parity.sessions.parts import as_parts
 from parity.triage import ResultsDB, RunInfo, TriageError
 
 ROUTE_SCAN_BODY = 1 << 20
@@ -60,11 +62,15 @@ class ScannedSession:
     """The recorded start time of its first request (pacing: `replayer.pacing`)."""
     timing: str | None = None
     """Why its recorded start times cannot pace a replay (None: they can)."""
+    parts: SessionParts | None = None
+    """Its files (a rotated session's parts, read as one); None: `path` alone."""
 
     @property
     def damaged(self) -> bool:
-        """Torn or partly corrupt: bytes skipped or records passed over as malformed."""
-        return bool(self.read.skipped_bytes or self.read.malformed_records)
+        """Torn or partly corrupt: bytes skipped or records passed over as malformed, or
+        a part of a rotated session missing."""
+        read = self.read
+        return bool(read.skipped_bytes or read.malformed_records or read.missing_parts)
 
     def damage(self) -> dict[str, object]:
         """What was lost, as `runs.meta["damaged_sessions"]` keeps it."""
@@ -77,6 +83,7 @@ class ScannedSession:
             "skipped_reason": read.skipped_reason or None,
             "malformed_records": read.malformed_records,
             "first_malformed": read.first_malformed or None,
+            **({"missing_parts": read.missing_parts} if read.missing_parts else {}),
         }
 
 
@@ -102,14 +109,15 @@ class Scan:
         return [s.damage() for s in self.sessions if s.damaged]
 
 
-def scan_sessions(files: Sequence[Path], *, skip_unreadable: bool = False) -> Scan:
-    """One read of every file (raw records: this pass needs only the requests); raises
+def scan_sessions(files: Sequence[Path | SessionParts], *, skip_unreadable: bool = False) -> Scan:
+    """One read of every session (a rotated one's parts as one) (raw records: this pass needs only the requests); raises
     `SessionFileError` for a file that is not a readable session, or leaves it out
     with `skip_unreadable` (a repro's run may have lost a file since)."""
     scanned: list[ScannedSession] = []
 
-    def session(path: Path) -> Iterator[HttpRequest]:
-        with SessionReader(path) as reader:
+    def session(path: Path | SessionParts) -> Iterator[HttpRequest]:
+        parts = as_parts(path)
+        with open_session(parts) as reader:
             wanted: set[Scalar] = set()
             count = 0
             timing = TimingCheck()
@@ -128,7 +136,7 @@ def scan_sessions(files: Sequence[Path], *, skip_unreadable: bool = False) -> Sc
                 yield request
             scanned.append(
                 ScannedSession(
-                    path,
+                    parts.path,
                     reader.header.id,
                     count,
                     wanted,
@@ -136,6 +144,7 @@ def scan_sessions(files: Sequence[Path], *, skip_unreadable: bool = False) -> Sc
                     reader.encrypted,
                     timing.first,
                     timing.problem,
+                    parts,
                 )
             )
 
@@ -191,7 +200,7 @@ def replay_settings(
 class RunPlan:
     """What to replay, where, under which rules, into which database."""
 
-    files: Sequence[Path]
+    files: Sequence[Path | SessionParts]
     settings: ReplaySettings
     rules: Rules
     db: Path
@@ -280,7 +289,9 @@ class ReplayRun:
         with self.results.writer(self.run_id) as writer:
             replayer = Replayer(settings, differ, writer, progress=progress)
             try:
-                totals = asyncio.run(replayer.run([(s.path, s.wanted) for s in sessions], offsets))
+                totals = asyncio.run(
+                    replayer.run([(s.parts or s.path, s.wanted) for s in sessions], offsets)
+                )
             except ExceptionGroup as group:  # from the TaskGroup of sessions
                 known = group.subgroup(
                     (SessionFileError, SessionKeyError, TriageError, MissingSecret)

@@ -18,11 +18,11 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Generator, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import msgpack
 
@@ -41,6 +41,9 @@ from parity.sessions.crypto import (
 from parity.sessions.encode import segments, write_all
 from parity.sessions.model import Exchange, Record, RecordError, SessionHeader, Trailer
 from parity.sessions.private import create_private
+from parity.sessions.streams import EVENTS, Streams
+
+_T = TypeVar("_T")
 
 FORMAT_NAME = "parity-session"
 FORMAT_VERSION = 1
@@ -202,15 +205,15 @@ class SessionWriter:
         self.write(self.encode(exchange.to_record()))
         self.count(exchange)
 
-    def close(self, trailer: bool = True) -> None:
-        """Write the trailer (on a clean stop), sync and close. Safe to call twice."""
+    def close(self, trailer: bool = True, *, continued: bool = False) -> None:
+        """Write the trailer (on a clean stop; `continued` when the session goes on in a
+        next part), sync and close. Safe to call twice."""
         if self._fd is None:
             return
         try:
             if trailer:
-                self.write(
-                    self.encode(Trailer(self.exchanges, self.errors, time.time()).to_record())
-                )
+                end = Trailer(self.exchanges, self.errors, time.time(), continued)
+                self.write(self.encode(end.to_record()))
             os.fsync(self._fd)
         except OSError as exc:
             raise SessionFileError(
@@ -246,6 +249,8 @@ class ReadResult:
     unknown_records: int = 0
     malformed_records: int = 0
     first_malformed: str = ""
+    missing_parts: list[int] = field(default_factory=list)
+    """Parts of a rotated session that are not there (`sessions.parts`)."""
 
 
 class SessionReader:
@@ -276,6 +281,10 @@ class SessionReader:
             self._file.close()
             raise
         self.result = ReadResult()
+        self.streams = Streams()
+        """The open event streams (shared by the parts of one session, `sessions.parts`)."""
+        self.last_part = True
+        """Whether streams without their end are closed at this file's end."""
 
     def _not_a_session(self, why: str) -> SessionFileError:
         return SessionFileError(f"{self.path} is not a parity session file ({why})", path=self.path)
@@ -363,6 +372,7 @@ class SessionReader:
         """Every complete record after the header, as raw maps (trailer included), from
         the plain stream or the sealed frames: both checked alike from here on."""
         result = self.result = ReadResult()
+        streams = self.streams
         source = self._sealed() if self._cipher is not None else self._plain()
         while True:
             try:
@@ -376,12 +386,39 @@ class SessionReader:
                     result.trailer = Trailer.from_record(record)
                 except RecordError as exc:
                     result.skipped_reason = f"malformed trailer: {exc}"
-            elif kind != "exchange":
+            elif kind == EVENTS:
+                # A stream's events as they arrived: put back into its exchange.
+                self._stream(streams.events, record)
+                continue
+            elif kind == "exchange":
+                found = self._stream(streams.exchange, record)
+                if found is None:
+                    continue
+                record = found
+            else:
                 # A newer minor writer may add record kinds; a reader passes over them.
                 result.unknown_records += 1
                 continue
             yield record
         result.skipped_bytes = self.size - end if result.skipped_reason else 0
+        if self.last_part:
+            yield from streams.unfinished()
+            self._stream_problems()
+
+    def _stream(self, take: Callable[[Record], _T], record: Record) -> _T | None:
+        """`take(record)` of the session's `Streams`; a malformed record counted."""
+        try:
+            found = take(record)
+        except RecordError as exc:
+            self._malformed(str(exc))
+            return None
+        self._stream_problems()
+        return found
+
+    def _stream_problems(self) -> None:
+        for problem in self.streams.problems:
+            self._malformed(problem)
+        self.streams.problems.clear()
 
     def _sealed(self) -> Generator[Record, None, int]:
         """The records of an encrypted file, one frame each; returns where reading

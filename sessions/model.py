@@ -390,9 +390,12 @@ class SessionHeader:
     recorder: dict[str, str] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
     version: int = 1
+    part: int | None = None
+    """The part number (1, 2, ...) of a session recorded with rotation; None for a
+    session in one file (`sessions.parts`)."""
 
     def to_record(self) -> Record:
-        return {
+        record: Record = {
             "format": "parity-session",
             "version": self.version,
             "id": self.id,
@@ -402,6 +405,9 @@ class SessionHeader:
             "recorder": self.recorder,
             "meta": self.meta,
         }
+        if self.part is not None:
+            record["part"] = self.part
+        return record
 
     @classmethod
     def from_record(cls, record: Record) -> SessionHeader:
@@ -416,6 +422,7 @@ class SessionHeader:
             recorder=recorder if isinstance(recorder, dict) else {},
             meta=meta if isinstance(meta, dict) else {},
             version=_int(record, "version", "header", 1),
+            part=_int(record, "part", "header", 1) if record.get("part") is not None else None,
         )
 
 
@@ -426,14 +433,19 @@ class Trailer:
     exchanges: int
     errors: int
     ended_at: float
+    continued: bool = False
+    """The recorder rotated: the session goes on in the next part."""
 
     def to_record(self) -> Record:
-        return {
+        record: Record = {
             "kind": "trailer",
             "exchanges": self.exchanges,
             "errors": self.errors,
             "ended_at": self.ended_at,
         }
+        if self.continued:
+            record["continued"] = True
+        return record
 
     @classmethod
     def from_record(cls, record: Record) -> Trailer:
@@ -441,4 +453,5 @@ class Trailer:
             exchanges=_int(record, "exchanges", "trailer", 0),
             errors=_int(record, "errors", "trailer", 0),
             ended_at=_timestamp(record, "ended_at", "trailer"),
+            continued=record.get("continued") is True,
         )

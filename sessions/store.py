@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from parity.sessions.crypto import KeySource, SessionKeyError
-from parity.sessions.file import SUFFIX, ReadResult, SessionFileError, SessionReader, SessionWriter
+from parity.sessions.file import SUFFIX, ReadResult, SessionFileError, SessionWriter
 from parity.sessions.model import Exchange, SessionHeader
+from parity.sessions.parts import SessionParts, as_parts, group_sessions, open_session, part_name
 from parity.sessions.private import private_dir
 
 
@@ -38,6 +39,8 @@ class SessionSummary:
     by_status: Counter[str] = field(default_factory=Counter)
     read: ReadResult = field(default_factory=ReadResult)
     encrypted: bool = False
+    parts: tuple[Path, ...] = ()
+    """The session's files in order (one unless it was recorded with `--rotate`)."""
 
     @property
     def complete(self) -> bool:
@@ -67,6 +70,8 @@ class SessionSummary:
             "skipped_bytes": self.read.skipped_bytes,
             "skipped_reason": self.read.skipped_reason or None,
             "malformed_records": self.read.malformed_records,
+            "parts": [str(p) for p in self.parts or (self.path,)],
+            "missing_parts": self.read.missing_parts,
         }
 
 
@@ -90,11 +95,14 @@ def listed_json(found: Listed) -> dict[str, Any]:
     return {"error": str(found)}
 
 
-def summarize(path: Path, keys: KeySource | None = None) -> SessionSummary:
-    """Count a session's exchanges, errors and bytes without keeping them in memory
-    (an encrypted file with `keys`, default the installed key source)."""
-    with SessionReader(path, keys) as reader:
-        summary = SessionSummary(path=path, header=reader.header, encrypted=reader.encrypted)
+def summarize(session: Path | SessionParts, keys: KeySource | None = None) -> SessionSummary:
+    """Count a session's exchanges, errors and bytes (all its parts) without keeping them
+    in memory (an encrypted file with `keys`, default the installed key source)."""
+    parts = as_parts(session)
+    with open_session(parts, keys) as reader:
+        summary = SessionSummary(
+            path=parts.path, header=reader.header, encrypted=reader.encrypted, parts=parts.paths
+        )
         for exchange in reader:
             summary.exchanges += 1
             summary.messages += len(exchange.messages)
@@ -128,9 +136,13 @@ class SessionStore:
         recorder: dict[str, str] | None = None,
         meta: dict[str, Any] | None = None,
         encrypt: KeySource | None = None,
+        *,
+        part: int | None = None,
+        session_id: str | None = None,
     ) -> SessionWriter:
         """Start a new session file and return its writer (the header is already written);
-        encrypted with the key from `encrypt` when given."""
+        encrypted with the key from `encrypt` when given. With `part`, a part of a rotated
+        session (`ID.part0001.parity`), of session `session_id` (default: a new id)."""
         try:
             private_dir(self.root)
         except OSError as exc:
@@ -142,7 +154,12 @@ class SessionStore:
                 f"session directory {self.root} is not a directory", path=self.root
             )
         header = _new_header(label, upstream, recorder, meta)
-        return SessionWriter(self.root / f"{header.id}{SUFFIX}", header, encrypt=encrypt)
+        if session_id is not None:
+            header.id = session_id
+        name = f"{header.id}{SUFFIX}"
+        if part is not None:
+            header.part, name = part, part_name(header.id, part)
+        return SessionWriter(self.root / name, header, encrypt=encrypt)
 
     def paths(self) -> list[Path]:
         """Session files, oldest first (ids sort by start time)."""
@@ -150,28 +167,40 @@ class SessionStore:
             return []
         return sorted(p for p in self.root.iterdir() if p.suffix == SUFFIX and p.is_file())
 
-    def resolve(self, ref: str) -> Path:
-        """A session file from a path, a full id, or a unique id prefix."""
+    def sessions(self) -> list[SessionParts]:
+        """The sessions, each with its parts in order (`sessions.parts`), oldest first."""
+        if not self.root.is_dir():
+            return []
+        return group_sessions([self.root])
+
+    def find(self, ref: str) -> SessionParts:
+        """A session from a path (that file), a full id, or a unique id prefix (all its
+        parts)."""
         as_path = Path(ref)
         if as_path.suffix == SUFFIX and as_path.is_file():
-            return as_path
-        matches = [p for p in self.paths() if p.stem == ref]
+            return as_parts(as_path)
+        found = self.sessions()
+        matches = [s for s in found if s.id == ref or s.path.stem == ref]
         if not matches:
-            matches = [p for p in self.paths() if p.stem.startswith(ref)]
+            matches = [s for s in found if s.id.startswith(ref)]
         if not matches:
             raise SessionFileError(f"no session {ref!r} in {self.root}", path=self.root)
         if len(matches) > 1:
-            names = ", ".join(p.stem for p in matches[:5])
+            names = ", ".join(s.path.stem for s in matches[:5])
             raise SessionFileError(f"session {ref!r} is ambiguous: {names}")
         return matches[0]
+
+    def resolve(self, ref: str) -> Path:
+        """The first file of the session `ref` names (`find`)."""
+        return self.find(ref).path
 
     def summaries(self, keys: KeySource | None = None) -> list[Listed]:
         """A summary per file, oldest first; a file that cannot be read gives its error
         instead (listed last), an encrypted one without its key a `SessionKeyError`."""
         found: list[Listed] = []
-        for path in self.paths():
+        for session in self.sessions():
             try:
-                found.append(summarize(path, keys))
+                found.append(summarize(session, keys))
             except (SessionFileError, SessionKeyError) as exc:
                 found.append(exc)
         return sorted(
