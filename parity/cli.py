@@ -102,6 +102,13 @@ def _parse_listen(value: str) -> tuple[str, int]:
     help="Encrypt the session file (AES-GCM; default: [record] encrypt in parity.toml). "
     "The key: --key-file, else a passphrase.",
 )
+@click.option(
+    "--rotate",
+    metavar="AGE|SIZE",
+    default=None,
+    help="Start a new part of the session file at this age or size: 30m, 90s, 2h, 500MB "
+    "(default: [record] rotate in parity.toml; none: one file). The parts are one session.",
+)
 @config_option
 @key_file_option
 def record(
@@ -113,10 +120,13 @@ def record(
     insecure: bool,
     no_redact: bool,
     encrypt: bool | None,
+    rotate: str | None,
 ) -> None:
     """Record every exchange between an app and its backend into a session file.
 
-    Runs until Ctrl-C (or SIGTERM), then closes the session file cleanly.
+    Runs until Ctrl-C (or SIGTERM), then closes the session file cleanly. With
+    --rotate, a long soak is written in parts (ID.part0001.parity, ...) that every
+    command reads as one session.
 
     Example:
 
@@ -128,6 +138,15 @@ def record(
         raise click.BadParameter("must start with http:// or https://", param_hint="--upstream")
     host, port = _parse_listen(listen)
     config = current_config()
+    if rotate is not None:
+        from parity.sessions import parse_rotation
+
+        try:
+            parse_rotation(rotate)
+        except ValueError as exc:
+            raise UserError(f"--rotate: {exc}") from None
+    else:
+        rotate = config.record.rotate
     if encrypt is None:
         encrypt = config.record.encrypt
     keys = keys_for_recording(sessions_dir) if encrypt else None
@@ -147,6 +166,7 @@ def record(
         redaction=RedactionPolicy(enabled=False) if no_redact else config.redact,
         state=config.state,
         encrypt=keys,
+        rotate=rotate,
     )
     try:
         run_recorder(settings, out=lambda line: click.echo(line))

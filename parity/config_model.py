@@ -69,10 +69,12 @@ class GateConfig:
 @dataclass(frozen=True, slots=True)
 class RecordConfig:
     """`[record]`: `encrypt` new session files; the `key_file` to encrypt and read them
-    with (None: a passphrase, `PARITY_PASSPHRASE` or typed on a terminal)."""
+    with (None: a passphrase, `PARITY_PASSPHRASE` or typed on a terminal); `rotate`."""
 
     encrypt: bool = False
     key_file: Path | None = None
+    rotate: str = ""
+    """Start a new part of each session file at this age or size (`30m`, `500MB`)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ from parity.config_model import (
     shown,
 )
 from parity.pace import parse_duration, parse_pace
+from parity.sessions.parts import parse_rotation
 from parity.sessions.redact import RedactionPolicy
 
 _Check = Callable[[Any, str], Any]
@@ -90,6 +91,15 @@ def _secrets(value: Any, key: str) -> dict[str, str]:
     if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
         raise ValueError('must be a table of names to "env:VAR" or a value')
     return dict(value)
+
+
+def _rotation(value: Any, key: str) -> str:
+    text = _string(value, key)
+    try:
+        parse_rotation(text)
+    except ValueError as exc:
+        raise ValueError(f"must be an age or a size: {exc}") from None
+    return text.strip()
 
 
 def _kind(value: Any) -> str:
@@ -174,7 +184,7 @@ _SCHEMA: dict[str, dict[str, _Check]] = {
         "max_idle": _max_idle,
     },
     "gate": {"max_open": _int_range(0, None), "out": _nonempty, "soak": _soak},
-    "record": {"encrypt": _bool, "key_file": _nonempty},
+    "record": {"encrypt": _bool, "key_file": _nonempty, "rotate": _rotation},
 }
 _TARGET_KEYS: dict[str, _Check] = {"url": _url, "reset": _nonempty}
 KNOWN_TABLES = ("paths", "targets", "replay", "gate", "record", "redact")
@@ -273,7 +283,9 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None) -> Config:
             _soak_settings(base, gate.get("soak", {}), where),
         ),
         record=RecordConfig(
-            record.get("encrypt", False), _path_in(base, record, "key_file", where, "[record]")
+            record.get("encrypt", False),
+            _path_in(base, record, "key_file", where, "[record]"),
+            record.get("rotate", ""),
         ),
     )
     # Names used as defaults must exist: say so now, not at the first replay.

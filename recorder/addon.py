@@ -23,6 +23,7 @@ import asyncio
 import logging
 import os
 import sys
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -38,19 +39,28 @@ from parity.recorder.capture import StreamTap, capture
 from parity.sessions import (
     Exchange,
     KeySource,
+    Message,
+    Rotation,
     SessionFileError,
     SessionKeyError,
     SessionStore,
     SessionWriter,
+    parse_rotation,
 )
 from parity.sessions.crypto import KEY_FILE_ENV, PASSPHRASE_ENV, ready_to_write
 from parity.sessions.keys import REDACT, project_key, purpose_key
+from parity.sessions.model import Record
+from parity.sessions.parts import name_part
 from parity.sessions.redact import MitmCodec, RedactionPolicy, Redactor
 from parity.sessions.secretstore import Secret, SecretStore
+from parity.sessions.streams import EVENTS, STREAMED
 
 logger = logging.getLogger(__name__)
 
 _RECORDED = "parity.recorded"
+_SEQ = "parity.seq"
+"""The seq of an event stream's exchange, given when its first chunk is written."""
+_HEAD = "parity.head"
 EXIT_CANNOT_WRITE = 2
 # Exchanges with bodies from this size up are redacted, encoded and written off the event
 # loop: a 1 MB copy to the page cache costs ~0.5 ms of CPU and the secret scan ~1.3 ms
@@ -79,6 +89,14 @@ class Recorder:
     `--set parity_redact=false`); the project key and the secret store are in the
     `parity_state` directory (`.parity`). With `encrypt`, the file is encrypted with a
     key from that source.
+
+    With `parity_rotate` (`30m`, `500MB`, `sessions.parse_rotation`), the session is
+    written in parts (`sessions.parts`): when the current file reaches that age or size,
+    the next record goes to a new file of the same session, and the old one is closed
+    with its trailer on the writer thread (after the writes queued for it). An exchange
+    is written once, to the part that is current when it completes; `on_rotate(path)`
+    is told of each new part. The redactor, the secret store, the key source and the
+    seq counter are the run's, not a part's.
     """
 
     def __init__(
@@ -87,6 +105,7 @@ class Recorder:
         on_close: Callable[[SessionWriter], None] | None = None,
         policy: RedactionPolicy | None = None,
         encrypt: KeySource | None = None,
+        on_rotate: Callable[[Path], None] | None = None,
     ) -> None:
         self.policy = policy or RedactionPolicy()
         self.redactor: Redactor | None = None
@@ -99,7 +118,20 @@ class Recorder:
         self._queued = 0
         self._on_open = on_open
         self._on_close = on_close
+        self._on_rotate = on_rotate
         self._encrypt = encrypt
+        self.rotation: Rotation | None = None
+        self.part = 0
+        self.exchanges = 0
+        """Exchanges written in all parts (the trailer of each counts its own)."""
+        self.errors = 0
+        self._store_dir: SessionStore | None = None
+        self._header: dict[str, object] = {}
+        self._part_bytes = 0
+        self._part_records = 0
+        self._part_started = 0.0
+        self._ticker: asyncio.Task[None] | None = None
+        self._retiring: set[asyncio.Future[None]] = set()
 
     # -- options ----------------------------------------------------------------------
 
@@ -123,6 +155,13 @@ class Recorder:
             "The project's state directory: its key and secret store.",
         )
         loader.add_option(
+            "parity_rotate",
+            str,
+            "",
+            "Start a new part of the session file at this age or size: 30m, 90s, 500MB "
+            "(empty: one file).",
+        )
+        loader.add_option(
             "parity_encrypt",
             bool,
             False,
@@ -141,12 +180,21 @@ class Recorder:
             root = Path(ctx.options.parity_sessions)
             if root.exists() and not root.is_dir():
                 raise exceptions.OptionsError(f"parity_sessions: {root} is not a directory")
+        if "parity_rotate" in updated:
+            text = ctx.options.parity_rotate
+            try:
+                self.rotation = parse_rotation(text) if text.strip() else None
+            except ValueError as exc:
+                raise exceptions.OptionsError(f"parity_rotate: {exc}") from None
 
     # -- lifecycle --------------------------------------------------------------------
 
     def running(self) -> None:
         if self.writer is None:
             self.open()
+        if self.rotation is not None and self.rotation.seconds is not None:
+            # An idle recorder still closes a part on time (never an empty one).
+            self._ticker = asyncio.get_running_loop().create_task(self._tick())
 
     def open(self) -> SessionWriter:
         """Create the session file (done in `running`; tests may call it directly)."""
@@ -155,29 +203,97 @@ class Recorder:
         meta: dict[str, object] = {"modes": modes}
         if ctx.options.parity_redact and self.policy.enabled:
             meta["redaction"] = self._start_redaction(Path(ctx.options.parity_state))
-        encrypt = self._encrypt
-        if encrypt is None and ctx.options.parity_encrypt:
-            encrypt = self._key_source(store.root)
-        try:
-            self.writer = store.create(
-                label=ctx.options.parity_label,
-                upstream=upstream_of(modes),
-                recorder={
-                    "parity": _parity_version(),
-                    "mitmproxy": mitmproxy.version.VERSION,
-                    "python": sys.version.split()[0],
-                },
-                meta=meta,
-                encrypt=encrypt,
-            )
-        except (SessionFileError, SessionKeyError) as exc:
-            self._fail(str(exc))
-        assert self.writer is not None
+        if self._encrypt is None and ctx.options.parity_encrypt:
+            self._encrypt = self._key_source(store.root)
+        self._store_dir = store
+        self._header = {
+            "label": ctx.options.parity_label,
+            "upstream": upstream_of(modes),
+            "recorder": {
+                "parity": _parity_version(),
+                "mitmproxy": mitmproxy.version.VERSION,
+                "python": sys.version.split()[0],
+            },
+            "meta": meta,
+        }
+        if self.rotation is None and ctx.options.parity_rotate.strip():
+            self.configure({"parity_rotate"})  # options set before the addon was added
+        self.writer = self._create(1 if self.rotation is not None else None)
         if self._on_open:
             self._on_open(self.writer.path)
         else:
             logger.info(f"parity: recording to {self.writer.path}")
         return self.writer
+
+    def _create(self, part: int | None) -> SessionWriter:
+        """A new session file (a part of this run's session, with rotation)."""
+        assert self._store_dir is not None
+        session_id = name_part(self.writer.path)[0] if self.writer is not None else None
+        try:
+            writer = self._store_dir.create(
+                **self._header,  # type: ignore[arg-type]
+                encrypt=self._encrypt,
+                part=part,
+                session_id=session_id,
+            )
+        except (SessionFileError, SessionKeyError) as exc:
+            self._fail(str(exc))
+            raise  # _fail exits
+        self.part = part or 1
+        self._part_bytes = self._part_records = 0
+        self._part_started = time.monotonic()
+        return writer
+
+    # -- rotation ---------------------------------------------------------------------
+
+    def _current(self) -> SessionWriter:
+        """The writer for the next record: a new part first when this one is due."""
+        writer = self.writer
+        if writer is None or writer.closed:
+            self._fail("parity: no open session file; refusing to pass traffic unrecorded")
+        assert writer is not None
+        if self._due():
+            self._rotate(writer)
+            assert self.writer is not None
+            return self.writer
+        return writer
+
+    def _due(self) -> bool:
+        rotation = self.rotation
+        if rotation is None or not self._part_records:
+            return False  # never an empty part
+        if rotation.bytes is not None and self._part_bytes >= rotation.bytes:
+            return True
+        return (
+            rotation.seconds is not None
+            and time.monotonic() - self._part_started >= rotation.seconds
+        )
+
+    def _rotate(self, old: SessionWriter) -> None:
+        """Open the next part, then close `old` with its trailer (`continued`) on the
+        writer thread, after the records already queued for it."""
+        self.writer = self._create(self.part + 1)
+        closing = self._executor(_retire, old)
+        self._retiring.add(closing)
+        closing.add_done_callback(self._retired)
+        if self._on_rotate:
+            self._on_rotate(self.writer.path)
+        else:
+            logger.info(f"parity: recording part {self.part} to {self.writer.path}")
+
+    def _retired(self, closing: asyncio.Future[None]) -> None:
+        self._retiring.discard(closing)
+        if not closing.cancelled() and closing.exception() is not None:
+            self._fail(str(closing.exception()))
+
+    async def _tick(self) -> None:
+        assert self.rotation is not None and self.rotation.seconds is not None
+        interval = min(1.0, self.rotation.seconds / 4)
+        while self.writer is not None and not self.writer.closed:
+            await asyncio.sleep(interval)
+            writer = self.writer
+            if writer is not None and not writer.closed and self._due():
+                self._rotate(writer)
 
     def _key_source(self, sessions: Path) -> KeySource:
         """The key for `parity_encrypt` under mitmdump (`parity record` passes its own)."""
@@ -217,11 +333,18 @@ class Recorder:
         writer = self.writer
         if writer is None or writer.closed:
             return
+        if self._ticker is not None:
+            self._ticker.cancel()
+            self._ticker = None
         for flow in list(self._in_flight.values()):
             # Still open at shutdown (a hanging request, a live WebSocket): keep what we have.
             if flow.error is None and flow.response is None:
                 flow.error = mitmflow.Error("recorder stopped before the exchange completed")
             await self._record(flow)
+        writer = self.writer  # the last part
+        assert writer is not None
+        if self._retiring:
+            await asyncio.gather(*self._retiring, return_exceptions=True)
         if self._thread is not None:
             self._thread.shutdown(wait=True)
             self._thread = None
@@ -232,7 +355,8 @@ class Recorder:
         if self._on_close:
             self._on_close(writer)
         else:
-            logger.info(f"parity: {writer.exchanges} exchanges recorded to {writer.path}")
+            parts = f" (part {self.part})" if self.rotation is not None else ""
+            logger.info(f"parity: {self.exchanges} exchanges recorded to {writer.path}{parts}")
 
     # -- traffic ----------------------------------------------------------------------
 
@@ -246,8 +370,11 @@ class Recorder:
         content_type = flow.response.headers.get("content-type", "")
         if content_type.lower().startswith("text/event-stream"):
             # Stream server-sent events as they come (buffering would hold them back
-            # from the client) and keep a copy for the session.
-            flow.response.stream = StreamTap(sse=True)
+            # from the client) and write them in chunks as they arrive: a stream open
+            # for hours costs one chunk of memory, and a kill keeps what was written.
+            flow.response.stream = StreamTap(
+                sse=True, on_chunk=lambda tap: self._write_events(flow, tap)
+            )
         elif flow.response.stream is True:
             flow.response.stream = StreamTap()
 
@@ -267,38 +394,122 @@ class Recorder:
     async def _record(self, flow: http.HTTPFlow) -> None:
         if flow.metadata.get(_RECORDED):
             return  # e.g. a client that went away after its response was recorded
-        writer = self.writer
-        if writer is None or writer.closed:
+        if self.writer is None or self.writer.closed:
             flow.kill()
-            self._fail("parity: no open session file; refusing to pass traffic unrecorded")
-        assert writer is not None
-        self._seq += 1
-        exchange = capture(flow, self._seq)
+        writer = self._current()
+        tap = _events_tap(flow)
+        if tap is not None:
+            tap.close()
+        seq = flow.metadata.get(_SEQ)
+        if seq is None:
+            self._seq += 1
+            seq = self._seq
+        exchange = capture(flow, seq)
+        streamed = tap.flushed if tap is not None and tap.flushed else None
         writer.count(exchange)
+        self._part_records += 1
+        self.exchanges += 1
+        self.errors += exchange.error is not None
         flow.metadata[_RECORDED] = True
         self._in_flight.pop(flow.id, None)
         try:
             if self._queued or _body_bytes(exchange) >= OFFLOAD_BYTES:
-                await self._in_thread(writer, exchange)
+                await self._in_thread(writer, exchange, streamed)
             else:
-                self._store(writer, exchange)
+                self._store(writer, exchange, streamed)
         except ParityError as exc:  # the file or the secret store cannot be written
             flow.kill()
             self._fail(str(exc))
 
-    def _store(self, writer: SessionWriter, exchange: Exchange) -> None:
+    def _store(self, writer: SessionWriter, exchange: Exchange, streamed: int | None) -> None:
         """Redact, encode and append one exchange. On the event loop when nothing is
         queued for the writer thread, else on that thread: one at a time either way, so
-        the redactor, the encoder and the file see exchanges in completion order."""
+        the redactor, the encoder and the file see exchanges in completion order.
+        `streamed`: the events of its stream already written in chunks."""
         if self.redactor is not None:
             exchange = self._redact(exchange, writer)
-        writer.write(writer.encode(exchange.to_record()))
+        record = exchange.to_record()
+        if streamed is not None and record["response"] is not None:
+            # The chunks' events are put back by the reader (`sessions.streams`); nil,
+            # not b"", so that an older reader passes it over as malformed rather than
+            # replaying a stream it cannot put together.
+            record["response"]["body"] = None
+            record[STREAMED] = streamed
+        self._append(writer, record)
+
+    def _append(self, writer: SessionWriter, record: Record) -> None:
+        pieces = writer.encode(record)
+        self._part_bytes += sum(map(len, pieces))
+        writer.write(pieces)
+
+    def _write_events(self, flow: http.HTTPFlow, tap: StreamTap) -> None:
+        """Write the events of an open stream that arrived since the last chunk (called
+        by the tap, on the event loop); the first chunk carries the exchange as known
+        at the time (`head`) and gives the exchange its seq. Redacted, encoded and
+        written as an exchange is: on the loop, or behind what is queued for the
+        writer thread."""
+        events = tap.take()
+        if not events or flow.metadata.get(_RECORDED):
+            return
+        writer = self._current()
+        seq = flow.metadata.get(_SEQ)
+        if seq is None:
+            self._seq += 1
+            seq = flow.metadata[_SEQ] = self._seq
+        head = None
+        if not flow.metadata.get(_HEAD):
+            head = capture(flow, seq)
+            head.messages = []
+            flow.metadata[_HEAD] = True
+        self._part_records += 1
+        try:
+            if self._queued:
+                pending = self._executor(self._store_events, writer, seq, events, head)
+                self._queued += 1
+                pending.add_done_callback(self._queued_done)
+            else:
+                self._store_events(writer, seq, events, head)
+        except ParityError as exc:
+            flow.kill()
+            self._fail(str(exc))
+
+    def _store_events(
+        self, writer: SessionWriter, seq: int, events: list[Message], head: Exchange | None
+    ) -> None:
+        """Redact (as an exchange's messages, same tokens), encode and append a chunk."""
+        if self.redactor is not None:
+            found: dict[str, tuple[bytes, str]] = {}
+            events = [self.redactor.message(m, found) for m in events]
+            self._keep_secrets(found, writer)
+            if head is not None:
+                head = self._redact(head, writer)
+        record: Record = {"kind": EVENTS, "seq": seq, "messages": [m.to_record() for m in events]}
+        if head is not None:
+            record["head"] = head.to_record()
+        self._append(writer, record)
+
+    def _queued_done(self, done: asyncio.Future[None]) -> None:
+        self._queued -= 1
+        if not done.cancelled() and done.exception() is not None:
+            self._fail(str(done.exception()))
+
+    def _executor(self, call: Callable[..., None], *args: object) -> asyncio.Future[None]:
+        """`call(*args)` on the writer thread, after what is queued there."""
+        if self._thread is None:
+            self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parity-writer")
+        return asyncio.get_running_loop().run_in_executor(self._thread, call, *args)
 
     def _redact(self, exchange: Exchange, writer: SessionWriter) -> Exchange:
         """The exchange with its secrets replaced by tokens; the originals new to the
         secret store are added to it first (a small file, rewritten whole)."""
         assert self.redactor is not None and self.secrets is not None
         redacted, found = self.redactor.exchange(exchange)
+        self._keep_secrets(found, writer)
+        return redacted
+
+    def _keep_secrets(self, found: dict[str, tuple[bytes, str]], writer: SessionWriter) -> None:
+        """Add the originals new to the secret store (a small file, rewritten whole)."""
+        assert self.secrets is not None
         new = {
             token: Secret(value, where, writer.path.stem)
             for token, (value, where) in found.items()
@@ -307,19 +518,17 @@ class Recorder:
         if new:
             self.secrets.add(new)
             self._stored.update(new)
-        return redacted
 
-    async def _in_thread(self, writer: SessionWriter, exchange: Exchange) -> None:
+    async def _in_thread(
+        self, writer: SessionWriter, exchange: Exchange, streamed: int | None
+    ) -> None:
         """Large exchanges are redacted, encoded and copied to the OS by one writer
         thread, so the event loop serves other flows meanwhile; this flow still waits
         until its record is written. While anything is queued there, small exchanges
         queue behind it: file order stays completion order."""
-        if self._thread is None:
-            self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parity-writer")
         self._queued += 1
         try:
-            loop = asyncio.get_running_loop()
-            await loop.run_in_executor(self._thread, self._store, writer, exchange)
+            await self._executor(self._store, writer, exchange, streamed)
         finally:
             self._queued -= 1
 
@@ -331,6 +540,19 @@ class Recorder:
         )
         sys.stderr.flush()
         raise SystemExit(EXIT_CANNOT_WRITE)
+
+
+def _retire(writer: SessionWriter) -> None:
+    """Close a part that the session goes on from (on the writer thread)."""
+    writer.close(trailer=True, continued=True)
+
+
+def _events_tap(flow: http.HTTPFlow) -> StreamTap | None:
+    """The tap that writes a server-sent event stream in chunks, if the flow has one."""
+    stream = flow.response.stream if flow.response is not None else None
+    if isinstance(stream, StreamTap) and stream.sse and stream.on_chunk is not None:
+        return stream
+    return None
 
 
 def _body_bytes(exchange: Exchange) -> int:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
+from collections.abc import Callable
 
 from mitmproxy import http
 from mitmproxy.websocket import WebSocketData
@@ -13,29 +15,61 @@ from parity.sessions import Exchange, FlowError, Message, Request, Response
 _SSE_EVENT_END = re.compile(rb"\r\n\r\n|\n\n|\r\r")
 
 
+MAX_CHUNK_EVENTS = 256
+"""A stream's events are written in chunks of at most this many events ..."""
+MAX_CHUNK_BYTES = 64 * 1024
+"""... or about this many bytes (the event that crosses it is the chunk's last) ..."""
+FLUSH_SECONDS = 1.0
+"""... or this long after the chunk's first event arrived, whichever comes first."""
+
+
 class StreamTap:
     """A `flow.request.stream`/`flow.response.stream` callable that passes every chunk
     through unchanged and keeps a copy, so streamed bodies (server-sent events, bodies
     over `stream_large_bodies`) are recorded as well as delivered.
 
-    For `text/event-stream` it also splits the stream into events, each stamped with the
-    time its last byte arrived.
+    For `text/event-stream` (`sse=True`) it splits the stream into events, each stamped
+    with the time its last byte arrived, and keeps no copy of the body (it is the
+    events, byte for byte). With `on_chunk`, the events are handed over in chunks
+    (`take`) as they arrive, when `MAX_CHUNK_EVENTS` or `MAX_CHUNK_BYTES` is reached or
+    `FLUSH_SECONDS` after the chunk began, so a stream that never ends holds at most
+    one chunk here.
     """
 
-    __slots__ = ("_pending", "_pending_at", "chunks", "events", "sse")
+    __slots__ = (
+        "_bytes",
+        "_pending",
+        "_pending_at",
+        "_timer",
+        "chunks",
+        "closed",
+        "events",
+        "flushed",
+        "on_chunk",
+        "sse",
+    )
 
-    def __init__(self, sse: bool = False) -> None:
+    def __init__(
+        self, sse: bool = False, on_chunk: Callable[[StreamTap], None] | None = None
+    ) -> None:
         self.sse = sse
         self.chunks: list[bytes] = []
         self.events: list[Message] = []
+        self.on_chunk = on_chunk
+        self.flushed = 0
+        """Events already handed over by `take`."""
+        self.closed = False
+        self._bytes = 0
         self._pending = b""
         self._pending_at = 0.0
+        self._timer: asyncio.TimerHandle | None = None
 
     def __call__(self, data: bytes) -> bytes:
         if data:
-            self.chunks.append(data)
             if self.sse:
                 self._split_events(data, time.time())
+            else:
+                self.chunks.append(data)
         return data
 
     def _split_events(self, data: bytes, now: float) -> None:
@@ -43,16 +77,56 @@ class StreamTap:
         start = 0
         for match in _SSE_EVENT_END.finditer(buffer):
             self.events.append(Message("sse", False, buffer[start : match.end()], now))
+            self._bytes += match.end() - start
             start = match.end()
+            if self.on_chunk is not None and (
+                len(self.events) >= MAX_CHUNK_EVENTS or self._bytes >= MAX_CHUNK_BYTES
+            ):
+                self.on_chunk(self)
         self._pending = buffer[start:]
         self._pending_at = now
+        if self.events and self.on_chunk is not None and self._timer is None:
+            self._start_timer()
+
+    def _start_timer(self) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # not on an event loop (a test calling the tap): chunks by size only
+        self._timer = loop.call_later(FLUSH_SECONDS, self._timed_out)
+
+    def _timed_out(self) -> None:
+        self._timer = None
+        if self.events and not self.closed and self.on_chunk is not None:
+            self.on_chunk(self)
+
+    def take(self) -> list[Message]:
+        """The complete events not handed over yet (the next chunk)."""
+        events, self.events, self._bytes = self.events, [], 0
+        self.flushed += len(events)
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        return events
+
+    def close(self) -> None:
+        """The exchange is being written: no chunk after this."""
+        self.closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
     @property
     def body(self) -> bytes:
+        if self.sse:
+            # A stream never chunked is written whole (its body is its events); one that
+            # was has its body put back together by the reader (`sessions.streams`).
+            return b"".join(m.content for m in self.messages()) if not self.flushed else b""
         return b"".join(self.chunks)
 
     def messages(self) -> list[Message]:
-        """The complete events, then an unterminated last one if the stream ended mid-event."""
+        """The complete events not handed over, then an unterminated last one if the
+        stream ended mid-event."""
         if self._pending:
             return [*self.events, Message("sse", False, self._pending, self._pending_at)]
         return list(self.events)

@@ -39,6 +39,8 @@ class RecordSettings:
     """The project's state directory: its key and secret store."""
     encrypt: KeySource | None = None
     """Encrypt the session file with a key from this source (`--encrypt`)."""
+    rotate: str = ""
+    """Start a new part at this age or size (`--rotate 30m`; empty: one file)."""
 
 
 class _StartupCheck(errorcheck.ErrorCheck):
@@ -108,18 +110,20 @@ def record(
 
         def finished(writer: SessionWriter) -> None:
             closed.append(writer)
+            parts = f" (the last of {recorder.part} parts)" if recorder.part > 1 else ""
             out(
-                f"parity record: {writer.exchanges} exchanges ({writer.errors} errors) in {writer.path}"
+                f"parity record: {recorder.exchanges} exchanges ({recorder.errors} errors) "
+                f"in {writer.path}{parts}"
             )
 
-        proxy.addons.add(
-            Recorder(
-                on_open=opened,
-                on_close=finished,
-                policy=settings.redaction,
-                encrypt=settings.encrypt,
-            )
+        recorder = Recorder(
+            on_open=opened,
+            on_close=finished,
+            policy=settings.redaction,
+            encrypt=settings.encrypt,
+            on_rotate=lambda path: out(f"parity record: continuing in {path}"),
         )
+        proxy.addons.add(recorder)
         try:
             opts.update(
                 mode=[spec],
@@ -128,6 +132,7 @@ def record(
                 parity_sessions=str(settings.sessions),
                 parity_label=settings.label,
                 parity_state=str(settings.state),
+                parity_rotate=settings.rotate,
                 ssl_insecure=settings.ssl_insecure,
                 # A recorder must not rewrite what it records.
                 anticache=False,
