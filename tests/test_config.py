@@ -153,7 +153,7 @@ def test_the_environment_names_the_file(tmp_path: Path, monkeypatch: pytest.Monk
         ("[record]\nkey_file = ''\n", r"\[record\] key_file must not be empty"),
         (
             "[record]\nencrpyt = true\n",
-            r"\[record\] 'encrpyt' is not a known key \(known: encrypt, key_file\)",
+            r"\[record\] 'encrpyt' is not a known key \(known: encrypt, key_file, rotate\)",
         ),
         ("[targets.x]\nurl = '127.0.0.1:5000'\n", r"\[targets.x\] url must be a URL starting with"),
         ("[targets.x]\nurl = 'http://h'\nrest = 'a'\n", r"\[targets.x\] 'rest' is not a known key"),

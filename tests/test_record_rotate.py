@@ -1,0 +1,339 @@
+"""Recording a long soak: `parity record --rotate` writes one session in parts that
+every reader takes as one, and server-sent event streams are written as they arrive
+(real `parity record` processes, real backends on loopback)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import msgpack
+import pytest
+
+from parity.sessions import KeySource, SessionReader, group_sessions, open_session
+from tests.procs import Proc, parity, python
+
+pytestmark = pytest.mark.timeout(120)
+
+HAS_PROC = Path("/proc/self/status").exists()
+
+
+@pytest.fixture
+def upstream() -> Iterator[str]:
+    with Proc(python("tests/upstream.py")) as proc:
+        yield proc.wait_for(r"UPSTREAM_LISTENING (\S+)").group(1)
+
+
+@pytest.fixture
+def sse_upstream() -> Iterator[str]:
+    with Proc(python("tests/sse_upstream.py")) as proc:
+        yield proc.wait_for(r"UPSTREAM_LISTENING (\S+)").group(1)
+
+
+def recorder(upstream: str, sessions: Path, *extra: str) -> tuple[Proc, str]:
+    """`parity record` in its own project directory (the key and the secret store)."""
+    project = sessions.parent
+    project.mkdir(parents=True, exist_ok=True)
+    proc = Proc(
+        parity(
+            "record",
+            "--upstream",
+            upstream,
+            "--listen",
+            "127.0.0.1:0",
+            "--sessions",
+            str(sessions),
+            *extra,
+        ),
+        cwd=project,
+    )
+    url = proc.wait_for(r"listening on (http://\S+)").group(1)
+    proc.wait_for(r"recording to ")
+    return proc, url
+
+
+def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(parity(*args), cwd=cwd, capture_output=True, text=True, timeout=60)
+
+
+async def _get_all(bases: list[str], paths: list[str], concurrency: int = 1) -> None:
+    """Each path through every recorder in `bases`, `concurrency` at a time."""
+    async with aiohttp.ClientSession() as http:
+        queue = list(reversed(paths))
+
+        async def worker() -> None:
+            while queue:
+                path = queue.pop()
+                for base in bases:
+                    async with http.get(base + path) as resp:
+                        assert resp.status == 200
+                        await resp.read()
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+
+
+def _raw(path: Path) -> list[dict[str, Any]]:
+    with path.open("rb") as file:
+        return list(msgpack.Unpacker(file, raw=False))
+
+
+def test_rotation_by_size_writes_every_exchange_once_in_parts_read_as_one_session(
+    upstream: str, tmp_path: Path
+) -> None:
+    sessions = tmp_path / "project" / "sessions"
+    proc, url = recorder(upstream, sessions, "--rotate", "200KB")
+    paths = [f"/json?size=4096&n={n}" for n in range(300)]
+    with proc:
+        asyncio.run(_get_all([url], paths, concurrency=4))
+        assert proc.terminate() == 0
+        out = proc.output()
+    assert "300 exchanges (0 errors)" in out and "continuing in" in out
+
+    files = sorted(sessions.iterdir())
+    assert len(files) >= 4  # ~1.5 MB in parts of 200 KB
+    session_id = files[0].name.split(".")[0]
+    assert [f.name for f in files] == [
+        f"{session_id}.part{n:04d}.parity" for n in range(1, len(files) + 1)
+    ]
+    for number, file in enumerate(files, 1):
+        records = _raw(file)
+        assert records[0]["id"] == session_id and records[0]["part"] == number
+        trailer = records[-1]
+        assert trailer["kind"] == "trailer"
+        assert trailer.get("continued", False) is (number < len(files))
+        assert file.stat().st_size < 200_000 + 20_000  # the record that crossed the size
+
+    # Every exchange exactly once across the parts, and the parts read as one session.
+    (parts,) = group_sessions([sessions])
+    with open_session(parts) as reader:
+        exchanges = list(reader)
+        assert reader.result.missing_parts == [] and reader.result.trailer is not None
+    assert sorted(e.seq for e in exchanges) == list(range(1, 301))
+    assert sorted(e.request.path for e in exchanges) == sorted(paths)
+
+    listed = json.loads(
+        cli("sessions", "list", "--sessions", str(sessions), "--json", cwd=tmp_path).stdout
+    )
+    assert len(listed) == 1
+    assert listed[0]["exchanges"] == 300 and listed[0]["parts"] == [str(f) for f in files]
+    table = cli("sessions", "list", "--sessions", str(sessions), cwd=tmp_path).stdout
+    assert f"({len(files)} parts)" in table.replace("\n", "")
+    shown = cli("sessions", "show", session_id, "--sessions", str(sessions), "--json", cwd=tmp_path)
+    assert json.loads(shown.stdout)["exchanges_total"] == 300
+
+    # A missing middle part: one warning, the rest replayed, the gate fails the run.
+    files[1].unlink()
+    db = tmp_path / "results.db"
+    replay = cli("replay", str(sessions), "--target", upstream, "--db", str(db), cwd=tmp_path)
+    assert replay.returncode == 0, replay.stderr
+    warnings = [line for line in replay.stderr.splitlines() if "part 2 missing" in line]
+    assert len(warnings) == 1 and "incomplete" in warnings[0]
+    gate = cli("gate", "--db", str(db), cwd=tmp_path)
+    assert gate.returncode == 1 and "torn or partly corrupt" in gate.stdout + gate.stderr
+
+
+def _results(db: Path) -> list[tuple[int, str, str]]:
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT seq, route, outcome FROM results ORDER BY seq").fetchall()
+    return [(int(seq), str(route), str(outcome)) for seq, route, outcome in rows]
+
+
+def test_rotation_by_age_replays_as_the_same_traffic_unrotated(
+    upstream: str, tmp_path: Path
+) -> None:
+    rotated, plain = tmp_path / "a" / "sessions", tmp_path / "b" / "sessions"
+    first, url_a = recorder(upstream, rotated, "--rotate", "2s")
+    second, url_b = recorder(upstream, plain)
+    with first, second:
+
+        async def traffic() -> None:
+            for n in range(5):
+                await _get_all([url_a, url_b], [f"/json?size=2048&n={n}&k={i}" for i in range(20)])
+                await asyncio.sleep(0.6)
+            deadline = time.monotonic() + 10  # idle: the part still closes on time
+            while len(list(rotated.iterdir())) < 3 and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+            await _get_all([url_a, url_b], ["/dup"])
+
+        asyncio.run(traffic())
+        assert first.terminate() == 0 and second.terminate() == 0
+    files = sorted(rotated.iterdir())
+    assert len(files) >= 3 and len(list(plain.iterdir())) == 1
+    assert all(_raw(f)[-1]["exchanges"] > 0 for f in files)  # never an empty part
+
+    runs = []
+    for where in (rotated, plain):
+        db = where.parent / "results.db"
+        replay = cli("replay", str(where), "--target", upstream, "--db", str(db), cwd=tmp_path)
+        assert replay.returncode == 0, replay.stderr
+        assert "101 exchanges: 101 matched" in replay.stderr
+        runs.append(_results(db))
+    assert runs[0] == runs[1] and len(runs[0]) == 101
+
+
+def test_rotation_with_encryption_seals_each_part_under_its_own_envelope(
+    upstream: str, tmp_path: Path
+) -> None:
+    key_file = tmp_path / "keys" / "session.key"
+    key_file.parent.mkdir()
+    key_file.write_bytes(os.urandom(32))
+    sessions = tmp_path / "project" / "sessions"
+    proc, url = recorder(
+        upstream, sessions, "--rotate", "100KB", "--encrypt", "--key-file", str(key_file)
+    )
+    with proc:
+        asyncio.run(_get_all([url], [f"/json?size=4096&n={n}" for n in range(60)]))
+        assert proc.terminate() == 0
+    files = sorted(sessions.iterdir())
+    assert len(files) >= 2
+    envelopes = [_raw_envelope(f) for f in files]
+    assert all(e["format"] == "parity-session-encrypted" for e in envelopes)
+    assert len({e["kdf"]["salt"] for e in envelopes}) == len(files)
+    (parts,) = group_sessions([sessions])
+    with open_session(parts, KeySource(key_file=key_file)) as reader:
+        assert reader.encrypted
+        assert [e.seq for e in reader] == list(range(1, 61))
+        assert reader.result.trailer is not None and not reader.result.trailer.continued
+
+
+def _raw_envelope(path: Path) -> dict[str, Any]:
+    unpacker = msgpack.Unpacker(raw=False)
+    unpacker.feed(path.read_bytes()[:4096])
+    envelope: dict[str, Any] = unpacker.unpack()
+    return envelope
+
+
+@pytest.mark.parametrize("value", ["0", "5x", "10KB"])
+def test_a_bad_rotate_value_is_one_line_and_exit_2(value: str, tmp_path: Path) -> None:
+    done = cli("record", "--upstream", "http://127.0.0.1:9", "--rotate", value, cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("parity: error: --rotate:")
+
+
+def test_a_bad_rotate_in_parity_toml_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    (tmp_path / "parity.toml").write_text('[record]\nrotate = "5x"\n')
+    done = cli("record", "--upstream", "http://127.0.0.1:9", cwd=tmp_path)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1
+    assert "[record] rotate must be an age or a size" in done.stderr
+
+
+def _rss(pid: int) -> int:
+    """Resident memory of a process, in bytes (/proc)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS")
+
+
+async def _read_events(url: str, events: int, at: dict[int, Any], hook: Any = None) -> bytes:
+    """Read `events` events of a held-open stream; `hook(count)` when counts are crossed."""
+    seen = bytearray()
+    count = 0
+    timeout = aiohttp.ClientTimeout(total=60)
+    async with aiohttp.ClientSession(timeout=timeout) as http, http.get(url) as resp:
+        assert resp.headers["Content-Type"] == "text/event-stream"
+        async for chunk in resp.content.iter_any():
+            seen += chunk
+            count = seen.count(b"\n\n")
+            for mark in [m for m in at if at[m] is None and count >= m]:
+                at[mark] = hook(count) if hook else count
+            if count >= events:
+                break
+    return bytes(seen)
+
+
+@pytest.mark.skipif(not HAS_PROC, reason="measures RSS through /proc")
+def test_an_sse_stream_of_100000_events_is_recorded_in_flat_memory_and_read_back_whole(
+    sse_upstream: str, tmp_path: Path
+) -> None:
+    from tests.sse_upstream import SECRET, event
+
+    sessions = tmp_path / "project" / "sessions"
+    proc, url = recorder(sse_upstream, sessions)
+    total = 100_000
+    with proc:
+        pid = proc.popen.pid
+        marks: dict[int, Any] = {10_000: None, 50_000: None, total: None}
+        seen = asyncio.run(
+            _read_events(
+                f"{url}/stream?n={total}&batch=200&hold=1", total, marks, lambda _: _rss(pid)
+            )
+        )
+        assert proc.terminate() == 0
+    growth = marks[total] - marks[10_000]
+    # Held in memory until the end (the tap before chunks), the 90,000 events after the
+    # first 10,000 cost 11-12 MB of RSS here; written in chunks, under 0.5 MB.
+    assert growth < 4 * 1024 * 1024, f"recorder RSS grew {growth / 2**20:.1f} MB"
+
+    expected = b"".join(event(k) for k in range(total))
+    assert seen == expected  # the client got the stream unchanged
+    (parts,) = group_sessions([sessions])
+    with open_session(parts) as reader:
+        (exchange,) = list(reader)
+        assert reader.result.malformed_records == 0
+    assert len(exchange.messages) == total
+    assert exchange.response is not None
+    body = exchange.response.body
+    assert body == b"".join(m.content for m in exchange.messages)
+    assert SECRET.encode() not in body and body.count(b"PARITY_REDACTED_") == total // 1000
+    assert body.replace(b"PARITY_REDACTED_", b"")[:20] == expected[:20]
+    tokens = {m.content for m in exchange.messages if b"PARITY_REDACTED_" in m.content}
+    assert len({t.split(b"PARITY_REDACTED_")[1][:20] for t in tokens}) == 1  # one token
+    # Written in chunks: the events records, then the exchange that ends it.
+    kinds = [r.get("kind") for r in _raw(parts.path)[1:]]
+    assert kinds.count("events") >= total // 256 and kinds[-2:] == ["exchange", "trailer"]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
+def test_kill_9_mid_stream_keeps_the_events_already_written(
+    sse_upstream: str, tmp_path: Path
+) -> None:
+    sessions = tmp_path / "project" / "sessions"
+    proc, url = recorder(sse_upstream, sessions, "--no-redact")
+    with proc:
+
+        async def scenario() -> None:
+            at: dict[int, Any] = {}
+            reading = asyncio.create_task(
+                _read_events(f"{url}/stream?n=5000&batch=100&hold=1", 10**9, at)
+            )
+            deadline = time.monotonic() + 20
+            # Every event written (the last chunk a second after it began), then the kill.
+            while time.monotonic() < deadline:
+                await asyncio.sleep(0.2)
+                path = next(iter(sessions.iterdir()), None)
+                if path is not None and _events_on_disk(path) == 5000:
+                    break
+            os.kill(proc.popen.pid, signal.SIGKILL)
+            with contextlib.suppress(aiohttp.ClientError):
+                await asyncio.wait_for(reading, 20)
+
+        asyncio.run(scenario())
+        proc.popen.wait(10)
+    (path,) = sessions.iterdir()
+    with SessionReader(path) as reader:
+        (exchange,) = list(reader)
+        assert reader.result.trailer is None
+    assert len(exchange.messages) == 5000
+    assert exchange.error is not None and "before the stream ended" in exchange.error.message
+    assert exchange.request.path.startswith("/stream") and exchange.response is not None
+    assert exchange.response.body == b"".join(m.content for m in exchange.messages)
+
+
+def _events_on_disk(path: Path) -> int:
+    try:
+        records = _raw(path)
+    except Exception:
+        return 0  # a record being written: look again
+    return sum(len(r["messages"]) for r in records if r.get("kind") == "events")
