@@ -337,3 +337,88 @@ def _events_on_disk(path: Path) -> int:
     except Exception:
         return 0  # a record being written: look again
     return sum(len(r["messages"]) for r in records if r.get("kind") == "events")
+
+
+def _report(db: Path, project: Path) -> tuple[dict[str, int], list[tuple[Any, ...]]]:
+    shown = cli("report", "--db", str(db), "--json", cwd=project)
+    assert shown.returncode == 0, shown.stderr
+    report = json.loads(shown.stdout)
+    report["totals"].pop("noise_suppressed", None)  # may vary by an observation per run
+    mismatches = sorted(
+        (m["seq"], m["route"], m["signature"], json.dumps(m["differences"], sort_keys=True))
+        for m in report["mismatches"]
+    )
+    return report["totals"], mismatches
+
+
+def test_a_rotated_pilot_replays_with_the_verdicts_of_the_same_pilot_in_one_file(
+    tmp_path: Path,
+) -> None:
+    """The journal pilot (logins, minted ids and tokens used parts later: one correlation
+    state across the parts) recorded in parts of 64 KiB, and the same exchanges in one
+    file: the same verdicts, finding for finding."""
+    from contextlib import ExitStack
+
+    from parity.sessions import SessionWriter
+    from tests.journal import record_pilot, start_backend
+
+    project = tmp_path / "project"
+    project.mkdir()
+    rotated = record_pilot(project / "rotated", project, "--rotate", "64KiB")
+    (parts,) = group_sessions([rotated])
+    assert len(parts.paths) >= 3, parts
+    (project / "one").mkdir()
+    with open_session(parts) as reader:
+        header = reader.header
+        header.part = None
+        with SessionWriter(project / "one" / f"{header.id}.parity", header) as one:
+            for exchange in reader:
+                one.append(exchange)
+    rules = project / "rules.toml"  # a timing that differs between any two runs
+    rules.write_text('[[ignore]]\nroute = "GET /api/vaults/*/search"\npaths = ["$.took_ms"]\n')
+    results = []
+    for sessions in (rotated, project / "one"):
+        with ExitStack() as stack:  # fresh backends for each run: the same start state
+            candidate = start_backend(stack, "candidate")
+            db = sessions.parent / f"{sessions.name}.db"
+            run = cli(
+                "replay", str(sessions), "--target", candidate, "--db", str(db), "--quiet",
+                "--rules", str(rules), cwd=project,
+            )  # fmt: skip
+            assert run.returncode == 1, run.stderr
+            assert "warning" not in run.stderr, run.stderr
+            results.append(_report(db, project))
+    assert results[0] == results[1]
+    assert results[0][0]["mismatched"] > 0
+
+
+def test_the_addon_alone_under_mitmdump_rotates_with_parity_rotate(
+    upstream: str, tmp_path: Path
+) -> None:
+    from tests.procs import BIN, ROOT
+
+    cmd = [
+        str(BIN / "mitmdump"),
+        "--mode", f"reverse:{upstream}",
+        "--listen-host", "127.0.0.1",
+        "--listen-port", "0",
+        "-s", str(ROOT / "recorder" / "addon.py"),
+        "--set", f"parity_sessions={tmp_path / 's'}",
+        "--set", f"parity_state={tmp_path / '.parity'}",
+        "--set", "parity_rotate=64KiB",
+    ]  # fmt: skip
+    with Proc(cmd) as proc:
+        port = proc.wait_for(r"listening at \S+:(\d+)").group(1)
+        proc.wait_for(r"parity: recording to")
+        paths = [f"/json?size=8192&n={n}" for n in range(40)]
+        asyncio.run(_get_all([f"http://127.0.0.1:{port}"], paths))
+        assert proc.terminate() == 0
+    (parts,) = group_sessions([tmp_path / "s"])
+    assert len(parts.paths) >= 3
+    with open_session(parts) as reader:
+        assert [e.request.path for e in reader] == paths
+
+    bad = [*cmd[:-1], "parity_rotate=5x"]
+    with Proc(bad) as proc:
+        assert proc.popen.wait(20) != 0
+        assert "parity_rotate: '5x' is not an age or a size" in proc.output()
