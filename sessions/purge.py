@@ -4,7 +4,8 @@ was left beside them.
 A session file's time is the later of its recorded start (`started_at` in its header)
 and its last write (mtime); a file without a readable header (torn at birth, or not
 readable without its key) has its mtime alone. So a file still being written, whatever
-its start, is never purged. With each purged `ID.parity` go the files named after it
+its start, is never purged. The parts of a rotated session (`ID.part0001.parity`, ...)
+go together, by the time of the newest. With each purged `ID.parity` go the files named after it
 that parity or a crash left in the directory (`ID.*`, `.ID.*.tmp`), and hidden temp
 files (`.*.tmp`) last written before the cutoff. Nothing else in the directory is
 touched, nothing is overwritten: files are deleted.
@@ -18,6 +19,7 @@ from typing import Any
 
 from parity.sessions.crypto import SessionKeyError
 from parity.sessions.file import SUFFIX, SessionFileError, SessionReader
+from parity.sessions.parts import group_sessions
 
 
 @dataclass(slots=True)
@@ -78,16 +80,17 @@ def purge_sessions(root: Path, cutoff: float, *, dry_run: bool = False) -> Sessi
         return report
     files = sorted(p for p in root.iterdir() if p.is_file() and not p.is_symlink())
     purged: set[str] = set()
-    for path in files:
-        if path.suffix != SUFFIX or path.name.startswith("."):
-            continue
+    visible = [p for p in files if p.suffix == SUFFIX and not p.name.startswith(".")]
+    for session in group_sessions(visible):
+        # A rotated session goes whole or not at all: its time is its newest part's.
         try:
-            at, size = session_time(path), path.stat().st_size
+            found = [(p, session_time(p), p.stat().st_size) for p in session.paths]
         except OSError:
             continue  # gone meanwhile
+        at = max(t for _, t, _ in found)
         if at < cutoff:
-            report.sessions.append(PurgedFile(path, size, at))
-            purged.add(path.stem)
+            report.sessions.extend(PurgedFile(path, size, at) for path, _, size in found)
+            purged.add(session.id)
     for path in files:
         if path.suffix == SUFFIX and not path.name.startswith("."):
             continue
