@@ -33,7 +33,6 @@ from parity.replay_text import pace_warning_line, start_lines, summary_lines
 
 if TYPE_CHECKING:
     from parity.replayer import Pace, RunOutcome, RunPlan
-    from parity.sessions import SessionParts
 
 
 @click.command()
@@ -171,7 +170,7 @@ def _run(plan: RunPlan, references: list[TargetConfig], *, quiet: bool) -> RunOu
         run = ReplayRun.start(plan)
         if not quiet:
             for line in start_lines(
-                run.run_id, len(plan.files), run.exchanges, plan.settings, references
+                run.run_id, len(run.scan.sessions), run.exchanges, plan.settings, references
             ):
                 click.echo(line, err=True)
         if run.pace_warning is not None:
@@ -200,7 +199,7 @@ def _pace(pace: str | None, max_idle: str | None, config: Config) -> Pace:
     return Pace(factor, idle)
 
 
-def _session_files(sessions: tuple[Path, ...]) -> list[SessionParts]:
+def _session_files(sessions: tuple[Path, ...]) -> list[Path]:
     from parity.replayer import session_files
 
     files = session_files(sessions)

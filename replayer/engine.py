@@ -826,7 +826,8 @@ def record_request(record: dict[str, object]) -> HttpRequest | None:
     return HttpRequest(str(method), path, pairs, body)
 
 
-def session_files(paths: Iterable[Path]) -> list[SessionParts]:
-    """Sessions from files and directories (a directory: its `*.parity`, sorted), the
-    parts of a rotated session as one (`sessions.group_sessions`)."""
-    return group_sessions(paths)
+def session_files(paths: Iterable[Path]) -> list[Path]:
+    """Session files from files and directories (a directory: its `*.parity`, sorted;
+    the parts of a rotated session in part order, `sessions.group_sessions`: the run's
+    read takes them as one session)."""
+    return [path for session in group_sessions(paths) for path in session.paths]

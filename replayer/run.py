@@ -37,7 +37,7 @@ from parity.sessions import (
     installed_keys,
     open_session,
 )
-from parity.sessions.parts import as_parts
+from parity.sessions.parts import as_parts, as_sessions
 from parity.triage import ResultsDB, RunInfo, TriageError
 
 ROUTE_SCAN_BODY = 1 << 20
@@ -110,7 +110,8 @@ class Scan:
 
 
 def scan_sessions(files: Sequence[Path | SessionParts], *, skip_unreadable: bool = False) -> Scan:
-    """One read of every session (a rotated one's parts as one) (raw records: this pass needs only the requests); raises
+    """One read of every session (the parts of a rotated one, given or in a directory,
+    as one: `sessions.parts.as_sessions`) (raw records: this pass needs only the requests); raises
     `SessionFileError` for a file that is not a readable session, or leaves it out
     with `skip_unreadable` (a repro's run may have lost a file since)."""
     scanned: list[ScannedSession] = []
@@ -149,7 +150,7 @@ def scan_sessions(files: Sequence[Path | SessionParts], *, skip_unreadable: bool
             )
 
     def requests() -> Iterator[HttpRequest]:
-        for path in files:
+        for path in as_sessions(files):
             try:
                 yield from session(path)
             except SessionFileError:

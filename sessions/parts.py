@@ -152,6 +152,22 @@ def group_sessions(paths: Iterable[Path]) -> list[SessionParts]:
     return found
 
 
+def as_sessions(items: Iterable[Path | SessionParts]) -> list[SessionParts]:
+    """`group_sessions` of the paths among `items` (files or directories), sessions
+    already grouped kept as they are, in the order they came."""
+    found: list[SessionParts] = []
+    paths: list[Path] = []
+    for item in [*items, None]:
+        if isinstance(item, SessionParts) or item is None:
+            found.extend(group_sessions(paths))
+            paths = []
+            if item is not None:
+                found.append(item)
+        else:
+            paths.append(item)
+    return found
+
+
 def as_parts(session: Path | SessionParts) -> SessionParts:
     if isinstance(session, SessionParts):
         return session

@@ -14,7 +14,14 @@ from typing import Any
 from parity.sessions.crypto import KeySource, SessionKeyError
 from parity.sessions.file import SUFFIX, ReadResult, SessionFileError, SessionWriter
 from parity.sessions.model import Exchange, SessionHeader
-from parity.sessions.parts import SessionParts, as_parts, group_sessions, open_session, part_name
+from parity.sessions.parts import (
+    SessionParts,
+    as_parts,
+    group_sessions,
+    name_part,
+    open_session,
+    part_name,
+)
 from parity.sessions.private import private_dir
 
 
@@ -87,7 +94,7 @@ def listed_json(found: Listed) -> dict[str, Any]:
         return found.to_json()
     if isinstance(found, SessionKeyError) and found.path is not None:
         return {
-            "id": found.path.stem,
+            "id": name_part(found.path)[0],
             "path": str(found.path),
             "encrypted": True,
             "error": str(found),

@@ -132,6 +132,16 @@ def test_rotation_by_size_writes_every_exchange_once_in_parts_read_as_one_sessio
     shown = cli("sessions", "show", session_id, "--sessions", str(sessions), "--json", cwd=tmp_path)
     assert json.loads(shown.stdout)["exchanges_total"] == 300
 
+    # The parts given one by one, out of order: still one session, in order.
+    given = [str(f) for f in reversed(files)]
+    db = tmp_path / "given.db"
+    replay = cli("replay", *given, "--target", upstream, "--db", str(db), cwd=tmp_path)
+    assert replay.returncode == 0, replay.stderr
+    assert "1 sessions, 300 exchanges" in replay.stderr and "warning" not in replay.stderr
+    with sqlite3.connect(db) as conn:
+        (sessions_in_run,) = conn.execute("SELECT count(DISTINCT session) FROM results").fetchone()
+    assert sessions_in_run == 1
+
     # A missing middle part: one warning, the rest replayed, the gate fails the run.
     files[1].unlink()
     db = tmp_path / "results.db"
