@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 
 from parity.sessions.crypto import KeySource
 from parity.sessions.file import SUFFIX, ReadResult, SessionFileError, SessionReader
@@ -239,18 +239,9 @@ class PartsReader:
     def close(self) -> None:
         self._first.close()
 
-    def __enter__(self) -> PartsReader:
-        return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-
-def open_session(session: Path | SessionParts, keys: KeySource | None = None) -> PartsReader:
-    """A reader of a session's parts as one (a plain `Path`: that one file)."""
-    return PartsReader(session, keys)
+def open_session(
+    session: Path | SessionParts, keys: KeySource | None = None
+) -> closing[PartsReader]:
+    """A reader of a session's parts as one (a plain `Path`: that one file), for `with`."""
+    return closing(PartsReader(session, keys))

@@ -25,7 +25,9 @@ def upstream():
         yield proc.wait_for(r"UPSTREAM_LISTENING (\S+)").group(1)
 
 
-def start_recorder(upstream: str, sessions: Path, *extra: str) -> tuple[Proc, str]:
+def start_recorder(
+    upstream: str, sessions: Path, *extra: str, cwd: Path | None = None
+) -> tuple[Proc, str]:
     proc = Proc(
         parity(
             "record",
@@ -36,7 +38,8 @@ def start_recorder(upstream: str, sessions: Path, *extra: str) -> tuple[Proc, st
             "--sessions",
             str(sessions),
             *extra,
-        )
+        ),
+        cwd=cwd,
     )
     url = proc.wait_for(r"listening on (http://\S+)").group(1)
     proc.wait_for(r"recording to ")

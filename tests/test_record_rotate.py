@@ -23,6 +23,7 @@ import pytest
 
 from parity.sessions import KeySource, SessionReader, group_sessions, open_session
 from tests.procs import Proc, parity, python
+from tests.test_record_integration import start_recorder
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -45,22 +46,7 @@ def recorder(upstream: str, sessions: Path, *extra: str) -> tuple[Proc, str]:
     """`parity record` in its own project directory (the key and the secret store)."""
     project = sessions.parent
     project.mkdir(parents=True, exist_ok=True)
-    proc = Proc(
-        parity(
-            "record",
-            "--upstream",
-            upstream,
-            "--listen",
-            "127.0.0.1:0",
-            "--sessions",
-            str(sessions),
-            *extra,
-        ),
-        cwd=project,
-    )
-    url = proc.wait_for(r"listening on (http://\S+)").group(1)
-    proc.wait_for(r"recording to ")
-    return proc, url
+    return start_recorder(upstream, sessions, *extra, cwd=project)
 
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
