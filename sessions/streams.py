@@ -30,7 +30,7 @@ from parity.sessions.model import Record, RecordError
 EVENTS = "events"
 STREAMED = "streamed"
 
-STOPPED = "recording stopped before the stream ended"
+STOPPED = "recording stopped before the stream ended (or its end is in a missing part)"
 
 
 @dataclass(slots=True)
