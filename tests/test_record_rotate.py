@@ -387,6 +387,19 @@ def test_a_rotated_pilot_replays_with_the_verdicts_of_the_same_pilot_in_one_file
     assert results[0] == results[1]
     assert results[0][0]["mismatched"] > 0
 
+    # repro finds a mismatch of the last part and the exchanges before it in all parts.
+    with sqlite3.connect(rotated.parent / "rotated.db") as conn:
+        mismatch, seq = conn.execute(
+            "SELECT id, seq FROM mismatches ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+    with open_session(parts) as reader:
+        order = [e.seq for e in reader]
+    repro = cli("repro", mismatch, "--db", str(rotated.parent / "rotated.db"),
+                "--sessions", str(rotated), cwd=project)  # fmt: skip
+    assert repro.returncode == 0, repro.stderr
+    assert f"seq {seq}" in repro.stdout
+    assert f"minted by the {order.index(seq)} earlier requests" in repro.stdout
+
 
 def test_the_addon_alone_under_mitmdump_rotates_with_parity_rotate(
     upstream: str, tmp_path: Path
