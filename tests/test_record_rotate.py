@@ -128,6 +128,12 @@ def test_rotation_by_size_writes_every_exchange_once_in_parts_read_as_one_sessio
         (sessions_in_run,) = conn.execute("SELECT count(DISTINCT session) FROM results").fetchone()
     assert sessions_in_run == 1
 
+    # The soak report reads the parts as one session too.
+    soak = cli("soak", str(sessions), "--json", cwd=tmp_path)
+    assert soak.returncode in (0, 1), soak.stderr
+    (read,) = json.loads(soak.stdout)["sessions"]
+    assert read["exchanges"] == 300 and read["parts"] == len(files)
+
     # A missing middle part: one warning, the rest replayed, the gate fails the run.
     files[1].unlink()
     db = tmp_path / "results.db"

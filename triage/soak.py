@@ -638,17 +638,19 @@ def soak_files(
     files: Iterable[Path], settings: SoakSettings, progress: Callable[[int], None] | None = None
 ) -> tuple[SoakReport, list[dict[str, Any]]]:
     """The report over session files, read once each in constant memory (one exchange
-    at a time), and what was read of each file: `{"session", "path", "exchanges",
+    at a time; a rotated session's parts as one), and what was read of each session: `{"session", "path", "exchanges",
     "skipped_bytes", "skipped_reason", "malformed_records"}` (a torn tail or a malformed
     record is read past and said, as replay does). A file that is not a session, or
     that cannot be decrypted, raises `SessionFileError`/`SessionKeyError`."""
-    from parity.sessions.file import SessionReader
+    from parity.sessions.parts import as_sessions, open_session
 
     analyzer = SoakAnalyzer(settings)
     read: list[dict[str, Any]] = []
-    for path in files:
+    done = 0
+    # The parts of a rotated session are read as one (`sessions.parts`).
+    for parts in as_sessions(list(files)):
         count = 0
-        with SessionReader(path) as reader:
+        with open_session(parts) as reader:
             session = reader.header.id
             for exchange in reader:
                 analyzer.add(session, exchange)
@@ -657,13 +659,16 @@ def soak_files(
         read.append(
             {
                 "session": session,
-                "path": str(path),
+                "path": str(parts.path),
                 "exchanges": count,
                 "skipped_bytes": result.skipped_bytes,
                 "skipped_reason": result.skipped_reason or None,
                 "malformed_records": result.malformed_records,
+                **({"parts": len(parts.paths)} if len(parts.paths) > 1 else {}),
+                **({"missing_parts": result.missing_parts} if result.missing_parts else {}),
             }
         )
+        done += len(parts.paths)
         if progress is not None:
-            progress(len(read))
+            progress(done)
     return analyzer.finish(), read

@@ -48,6 +48,10 @@ def render(out: Console, data: dict[str, Any]) -> None:
             f"{item['skipped_bytes']} bytes, {item['malformed_records']} malformed records "
             f"({escape(item['skipped_reason'] or 'malformed records')})[/yellow]"
         )
+    for item in data["sessions"]:
+        if item.get("missing_parts"):
+            missing = ", ".join(map(str, item["missing_parts"]))
+            out.print(f"  [yellow]{escape(item['path'])}: part {missing} missing[/yellow]")
     bucket = data["settings"]["bucket_seconds"]
     hours = Table(title=f"Per {'hour' if bucket == 3600 else f'{bucket:g} s'}")
     for name, justify in (
