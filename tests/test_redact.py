@@ -66,6 +66,7 @@ def redact(ex: Exchange, policy: RedactionPolicy | None = None, codec: object = 
 
 JSON = (b"Content-Type", b"application/json")
 FORM = (b"Content-Type", b"application/x-www-form-urlencoded")
+TEXT = (b"Content-Type", b"text/plain; charset=utf-8")
 
 
 def test_a_token_is_the_keyed_hash_and_the_same_for_the_same_secret() -> None:
@@ -504,3 +505,38 @@ def test_large_bodies_are_redacted_by_default_either_way_over_max_body_noted() -
     answer, _ = redact(exchange(response_headers=[JSON], response_body=body), policy)
     assert answer.response is not None and answer.response.body is body
     assert answer.notes == ["response body: over 65536 bytes; not scanned ([redact] max_body)"]
+
+
+def test_a_large_body_is_redacted_by_every_kind_of_candidate_the_scan_finds() -> None:
+    """Over 64 KiB the one-pass scan (`sessions.scan`) finds the candidates; the exact rules
+    decide. Each kind: an escaped key, a `[redact] fields` name in another case, an echo of
+    a secret seen earlier; a JWT and a card number in text, with invalid UTF-8 around."""
+    pad = _journal(200_000)[:-2]  # the entries list, left open
+    jwt = b"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbmEifQ.c2lnbmF0dXJlLXZhbHVl"
+    redactor = Redactor(RedactionPolicy(fields=frozenset({"pin"})), KEY)
+    login = exchange(headers=[JSON], body=b'{"password":"correct horse battery"}')
+    redactor.exchange(login)
+    body = pad + (
+        b'], "pass\\u0077ord": "escaped-key-secret", "PIN": "4711",'
+        b' "note": "caf\\u00e9", "echo": "correct horse battery"}'
+    )
+    redacted, found = redactor.exchange(exchange(headers=[JSON], body=body))
+    out = redacted.request.body
+    for secret in (b"escaped-key-secret", b"4711", b"correct horse battery"):
+        assert secret not in out
+    assert out.startswith(pad) and b'"caf\\u00e9"' in out and not redacted.notes
+    text = b"x" * 100_000 + b"\xff token " + jwt + b" card 4111 1111 1111 1111 id 3999999999999"
+    redacted, found = redactor.exchange(exchange(headers=[TEXT], body=text))
+    out = redacted.request.body
+    assert jwt not in out and b"4111 1111 1111 1111" not in out
+    assert b"3999999999999" in out  # a standalone digit run that fails Luhn stays
+    assert sorted(value for value, _ in found.values()) == [b"4111 1111 1111 1111", jwt]
+
+
+def test_a_large_body_without_secrets_is_returned_as_it_is() -> None:
+    """Words that merely contain a secret word (`author`, `sidebar`, `keyboard`,
+    `passenger`) are no candidates; a digit run starting with 1 (a timestamp in ms) is none."""
+    entry = b'{"author":"ana","sidebar":1,"keyboard":"de","passenger":2,"at":1733472000000}'
+    body = b"[" + b",".join([entry] * 2000) + b"]"
+    redacted, found = redact(exchange(headers=[JSON], body=body))
+    assert redacted.request.body is body and not found
