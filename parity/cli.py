@@ -46,6 +46,7 @@ class _Parity(click.Group):
 
 @click.group(cls=_Parity, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="parity")
+@config_option
 def cli() -> None:
     """Record real traffic against one backend, replay it against its port, see what differs.
 
