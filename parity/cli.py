@@ -52,6 +52,7 @@ def cli() -> None:
 
     Example:
 
+    \b
         parity record --upstream http://127.0.0.1:5000 --listen 127.0.0.1:8080 --label pilot-ana
     """
 
@@ -121,6 +122,7 @@ def record(
 
     Example:
 
+    \b
         parity record --upstream http://127.0.0.1:5000 --listen 127.0.0.1:8080 --label pilot-ana
     """
     if mode == "reverse" and not upstream:

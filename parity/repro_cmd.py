@@ -77,6 +77,7 @@ def repro(
 
     Example:
 
+    \b
         parity repro 3f2a --send --target csharp
     """
     from parity.replayer import ResetError, retry
