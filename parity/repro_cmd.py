@@ -127,9 +127,7 @@ def repro(
     sys.exit(_print_retry(case, outcome))
 
 
-def _print_curl(
-    case: Case, aimed: list[tuple[str, str]], show_secrets: bool, shell: str
-) -> None:
+def _print_curl(case: Case, aimed: list[tuple[str, str]], show_secrets: bool, shell: str) -> None:
     from parity.replayer import curl_command
     from parity.replayer.outgoing import recorded_origin
 

@@ -4,9 +4,9 @@ continuations, each argument a PowerShell string literal.
 
 Quoting (`powershell_quote`): a printable value is a single-quoted literal, where only
 the single quote needs doubling (and PowerShell also takes the typographic single quotes
-‘ ’ ‚ ‛ as quotes, so those are doubled too); a value with control characters (a body's
+U+2018-U+201B as quotes, so those are doubled too); a value with control characters (a body's
 newlines) is a double-quoted literal with every special character backtick-escaped (`$`,
-the backtick, `"` and the typographic double quotes) and the control characters
+the backtick, `"` and the typographic double quotes U+201C-U+201E) and the control characters
 spelled out (`` `n ``, `` `r ``, `` `t ``, `` `0 ``, else `$([char]0x1B)`), so the exact
 characters reach curl whatever the console's line endings.
 
@@ -39,7 +39,7 @@ QUOTE_FUNCTION = (
     "function q([string]$s) { if ($PSNativeCommandArgumentPassing -in $null, 'Legacy') "
     "{ $s = $s -replace '(\\\\*)\"', '$1$1\\\"'; "
     "if ($s -match '\\s') { $s = $s -replace '(\\\\+)$', '$1$1' } }; $s }"
-    "  # PowerShell before 7.3 drops \" in arguments to curl.exe"
+    '  # PowerShell before 7.3 drops " in arguments to curl.exe'
 )
 
 

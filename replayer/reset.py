@@ -20,6 +20,7 @@ A reset fails on a non-zero exit, on a timeout, or when the shell cannot start:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -89,10 +90,8 @@ def _kill(process: subprocess.Popen[bytes]) -> None:
             )
     except (ProcessLookupError, PermissionError, OSError, subprocess.TimeoutExpired):
         pass
-    try:
+    with contextlib.suppress(OSError):
         process.kill()  # the shell itself, if the tree kill missed it
-    except OSError:
-        pass
 
 
 def run_reset(command: str, target_url: str, timeout: float = DEFAULT_RESET_TIMEOUT) -> None:

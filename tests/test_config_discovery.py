@@ -33,7 +33,9 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
-def run(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    cwd: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """The installed `parity` in `cwd`, without the parity variables of the test's shell."""
     base = {k: v for k, v in os.environ.items() if not k.startswith("PARITY_")}
     return subprocess.run(

@@ -32,7 +32,9 @@ def command_at(path: tuple[str, ...]) -> click.Command:
 
 def examples(command: click.Command) -> list[str]:
     """The docstring's lines that are a parity command line."""
-    return [ln.strip() for ln in (command.help or "").splitlines() if ln.strip().startswith("parity ")]
+    return [
+        ln.strip() for ln in (command.help or "").splitlines() if ln.strip().startswith("parity ")
+    ]
 
 
 ALL = list(commands(cli))
@@ -51,7 +53,9 @@ def test_help_shows_each_example_whole_on_its_own_line(path: tuple[str, ...], wi
     assert result.exit_code == 0, result.output
     shown = {line.strip() for line in result.output.splitlines()}
     missing = [example for example in examples(command_at(path)) if example not in shown]
-    assert not missing, f"examples run together or broken in `parity {' '.join(path)} --help`:\n{result.output}"
+    assert not missing, (
+        f"examples run together or broken in `parity {' '.join(path)} --help`:\n{result.output}"
+    )
 
 
 def test_commands_with_examples_have_them() -> None:
