@@ -46,11 +46,13 @@ class _Parity(click.Group):
 
 @click.group(cls=_Parity, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="parity")
+@config_option
 def cli() -> None:
     """Record real traffic against one backend, replay it against its port, see what differs.
 
     Example:
 
+    \b
         parity record --upstream http://127.0.0.1:5000 --listen 127.0.0.1:8080 --label pilot-ana
     """
 
@@ -130,6 +132,7 @@ def record(
 
     Example:
 
+    \b
         parity record --upstream http://127.0.0.1:5000 --listen 127.0.0.1:8080 --label pilot-ana
     """
     if mode == "reverse" and not upstream:

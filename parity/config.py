@@ -1,11 +1,18 @@
 """`parity.toml`: project settings — paths, named targets with their reset hooks, replay
 defaults and the gate's thresholds.
 
-Which file: `--config PATH`, else `$PARITY_CONFIG`, else `parity.toml` in the working
-directory when there is one (none: the built-in defaults, which are the command line's
-own). A file named explicitly must exist. Relative paths in the file are relative to the
-file's directory. Precedence for every setting: command-line option, then environment
-variable (`PARITY_DB`, `PARITY_SESSIONS`), then `parity.toml`, then the default.
+Which file: `--config PATH` (a global option, `parity --config F runs`, also accepted
+after a command that had it before), else `$PARITY_CONFIG`, else the first `parity.toml`
+found in the working directory or one of its parents, up to the filesystem root (as git
+finds `.git`, so any subdirectory of a project finds it); none: the built-in defaults,
+relative to the working directory, which are the command line's own. A file named
+explicitly must exist. Every path in the file, and the default paths when the file does
+not set them (`.parity/sessions`, `.parity/parity.db`, `.parity/`, `parity-rules.toml`),
+are relative to the file's directory, never to the working directory. Precedence for
+every setting: command-line option, then environment variable (`PARITY_DB`,
+`PARITY_SESSIONS`), then `parity.toml`, then the default. Messages name where a setting
+came from: `parity.toml:12 [replay] target`, `--config F: no such file`,
+`PARITY_CONFIG=F: no such file`.
 
     [paths]
     sessions = ".parity/sessions"     # session files (record writes, replay reads)
@@ -95,7 +102,9 @@ __all__ = [
     "config_option",
     "configured_path",
     "current_config",
+    "find_config",
     "load_config",
+    "origin_of",
     "parse_config",
 ]
 
@@ -103,30 +112,60 @@ CONFIG_ENV = "PARITY_CONFIG"
 
 _META_PATH = "parity.config_path"
 _META_CONFIG = "parity.config"
+_META_ORIGIN = "parity.origin."
+
+
+def find_config(start: Path | None = None) -> Path | None:
+    """The first `parity.toml` in `start` (default: the working directory) or one of its
+    parents, up to the filesystem root; None when there is none. One in the working
+    directory is returned as the relative `parity.toml` (its paths stay as short as
+    before); one in a parent as an absolute path."""
+    if start is None:
+        here = Path(CONFIG_FILE)
+        if _exists(here):
+            return here
+        try:
+            start = Path.cwd()
+        except OSError:  # the working directory was removed
+            return None
+    for folder in (start, *start.parents):
+        candidate = folder / CONFIG_FILE
+        if _exists(candidate):
+            return candidate
+    return None
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except OSError:
+        return False
 
 
 def load_config(path: Path | None = None) -> Config:
-    """The settings from `path`, else `$PARITY_CONFIG`, else `./parity.toml` if present,
-    else the defaults. A file named explicitly (argument or environment) must exist."""
-    explicit = path is not None
+    """The settings from `path` (`--config`), else `$PARITY_CONFIG`, else the nearest
+    `parity.toml` (`find_config`), else the defaults. A file named explicitly (argument or
+    environment) must exist."""
+    origin = "--config" if path is not None else ""
     if path is None and os.environ.get(CONFIG_ENV):
-        path, explicit = Path(os.environ[CONFIG_ENV]), True
+        path, origin = Path(os.environ[CONFIG_ENV]), CONFIG_ENV
     if path is None:
-        path = Path(CONFIG_FILE)
-        if not path.exists():
+        path = find_config()
+        if path is None:
             return Config()
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        what = "--config" if explicit else "config"
-        raise ConfigError(f"no config file {path} ({what}; `parity init` writes one)") from None
+        named = f"{CONFIG_ENV}={path}" if origin == CONFIG_ENV else f"{origin or 'config'} {path}"
+        raise ConfigError(f"{named}: no such file (`parity init` writes one)") from None
     except IsADirectoryError:
         raise ConfigError(f"config file {path} is a directory") from None
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
     except UnicodeDecodeError:
         raise ConfigError(f"config file {path} is not UTF-8 text") from None
-    return parse_config(loads_toml(text, f"config file {path}", ConfigError), path)
+    data = loads_toml(text, f"config file {path}", ConfigError)
+    return parse_config(data, path, text=text, origin=origin)
 
 
 def loads_toml(text: str, label: str, error: type[UserError]) -> dict[str, Any]:
@@ -155,16 +194,18 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def config_option(func: F) -> F:
-    """`--config PATH` (or `$PARITY_CONFIG`): which parity.toml; read with
-    `current_config()`. Usable on the group and on commands alike."""
+    """`--config PATH`: which parity.toml; read with `current_config()`. On the group
+    (`parity --config F runs`) and, as before, on the commands that had it: the last one
+    given wins. `$PARITY_CONFIG` is read by `load_config`, so a message can say which of
+    the two named a missing file."""
     return click.option(
         "--config",
         type=click.Path(path_type=Path, dir_okay=False),
-        envvar=CONFIG_ENV,
         expose_value=False,
         is_eager=True,
         callback=_remember,
-        help=f"Settings file (default: ./{CONFIG_FILE} when present; or ${CONFIG_ENV}).",
+        help=f"Settings file (default: ${CONFIG_ENV}, else the nearest {CONFIG_FILE} "
+        "in this directory or its parents).",
     )(func)
 
 
@@ -175,16 +216,30 @@ def configured_path(name: str) -> Callable[[click.Context, click.Parameter, Path
     def resolve(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path:
         if value is not None:
             return value
-        path = getattr(current_config(), name)
+        config = current_config()
+        path = getattr(config, name)
         assert isinstance(path, Path)
+        origin = config.origin_of(name)
+        if origin is not None:
+            ctx.meta[_META_ORIGIN + name] = (path, origin)
         return path
 
     return resolve
 
 
+def origin_of(name: str, path: Path) -> str | None:
+    """Where the running command's `name` path (`db`, `sessions`) came from when
+    parity.toml gave it and it is `path` (see `Config.origin_of`); else None."""
+    ctx = click.get_current_context(silent=True)
+    found = ctx.meta.get(_META_ORIGIN + name) if ctx is not None else None
+    if isinstance(found, tuple) and found[0] == path:
+        return str(found[1])
+    return None
+
+
 def current_config() -> Config:
-    """The settings for the running command (`--config`, `$PARITY_CONFIG`,
-    `./parity.toml`, defaults), loaded once per invocation."""
+    """The settings for the running command (`--config`, `$PARITY_CONFIG`, the nearest
+    `parity.toml`, defaults), loaded once per invocation."""
     ctx = click.get_current_context(silent=True)
     if ctx is None:
         return load_config()

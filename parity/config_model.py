@@ -16,6 +16,7 @@ from parity.sessions.redact import RedactionPolicy
 CONFIG_FILE = "parity.toml"
 DEFAULT_SESSIONS = Path(".parity") / "sessions"
 DEFAULT_DB = Path(".parity") / "parity.db"
+DEFAULT_RULES = Path("parity-rules.toml")
 
 
 _SHOWN = 60
@@ -79,9 +80,14 @@ class RecordConfig:
 
 @dataclass(frozen=True, slots=True)
 class Config:
-    """The settings in effect. `path` is the file they came from (None: defaults only)."""
+    """The settings in effect. `path` is the file they came from (None: defaults only),
+    `origin` how it was chosen (`--config`, `PARITY_CONFIG`, "" found by looking), and
+    `lines` where each setting is written in it (`"[replay] target"` -> 12), so a message
+    can say `parity.toml:12 [replay] target`."""
 
     path: Path | None = None
+    origin: str = ""
+    lines: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)
     sessions: Path = DEFAULT_SESSIONS
     db: Path = DEFAULT_DB
     rules: Path | None = None
@@ -106,14 +112,42 @@ class Config:
     """`[replay.secrets]`: token or field name -> `env:VAR` or a literal value."""
 
     @property
+    def root(self) -> Path:
+        """The directory its relative paths start from: the file's, else the working
+        directory (`Path()`, so default paths print as before)."""
+        return self.path.parent if self.path is not None else Path()
+
+    @property
     def state(self) -> Path:
         """The project's `.parity/` directory (key, secret store): beside parity.toml,
         else in the working directory."""
-        return (self.path.parent if self.path is not None else Path()) / ".parity"
+        return self.root / ".parity"
+
+    @property
+    def default_rules(self) -> Path:
+        """The rules file used when none is named: `parity-rules.toml` beside the file."""
+        return self.root / DEFAULT_RULES
 
     @property
     def where(self) -> str:
         return str(self.path) if self.path is not None else CONFIG_FILE
+
+    def setting(self, key: str) -> str:
+        """Where a setting is written, for a message: `parity.toml:12 [replay] target`
+        (`key` as `[table] name`; without its line, `parity.toml [replay] target`)."""
+        line = self.lines.get(key)
+        return f"{self.where}:{line} {key}" if line else f"{self.where} {key}"
+
+    def origin_of(self, name: str) -> str | None:
+        """Where the path setting `name` (`sessions`, `db`) came from: its line in the
+        file, "the default beside FILE", or None without a file (the working directory's
+        default, as the option's help says)."""
+        if self.path is None:
+            return None
+        key = f"[paths] {name}"
+        if key in self.lines:
+            return self.setting(key)
+        return f"the default beside {self.where}"
 
     def resolve(self, name_or_url: str, option: str = "--target") -> TargetConfig:
         """A configured target by name, or a URL. A URL that is a configured target's URL

@@ -4,12 +4,15 @@ which turns parsed TOML into a `Config` (format: `parity.config`). Each error is
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from parity.config_model import (
     CONFIG_FILE,
+    DEFAULT_DB,
+    DEFAULT_SESSIONS,
     Config,
     ConfigError,
     GateConfig,
@@ -25,8 +28,57 @@ from parity.sessions.redact import RedactionPolicy
 _Check = Callable[[Any, str], Any]
 
 
+class _Source(str):
+    """The file's name as errors show it, knowing the line of each setting in it."""
+
+    lines: dict[str, int]
+
+    def __new__(cls, name: str, text: str | None) -> _Source:
+        self = super().__new__(cls, name)
+        self.lines = setting_lines(text) if text is not None else {}
+        return self
+
+    def line(self, key: str) -> int | None:
+        """The line of `key` as errors spell it (`[replay] concurrency`, `[replay]
+        'concurrenc'`, `[targets.x]`, `[gate] soak`, `[paths]`)."""
+        table, _, name = key.partition(" ")
+        name = name.strip("'\"")
+        inner = table.strip("[]")
+        for candidate in (f"{table} {name}", f"[{inner}.{name}]", table, f"[] {inner}"):
+            if candidate in self.lines:
+                return self.lines[candidate]
+        return None
+
+
+_HEADER = re.compile(r"\[\s*([^\[\]]+?)\s*\]")
+_KEY = re.compile(r"""(?:"([^"]*)"|'([^']*)'|([A-Za-z0-9_-]+))\s*[=.]""")
+
+
+def setting_lines(text: str) -> dict[str, int]:
+    """`"[table] key"` -> its line (1-based), `"[table]"` -> its header's, top-level keys
+    as `"[] key"`; the first of each. A plain scan of the TOML text (tomllib keeps no
+    positions): good for naming a line in a message, never for reading values."""
+    lines: dict[str, int] = {}
+    table = ""
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if line.startswith("[") and not line.startswith("[["):
+            header = _HEADER.match(line)
+            if header:
+                table = ".".join(p.strip().strip("\"'") for p in header.group(1).split("."))
+                lines.setdefault(f"[{table}]", number)
+            continue
+        key = _KEY.match(line)
+        if key:
+            name = next(g for g in key.groups() if g is not None)
+            lines.setdefault(f"[{table}] {name}", number)
+    return lines
+
+
 def _fail(where: str, key: str, message: str) -> ConfigError:
-    return ConfigError(f"{where}: {key} {message}", key=key)
+    line = where.line(key) if isinstance(where, _Source) else None
+    at = f"{where}:{line} {key}" if line else f"{where}: {key}"
+    return ConfigError(f"{at} {message}", key=key)
 
 
 def _string(value: Any, key: str) -> str:
@@ -241,10 +293,13 @@ def _located(base: Path, paths: Mapping[str, str], where: str) -> dict[str, Path
     return located
 
 
-def parse_config(data: Mapping[str, Any], path: Path | None = None) -> Config:
+def parse_config(
+    data: Mapping[str, Any], path: Path | None = None, *, text: str | None = None, origin: str = ""
+) -> Config:
     """A `Config` from parsed TOML (`path` names the file in errors and anchors relative
-    paths)."""
-    where = str(path) if path is not None else CONFIG_FILE
+    paths, the default ones too; `text`, the file as read, gives errors and the `Config`
+    their line numbers; `origin` says how the file was chosen)."""
+    where = _Source(str(path) if path is not None else CONFIG_FILE, text)
     base = path.parent if path is not None else Path()
     for name in data:
         if name not in KNOWN_TABLES:
@@ -270,9 +325,15 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None) -> Config:
     except ValueError as exc:
         raise _fail(where, "[redact]", str(exc)) from None
     # The keys of [paths] and [replay] are Config's field names; a key not set keeps its default.
-    located: dict[str, Any] = _located(base, paths, where)
+    located: dict[str, Any] = {
+        "sessions": base / DEFAULT_SESSIONS,
+        "db": base / DEFAULT_DB,
+        **_located(base, paths, where),
+    }
     config = Config(
         path=path,
+        origin=origin,
+        lines=where.lines,
         **located,
         **replay,
         targets=targets,
@@ -290,9 +351,9 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None) -> Config:
     )
     # Names used as defaults must exist: say so now, not at the first replay.
     if config.target is not None:
-        _check_reference(config, config.target, "[replay] target")
+        _check_reference(config, config.target, config.setting("[replay] target"))
     for name in config.baseline:
-        _check_reference(config, name, "[replay] baseline")
+        _check_reference(config, name, config.setting("[replay] baseline"))
     return config
 
 

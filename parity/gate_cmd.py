@@ -106,8 +106,9 @@ def gate(
     from parity.triage import TriageError
     from parity.triage.gate import Thresholds, build_gate, write_artifact
 
-    settings = current_config().gate
-    out = out or settings.out or DEFAULT_ARTIFACT
+    config = current_config()
+    settings = config.gate
+    out = out or settings.out or config.root / DEFAULT_ARTIFACT  # beside parity.toml
     if max_open is None:
         max_open = str(settings.max_open) if settings.max_open is not None else "0"
     data: dict[str, Any]
@@ -140,8 +141,9 @@ def _gate_soak(
     from parity.triage import TriageError
     from parity.triage.gate import write_artifact
 
-    configured = current_config().gate.soak
-    out = out or configured.get("out") or DEFAULT_SOAK_ARTIFACT
+    config = current_config()
+    configured = config.gate.soak
+    out = out or configured.get("out") or config.root / DEFAULT_SOAK_ARTIFACT
     try:
         settings = soak_settings(configured, None, None, None, None)
         data = run_soak(paths, settings, soak_thresholds(configured), quiet=True)

@@ -74,6 +74,7 @@ def init(path: Path, force: bool) -> None:
 
     Example:
 
+    \b
         parity init && parity replay --target csharp --baseline python
     """
     if path.exists() and not force:

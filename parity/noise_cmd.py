@@ -47,6 +47,7 @@ def noise(
 
     Example:
 
+    \b
         parity noise --route 'GET /api/vaults/*'
         parity noise --forget --route '/api/vaults/*' --path '$.took_ms' --yes
     """

@@ -11,7 +11,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from parity.config import DEFAULT_DB, Config, TargetConfig, configured_path, loads_toml
+from parity.config import (
+    DEFAULT_DB,
+    Config,
+    TargetConfig,
+    configured_path,
+    current_config,
+    loads_toml,
+    origin_of,
+)
 from parity.errors import UserError
 
 if TYPE_CHECKING:
@@ -19,7 +27,6 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-DEFAULT_RULES = Path("parity-rules.toml")
 
 db_option = click.option(
     "--db",
@@ -92,14 +99,17 @@ def json_option(func: F) -> F:
 
 @contextmanager
 def results_at(path: Path) -> Iterator[ResultsDB]:
-    """The results database at `path`; any triage error becomes one red line."""
+    """The results database at `path`; any triage error becomes one red line, naming
+    where the path came from when parity.toml gave it (`parity.toml:3 [paths] db`, or
+    the default beside the file)."""
     from parity.triage import TriageError, open_results
 
     try:
         with open_results(path) as results_db:
             yield results_db
     except TriageError as exc:
-        raise UserError(str(exc)) from None
+        origin = origin_of("db", path)
+        raise UserError(f"{exc} ({origin})" if origin else str(exc)) from None
 
 
 def load_rules_file(path: Path | None) -> tuple[Any, str | None]:
@@ -107,9 +117,10 @@ def load_rules_file(path: Path | None) -> tuple[Any, str | None]:
     from parity.differ import RulesError, load_rules
 
     if path is None:
-        if not DEFAULT_RULES.is_file():
+        default = current_config().default_rules  # beside parity.toml
+        if not default.is_file():
             return load_rules({}), None
-        path = DEFAULT_RULES
+        path = default
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:

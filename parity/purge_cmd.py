@@ -71,6 +71,7 @@ def purge(
 
     Example:
 
+    \b
         parity purge --older-than 14d --dry-run
         parity purge --older-than 12h --sessions --yes
     """

@@ -225,7 +225,7 @@ def _default_sessions(config: Config) -> Path:
     env = os.environ.get("PARITY_SESSIONS")
     default = Path(env) if env else config.sessions
     if not default.exists():
-        where = "$PARITY_SESSIONS" if env else f"[paths] sessions in {config.where}"
+        where = "$PARITY_SESSIONS" if env else config.origin_of("sessions")
         raise UserError(f"no sessions directory {default} ({where})")
     return default
 

@@ -27,6 +27,7 @@ def report(run: str | None, db_path: Path, as_json: bool) -> None:
 
     Example:
 
+    \b
         parity report --json
     """
     from parity.triage import queries
@@ -54,6 +55,7 @@ def show(ref: str, db_path: Path, as_json: bool) -> None:
 
     Example:
 
+    \b
         parity show 3f2a
     """
     from parity.triage import queries
@@ -76,6 +78,7 @@ def runs(db_path: Path, as_json: bool) -> None:
 
     Example:
 
+    \b
         parity runs --json
     """
     from parity.triage import queries

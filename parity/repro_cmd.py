@@ -52,12 +52,21 @@ if TYPE_CHECKING:
     "With --send: shell command restoring the target's fixture state first "
     "({target} becomes its URL; default: its reset in parity.toml)."
 )
+@click.option(
+    "--shell",
+    type=click.Choice(["posix", "powershell"]),
+    default=lambda: "powershell" if sys.platform == "win32" else "posix",
+    show_default="powershell on Windows, else posix",
+    help="Print commands for this shell: posix (sh, bash, zsh: curl) or powershell "
+    "(curl.exe, backtick continuations).",
+)
 @mismatch.case_options
 @config_option
 @key_file_option
 def repro(
     ref: str,
     show_secrets: bool,
+    shell: str,
     send: bool,
     target: str | None,
     reset_cmd: str | None,
@@ -70,14 +79,17 @@ def repro(
 
     ID is a mismatch id or a signature id (or a unique prefix), as `parity report`
     prints them. One curl command per target (the run's target and baselines), secrets
-    masked unless --show-secrets. With --send, the session's earlier requests are
+    masked unless --show-secrets; for PowerShell with --shell powershell (the default
+    on Windows). With --send, the session's earlier requests are
     replayed first (after the target's reset hook, when there is one), so the request
     carries the tokens and ids this target minted; then it is compared with the
     recording: "still differs" (exit 1) or "now matches" (exit 0).
 
     Example:
 
+    \b
         parity repro 3f2a --send --target csharp
+        parity repro 3f2a --shell powershell
     """
     from parity.replayer import ResetError, retry
 
@@ -88,7 +100,7 @@ def repro(
     else:
         aimed = [("target", case.run_target)]
         aimed += [(f"baseline {n}", url) for n, url in enumerate(case.run_baselines, 1)]
-    _print_curl(case, aimed, show_secrets)
+    _print_curl(case, aimed, show_secrets, shell)
     if not send:
         if case.earlier:
             click.echo(
@@ -115,7 +127,7 @@ def repro(
     sys.exit(_print_retry(case, outcome))
 
 
-def _print_curl(case: Case, aimed: list[tuple[str, str]], show_secrets: bool) -> None:
+def _print_curl(case: Case, aimed: list[tuple[str, str]], show_secrets: bool, shell: str) -> None:
     from parity.replayer import curl_command
     from parity.replayer.outgoing import recorded_origin
 
@@ -126,7 +138,9 @@ def _print_curl(case: Case, aimed: list[tuple[str, str]], show_secrets: bool) ->
     )
     notes: list[str] = []
     for role, url in aimed:
-        command, notes = curl_command(case.exchange, url, origin, show_secrets=show_secrets)
+        command, notes = curl_command(
+            case.exchange, url, origin, show_secrets=show_secrets, shell=shell
+        )
         click.echo(f"# {role}: {url}")
         click.echo(command)
     for note in notes:

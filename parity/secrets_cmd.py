@@ -21,6 +21,7 @@ def secrets() -> None:
 
     Example:
 
+    \b
         parity secrets list
     """
 
@@ -33,6 +34,7 @@ def list_secrets(as_json: bool) -> None:
 
     Example:
 
+    \b
         parity secrets list --json
     """
     from parity.sessions.keys import project_key
@@ -69,6 +71,7 @@ def forget(**_: object) -> None:
 
     Example:
 
+    \b
         parity secrets forget
     """
     from parity.sessions.secretstore import STORE_FILE, SecretStore

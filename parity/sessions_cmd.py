@@ -20,6 +20,7 @@ def sessions() -> None:
 
     Example:
 
+    \b
         parity sessions list
     """
 
@@ -33,6 +34,7 @@ def list_sessions(sessions_dir: Path, as_json: bool) -> None:
 
     Example:
 
+    \b
         parity sessions list --json
     """
     store = SessionStore(sessions_dir)
@@ -59,6 +61,7 @@ def show_session(session_ref: str, sessions_dir: Path, limit: int, as_json: bool
 
     Example:
 
+    \b
         parity sessions show 20261126-1752
     """
     try:

@@ -85,6 +85,7 @@ def shrink(
 
     Example:
 
+    \b
         parity shrink 3f2a --reset "curl -fsS -X POST {target}/_admin/reset" --save shrunk.parity
     """
     from parity.replayer import ResetError, shrink_mismatch

@@ -47,6 +47,7 @@ def mark(finding: str, verdict: str, note: str | None, db_path: Path, as_json: b
 
     Example:
 
+    \b
         parity mark F3f2a9c --as expected --note "C# writes Z for UTC; accepted"
     """
     from parity.triage.finding_queries import finding_json, title
@@ -81,6 +82,7 @@ def compare(runs: tuple[str, ...], db_path: Path, as_json: bool) -> None:
 
     Example:
 
+    \b
         parity compare --json
     """
     if len(runs) > 2:
@@ -118,6 +120,7 @@ def triage_walk(run: str | None, every: bool, db_path: Path) -> None:
 
     Example:
 
+    \b
         parity triage 3f2a
     """
     if not has_terminal():

@@ -1,10 +1,16 @@
 """The parity recorder, a mitmproxy addon: every exchange that crosses the proxy is
 appended to a session file the moment it completes.
 
-Use it alone with mitmproxy's own tools:
+Use it alone with mitmproxy's own tools, parity installed in mitmproxy's environment
+(`pipx inject mitmproxy parity`, or `pip install parity` beside mitmproxy):
 
-    mitmdump --mode reverse:http://127.0.0.1:5000 -s recorder/addon.py \\
-        --set parity_sessions=.parity/sessions --set parity_label=pilot-ana
+    mitmdump --mode reverse:http://127.0.0.1:5000 --listen-host 127.0.0.1 \\
+        -s recorder/addon.py --set parity_sessions=.parity/sessions --set parity_label=pilot-ana
+
+The file imports the installed `parity` (never the repository's folders), so any copy of
+it works; without parity there, it logs one line saying what to install and mitmdump
+exits. mitmproxy listens on all interfaces unless told otherwise: the addon warns once
+when it does (`parity record` binds 127.0.0.1).
 
 Encrypted at rest with `--set parity_encrypt=true` and a key from
 `--set parity_key_file=PATH`, `$PARITY_KEY_FILE` or `$PARITY_PASSPHRASE`.
@@ -34,28 +40,42 @@ from mitmproxy import flow as mitmflow
 from mitmproxy.addonmanager import Loader
 from mitmproxy.proxy import mode_specs
 
-from parity.exceptions import ParityError
-from parity.recorder.capture import StreamTap, capture
-from parity.sessions import (
-    Exchange,
-    KeySource,
-    Message,
-    Rotation,
-    SessionFileError,
-    SessionKeyError,
-    SessionStore,
-    SessionWriter,
-    parse_rotation,
-)
-from parity.sessions.crypto import KEY_FILE_ENV, PASSPHRASE_ENV, ready_to_write
-from parity.sessions.keys import REDACT, project_key, purpose_key
-from parity.sessions.model import Record
-from parity.sessions.parts import name_part
-from parity.sessions.redact import MitmCodec, RedactionPolicy, Redactor
-from parity.sessions.secretstore import Secret, SecretStore
-from parity.sessions.streams import EVENTS, STREAMED
-
 logger = logging.getLogger(__name__)
+
+MISSING_PARITY = (
+    "parity: this addon needs the parity package in mitmproxy's Python ({python}): "
+    "`pipx inject mitmproxy parity`, or `pip install parity` in that environment"
+)
+
+try:
+    from parity.exceptions import ParityError
+    from parity.recorder.capture import StreamTap, capture
+    from parity.sessions import (
+        Exchange,
+        KeySource,
+        Message,
+        Rotation,
+        SessionFileError,
+        SessionKeyError,
+        SessionStore,
+        SessionWriter,
+        parse_rotation,
+    )
+    from parity.sessions.crypto import KEY_FILE_ENV, PASSPHRASE_ENV, ready_to_write
+    from parity.sessions.keys import REDACT, project_key, purpose_key
+    from parity.sessions.model import Record
+    from parity.sessions.parts import name_part
+    from parity.sessions.redact import MitmCodec, RedactionPolicy, Redactor
+    from parity.sessions.secretstore import Secret, SecretStore
+    from parity.sessions.streams import EVENTS, STREAMED
+except ModuleNotFoundError as missing:  # `mitmdump -s addon.py` without parity installed
+    if (missing.name or "").partition(".")[0] != "parity":
+        raise
+    # One line, not a traceback; an error logged at startup makes mitmdump exit.
+    logger.error(MISSING_PARITY.format(python=sys.executable))
+    PARITY_MISSING = True
+else:
+    PARITY_MISSING = False
 
 _RECORDED = "parity.recorded"
 _SEQ = "parity.seq"
@@ -78,6 +98,23 @@ def upstream_of(modes: list[str] | tuple[str, ...]) -> str | None:
         if isinstance(mode, mode_specs.ReverseMode):
             return mode.data
     return None
+
+
+ALL_INTERFACES = ("", "0.0.0.0", "::")
+
+
+def open_listeners(modes: list[str] | tuple[str, ...], listen_host: str) -> list[str]:
+    """The mode specs among `modes` whose server listens on every interface (mitmproxy's
+    default `listen_host` is "", all of them), as `mode@*`."""
+    found = []
+    for spec in modes:
+        try:
+            mode = mode_specs.ProxyMode.parse(spec)
+        except ValueError:
+            continue
+        if mode.listen_host(listen_host) in ALL_INTERFACES and mode.listen_port() is not None:
+            found.append(spec)
+    return found
 
 
 class Recorder:
@@ -191,10 +228,23 @@ class Recorder:
 
     def running(self) -> None:
         if self.writer is None:
+            self._warn_open_listeners()
             self.open()
         if self.rotation is not None and self.rotation.seconds is not None:
             # An idle recorder still closes a part on time (never an empty one).
             self._ticker = asyncio.get_running_loop().create_task(self._tick())
+
+    def _warn_open_listeners(self) -> None:
+        """Once per run: say so when mitmproxy listens on every interface (its default),
+        since whoever reaches this machine could then send traffic into the recording."""
+        wide = open_listeners(list(ctx.options.mode), ctx.options.listen_host)
+        if wide:
+            logger.warning(
+                "parity: mitmproxy listens on all interfaces (%s): anyone who can reach "
+                "this machine can send requests through it into the session file; "
+                "--listen-host 127.0.0.1 keeps it to this machine",
+                ", ".join(wide),
+            )
 
     def open(self) -> SessionWriter:
         """Create the session file (done in `running`; tests may call it directly)."""
@@ -569,4 +619,4 @@ def _parity_version() -> str:
         return "unknown"
 
 
-addons = [Recorder()]
+addons = [] if PARITY_MISSING else [Recorder()]

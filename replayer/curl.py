@@ -1,4 +1,5 @@
-"""One recorded request as a curl command (`parity repro`): headers in order, Host from
+"""One recorded request as a curl command (`parity repro`) for a POSIX shell, or for
+PowerShell (`replayer.powershell`, `--shell powershell`): headers in order, Host from
 the URL. Unless `show_secrets`: Authorization, Cookie and other secret-named headers,
 and secret-named query values and JSON/form fields, are `***`, and a binary body is
 left out (with `show_secrets` it is piped in as base64: `printf %s B64 | base64 -d |
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import shlex
+from dataclasses import dataclass
 
 from parity.replayer.correlate import ValueMap
 from parity.replayer.outgoing import Target, build
@@ -32,11 +34,22 @@ def _body_text(body: bytes) -> str | None:
     return text
 
 
-def curl_command(
+@dataclass(frozen=True, slots=True)
+class ShownRequest:
+    """A recorded request as a command shows it, before any shell's quoting: curl's
+    options one per line (`(option, value)`; `option` None for the URL), the body to
+    send (text as shown, masked unless `show_secrets`; bytes only with `show_secrets`;
+    None for none) and notes about what is left out or masked."""
+
+    options: list[tuple[str | None, str | None]]
+    body: str | bytes | None
+    notes: list[str]
+
+
+def shown_request(
     exchange: Exchange, target_url: str, origin: str, *, show_secrets: bool = False
-) -> tuple[str, list[str]]:
-    """The exchange's request as a curl command aimed at `target_url`, and notes (shell
-    comments) about what it leaves out or masks."""
+) -> ShownRequest:
+    """What every shell's command sends (see the module doc)."""
     request = exchange.request
     outgoing = build(request, Target(target_url), ValueMap(), origin)
     target = Target(target_url)
@@ -44,7 +57,7 @@ def curl_command(
     url = target.origin + target.prefix + path
     notes: list[str] = []
     masked = path != request.path
-    parts = ["curl -sS -i"]
+    options: list[tuple[str | None, str | None]] = []
     body = outgoing.body
     if exchange.websocket_close is not None or exchange.messages:
         frames = sum(1 for m in exchange.messages if m.from_client)
@@ -53,33 +66,26 @@ def curl_command(
             "the opening request; `--send` replays the conversation"
         )
     if request.method == "HEAD":
-        parts.append("-I")
+        options.append(("-I", None))
     elif request.method != "GET" or body:
-        parts.append(f"-X {shlex.quote(request.method)}")
+        options.append(("-X", request.method))
     if any(c in url for c in "[]{}"):
-        parts.append("--globoff")
-    parts.append(shlex.quote(url))
+        options.append(("--globoff", None))
+    options.append((None, url))
     for name, value in outgoing.headers:
         if name.lower() == "host":
             continue
         if not show_secrets and is_secret_header(name.encode("latin-1")):
             value, masked = MASK, True
-        parts.append("-H " + shlex.quote(f"{name}: {value}" if value else f"{name};"))
-    pipe = ""
+        options.append(("-H", f"{name}: {value}" if value else f"{name};"))
+    shown: str | bytes | None = None
     if body:
         text = _body_text(body)
         if text is not None:
             shown = text if show_secrets else mask_text(text)
             masked = masked or shown != text
-            if shown.startswith("@"):  # curl would read a file of that name
-                pipe = f"printf %s {shlex.quote(shown)} | "
-                parts.append("--data-binary @-")
-            else:
-                parts.append("--data-binary " + shlex.quote(shown))
         elif show_secrets:
-            encoded = base64.b64encode(body).decode("ascii")
-            pipe = f"printf %s {shlex.quote(encoded)} | base64 -d | "
-            parts.append("--data-binary @-")
+            shown = body
         else:
             notes.append(
                 f"the {len(body)}-byte binary body is left out (it may hold secrets): "
@@ -87,4 +93,38 @@ def curl_command(
             )
     if masked:
         notes.append("secrets are masked as ***: --show-secrets prints them")
-    return pipe + " \\\n  ".join(parts), notes
+    return ShownRequest(options, shown, notes)
+
+
+def curl_command(
+    exchange: Exchange,
+    target_url: str,
+    origin: str,
+    *,
+    show_secrets: bool = False,
+    shell: str = "posix",
+) -> tuple[str, list[str]]:
+    """The exchange's request as a curl command aimed at `target_url`, for `shell`
+    (`posix`, or `powershell`: `replayer.powershell`), and notes (shell comments) about
+    what it leaves out or masks."""
+    shown = shown_request(exchange, target_url, origin, show_secrets=show_secrets)
+    if shell == "powershell":
+        from parity.replayer.powershell import powershell_command
+
+        return powershell_command(shown), shown.notes
+    parts = ["curl -sS -i"]
+    for option, value in shown.options:
+        quoted = shlex.quote(value) if value is not None else None
+        parts.append(" ".join(p for p in (option, quoted) if p is not None))
+    pipe = ""
+    if isinstance(shown.body, str):
+        if shown.body.startswith("@"):  # curl would read a file of that name
+            pipe = f"printf %s {shlex.quote(shown.body)} | "
+            parts.append("--data-binary @-")
+        else:
+            parts.append("--data-binary " + shlex.quote(shown.body))
+    elif shown.body is not None:
+        encoded = base64.b64encode(shown.body).decode("ascii")
+        pipe = f"printf %s {shlex.quote(encoded)} | base64 -d | "
+        parts.append("--data-binary @-")
+    return pipe + " \\\n  ".join(parts), shown.notes

@@ -7,8 +7,10 @@ shell (`sh -c` on POSIX, `cmd /c` on Windows) with `{target}` replaced by the ta
 URL, as written (not quoted). It runs off the event loop, with a timeout. Its output goes
 to an anonymous temporary file (deleted as it is opened on POSIX), never to a pipe: a
 command that leaves a server running in the background still returns, and nothing
-plaintext stays behind. On a timeout, the command's whole process group is killed
-(POSIX; on Windows, the shell process).
+plaintext stays behind. The command starts in a process group of its own (a new session
+on POSIX, `CREATE_NEW_PROCESS_GROUP` on Windows), so on a timeout or an interrupt the
+shell and everything it started are killed (`os.killpg` on POSIX, `taskkill /T /F` on
+Windows), not the shell alone with its children left running.
 
 A reset fails on a non-zero exit, on a timeout, or when the shell cannot start:
 `ResetError`, whose message says which and carries the last line the command printed
@@ -18,11 +20,13 @@ A reset fails on a non-zero exit, on a timeout, or when the shell cannot start:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
+import sys
 import tempfile
-from typing import IO
+from typing import IO, Any
 
 from parity.defaults import DEFAULT_RESET_TIMEOUT
 from parity.exceptions import ParityError
@@ -62,14 +66,32 @@ def _last_line(file: IO[bytes]) -> str:
     return found[-1][:300] if found else ""
 
 
+def _own_group() -> dict[str, Any]:
+    """Popen arguments that start the command in a process group of its own."""
+    if sys.platform == "win32":
+        return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
+    return {"start_new_session": True}
+
+
 def _kill(process: subprocess.Popen[bytes]) -> None:
+    """Kill the command and every process it started."""
     try:
-        if os.name == "posix":
-            os.killpg(process.pid, signal.SIGKILL)
-        else:
-            process.kill()
-    except (ProcessLookupError, PermissionError, OSError):
+        if hasattr(os, "killpg"):
+            os.killpg(process.pid, getattr(signal, "SIGKILL", signal.SIGTERM))
+            return
+        if sys.platform == "win32":
+            subprocess.run(
+                ["taskkill", "/T", "/F", "/PID", str(process.pid)],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                timeout=10,
+                check=False,
+            )
+    except (ProcessLookupError, PermissionError, OSError, subprocess.TimeoutExpired):
         pass
+    with contextlib.suppress(OSError):
+        process.kill()  # the shell itself, if the tree kill missed it
 
 
 def run_reset(command: str, target_url: str, timeout: float = DEFAULT_RESET_TIMEOUT) -> None:
@@ -85,7 +107,7 @@ def run_reset(command: str, target_url: str, timeout: float = DEFAULT_RESET_TIME
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=err,
-                start_new_session=os.name == "posix",
+                **_own_group(),
             )
         except OSError as exc:
             raise ResetError(

@@ -200,6 +200,15 @@ def test_repro_prints_a_command_per_target_with_secrets_masked(journal: Journal)
     assert "it may carry values minted by the 14 earlier requests" in out
 
 
+def test_repro_prints_powershell_commands_with_shell_powershell(journal: Journal) -> None:
+    save = journal.mismatch(route="POST /api/vaults/{id}/entries/{id}/save")
+    result = _repro(journal, save["id"], "--shell", "powershell")
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert out.count("curl.exe -sS -i `\n") == 2 and "curl -sS" not in out
+    assert "-H 'Authorization: ***' `" in out and " \\\n" not in out
+
+
 def test_repro_send_still_differs_on_the_candidate(journal: Journal) -> None:
     save = journal.mismatch(route="POST /api/vaults/{id}/entries/{id}/save")
     result = _repro(journal, save["id"], "--send")
