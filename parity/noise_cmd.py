@@ -53,6 +53,7 @@ def noise(
 
     Example:
 
+    \b
         parity noise --route 'GET /api/vaults/*'
         parity noise --csv > noise.csv
         parity noise --forget --route '/api/vaults/*' --path '$.took_ms' --yes

@@ -26,6 +26,7 @@ def report(run: str | None, db_path: Path, output: Format | None) -> None:
 
     Example:
 
+    \b
         parity report --json
         parity report --csv > routes.csv
     """
@@ -79,6 +80,7 @@ def runs(db_path: Path, output: Format | None) -> None:
 
     Example:
 
+    \b
         parity runs --json
         parity runs --csv > runs.csv
     """

@@ -34,6 +34,7 @@ def list_secrets(output: Format | None) -> None:
 
     Example:
 
+    \b
         parity secrets list --json
         parity secrets list --csv
     """

@@ -34,6 +34,7 @@ def list_sessions(sessions_dir: Path, output: Format | None) -> None:
 
     Example:
 
+    \b
         parity sessions list --json
         parity sessions list --tsv | cut -f1
     """

@@ -84,6 +84,7 @@ def compare(runs: tuple[str, ...], db_path: Path, output: Format | None) -> None
 
     Example:
 
+    \b
         parity compare --json
         parity compare --csv > findings.csv
     """
