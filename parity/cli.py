@@ -20,6 +20,7 @@ from parity.init_cmd import init
 from parity.keys import key_file_option, keys_for_recording
 from parity.noise_cmd import noise
 from parity.options import sessions_option
+from parity.output import exit_on_broken_pipe
 from parity.purge_cmd import purge
 from parity.replay_cmd import replay
 from parity.report_cmd import report, runs, show
@@ -33,11 +34,14 @@ from parity.triage_cmd import compare, mark, triage
 
 class _Parity(click.Group):
     """The group that turns a room's error a command let through into one line, exit 2
-    (`UserError`, shown by `parity.errors.exit_line`)."""
+    (`UserError`, shown by `parity.errors.exit_line`), and a reader of stdout that went
+    away into a quiet exit 0 (click's own handling exits 1)."""
 
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
+        except BrokenPipeError:
+            exit_on_broken_pipe()
         except ParityError as exc:
             if isinstance(exc, click.ClickException):
                 raise

@@ -6,8 +6,10 @@ from pathlib import Path
 
 import click
 
-from parity.options import db_option, json_option, results_at
+from parity.formats import Format, output_options, write_rows
+from parity.options import db_option, results_at
 from parity.output import console, print_json
+from parity.prompts import confirm
 
 
 @click.command()
@@ -23,17 +25,21 @@ from parity.output import console, print_json
     metavar="PATH",
     help="Only this place: a JSON path (`$.took_ms`), a header name, or `status`.",
 )
-@click.option("--forget", is_flag=True, help="Forget the matching entries (asks first).")
-@click.option("--yes", "-y", is_flag=True, help="With --forget: do not ask.")
+@click.option(
+    "--forget", is_flag=True, help="Forget the matching entries (asks first on a terminal)."
+)
+@click.option(
+    "--yes", "-y", is_flag=True, help="With --forget: do not ask (needed without a terminal)."
+)
 @db_option
-@json_option
+@output_options
 def noise(
     route_glob: str | None,
     path: str | None,
     forget: bool,
     yes: bool,
     db_path: Path,
-    as_json: bool,
+    output: Format | None,
 ) -> None:
     """List the noise learned from runs with a baseline, or forget some of it.
 
@@ -49,13 +55,17 @@ def noise(
 
     \b
         parity noise --route 'GET /api/vaults/*'
+        parity noise --csv > noise.csv
         parity noise --forget --route '/api/vaults/*' --path '$.took_ms' --yes
     """
     with results_at(db_path) as results_db:
         rows = results_db.noise_rows(route_glob, path)
         if not forget:
-            if as_json:
+            if output is Format.JSON:
                 print_json(rows)
+                return
+            if output is not None:
+                write_rows(rows, output)
                 return
             from parity.triage import render
             from parity.triage.noise import excluded_noise
@@ -64,7 +74,7 @@ def noise(
             render.noise(console(), rows, str(db_path), route_glob, excluded)
             return
         if not rows:
-            _done(as_json, 0, "no learned noise matches: nothing forgotten")
+            _done(output, 0, "no learned noise matches: nothing forgotten")
             return
         if not yes:
             what = f"{len(rows)} learned noise {'entry' if len(rows) == 1 else 'entries'}"
@@ -74,19 +84,20 @@ def noise(
             if path is not None:
                 scope.append(f"path {path!r}")
             where = f" ({', '.join(scope)})" if scope else " (everything learned)"
-            if not click.confirm(f"Forget {what}{where}?", default=False, err=True):
-                _done(as_json, 0, "nothing forgotten")
+            refusal = "parity noise --forget deletes learned noise"
+            if not confirm(f"Forget {what}{where}?", yes=yes, refusal=refusal):
+                _done(output, 0, "nothing forgotten")
                 return
         forgotten = results_db.forget_noise(route_glob, path)
     _done(
-        as_json,
+        output,
         forgotten,
         f"forgot {forgotten} learned noise {'entry' if forgotten == 1 else 'entries'}",
     )
 
 
-def _done(as_json: bool, forgotten: int, message: str) -> None:
-    if as_json:
+def _done(output: Format | None, forgotten: int, message: str) -> None:
+    if output is Format.JSON:
         print_json({"forgotten": forgotten})
     else:
         click.echo(f"parity noise: {message}")

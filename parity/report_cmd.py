@@ -3,39 +3,42 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
+from parity.formats import Format, output_options, write_rows
 from parity.keys import key_file_option
 from parity.options import db_option, json_option, results_at
 from parity.output import console, print_json
-
-if TYPE_CHECKING:
-    pass
 
 
 @click.command()
 @click.argument("run", required=False, metavar="[RUN]")
 @db_option
 @key_file_option
-@json_option
-def report(run: str | None, db_path: Path, as_json: bool) -> None:
+@output_options
+def report(run: str | None, db_path: Path, output: Format | None) -> None:
     """Summarize a replay run: parity per route, mismatches grouped by signature.
 
-    RUN is a run id or a unique prefix of one; the latest run by default.
+    RUN is a run id or a unique prefix of one; the latest run by default. --json is the
+    whole report; --nl, --csv, --tsv and -t list its routes (parity and latency per
+    route).
 
     Example:
 
     \b
         parity report --json
+        parity report --csv > routes.csv
     """
     from parity.triage import queries
 
     with results_at(db_path) as results_db:
         data = queries.build_report(results_db, run)
-    if as_json:
+    if output is Format.JSON:
         print_json(data)
+        return
+    if output is not None:
+        write_rows(data["routes"], output)
         return
     from parity.triage import render
 
@@ -72,21 +75,25 @@ def show(ref: str, db_path: Path, as_json: bool) -> None:
 
 @click.command()
 @db_option
-@json_option
-def runs(db_path: Path, as_json: bool) -> None:
+@output_options
+def runs(db_path: Path, output: Format | None) -> None:
     """List the replay runs, newest first, with their totals.
 
     Example:
 
     \b
         parity runs --json
+        parity runs --csv > runs.csv
     """
     from parity.triage import queries
 
     with results_at(db_path) as results_db:
         rows = queries.list_runs(results_db)
-    if as_json:
+    if output is Format.JSON:
         print_json(rows)
+        return
+    if output is not None:
+        write_rows(rows, output)
         return
     from parity.triage import render
 

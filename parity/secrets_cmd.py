@@ -11,8 +11,9 @@ import click
 
 from parity.config import config_option, current_config
 from parity.errors import UserError
-from parity.options import json_option
+from parity.formats import Format, output_options, write_rows
 from parity.output import print_json
+from parity.prompts import confirm
 
 
 @click.group()
@@ -27,15 +28,16 @@ def secrets() -> None:
 
 
 @secrets.command("list")
-@json_option
+@output_options
 @config_option
-def list_secrets(as_json: bool) -> None:
+def list_secrets(output: Format | None) -> None:
     """List the stored tokens: where each was seen, never its value.
 
     Example:
 
     \b
         parity secrets list --json
+        parity secrets list --csv
     """
     from parity.sessions.keys import project_key
     from parity.sessions.secretstore import STORE_FILE, SecretStore
@@ -52,8 +54,11 @@ def list_secrets(as_json: bool) -> None:
         {"token": token, "field": s.field, "session": s.session}
         for token, s in sorted(stored.items(), key=lambda item: (item[1].session, item[1].field))
     ]
-    if as_json:
+    if output is Format.JSON:
         print_json(rows)
+        return
+    if output is not None:
+        write_rows(rows, output, columns=("token", "field", "session"))
         return
     if not rows:
         click.echo(f"parity secrets: no stored secrets in {state}")
@@ -64,20 +69,29 @@ def list_secrets(as_json: bool) -> None:
 
 
 @secrets.command("forget")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask (needed without a terminal).")
 @config_option
-def forget(**_: object) -> None:
+def forget(yes: bool) -> None:
     """Delete the secret store. Recordings stay readable and comparable; replay can no
     longer send their originals (only `[replay.secrets]` and what targets mint live).
+    Asks first on a terminal; elsewhere --yes is required.
 
     Example:
 
     \b
-        parity secrets forget
+        parity secrets forget --yes
     """
     from parity.sessions.secretstore import STORE_FILE, SecretStore
 
     state = current_config().state
     path = state / STORE_FILE
+    if not path.exists():
+        click.echo(f"parity secrets: no secret store at {path}")
+        return
+    refusal = "parity secrets forget deletes the secret store"
+    if not confirm(f"Delete {path} for good?", yes=yes, refusal=refusal):
+        click.echo("parity secrets: nothing deleted")
+        return
     # The store is deleted without opening it: no key is needed to forget.
     if SecretStore.delete(path):
         click.echo(f"parity secrets: deleted {path}")

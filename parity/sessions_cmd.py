@@ -7,8 +7,9 @@ from pathlib import Path
 import click
 
 from parity.errors import UserError
+from parity.formats import Format, output_options, write_rows
 from parity.keys import key_file_option
-from parity.options import json_option, sessions_option
+from parity.options import sessions_option
 from parity.output import print_json
 from parity.sessions import SessionFileError, SessionStore, listed_json
 from parity.sessions_view import render_list, render_show, session_overview
@@ -28,19 +29,23 @@ def sessions() -> None:
 @sessions.command("list")
 @sessions_option
 @key_file_option
-@json_option
-def list_sessions(sessions_dir: Path, as_json: bool) -> None:
+@output_options
+def list_sessions(sessions_dir: Path, output: Format | None) -> None:
     """List the sessions, oldest first (a rotated session once, with its parts).
 
     Example:
 
     \b
         parity sessions list --json
+        parity sessions list --tsv | cut -f1
     """
     store = SessionStore(sessions_dir)
     found = list(store.summaries())
-    if as_json:
+    if output is Format.JSON:
         print_json([listed_json(s) for s in found])
+        return
+    if output is not None:
+        write_rows([listed_json(s) for s in found], output)
         return
     render_list(sessions_dir, found)
 
@@ -52,12 +57,13 @@ def list_sessions(sessions_dir: Path, as_json: bool) -> None:
 @click.option(
     "--limit", type=int, default=200, show_default=True, help="Exchanges to list (0: all)."
 )
-@json_option
-def show_session(session_ref: str, sessions_dir: Path, limit: int, as_json: bool) -> None:
+@output_options
+def show_session(session_ref: str, sessions_dir: Path, limit: int, output: Format | None) -> None:
     """Show one session: its header, counts by route and status, and its exchanges.
 
     ID is a session id, a unique prefix of one (all its parts, when it was recorded
-    with --rotate), or a path to a .parity file.
+    with --rotate), or a path to a .parity file. --json is the whole overview; --nl,
+    --csv, --tsv and -t list its exchanges.
 
     Example:
 
@@ -69,7 +75,10 @@ def show_session(session_ref: str, sessions_dir: Path, limit: int, as_json: bool
         overview = session_overview(session, limit)
     except SessionFileError as exc:
         raise UserError(str(exc)) from None
-    if as_json:
+    if output is Format.JSON:
         print_json(overview.to_json())
+        return
+    if output is not None:
+        write_rows(overview.exchanges, output)
         return
     render_show(overview)

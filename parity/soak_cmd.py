@@ -11,8 +11,9 @@ import click
 
 from parity.config import config_option, current_config
 from parity.errors import EXIT_DIFFERENCES, EXIT_USAGE, UserError
+from parity.formats import Format, output_options, write_rows
 from parity.keys import key_file_option
-from parity.options import json_option, quiet_option, rules_option
+from parity.options import quiet_option, rules_option
 from parity.output import console, print_json
 from parity.soak_input import run_soak, soak_settings, soak_thresholds
 
@@ -52,7 +53,7 @@ PLOTLY_MISSING = "--html needs plotly: pip install 'parity[report]' (or pip inst
 @rules_option(
     "[paths] rules in parity.toml, else parity-rules.toml if present; its [[route]] rules"
 )
-@json_option
+@output_options
 @quiet_option
 @config_option
 @key_file_option
@@ -63,7 +64,7 @@ def soak(
     loop_cycles: int | None,
     html_path: Path | None,
     rules: Path | None,
-    as_json: bool,
+    output: Format | None,
     quiet: bool,
 ) -> None:
     """Report a soak's health: per hour and per route, volume, error rate, p50/p95/p99
@@ -74,19 +75,23 @@ def soak(
     top-level JSON list) that keeps growing, a session going 401 -> login -> 401 again
     and again, or too many 5xx answers is degradation: exit 1, with the reasons. The
     thresholds are `[gate.soak]` in parity.toml (docs/soak.md), as for `parity gate
-    --soak`. Exit 0 when healthy, 2 on bad input.
+    --soak`. Exit 0 when healthy, 2 on bad input. --json is the whole report; --nl,
+    --csv, --tsv and -t list its routes (without their buckets).
 
     Example:
 
     \b
         parity soak .parity/sessions/ --html soak-report.html
         parity soak soak-day1/ --bucket 30m --json > soak.json
+        parity soak soak-day1/ --csv > routes.csv
     """
     configured = current_config().gate.soak
     if html_path is not None:
         _need_plotly()
     settings = soak_settings(configured, rules, bucket, loop_window, loop_cycles)
-    data = run_soak(sessions, settings, soak_thresholds(configured), quiet=quiet or as_json)
+    data = run_soak(
+        sessions, settings, soak_thresholds(configured), quiet=quiet or output is not None
+    )
     if html_path is not None:
         from parity.sessions.private import write_private
         from parity.triage.soak_view import html
@@ -95,8 +100,11 @@ def soak(
             write_private(html_path, html(data).encode("utf-8"))
         except OSError as exc:
             raise UserError(f"cannot write {html_path}: {exc.strerror or exc}") from None
-    if as_json:
+    if output is Format.JSON:
         print_json(data)
+    elif output is not None:
+        routes = [{k: v for k, v in r.items() if k != "buckets"} for r in data["routes"]]
+        write_rows(routes, output)
     else:
         from parity.triage.soak_view import render
 

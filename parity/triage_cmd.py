@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from parity.errors import UserError
+from parity.formats import Format, output_options, write_rows
 from parity.keys import key_file_option
 from parity.options import db_option, json_option, results_at
 from parity.output import console, print_json
@@ -70,20 +71,23 @@ def mark(finding: str, verdict: str, note: str | None, db_path: Path, as_json: b
 @click.argument("runs", nargs=-1, metavar="[RUN_A] [RUN_B]")
 @db_option
 @key_file_option
-@json_option
-def compare(runs: tuple[str, ...], db_path: Path, as_json: bool) -> None:
+@output_options
+def compare(runs: tuple[str, ...], db_path: Path, output: Format | None) -> None:
     """Compare two runs: the findings fixed, new, regressed, still open and accepted.
 
     Without RUN: the latest finished run against the finished run before it over the
     same sessions. One RUN: that run against the one before it over the same sessions.
     Two: those two, the older as A. Fixed: in A, not in B. New: in B, not in A, never
     seen fixed. Regressed: in B, not in A, but fixed before. Still open: in both, with no
-    verdict or `bug`; accepted: in both, marked `expected` or `noise`.
+    verdict or `bug`; accepted: in both, marked `expected` or `noise`. --json is the
+    whole comparison; --nl, --csv, --tsv and -t list the findings, a row each with its
+    state.
 
     Example:
 
     \b
         parity compare --json
+        parity compare --csv > findings.csv
     """
     if len(runs) > 2:
         raise click.UsageError("give at most two runs: RUN_A RUN_B")
@@ -91,8 +95,13 @@ def compare(runs: tuple[str, ...], db_path: Path, as_json: bool) -> None:
 
     with results_at(db_path) as results_db:
         data = build_compare(results_db, runs)
-    if as_json:
+    if output is Format.JSON:
         print_json(data)
+        return
+    if output is not None:
+        from parity.triage.compare import CATEGORIES
+
+        write_rows([{"state": s, **f} for s in CATEGORIES for f in data[s]], output)
         return
     from parity.triage import render
 

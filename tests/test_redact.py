@@ -402,9 +402,9 @@ def test_parity_secrets_list_and_forget(tmp_path: Path, monkeypatch: pytest.Monk
     (tmp_path / ".parity" / "key").unlink()
     keyless = CliRunner().invoke(cli, ["secrets", "list"])
     assert keyless.exit_code == 2 and "no project key to open it" in keyless.output
-    forgot = CliRunner().invoke(cli, ["secrets", "forget"])
+    forgot = CliRunner().invoke(cli, ["secrets", "forget", "--yes"])
     assert forgot.exit_code == 0 and not (tmp_path / ".parity" / "secrets").exists()
-    again = CliRunner().invoke(cli, ["secrets", "forget"])
+    again = CliRunner().invoke(cli, ["secrets", "forget", "--yes"])
     assert again.exit_code == 0 and "no secret store" in again.output
 
 

@@ -146,7 +146,7 @@ def test_without_its_originals_a_replay_names_the_missing_secret(
     project = tmp_path / "colleague"
     shutil.copytree(pilot["project"] / "sessions", project / "sessions")
     shutil.copytree(pilot["project"] / ".parity", project / ".parity")
-    with Proc(parity("secrets", "forget"), cwd=project) as forget:
+    with Proc(parity("secrets", "forget", "--yes"), cwd=project) as forget:
         assert forget.popen.wait(30) == 0 and "deleted" in forget.output()
     assert not (project / ".parity" / "secrets").exists()
     with Proc(parity("sessions", "list", "--sessions", str(project / "sessions"))) as listing:

@@ -356,7 +356,12 @@ def test_forget_with_yes(db_path: Path) -> None:
     )
 
 
-def test_forget_asks_first_and_a_no_forgets_nothing(db_path: Path) -> None:
+def test_forget_asks_first_and_a_no_forgets_nothing(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import parity.prompts
+
+    monkeypatch.setattr(parity.prompts, "_stdin_is_terminal", lambda: True)  # asks on one
     out = ok("noise", "--forget", "--route", "GET /api/vaults/*", "--db", str(db_path), input="n\n")
     assert "Forget 3 learned noise entries (routes matching 'GET /api/vaults/*')? [y/N]" in out
     assert out.endswith("parity noise: nothing forgotten\n")
