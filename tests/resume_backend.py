@@ -1,0 +1,88 @@
+"""A backend for the resumable-run tests: answers that differ from the recordings in a
+fixed way, one route that holds its answer until released, and a request count.
+
+python tests/resume_backend.py   ->  prints `BACKEND_LISTENING http://127.0.0.1:PORT`
+
+- `GET /items/{n}`: `{"id": n, "price": n}`, but `n * 1.5` when n % 4 == 0 (a
+  difference that shows on some exchanges only), and 404 for n % 7 == 0.
+- `GET /hold/{n}`: held until `POST /_release` (once released, it answers at once);
+  `{"id": n, "price": n}`. `GET /_held` says how many are waiting.
+- `GET /_count`: `{path: times asked}` of the two routes above.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import Counter
+
+from aiohttp import web
+
+COUNT: web.AppKey[Counter[str]] = web.AppKey("count", Counter)
+RELEASE: web.AppKey[asyncio.Event] = web.AppKey("release", asyncio.Event)
+HELD: web.AppKey[list[int]] = web.AppKey("held", list)
+
+
+async def item(request: web.Request) -> web.Response:
+    request.app[COUNT][request.path] += 1
+    n = int(request.match_info["n"])
+    if n % 7 == 0:
+        return web.json_response({"error": "gone"}, status=404)
+    return web.json_response({"id": n, "price": n * 1.5 if n % 4 == 0 else n})
+
+
+async def hold(request: web.Request) -> web.Response:
+    request.app[COUNT][request.path] += 1
+    n = int(request.match_info["n"])
+    release = request.app[RELEASE]
+    if not release.is_set():
+        request.app[HELD][0] += 1
+        try:
+            await release.wait()
+        finally:
+            request.app[HELD][0] -= 1
+    return web.json_response({"id": n, "price": n})
+
+
+async def released(request: web.Request) -> web.Response:
+    request.app[RELEASE].set()
+    return web.json_response({"released": True})
+
+
+async def held(request: web.Request) -> web.Response:
+    return web.json_response({"held": request.app[HELD][0]})
+
+
+async def count(request: web.Request) -> web.Response:
+    return web.json_response(dict(request.app[COUNT]))
+
+
+def make_app() -> web.Application:
+    app = web.Application()
+    app[COUNT] = Counter()
+    app[RELEASE] = asyncio.Event()
+    app[HELD] = [0]
+    app.router.add_get("/items/{n}", item)
+    app.router.add_get("/hold/{n}", hold)
+    app.router.add_post("/_release", released)
+    app.router.add_get("/_held", held)
+    app.router.add_get("/_count", count)
+    return app
+
+
+async def main() -> None:
+    runner = web.AppRunner(make_app(), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    print(f"BACKEND_LISTENING http://127.0.0.1:{port}", flush=True)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(main())
