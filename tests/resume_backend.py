@@ -1,12 +1,14 @@
 """A backend for the resumable-run tests: answers that differ from the recordings in a
 fixed way, one route that holds its answer until released, and a request count.
 
-python tests/resume_backend.py   ->  prints `BACKEND_LISTENING http://127.0.0.1:PORT`
+python tests/resume_backend.py [NODE]  ->  prints `BACKEND_LISTENING http://127.0.0.1:PORT`
 
-- `GET /items/{n}`: `{"id": n, "price": n}`, but `n * 1.5` when n % 4 == 0 (a
-  difference that shows on some exchanges only), and 404 for n % 7 == 0.
+- `GET /items/{n}`: `{"id": n, "price": n, "node": NODE}` (NODE `a` by default, as
+  recorded: another one makes a baseline that answers as recorded but for `$.node`,
+  noise); with node `a`, `n * 1.5` when n % 4 == 0 (a difference that shows on some
+  exchanges only), and 404 for n % 7 == 0.
 - `GET /hold/{n}`: held until `POST /_release` (once released, it answers at once);
-  `{"id": n, "price": n}`. `GET /_held` says how many are waiting.
+  `{"id": n, "price": n, "node": NODE}`. `GET /_held` says how many are waiting.
 - `GET /_count`: `{path: times asked}` of the two routes above.
 """
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 from collections import Counter
 
 from aiohttp import web
@@ -21,14 +24,17 @@ from aiohttp import web
 COUNT: web.AppKey[Counter[str]] = web.AppKey("count", Counter)
 RELEASE: web.AppKey[asyncio.Event] = web.AppKey("release", asyncio.Event)
 HELD: web.AppKey[list[int]] = web.AppKey("held", list)
+NODE = sys.argv[1] if len(sys.argv) > 1 else "a"
 
 
 async def item(request: web.Request) -> web.Response:
     request.app[COUNT][request.path] += 1
     n = int(request.match_info["n"])
+    if NODE != "a":
+        return web.json_response({"id": n, "price": n, "node": NODE})
     if n % 7 == 0:
         return web.json_response({"error": "gone"}, status=404)
-    return web.json_response({"id": n, "price": n * 1.5 if n % 4 == 0 else n})
+    return web.json_response({"id": n, "price": n * 1.5 if n % 4 == 0 else n, "node": NODE})
 
 
 async def hold(request: web.Request) -> web.Response:
@@ -41,7 +47,7 @@ async def hold(request: web.Request) -> web.Response:
             await release.wait()
         finally:
             request.app[HELD][0] -= 1
-    return web.json_response({"id": n, "price": n})
+    return web.json_response({"id": n, "price": n, "node": NODE})
 
 
 async def released(request: web.Request) -> web.Response:

@@ -46,7 +46,7 @@ def _session(store: SessionStore, numbers: list[int], name: str | None = None) -
         for seq, n in enumerate(numbers, 1):
             path = f"/hold/{n}" if n == 102 else f"/items/{n}"
             exchange = make_exchange(
-                seq, path=path, body=json.dumps({"id": n, "price": n}).encode()
+                seq, path=path, body=json.dumps({"id": n, "price": n, "node": "a"}).encode()
             )
             exchange.request.method = "GET"
             exchange.request.headers = [(b"Host", b"127.0.0.1:5000")]
@@ -231,13 +231,14 @@ def test_a_killed_run_is_resumed_to_the_results_of_an_uninterrupted_one(
 
 
 @posix_signals
+@pytest.mark.parametrize("stop", ["SIGINT", "SIGTERM"])
 def test_ctrl_c_stops_cleanly_with_exit_130_and_resume_completes(
-    sessions: Path, backend: str, tmp_path: Path, reference: dict[str, Any]
+    sessions: Path, backend: str, tmp_path: Path, reference: dict[str, Any], stop: str
 ) -> None:
     db = tmp_path / "parity.db"
     with _replay(sessions, backend, db) as proc:
         _stopped_at_the_hold(proc, backend, db)
-        proc.popen.send_signal(signal.SIGINT)
+        proc.popen.send_signal(getattr(signal, stop))
         proc.wait_for("stopping: the requests in flight finish")
         _release(backend)  # the request in flight finishes; nothing new is sent
         assert proc.popen.wait(20) == 130
@@ -322,3 +323,61 @@ def test_resume_refuses_changed_or_missing_files_and_other_options(
     assert _finished_sessions(db) == FAST_SESSIONS  # nothing was touched
     none = _resume(tmp_path / "other.db")
     assert none.exit_code == 2 and len(none.output.strip().splitlines()) == 1
+
+
+def test_a_killed_run_with_a_baseline_learns_its_noise_once(
+    sessions: Path, backend: str, tmp_path: Path
+) -> None:
+    """With a baseline, the run's noise observations are stored at its end only: every
+    session is replayed again, and the learned noise is that of one run."""
+    noise_db, db = tmp_path / "reference.db", tmp_path / "parity.db"
+    with (
+        Proc(python("tests/resume_backend.py")) as free,
+        Proc(python("tests/resume_backend.py", "b")) as free_baseline,
+    ):
+        urls = [p.wait_for(r"BACKEND_LISTENING (\S+)").group(1) for p in (free, free_baseline)]
+        for url in urls:
+            _release(url)
+        args = ["replay", str(sessions), "--target", urls[0], "--baseline", urls[1], "--quiet"]
+        result = CliRunner().invoke(cli, [*args, "--db", str(noise_db)])
+        assert result.exit_code == 1, result.output
+    reference = _report(noise_db)
+    with (
+        Proc(python("tests/resume_backend.py", "b")) as baseline_proc,
+        Proc(
+            parity(
+                *("replay", str(sessions), "--target", backend, "--db", str(db)),
+                *(
+                    "--concurrency",
+                    "2",
+                    "--baseline",
+                    baseline_proc.wait_for(r"LISTENING (\S+)")[1],
+                ),
+            )
+        ) as proc,
+    ):
+        baseline = baseline_proc.wait_for(r"LISTENING (\S+)")[1]
+        for url in (backend, baseline):
+            _until("the held request", lambda u=url: _get(u + "/_held")["held"] == 1)
+            _until(
+                "every other request sent",
+                lambda u=url: sum(_get(u + "/_count").values()) == TOTAL - 2,
+            )
+        proc.kill()
+        assert _finished_sessions(db) == 0  # with a baseline, finished only at the end
+        assert _rows(db, "SELECT count(*) FROM noise") == [(0,)]
+        for url in (backend, baseline):
+            _release(url)
+        result = _resume(db)
+    assert result.exit_code == 1, result.output
+    (run,) = _rows(db, "SELECT id FROM runs")[0]
+    _same_as_reference(db, run, reference)
+
+    def noise(path: Path) -> list[tuple[Any, ...]]:
+        return _rows(
+            path,
+            'SELECT n.route, n."where", n.path, n.disagreements, r.observations, n.kinds '
+            "FROM noise n JOIN noise_routes r USING (route) ORDER BY 1, 2, 3",
+        )
+
+    assert noise(db) == noise(noise_db) and noise(db)
