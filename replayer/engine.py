@@ -520,18 +520,15 @@ class Replayer:
     def _unsent(self, session: str, exchange: Exchange, reason: str) -> ExchangeResult:
         """The `error` result of an exchange with a recorded response that got no answer
         for `reason` (a failed reset, an interrupted run), counted in the run's counts."""
-        recorded = exchange.response
-        assert recorded is not None
         self.counts.tick(Outcome.ERROR)
         self.progress(self.counts)
-        request = HttpRequest(
-            exchange.request.method,
-            exchange.request.path,
-            exchange.request.headers,
-            exchange.request.body,
-        )
-        route = self.differ.route(request)
+        return self._error(session, exchange, self.differ.route(_request(exchange)), reason)
+
+    def _error(self, session: str, exchange: Exchange, route: str, reason: str) -> ExchangeResult:
+        """An exchange's `error` result on `route`: the recorded request and response,
+        the reason; counted for its route."""
         self._route_exchanges[route] += 1
+        recorded = exchange.response
         return ExchangeResult(
             session=session,
             seq=exchange.seq,
@@ -541,7 +538,11 @@ class Replayer:
             verdict=Verdict(Outcome.ERROR, route, error=reason),
             request_headers=_masked_headers(exchange),
             request_body=exchange.request.body,
-            expected=HttpResponse(recorded.status, recorded.headers, recorded.body),
+            expected=(
+                HttpResponse(recorded.status, recorded.headers, recorded.body)
+                if recorded is not None
+                else None
+            ),
             expected_ms=_recorded_ms(exchange),
         )
 
@@ -695,37 +696,15 @@ class Replayer:
     ) -> ExchangeResult:
         """The `error` result of an exchange whose handling failed: the recorded request
         and response, the target's answer as received, the reason."""
-        request = HttpRequest(
-            exchange.request.method,
-            exchange.request.path,
-            exchange.request.headers,
-            exchange.request.body,
-        )
+        request = _request(exchange)
         try:
             route = self.differ.route(request)
         except Exception:
             route = f"{request.method} {urlsplit(request.path).path}"
-        self._route_exchanges[route] += 1
-        recorded = exchange.response
         actual = sent[0][1]
-        result = ExchangeResult(
-            session=session,
-            seq=exchange.seq,
-            method=exchange.request.method,
-            url=mask_path(exchange.request.path),
-            route=route,
-            verdict=Verdict(Outcome.ERROR, route, error=reason),
-            request_headers=_masked_headers(exchange),
-            request_body=exchange.request.body,
-            expected=(
-                HttpResponse(recorded.status, recorded.headers, recorded.body)
-                if recorded is not None
-                else None
-            ),
-            actual=_response(actual, sides[0].target),
-            expected_ms=_recorded_ms(exchange),
-            actual_ms=actual.elapsed_ms if isinstance(actual, Answer) else None,
-        )
+        result = self._error(session, exchange, route, reason)
+        result.actual = _response(actual, sides[0].target)
+        result.actual_ms = actual.elapsed_ms if isinstance(actual, Answer) else None
         with contextlib.suppress(Exception):
             result.sent = sent_record(session, sent[0][0], sent[1][0] if len(sent) > 1 else None)
         return result
@@ -815,6 +794,11 @@ def _redacted(answer: Answer, secrets: ReplaySecrets, live: Live) -> Answer:
         return dataclasses.replace(answer, messages=messages, body=server_frames(messages))
     headers, body = secrets.redact_answer(answer.headers, answer.body, live)
     return dataclasses.replace(answer, headers=headers, body=body)
+
+
+def _request(exchange: Exchange) -> HttpRequest:
+    request = exchange.request
+    return HttpRequest(request.method, request.path, request.headers, request.body)
 
 
 def _masked_headers(exchange: Exchange) -> list[tuple[bytes, bytes]]:

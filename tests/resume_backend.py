@@ -15,7 +15,7 @@ python tests/resume_backend.py [NODE]  ->  prints `BACKEND_LISTENING http://127.
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import socket
 import sys
 from collections import Counter
 
@@ -68,27 +68,24 @@ def make_app() -> web.Application:
     app[COUNT] = Counter()
     app[RELEASE] = asyncio.Event()
     app[HELD] = [0]
-    app.router.add_get("/items/{n}", item)
-    app.router.add_get("/hold/{n}", hold)
-    app.router.add_post("/_release", released)
-    app.router.add_get("/_held", held)
-    app.router.add_get("/_count", count)
+    app.add_routes(
+        [
+            web.get("/items/{n}", item),
+            web.get("/hold/{n}", hold),
+            web.post("/_release", released),
+            web.get("/_held", held),
+            web.get("/_count", count),
+        ]
+    )
     return app
 
 
-async def main() -> None:
-    runner = web.AppRunner(make_app(), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+def main() -> None:
+    listening = socket.create_server(("127.0.0.1", 0))
+    port = listening.getsockname()[1]
     print(f"BACKEND_LISTENING http://127.0.0.1:{port}", flush=True)
-    try:
-        await asyncio.Event().wait()
-    finally:
-        await runner.cleanup()
+    web.run_app(make_app(), sock=listening, print=None, access_log=None)
 
 
 if __name__ == "__main__":
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(main())
+    main()

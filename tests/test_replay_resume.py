@@ -10,6 +10,7 @@ wait polls the database or the backend, with a bound.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -134,17 +135,17 @@ def _finished_sessions(db: Path) -> int:
     return int(rows[0][0]) if rows else 0
 
 
-def _replay(sessions: Path, url: str, db: Path) -> Proc:
-    return Proc(
-        parity("replay", str(sessions), "--target", url, "--db", str(db), "--concurrency", "2")
-    )
-
-
-def _stopped_at_the_hold(proc: Proc, url: str, db: Path) -> None:
-    """Every fast session finished, the held one waiting on /hold/102."""
-    _until("the held request", lambda: _get(url + "/_held")["held"] == 1)
-    _until("the fast sessions stored", lambda: _finished_sessions(db) == FAST_SESSIONS)
-    assert proc.popen.poll() is None
+@contextlib.contextmanager
+def _at_the_hold(sessions: Path, url: str, db: Path) -> Iterator[tuple[Proc, str]]:
+    """`parity replay` running with every fast session finished and the held one
+    waiting on /hold/102; the process and the run id."""
+    args = ("replay", str(sessions), "--target", url, "--db", str(db), "--concurrency", "2")
+    with Proc(parity(*args)) as proc:
+        _until("the held request", lambda: _get(url + "/_held")["held"] == 1)
+        _until("the fast sessions stored", lambda: _finished_sessions(db) == FAST_SESSIONS)
+        assert proc.popen.poll() is None
+        (run,) = _rows(db, "SELECT id FROM runs")[0]
+        yield proc, run
 
 
 def _report(db: Path, run: str | None = None) -> dict[str, Any]:
@@ -203,10 +204,8 @@ def test_a_killed_run_is_resumed_to_the_results_of_an_uninterrupted_one(
     sessions: Path, backend: str, tmp_path: Path, reference: dict[str, Any]
 ) -> None:
     db = tmp_path / "parity.db"
-    with _replay(sessions, backend, db) as proc:
-        _stopped_at_the_hold(proc, backend, db)
+    with _at_the_hold(sessions, backend, db) as (proc, run):
         proc.kill()  # SIGKILL: nothing of parity runs after this
-    (run,) = _rows(db, "SELECT id FROM runs")[0]
     partial = _rows(
         db, "SELECT count(*) FROM results WHERE session NOT IN (SELECT session FROM run_sessions)"
     )
@@ -236,14 +235,12 @@ def test_ctrl_c_stops_cleanly_with_exit_130_and_resume_completes(
     sessions: Path, backend: str, tmp_path: Path, reference: dict[str, Any], stop: str
 ) -> None:
     db = tmp_path / "parity.db"
-    with _replay(sessions, backend, db) as proc:
-        _stopped_at_the_hold(proc, backend, db)
+    with _at_the_hold(sessions, backend, db) as (proc, run):
         proc.popen.send_signal(getattr(signal, stop))
         proc.wait_for("stopping: the requests in flight finish")
         _release(backend)  # the request in flight finishes; nothing new is sent
         assert proc.popen.wait(20) == 130
         output = proc.output()
-    (run,) = _rows(db, "SELECT id FROM runs")[0]
     assert f"resume it with: parity replay --resume {run}" in output
     assert "Traceback" not in output
     _consistent(db)
@@ -273,13 +270,11 @@ def test_a_second_ctrl_c_aborts_what_is_in_flight_and_resume_completes(
     sessions: Path, backend: str, tmp_path: Path, reference: dict[str, Any]
 ) -> None:
     db = tmp_path / "parity.db"
-    with _replay(sessions, backend, db) as proc:
-        _stopped_at_the_hold(proc, backend, db)
+    with _at_the_hold(sessions, backend, db) as (proc, run):
         proc.popen.send_signal(signal.SIGINT)
         proc.wait_for("stopping")
         proc.popen.send_signal(signal.SIGINT)  # the held request is never answered
         assert proc.popen.wait(20) == 130
-    (run,) = _rows(db, "SELECT id FROM runs")[0]
     _consistent(db)
     held = _rows(db, "SELECT seq, outcome, error FROM results WHERE url = '/hold/102'")
     assert held == [
@@ -295,10 +290,8 @@ def test_resume_refuses_changed_or_missing_files_and_other_options(
     sessions: Path, backend: str, tmp_path: Path
 ) -> None:
     db = tmp_path / "parity.db"
-    with _replay(sessions, backend, db) as proc:
-        _stopped_at_the_hold(proc, backend, db)
+    with _at_the_hold(sessions, backend, db) as (proc, run):
         proc.kill()
-    (run,) = _rows(db, "SELECT id FROM runs")[0]
     mixed = _resume(db, run, str(sessions))
     assert mixed.exit_code == 2
     assert mixed.output.strip() == (
