@@ -33,7 +33,8 @@ the sink, the sink hears `session_done` (the results database writes it with the
 session with results held for the end of the run (learned noise's suspects) is done
 once they are settled and stored; with a baseline every session is, since the run's
 noise observations are stored only at its end. A Ctrl-C (`replayer.interrupt`) stops
-sending (and cuts a paced wait short); the sessions it stopped are not done, and a resumed run replays them again.
+sending and cuts a paced wait short; the sessions it stopped are not done, and a
+resumed run replays them again.
 
 `replay_sequence` replays a list of exchanges held in memory (a session's prefix, a
 shrink attempt) and returns the results instead of storing them.
@@ -397,7 +398,10 @@ class Replayer:
         start: float = 0.0,
     ) -> None:
         slot = _Slot(
-            limit, hold=bool(self.settings.resets), due=self._started + start, sleep=self.interrupt.sleep
+            limit,
+            hold=bool(self.settings.resets),
+            due=self._started + start,
+            sleep=self.interrupt.sleep,
         )
         await slot.wait_until(slot.due)  # no slot held while waiting to start
         async with slot:

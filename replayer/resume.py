@@ -181,9 +181,7 @@ def _pace(recorded: Any) -> Pace:
     factor, idle = recorded["factor"], recorded.get("max_idle")
     if factor is not None and not float(factor) > 0:
         raise ValueError(f"pace factor {factor!r}")
-    return Pace(
-        None if factor is None else float(factor), None if idle is None else float(idle)
-    )
+    return Pace(None if factor is None else float(factor), None if idle is None else float(idle))
 
 
 def _unchanged(

@@ -412,3 +412,47 @@ def test_learned_noise_settles_a_resumed_run_as_an_uninterrupted_one(
     resumed = _report(dbs["resumed"], run)
     assert resumed["learned_noise"] == reference["learned_noise"]
     _same_as_reference(dbs["resumed"], run, reference)
+
+
+@posix_signals
+def test_ctrl_c_cuts_a_paced_wait_short_and_resume_keeps_the_pace(tmp_path: Path) -> None:
+    """A paced run stopped while its session waits 20 s for its next request stops at
+    once; `--resume` replays the session again with the pace the run recorded."""
+    from tests.test_replay_pacing import T0, Server
+    from tests.test_replay_pacing import _session as paced_session
+
+    sessions, db = tmp_path / "s", tmp_path / "parity.db"
+    paced_session(sessions, [("/p/1", T0), ("/p/2", T0 + 0.1), ("/p/3", T0 + 100)])
+    with Server() as server:
+        args = ("replay", str(sessions), "--target", server.url, "--db", str(db))
+        with Proc(parity(*args, "--pace", "recorded", "--max-idle", "20s")) as proc:
+            _until("two requests sent", lambda: len(server.arrivals) == 2)
+            asked = time.monotonic()
+            proc.popen.send_signal(signal.SIGINT)
+            assert proc.popen.wait(10) == 130
+            assert time.monotonic() - asked < 10  # not the 20 s wait
+            assert "Traceback" not in proc.output()
+        (run,) = _rows(db, NEWEST)[0]
+        (meta,) = _rows(db, f"SELECT meta FROM runs WHERE id = '{run}'")[0]
+        recorded = json.loads(meta)
+        assert recorded["replay"]["pace"] == {"factor": 1.0, "max_idle": 20.0}
+        assert recorded["pace"] == {"factor": 1.0, "max_idle": 20.0, "applied": True}
+        # The resume must use the run's pace: a shorter cap keeps this test fast, and
+        # shows the recorded options are what is applied (no --pace may be given).
+        recorded["replay"]["pace"]["max_idle"] = 0.5
+        with sqlite3.connect(db) as conn:
+            conn.execute("UPDATE runs SET meta = ? WHERE id = ?", (json.dumps(recorded), run))
+        conn.close()
+        refused = _resume(db, run, "--pace", "asap")
+        assert refused.exit_code == 2
+        assert "drop --pace" in refused.output
+        server.arrivals.clear()
+        result = _resume(db, run)
+        assert result.exit_code == 0, result.output
+        assert "paced recorded, gaps capped at 0.5 s" in result.output
+        at = server.at()
+    assert list(at) == ["/p/1", "/p/2", "/p/3"]  # the session again from its start
+    assert 0.03 <= at["/p/2"] < 0.4
+    # On the schedule from the session's start: 0.1 s, then the 100 s gap capped at 0.5 s.
+    assert 0.4 <= at["/p/3"] < 3  # (less the first request's own latency)
+    assert _rows(db, f"SELECT count(*) FROM results WHERE run_id = '{run}'") == [(3,)]
