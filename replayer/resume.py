@@ -2,19 +2,22 @@
 
 A run records its options when it starts (`run_options`, kept in `runs.meta["replay"]`):
 the target and baselines with their reset hooks, concurrency, timeouts, TLS checking,
-body encryption, the pace (`--pace` factor and `--max-idle`), and a fingerprint of each session file (absolute path, size, mtime,
-SHA-256 of its header, taken by the run's one scan of the file) and of the rules file
-(the same, with the SHA-256 of its text). The results
-database says which sessions finished (`run_sessions`, written with each session's last
-results: `triage.resume`).
+body encryption, the pace (`--pace` factor and `--max-idle`), and a fingerprint of each
+session file (absolute path, size, mtime, SHA-256 of its header, taken after the run's
+one scan of the file; every part of a rotated session, `sessions.parts`) and of the
+rules file (the same, with the SHA-256 of its text). The results database says which
+sessions finished (`run_sessions`, written with each session's last results:
+`triage.resume`); a rotated session is one session there, all its parts together.
 
 `resume_point` reads that back for RUN (the newest unfinished run by default) and
-refuses, one line each, a finished run, a run from before resumable runs, and a session
-or rules file that is gone or changed since: the results kept would no longer describe
-the same recording. `ReplayRun.start(plan, resume=RUN)` then deletes what the unfinished
-sessions stored and replays them from their start, after the reset hooks (a session's
-state on the target depends on its earlier requests). In the end every exchange of the
-run has one result, and findings are those of a run never interrupted.
+refuses, one line each, a finished run, a run from before resumable runs, a session or
+rules file (any part) that is gone or changed since, and a rotated session with a part
+the run did not read (the recorder went on, or a missing part came back): the results
+kept would no longer describe the same recording. `ReplayRun.start(plan, resume=RUN)`
+then deletes what the unfinished sessions stored and replays them from their start
+(a rotated one from its first part), after the reset hooks (a session's state on the
+target depends on its earlier requests). In the end every exchange of the run has one
+result, and findings are those of a run never interrupted.
 
 What a resumed run cannot reproduce: with a baseline, the run's noise observations are
 kept in memory until its end, so every session of such a run counts as unfinished until
@@ -35,7 +38,14 @@ from typing import TYPE_CHECKING, Any
 
 from parity.exceptions import ParityError
 from parity.replayer.pacing import Pace
-from parity.sessions import SessionFileError, SessionHeader, SessionReader
+from parity.sessions import (
+    SessionFileError,
+    SessionHeader,
+    SessionReader,
+    group_sessions,
+)
+from parity.sessions.file import SUFFIX
+from parity.sessions.parts import PartsReader, name_part
 from parity.triage import ResultsDB
 from parity.triage.resume import finished_sessions
 
@@ -80,9 +90,16 @@ def _session_now(path: Path) -> dict[str, Any]:
         return session_fingerprint(path, reader.size, reader.header)
 
 
+def parts_fingerprint(reader: PartsReader) -> list[dict[str, Any]]:
+    """The fingerprint of each file of a session (every part of a rotated one, in order)
+    as `reader` read them (`PartsReader.opened`: no file is opened again)."""
+    return [session_fingerprint(path, size, header) for path, size, header in reader.opened]
+
+
 def run_options(plan: RunPlan, files: list[dict[str, Any]]) -> dict[str, Any]:
     """The options a resume reuses, as `runs.meta["replay"]` keeps them (JSON);
-    `files`: the session files' fingerprints (`session_fingerprint`)."""
+    `files`: the session files' fingerprints (`session_fingerprint`; every part of a
+    rotated session, `parts_fingerprint`)."""
     settings = plan.settings
     return {
         "files": files,
@@ -141,6 +158,7 @@ def resume_point(db: Path, ref: str | None = None) -> ResumePoint:
             run=run_id,
         )
     files = [_unchanged(run_id, item, "session file", _session_now) for item in options["files"]]
+    _no_new_parts(run_id, files)
     rules = options.get("rules")
     rules_path = (
         _unchanged(run_id, rules, "rules file", file_fingerprint)
@@ -164,7 +182,7 @@ def resume_point(db: Path, ref: str | None = None) -> ResumePoint:
             pace=_pace(options.get("pace") or row["meta"].get("pace")),
             label=str(row["label"] or ""),
             rules_path=rules_path,
-            sessions=len(files),
+            sessions=len(group_sessions(files)),
             finished=finished,
         )
     except (KeyError, TypeError, ValueError) as exc:
@@ -205,6 +223,27 @@ def _unchanged(
             run=run_id,
         )
     return path
+
+
+def _no_new_parts(run_id: str, files: list[Path]) -> None:
+    """Refuse a rotated session that has gained a part since the run read it (the
+    recorder went on, or a missing part came back): its unit, the session, is no
+    longer the one whose results are stored."""
+    read = set(files)
+    rotated = {(path.parent, name_part(path)[0]) for path in files if name_part(path)[1]}
+    for folder, session_id in sorted(rotated):
+        try:
+            found = sorted(p for p in folder.iterdir() if p.name.endswith(SUFFIX))
+        except OSError:
+            continue
+        for path in found:
+            named, part = name_part(path)
+            if named == session_id and part is not None and path not in read:
+                raise ResumeError(
+                    f"cannot resume run {run_id}: session {session_id} has a new part "
+                    f"{path} since the run started",
+                    run=run_id,
+                )
 
 
 def resume_line(run_id: str, finished: int, sessions: int) -> str:

@@ -35,7 +35,7 @@ from parity.replayer.engine import Progress, Replayer, ReplaySettings, ReplayTot
 from parity.replayer.interrupt import Interrupt
 from parity.replayer.outgoing import Target
 from parity.replayer.pacing import Pace, TimingCheck, session_offsets
-from parity.replayer.resume import run_options, session_fingerprint
+from parity.replayer.resume import parts_fingerprint, run_options
 from parity.replayer.secrets import MissingSecret, ReplaySecrets
 from parity.sessions import (
     ReadResult,
@@ -73,8 +73,9 @@ class ScannedSession:
     """Why its recorded start times cannot pace a replay (None: they can)."""
     parts: SessionParts | None = None
     """Its files (a rotated session's parts, read as one); None: `path` alone."""
-    fingerprint: dict[str, object] = field(default_factory=dict)
-    """What says the file is unchanged when the run is resumed (`replayer.resume`)."""
+    fingerprint: list[dict[str, object]] = field(default_factory=list)
+    """What says each of its files (every part of a rotated session) is unchanged when
+    the run is resumed (`replayer.resume`)."""
 
     @property
     def damaged(self) -> bool:
@@ -157,7 +158,7 @@ def scan_sessions(files: Sequence[Path | SessionParts], *, skip_unreadable: bool
                     timing.first,
                     timing.problem,
                     parts,
-                    session_fingerprint(parts.path, parts.path.stat().st_size, reader.header),
+                    parts_fingerprint(reader),
                 )
             )
 
@@ -284,7 +285,11 @@ class ReplayRun:
                     label=plan.label,
                     rules_path=plan.rules_path,
                     started_at=time.time(),
-                    meta={"replay": run_options(plan, [s.fingerprint for s in scan.sessions])},
+                    meta={
+                        "replay": run_options(
+                            plan, [f for s in scan.sessions for f in s.fingerprint]
+                        )
+                    },
                 )
             )
         pace = settings.pace

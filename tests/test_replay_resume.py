@@ -26,7 +26,7 @@ import pytest
 from click.testing import CliRunner
 
 from parity.cli import cli
-from parity.sessions import SessionStore
+from parity.sessions import Exchange, SessionStore
 from tests.factories import make_exchange
 from tests.procs import Proc, parity, python
 
@@ -43,26 +43,46 @@ TOTAL = FAST_SESSIONS * PER_SESSION + len(HELD)
 NEWEST = "SELECT id FROM runs ORDER BY started_at DESC LIMIT 1"
 
 
+def _exchange(seq: int, n: int) -> Exchange:
+    path = f"/hold/{n}" if n == 102 else f"/items/{n}"
+    exchange = make_exchange(
+        seq, path=path, body=json.dumps({"id": n, "price": n, "node": "a"}).encode()
+    )
+    exchange.request.method = "GET"
+    exchange.request.headers = [(b"Host", b"127.0.0.1:5000")]
+    exchange.request.body = b""
+    assert exchange.response is not None
+    exchange.response.headers = [(b"Content-Type", b"application/json; charset=utf-8")]
+    exchange.messages = []
+    return exchange
+
+
 def _session(store: SessionStore, numbers: list[int], name: str | None = None) -> Path:
     with store.create(label="t", upstream="http://127.0.0.1:5000") as writer:
         for seq, n in enumerate(numbers, 1):
-            path = f"/hold/{n}" if n == 102 else f"/items/{n}"
-            exchange = make_exchange(
-                seq, path=path, body=json.dumps({"id": n, "price": n, "node": "a"}).encode()
-            )
-            exchange.request.method = "GET"
-            exchange.request.headers = [(b"Host", b"127.0.0.1:5000")]
-            exchange.request.body = b""
-            assert exchange.response is not None
-            exchange.response.headers = [(b"Content-Type", b"application/json; charset=utf-8")]
-            exchange.messages = []
-            writer.append(exchange)
+            writer.append(_exchange(seq, n))
         written = writer.path
     if name is None:
         return written
     # The held session sorts first, so it starts first and its first results are stored
     # with the next session that finishes.
     return written.rename(written.with_name(name))
+
+
+def _parts(store: SessionStore, parts: list[list[int]], session_id: str) -> list[Path]:
+    """A rotated session (`parity record --rotate` writes it so): `ID.part0001.parity`,
+    ..., each part closed with `continued` but the last."""
+    paths, seq = [], 0
+    for number, numbers in enumerate(parts, 1):
+        writer = store.create(
+            label="t", upstream="http://127.0.0.1:5000", part=number, session_id=session_id
+        )
+        for n in numbers:
+            seq += 1
+            writer.append(_exchange(seq, n))
+        writer.close(continued=number < len(parts))
+        paths.append(writer.path)
+    return paths
 
 
 @pytest.fixture
@@ -165,8 +185,11 @@ def _findings(report: dict[str, Any]) -> list[tuple[str, int, str]]:
 
 @pytest.fixture
 def reference(sessions: Path, tmp_path: Path) -> dict[str, Any]:
+    return _uninterrupted(sessions, tmp_path / "reference.db")
+
+
+def _uninterrupted(sessions: Path, db: Path) -> dict[str, Any]:
     """The report of the same run, never interrupted (on a backend that holds nothing)."""
-    db = tmp_path / "reference.db"
     with Proc(python("tests/resume_backend.py")) as proc:
         url = proc.wait_for(r"BACKEND_LISTENING (\S+)").group(1)
         _release(url)
@@ -456,3 +479,61 @@ def test_ctrl_c_cuts_a_paced_wait_short_and_resume_keeps_the_pace(tmp_path: Path
     # On the schedule from the session's start: 0.1 s, then the 100 s gap capped at 0.5 s.
     assert 0.4 <= at["/p/3"] < 3  # (less the first request's own latency)
     assert _rows(db, f"SELECT count(*) FROM results WHERE run_id = '{run}'") == [(3,)]
+
+
+def test_a_rotated_recording_killed_mid_session_is_resumed_with_every_exchange_once(
+    backend: str, tmp_path: Path
+) -> None:
+    """A recording in parts (`parity record --rotate`): each session, all its parts, is
+    the unit of a resume. The held session is killed in its second part; the resume
+    replays all three parts from the start, and refuses while any part of the run's
+    changed, disappeared or a new one appeared."""
+    store = SessionStore(tmp_path / "sessions")
+    held = _parts(store, [HELD[:2], HELD[2:4], HELD[4:]], "000-held")
+    fast = [list(range(s * PER_SESSION + 1, (s + 1) * PER_SESSION + 1)) for s in range(4)]
+    rotated = _parts(store, [fast[0][:3], fast[0][3:]], "001-fast")
+    _parts(store, [fast[1][:1], fast[1][1:4], fast[1][4:]], "002-fast")
+    for numbers in fast[2:]:
+        _session(store, numbers)
+    reference = _uninterrupted(store.root, tmp_path / "reference.db")
+    db = tmp_path / "parity.db"
+    with _at_the_hold(store.root, backend, db) as (proc, run):
+        proc.kill()
+    assert _rows(db, "SELECT DISTINCT session FROM results WHERE session NOT IN "
+                 "(SELECT session FROM run_sessions)") == [("000-held",)]  # fmt: skip
+
+    def refused(line: str) -> None:
+        result = _resume(db)
+        assert result.exit_code == 2, result.output
+        assert result.output.strip().splitlines() == [f"parity: error: {line}"]
+
+    # A new part of a session of the run (the recorder went on).
+    extra = _parts(SessionStore(tmp_path / "later"), [[1]], "000-held")[0]
+    new = extra.rename(held[0].with_name(extra.name.replace("part0001", "part0004")))
+    refused(f"cannot resume run {run}: session 000-held has a new part {new} since the run started")
+    new.unlink()
+    # A part changed (then put back as it was, mtime and all).
+    before, stat = rotated[1].read_bytes(), rotated[1].stat()
+    rotated[1].write_bytes(before + b"\x00")
+    result = _resume(db)
+    assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1
+    assert f"session file {os.path.abspath(rotated[1])} changed since" in result.output
+    rotated[1].write_bytes(before)
+    os.utime(rotated[1], ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    # A part gone.
+    away = held[1].rename(tmp_path / "away.parity")
+    refused(f"cannot resume run {run}: session file {os.path.abspath(held[1])} is gone")
+    away.rename(held[1])
+    assert _finished_sessions(db) == FAST_SESSIONS  # nothing was touched
+
+    _release(backend)
+    before_counts = _get(backend + "/_count")
+    result = _resume(db)
+    assert result.exit_code == 1, result.output
+    assert f"resuming unfinished run {run}: 4 of 5 sessions finished" in result.output
+    _same_as_reference(db, run, reference)
+    after = _get(backend + "/_count")
+    sent_again = {k: after[k] - before_counts.get(k, 0) for k in after}
+    assert {k: n for k, n in sent_again.items() if n} == {
+        ("/hold/" if n == 102 else "/items/") + str(n): 1 for n in HELD
+    }
