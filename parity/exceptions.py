@@ -12,6 +12,7 @@
      ├── replayer.SendError                   .url      a target did not answer
      ├── replayer.ResetError                  .program  a reset hook failed
      ├── replayer.MissingSecret               .field    a redacted value without original
+     ├── replayer.ResumeError                 .run      a run that cannot be resumed
      ├── differ.DecodeError                             a body cannot be decoded
      ├── differ.RulesError (ValueError)       .where    a malformed rules file
      ├── differ.PathSyntaxError (ValueError)  .pattern  a path pattern that does not parse

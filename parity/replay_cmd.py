@@ -5,6 +5,9 @@ for the sessions, the database, the rules, the target, the baselines, concurrenc
 timeouts come from parity.toml when the options are not given (see `parity.config`).
 Reset hooks: `--reset CMD` for the target, `reset = ...` of each named target (a
 baseline's own); with one in use, sessions replay one at a time.
+
+`--resume [RUN]` takes up an interrupted run with the options it was started with
+(`replayer.resume`); Ctrl-C stops a run cleanly, exit 130 (`EXIT_INTERRUPTED`).
 """
 
 from __future__ import annotations
@@ -29,10 +32,17 @@ from parity.options import (
 )
 from parity.pace import PACES, parse_duration, parse_pace
 from parity.progress import ProgressBar
-from parity.replay_text import pace_warning_line, start_lines, summary_lines
+from parity.replay_text import pace_warning_line, resuming_line, start_lines, summary_lines
 
 if TYPE_CHECKING:
-    from parity.replayer import Pace, RunOutcome, RunPlan
+    from parity.replayer import Pace, ResumePoint, RunOutcome, RunPlan
+
+STOPPING = (
+    "parity replay: stopping: the requests in flight finish, the results are stored "
+    "(Ctrl-C again to abort them)"
+)
+EXIT_INTERRUPTED = 130
+"""A run stopped by Ctrl-C or SIGTERM (its results stored, the run marked interrupted)."""
 
 
 @click.command()
@@ -92,6 +102,17 @@ if TYPE_CHECKING:
 @click.option(
     "--insecure", is_flag=True, help="Accept any TLS certificate from the targets (staging)."
 )
+@click.option(
+    "--resume",
+    "resume",
+    is_flag=False,
+    flag_value="",
+    default=None,
+    metavar="[RUN]",
+    help="Take up an interrupted run (default: the newest unfinished one) with the options "
+    "it was started with: its finished sessions are kept, the others replayed again "
+    "from their start.",
+)
 @config_option
 @key_file_option
 def replay(
@@ -109,6 +130,7 @@ def replay(
     max_idle: str | None,
     quiet: bool,
     insecure: bool,
+    resume: str | None,
 ) -> None:
     """Replay recorded sessions against a target and store what differs.
 
@@ -121,16 +143,40 @@ def replay(
     Targets are URLs or names from parity.toml; without SESSION_FILE_OR_DIR, the
     sessions directory of parity.toml.
 
+    Ctrl-C stops a run cleanly (a second one faster): what was replayed is stored, the
+    run is marked interrupted, exit 130. `--resume` finishes it later.
+
     Example:
 
     \b
         parity replay .parity/sessions/ --target http://127.0.0.1:5001 --baseline http://127.0.0.1:5000
         parity replay --target csharp --baseline python --reset "curl -fsS -X POST {target}/_admin/reset"
         parity replay soak/ --target csharp --pace x10 --max-idle 5s
+        parity replay --resume
     """
     from parity.replayer import ReplaySecrets, RunPlan, replay_settings
 
     config = current_config()
+    if resume is not None:
+        given = {
+            "SESSION_FILE_OR_DIR": bool(sessions),
+            "--target": target is not None,
+            "--baseline": bool(baselines),
+            "--no-baseline": no_baseline,
+            "--reset": reset_cmd is not None,
+            "--rules": rules is not None,
+            "--label": bool(label),
+            "--concurrency": concurrency is not None,
+            "--timeout": timeout is not None,
+            "--pace": pace is not None,
+            "--max-idle": max_idle is not None,
+            "--insecure": insecure,
+        }
+        extra = [name for name, used in given.items() if used]
+        if extra:
+            raise UserError(f"--resume replays with the run's own options: drop {', '.join(extra)}")
+        _render(_resume(resume, db_path, config, quiet=quiet))
+        return
     sessions = sessions or (_default_sessions(config),)
     chosen = resolve_target(config, _target_name(target, config), "--target")
     baselines = () if no_baseline else baselines or config.baseline
@@ -160,24 +206,37 @@ def replay(
     _render(_run(plan, references, quiet=quiet))
 
 
-def _run(plan: RunPlan, references: list[TargetConfig], *, quiet: bool) -> RunOutcome:
+def _run(
+    plan: RunPlan,
+    references: list[TargetConfig],
+    *,
+    quiet: bool,
+    resume: ResumePoint | None = None,
+) -> RunOutcome:
     """The run, with its start lines and a progress bar unless `quiet`."""
     from parity.replayer import ReplayRun
     from parity.sessions import SessionFileError
     from parity.triage import TriageError
 
     try:
-        run = ReplayRun.start(plan)
+        run = ReplayRun.start(plan, resume=resume.run_id if resume else None)
         if not quiet:
+            if resume is not None:
+                click.echo(resuming_line(resume, run.exchanges), err=True)
             for line in start_lines(
-                run.run_id, len(run.scan.sessions), run.exchanges, plan.settings, references
+                run.run_id, len(run.to_replay), run.exchanges, plan.settings, references
             ):
                 click.echo(line, err=True)
         if run.pace_warning is not None:
             click.echo(pace_warning_line(plan.settings.pace, run.pace_warning), err=True)
         fields = {"mismatched": "{} mismatched", "errors": "{} errors"}
-        with ProgressBar(run.exchanges, "replaying", quiet=quiet, fields=fields) as update:
-            return run.replay(lambda n: update(n.done, mismatched=n.mismatched, errors=n.errors))
+        bar = ProgressBar(run.exchanges, "replaying", quiet=quiet, fields=fields)
+        with bar as update:
+            return run.replay(
+                lambda n: update(n.done, mismatched=n.mismatched, errors=n.errors),
+                handle_signals=True,
+                on_stop=lambda: bar.note(STOPPING),
+            )
     except (SessionFileError, TriageError) as exc:
         raise UserError(str(exc)) from None
 
@@ -199,6 +258,44 @@ def _pace(pace: str | None, max_idle: str | None, config: Config) -> Pace:
     return Pace(factor, idle)
 
 
+def _resume(ref: str, db_path: Path, config: Config, *, quiet: bool) -> RunOutcome:
+    """`--resume [RUN]`: the run's recorded options, its files checked, replayed."""
+    from parity.replayer import ReplaySecrets, ResumeError, RunPlan, replay_settings, resume_point
+    from parity.triage import TriageError
+
+    try:
+        point = resume_point(db_path, ref or None)
+    except (ResumeError, TriageError) as exc:
+        raise UserError(str(exc)) from None
+    if point.rules_path is None:  # the run had none: not the default file that may exist now
+        from parity.differ import load_rules
+
+        differ_rules, rules_path = load_rules({}), None
+    else:
+        differ_rules, rules_path = load_rules_file(point.rules_path)
+    settings = replay_settings(
+        point.target,
+        point.baselines,
+        target_reset=point.target_reset,
+        concurrency=point.concurrency,
+        timeout=point.timeout,
+        reset_timeout=point.reset_timeout,
+        verify_tls=point.verify_tls,
+        secrets=ReplaySecrets.load(config.state, config.redact, config.secrets),
+        pace=point.pace,
+    )
+    plan = RunPlan(
+        point.files,
+        settings,
+        differ_rules,
+        db_path,
+        rules_path,
+        point.label,
+        encrypt_bodies=point.encrypt_bodies,
+    )
+    return _run(plan, [], quiet=quiet, resume=point)
+
+
 def _session_files(sessions: tuple[Path, ...]) -> list[Path]:
     from parity.replayer import session_files
 
@@ -209,7 +306,16 @@ def _session_files(sessions: tuple[Path, ...]) -> list[Path]:
 
 
 def _render(outcome: RunOutcome) -> None:
-    """The summary on stderr, the run id on stdout; exit 1 on any mismatch or error."""
+    """The summary on stderr, the run id on stdout; exit 1 on any mismatch or error,
+    130 (one line saying how to resume) when a signal stopped the run."""
+    if outcome.interrupted is not None:
+        from parity.replayer import resume_line
+
+        click.echo(
+            resume_line(outcome.run_id, outcome.finished_sessions, outcome.sessions), err=True
+        )
+        click.echo(outcome.run_id)
+        sys.exit(EXIT_INTERRUPTED)
     for line in summary_lines(outcome):
         click.echo(line, err=True)
     click.echo(outcome.run_id)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from parity.config import TargetConfig
 
 if TYPE_CHECKING:
-    from parity.replayer import Pace, ReplaySettings, RunOutcome
+    from parity.replayer import Pace, ReplaySettings, ResumePoint, RunOutcome
 
 
 def start_lines(
@@ -31,6 +31,16 @@ def start_lines(
     if unreset:
         lines.append(unreset_baselines_line(unreset))
     return lines
+
+
+def resuming_line(point: ResumePoint, exchanges: int) -> str:
+    """Before a resumed run: what is kept and what is replayed again."""
+    again = point.sessions - point.finished
+    return (
+        f"parity replay: resuming {point.status} run {point.run_id}: {point.finished} of "
+        f"{point.sessions} sessions finished, {again} replayed again from their start "
+        f"({exchanges} exchanges)"
+    )
 
 
 def summary_lines(outcome: RunOutcome) -> list[str]:

@@ -1,6 +1,7 @@
 """Sending recorded sessions to targets: strict order within a session, sessions
 concurrently, the values each target mints carried through, scoped by resource (see
-`correlate`, `resources`), reset hooks before each session (`reset`), the request as
+`correlate`, `resources`), reset hooks before each session (`reset`), resuming an interrupted run (`resume`,
+`interrupt`), the request as
 sent for mismatches (`explain`), a whole run from the session files to the results
 database (`run`); one mismatch loaded back (`case`), printed as curl (`curl`), sent
 again and shrunk to the requests of its session it needs (`repro`, `shrink`).
@@ -35,6 +36,7 @@ from parity.replayer.repro import (
     shrunk_json,
 )
 from parity.replayer.reset import ResetError, command_for, reset_target, run_reset
+from parity.replayer.resume import ResumeError, ResumePoint, resume_line, resume_point
 from parity.replayer.run import (
     ReplayRun,
     RunOutcome,
@@ -60,6 +62,8 @@ __all__ = [
     "Replayer",
     "RequestSchedule",
     "ResetError",
+    "ResumeError",
+    "ResumePoint",
     "Retry",
     "RunCounts",
     "RunOutcome",
@@ -86,6 +90,8 @@ __all__ = [
     "request_row",
     "request_values",
     "reset_target",
+    "resume_line",
+    "resume_point",
     "retry",
     "run_reset",
     "save_shrunk",

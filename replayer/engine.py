@@ -28,6 +28,14 @@ session's until it ends).
 mismatched and errors so far, as judged before learned noise settles): the front door
 renders it, the engine draws nothing.
 
+Resumable runs (`replayer.resume`): when every result of a session has been handed to
+the sink, the sink hears `session_done` (the results database writes it with them). A
+session with results held for the end of the run (learned noise's suspects) is done
+once they are settled and stored; with a baseline every session is, since the run's
+noise observations are stored only at its end. A Ctrl-C (`replayer.interrupt`) stops
+sending and cuts a paced wait short; the sessions it stopped are not done, and a
+resumed run replays them again.
+
 `replay_sequence` replays a list of exchanges held in memory (a session's prefix, a
 shrink attempt) and returns the results instead of storing them.
 """
@@ -42,7 +50,7 @@ import os
 import sys
 import traceback
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -63,6 +71,7 @@ from parity.replayer.client import (
 )
 from parity.replayer.correlate import Scalar, ValueMap, request_values
 from parity.replayer.explain import sent_record
+from parity.replayer.interrupt import INTERRUPTED, Interrupt
 from parity.replayer.outgoing import Outgoing, Target, build, recorded_origin, with_originals
 from parity.replayer.pacing import Pace, RequestSchedule
 from parity.replayer.reset import ResetError, reset_target
@@ -177,12 +186,20 @@ class _Slot:
     """A session's concurrency slot: taken when it starts, given back while it waits
     for a paced request (unless `hold`: a reset hook made the backend the session's)."""
 
-    def __init__(self, limit: asyncio.Semaphore, hold: bool, due: float = 0.0) -> None:
+    def __init__(
+        self,
+        limit: asyncio.Semaphore,
+        hold: bool,
+        due: float = 0.0,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         self.limit = limit
         self.hold = hold
         self.held = False
         self.due = due
         """When the session is due to start (the loop's clock)."""
+        self.sleep = sleep
+        """How it waits (`Interrupt.sleep`: a Ctrl-C cuts the wait short)."""
 
     async def __aenter__(self) -> _Slot:
         await self.limit.acquire()
@@ -201,11 +218,11 @@ class _Slot:
         if delay <= 0:
             return
         if self.hold or not self.held:
-            await asyncio.sleep(delay)
+            await self.sleep(delay)
             return
         self.held = False
         self.limit.release()
-        await asyncio.sleep(delay)
+        await self.sleep(delay)
         await self.limit.acquire()
         self.held = True
 
@@ -217,12 +234,14 @@ class Replayer:
         differ: Differ,
         sink: ResultSink,
         progress: Progress | None = None,
+        interrupt: Interrupt | None = None,
     ) -> None:
         self.settings = settings
         self.differ = differ
         self.sink = sink
         self.progress = progress or (lambda counts: None)
         self.counts = RunCounts()
+        self.interrupt = interrupt or Interrupt()
         self.totals = ReplayTotals()
         self.observations = NoiseObservations()
         # Verdicts with differences at spots of learned noise wait for the end of the run:
@@ -236,6 +255,22 @@ class Replayer:
         """Differences suppressed by learned noise at the end of the run."""
         self._started = 0.0
         """The run's start on the loop's monotonic clock (pacing's zero)."""
+        self._held: set[str] = set()
+        """Sessions with results in `_pending`."""
+        self._deferred: list[str] = []
+        """Sessions replayed whole whose `session_done` waits for the end of the run."""
+
+    def resume_from(self, totals: Mapping[str, int], routes: Mapping[str, int]) -> None:
+        """Count what the finished sessions of a resumed run stored, as if replayed now:
+        the run's totals, and its exchanges per route (learned noise's rates need the
+        whole run's)."""
+        for name in ("exchanges", "matched", "mismatched", "errors", "noise_suppressed"):
+            setattr(self.totals, name, getattr(self.totals, name) + int(totals.get(name, 0)))
+        self._route_exchanges.update(routes)
+
+    @property
+    def interrupted(self) -> bool:
+        return self.interrupt.requested
 
     async def run(
         self,
@@ -251,14 +286,31 @@ class Replayer:
         limit = asyncio.Semaphore(self.settings.sessions_at_once)
         self._started = asyncio.get_running_loop().time()
         starts = iter(offsets or ())
-        async with (
-            new_client(self.settings.concurrency, self.settings.verify_tls) as http,
-            asyncio.TaskGroup() as group,
-        ):
-            for path, wanted in sessions:
-                start = next(starts, 0.0)
-                group.create_task(self._guarded(path, wanted, http, limit, start))
+        task = asyncio.current_task()
+        assert task is not None
+        self.interrupt.attach(task)
+        try:
+            async with (
+                new_client(self.settings.concurrency, self.settings.verify_tls) as http,
+                asyncio.TaskGroup() as group,
+            ):
+                for path, wanted in sessions:
+                    start = next(starts, 0.0)
+                    group.create_task(self._guarded(path, wanted, http, limit, start))
+        except asyncio.CancelledError:
+            if not self.interrupt.aborted:
+                raise
+            task.uncancel()  # a second Ctrl-C: what was in flight is stored as interrupted
+        finally:
+            self.interrupt.detach()
+        if self.interrupted:
+            # Stored as they are: their sessions are not done, a resume replays them.
+            self.finish(settle=False)
+            return self.totals
         self._settle()
+        for session in self._deferred:
+            self._done(session)
+        self._deferred.clear()
         return self.totals
 
     def finish(self, *, settle: bool = True) -> None:
@@ -323,6 +375,20 @@ class Replayer:
         self.totals.count(result.verdict)
         self.sink.add(result)
 
+    def _done(self, session: str) -> None:
+        """Every result of `session` is with the sink (a results writer records it)."""
+        mark = getattr(self.sink, "session_done", None)
+        if mark is not None:
+            mark(session)
+
+    def _complete(self, session: str) -> None:
+        """`session` was replayed to its end: done now, or at the end of the run when
+        results of it wait there (or the run's baseline observations do)."""
+        if self.settings.baselines or session in self._held:
+            self._deferred.append(session)
+        else:
+            self._done(session)
+
     async def _guarded(
         self,
         path: Path | SessionParts,
@@ -331,9 +397,16 @@ class Replayer:
         limit: asyncio.Semaphore,
         start: float = 0.0,
     ) -> None:
-        slot = _Slot(limit, hold=bool(self.settings.resets), due=self._started + start)
+        slot = _Slot(
+            limit,
+            hold=bool(self.settings.resets),
+            due=self._started + start,
+            sleep=self.interrupt.sleep,
+        )
         await slot.wait_until(slot.due)  # no slot held while waiting to start
         async with slot:
+            if self.interrupted:
+                return
             try:
                 await self.replay_session(path, wanted, http, slot)
             except (TriageError, MissingSecret, SessionKeyError):
@@ -360,13 +433,16 @@ class Replayer:
         self.totals.sessions += 1
         failure = await self.reset_targets()
         with open_session(path) as reader:
+            session = reader.header.id
             if failure is not None:
-                self._not_replayed(reader.header.id, reader, failure)
+                self._not_replayed(session, reader, failure)
+                self._complete(session)
                 return
             redacted = bool(reader.header.meta.get("redaction"))
-            await self._replay(
-                reader.header.id, reader.header.upstream, reader, wanted, http, redacted, slot
-            )
+            if await self._replay(
+                session, reader.header.upstream, reader, wanted, http, redacted, slot
+            ):
+                self._complete(session)
 
     async def replay_exchanges(
         self,
@@ -409,7 +485,8 @@ class Replayer:
         http: aiohttp.ClientSession,
         redacted: bool = False,
         slot: _Slot | None = None,
-    ) -> None:
+    ) -> bool:
+        """Replay `exchanges` in order; False when a Ctrl-C stopped it part-way."""
         redact = redacted and self.settings.secrets is not None
         sides = [_Side(self.settings.target, ValueMap(wanted), redact=redact)]
         sides.extend(
@@ -422,45 +499,56 @@ class Replayer:
         # it waited for a slot or a reset hook.
         began = max(slot.due if slot is not None else 0.0, asyncio.get_running_loop().time())
         for exchange in exchanges:
+            if self.interrupted:
+                return False
             origin = origin or recorded_origin(exchange.request, upstream)
             if schedule is not None and slot is not None:
                 await slot.wait_until(began + schedule.next(exchange.request.timestamp_start))
+                if self.interrupted:  # the wait was cut short
+                    return False
             self.counts.tick(await self._exchange(session, exchange, sides, origin, http))
             self.progress(self.counts)
+        return True
 
     def _not_replayed(self, session: str, exchanges: Iterable[Exchange], reason: str) -> None:
         """A session whose reset failed: each exchange an error verdict with the reason."""
         self.totals.reset_failures[session] = reason
         for exchange in exchanges:
-            recorded = exchange.response
-            self.counts.tick(None if recorded is None else Outcome.ERROR)
-            self.progress(self.counts)
-            if recorded is None:
+            if exchange.response is None:
+                self.counts.tick(None)
+                self.progress(self.counts)
                 self.totals.skip("recorded without a response")
                 continue
-            request = HttpRequest(
-                exchange.request.method,
-                exchange.request.path,
-                exchange.request.headers,
-                exchange.request.body,
-            )
-            route = self.differ.route(request)
-            verdict = Verdict(Outcome.ERROR, route, error=reason)
-            self._route_exchanges[route] += 1
-            self._store(
-                ExchangeResult(
-                    session=session,
-                    seq=exchange.seq,
-                    method=exchange.request.method,
-                    url=mask_path(exchange.request.path),
-                    route=route,
-                    verdict=verdict,
-                    request_headers=_masked_headers(exchange),
-                    request_body=exchange.request.body,
-                    expected=HttpResponse(recorded.status, recorded.headers, recorded.body),
-                    expected_ms=_recorded_ms(exchange),
-                )
-            )
+            self._store(self._unsent(session, exchange, reason))
+
+    def _unsent(self, session: str, exchange: Exchange, reason: str) -> ExchangeResult:
+        """The `error` result of an exchange with a recorded response that got no answer
+        for `reason` (a failed reset, an interrupted run), counted in the run's counts."""
+        self.counts.tick(Outcome.ERROR)
+        self.progress(self.counts)
+        return self._error(session, exchange, self.differ.route(_request(exchange)), reason)
+
+    def _error(self, session: str, exchange: Exchange, route: str, reason: str) -> ExchangeResult:
+        """An exchange's `error` result on `route`: the recorded request and response,
+        the reason; counted for its route."""
+        self._route_exchanges[route] += 1
+        recorded = exchange.response
+        return ExchangeResult(
+            session=session,
+            seq=exchange.seq,
+            method=exchange.request.method,
+            url=mask_path(exchange.request.path),
+            route=route,
+            verdict=Verdict(Outcome.ERROR, route, error=reason),
+            request_headers=_masked_headers(exchange),
+            request_body=exchange.request.body,
+            expected=(
+                HttpResponse(recorded.status, recorded.headers, recorded.body)
+                if recorded is not None
+                else None
+            ),
+            expected_ms=_recorded_ms(exchange),
+        )
 
     async def _exchange(
         self,
@@ -476,12 +564,19 @@ class Replayer:
         if recorded is None:
             self.totals.skip("recorded without a response")
             return None
-        if len(sides) == 1:  # no task per request when there is nothing to overlap
-            sent = [await self._send(exchange, sides[0], origin, http)]
-        else:
-            sent = list(
-                await asyncio.gather(*(self._send(exchange, side, origin, http) for side in sides))
-            )
+        try:
+            if len(sides) == 1:  # no task per request when there is nothing to overlap
+                sent = [await self._send(exchange, sides[0], origin, http)]
+            else:
+                sent = list(
+                    await asyncio.gather(
+                        *(self._send(exchange, side, origin, http) for side in sides)
+                    )
+                )
+        except asyncio.CancelledError:  # a second Ctrl-C: stored as interrupted
+            if self.interrupt.aborted:
+                self._store(self._unsent(session, exchange, INTERRUPTED))
+            raise
         # Anything unexpected from here on (a hostile answer tripping correlation or the
         # differ) is this exchange's `error` verdict, never the run's.
         try:
@@ -580,6 +675,7 @@ class Replayer:
         # the recording here by chance may show as noise elsewhere in the run.
         if verdict.suspects or (verdict.differences and self.settings.baselines):
             self._pending.append(result)
+            self._held.add(session)
             if self.settings.baselines:
                 self._redo[id(result)] = functools.partial(
                     _compare_again,
@@ -604,37 +700,15 @@ class Replayer:
     ) -> ExchangeResult:
         """The `error` result of an exchange whose handling failed: the recorded request
         and response, the target's answer as received, the reason."""
-        request = HttpRequest(
-            exchange.request.method,
-            exchange.request.path,
-            exchange.request.headers,
-            exchange.request.body,
-        )
+        request = _request(exchange)
         try:
             route = self.differ.route(request)
         except Exception:
             route = f"{request.method} {urlsplit(request.path).path}"
-        self._route_exchanges[route] += 1
-        recorded = exchange.response
         actual = sent[0][1]
-        result = ExchangeResult(
-            session=session,
-            seq=exchange.seq,
-            method=exchange.request.method,
-            url=mask_path(exchange.request.path),
-            route=route,
-            verdict=Verdict(Outcome.ERROR, route, error=reason),
-            request_headers=_masked_headers(exchange),
-            request_body=exchange.request.body,
-            expected=(
-                HttpResponse(recorded.status, recorded.headers, recorded.body)
-                if recorded is not None
-                else None
-            ),
-            actual=_response(actual, sides[0].target),
-            expected_ms=_recorded_ms(exchange),
-            actual_ms=actual.elapsed_ms if isinstance(actual, Answer) else None,
-        )
+        result = self._error(session, exchange, route, reason)
+        result.actual = _response(actual, sides[0].target)
+        result.actual_ms = actual.elapsed_ms if isinstance(actual, Answer) else None
         with contextlib.suppress(Exception):
             result.sent = sent_record(session, sent[0][0], sent[1][0] if len(sent) > 1 else None)
         return result
@@ -724,6 +798,11 @@ def _redacted(answer: Answer, secrets: ReplaySecrets, live: Live) -> Answer:
         return dataclasses.replace(answer, messages=messages, body=server_frames(messages))
     headers, body = secrets.redact_answer(answer.headers, answer.body, live)
     return dataclasses.replace(answer, headers=headers, body=body)
+
+
+def _request(exchange: Exchange) -> HttpRequest:
+    request = exchange.request
+    return HttpRequest(request.method, request.path, request.headers, request.body)
 
 
 def _masked_headers(exchange: Exchange) -> list[tuple[bytes, bytes]]:

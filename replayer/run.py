@@ -11,6 +11,12 @@
 
 Each session file is thus opened twice per run. Errors are the rooms' own
 (`SessionFileError`, `TriageError`), for the caller to report.
+
+A run keeps its options in `runs.meta["replay"]` (`replayer.resume.run_options`), so
+that `ReplayRun.start(plan, resume=RUN)` can take up an interrupted one: the sessions
+it finished stay as stored, the others are replayed again from their start. A Ctrl-C
+during `replay(handle_signals=True)` stops it cleanly (`replayer.interrupt`): the run
+is marked interrupted, not finished.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,8 +32,10 @@ from parity.defaults import DEFAULT_CONCURRENCY, DEFAULT_RESET_TIMEOUT, DEFAULT_
 from parity.differ import Differ, HttpRequest, LearnedNoise, RouteRule, Rules, detect_route_keys
 from parity.replayer.correlate import Scalar, request_values
 from parity.replayer.engine import Progress, Replayer, ReplaySettings, ReplayTotals, record_request
+from parity.replayer.interrupt import Interrupt
 from parity.replayer.outgoing import Target
 from parity.replayer.pacing import Pace, TimingCheck, session_offsets
+from parity.replayer.resume import parts_fingerprint, run_options
 from parity.replayer.secrets import MissingSecret, ReplaySecrets
 from parity.sessions import (
     ReadResult,
@@ -39,6 +47,7 @@ from parity.sessions import (
 )
 from parity.sessions.parts import as_parts, as_sessions
 from parity.triage import ResultsDB, RunInfo, TriageError
+from parity.triage.resume import Reopened, finished_sessions
 
 ROUTE_SCAN_BODY = 1 << 20
 """Route keys come from headers and top-level JSON fields; a huge upload tells nothing
@@ -64,6 +73,9 @@ class ScannedSession:
     """Why its recorded start times cannot pace a replay (None: they can)."""
     parts: SessionParts | None = None
     """Its files (a rotated session's parts, read as one); None: `path` alone."""
+    fingerprint: list[dict[str, object]] = field(default_factory=list)
+    """What says each of its files (every part of a rotated session) is unchanged when
+    the run is resumed (`replayer.resume`)."""
 
     @property
     def damaged(self) -> bool:
@@ -146,6 +158,7 @@ def scan_sessions(files: Sequence[Path | SessionParts], *, skip_unreadable: bool
                     timing.first,
                     timing.problem,
                     parts,
+                    parts_fingerprint(reader),
                 )
             )
 
@@ -220,39 +233,65 @@ class RunOutcome:
     """Spots not learned as noise, as state drift of the baseline (`runs.meta`)."""
     damaged: list[dict[str, object]] = field(default_factory=list)
     """Torn or partly corrupt session files and what was lost (`runs.meta`)."""
+    interrupted: str | None = None
+    """The signal that stopped the run (`SIGINT`, `SIGTERM`); None if it finished."""
+    finished_sessions: int = 0
+    """Sessions whose results are all stored."""
+    sessions: int = 0
+    """Sessions of the run."""
 
 
 class ReplayRun:
     """One run in the results database: `start`, then `replay` (which finishes it)."""
 
     def __init__(
-        self, plan: RunPlan, scan: Scan, results: ResultsDB, learned: LearnedNoise, run_id: str
+        self,
+        plan: RunPlan,
+        scan: Scan,
+        results: ResultsDB,
+        learned: LearnedNoise,
+        run_id: str,
+        reopened: Reopened | None = None,
     ) -> None:
         self.plan = plan
         self.scan = scan
         self.results = results
         self.learned = learned
         self.run_id = run_id
+        self.reopened = reopened
+        """A resumed run: what its finished sessions had stored (None for a new run)."""
 
     @classmethod
-    def start(cls, plan: RunPlan) -> ReplayRun:
-        """Read the session files, open the database, record a new run."""
+    def start(cls, plan: RunPlan, *, resume: str | None = None) -> ReplayRun:
+        """Read the session files, open the database, record a new run; or, with
+        `resume` (a run id), take up that unfinished run: what its unfinished sessions
+        stored is deleted, they are replayed again (`replayer.resume`)."""
         scan = scan_sessions(plan.files)
         results = ResultsDB(plan.db)
         if plan.encrypt_bodies or any(s.encrypted for s in scan.sessions):
             results.encrypt_bodies(installed_keys())
         learned = results.learned_noise()
         settings = plan.settings
-        run_id = results.start_run(
-            RunInfo(
-                target=settings.target.url,
-                baseline=", ".join(b.url for b in settings.baselines) or None,
-                sessions=[s.id for s in scan.sessions],
-                label=plan.label,
-                rules_path=plan.rules_path,
-                started_at=time.time(),
+        reopened = None
+        if resume is not None:
+            run_id = resume
+            reopened = results.reopen_run(run_id)
+        else:
+            run_id = results.start_run(
+                RunInfo(
+                    target=settings.target.url,
+                    baseline=", ".join(b.url for b in settings.baselines) or None,
+                    sessions=[s.id for s in scan.sessions],
+                    label=plan.label,
+                    rules_path=plan.rules_path,
+                    started_at=time.time(),
+                    meta={
+                        "replay": run_options(
+                            plan, [f for s in scan.sessions for f in s.fingerprint]
+                        )
+                    },
+                )
             )
-        )
         pace = settings.pace
         if not pace.asap:  # what a resumed or compared run needs to pace alike
             applied = scan.timing() is None
@@ -262,11 +301,19 @@ class ReplayRun:
         if damaged:
             # The gate fails a run that replayed a damaged file (unless --allow-torn).
             results.update_run_meta(run_id, {"damaged_sessions": damaged})
-        return cls(plan, scan, results, learned, run_id)
+        return cls(plan, scan, results, learned, run_id, reopened)
+
+    @property
+    def to_replay(self) -> list[ScannedSession]:
+        """The sessions this run replays: all, or those a resumed run had not finished."""
+        if self.reopened is None:
+            return self.scan.sessions
+        return [s for s in self.scan.sessions if s.id not in self.reopened.finished]
 
     @property
     def exchanges(self) -> int:
-        return self.scan.exchanges
+        """The exchanges this run replays (a resumed run: of its unfinished sessions)."""
+        return sum(s.exchanges for s in self.to_replay)
 
     @property
     def pace_warning(self) -> str | None:
@@ -275,20 +322,40 @@ class ReplayRun:
             return None
         return self.scan.timing()
 
-    def replay(self, progress: Progress | None = None) -> RunOutcome:
-        """Send, compare and store every session, then finish the run."""
+    def replay(
+        self,
+        progress: Progress | None = None,
+        *,
+        handle_signals: bool = False,
+        on_stop: Callable[[], None] | None = None,
+    ) -> RunOutcome:
+        """Send, compare and store every session, then finish the run. With
+        `handle_signals`, a Ctrl-C or SIGTERM stops it cleanly instead: what was
+        replayed is stored and the run marked interrupted (`RunOutcome.interrupted`);
+        `on_stop` is called (on the event loop) when the first signal comes."""
+        interrupt = Interrupt(on_stop)
+        if not handle_signals:
+            return self._replay(progress, interrupt)
+        with interrupt.installed():
+            return self._replay(progress, interrupt)
+
+    def _replay(self, progress: Progress | None, interrupt: Interrupt) -> RunOutcome:
         differ = Differ(self.plan.rules, learned=self.learned, route_keys=self.scan.route_keys)
         settings, offsets = self.plan.settings, None
-        sessions = self.scan.sessions
+        sessions = self.to_replay
         if self.pace_warning is not None:
             settings = dataclasses.replace(settings, pace=Pace())
         elif not settings.pace.asap:
-            # A session without requests starts with the first.
+            # A session without requests starts with the first; a resumed run's
+            # sessions keep their recorded offsets from the first one it replays.
             first = min((s.first_start for s in sessions if s.first_start is not None), default=0.0)
             starts = [first if s.first_start is None else s.first_start for s in sessions]
             offsets = session_offsets(starts, settings.pace)
         with self.results.writer(self.run_id) as writer:
-            replayer = Replayer(settings, differ, writer, progress=progress)
+            replayer = Replayer(settings, differ, writer, progress=progress, interrupt=interrupt)
+            if self.reopened is not None:
+                replayer.resume_from(self.reopened.totals, self.reopened.routes)
+                replayer.totals.sessions += len(self.reopened.finished)
             try:
                 totals = asyncio.run(
                     replayer.run([(s.parts or s.path, s.wanted) for s in sessions], offsets)
@@ -300,10 +367,29 @@ class ReplayRun:
                 if known is None:
                     raise
                 raise known.exceptions[0] from None
-        if totals.failed_sessions:  # the gate fails a run with a session stopped part-way
+        if totals.failed_sessions or self.reopened is not None:
+            # The gate fails a run with a session stopped part-way (a resumed run's
+            # earlier failures were replayed again: the list is this attempt's).
             failed = [{"session": n, "reason": r} for n, r in totals.failed_sessions.items()]
             self.results.update_run_meta(self.run_id, {"failed_sessions": failed})
-        return RunOutcome(self.run_id, totals, self._finish(replayer), self.scan.damaged())
+        if replayer.interrupted:
+            self.results.interrupt_run(self.run_id)
+            return self._outcome(totals, [], interrupt.signal_name or "SIGINT")
+        return self._outcome(totals, self._finish(replayer), None)
+
+    def _outcome(
+        self, totals: ReplayTotals, excluded: list[dict[str, object]], interrupted: str | None
+    ) -> RunOutcome:
+        finished = len(finished_sessions(self.results, self.run_id))
+        return RunOutcome(
+            self.run_id,
+            totals,
+            excluded,
+            self.scan.damaged(),
+            interrupted=interrupted,
+            finished_sessions=finished,
+            sessions=len(self.scan.sessions),
+        )
 
     def _finish(self, replayer: Replayer) -> list[dict[str, object]]:
         results, run_id = self.results, self.run_id

@@ -179,7 +179,7 @@ class PartsReader:
     """Streams the exchanges of a session's parts in order, as `SessionReader` does one
     file's: `header` (the first part's), `encrypted`, iteration, `exchange_records`, and
     `result` after the iteration (the parts' counts summed, the last part's trailer,
-    `missing_parts`). A part that cannot be opened raises when it is reached."""
+    `missing_parts`; `opened`: each part's size and header, as read). A part that cannot be opened raises when it is reached."""
 
     def __init__(self, session: Path | SessionParts, keys: KeySource | None = None) -> None:
         self.parts = as_parts(session)
@@ -189,13 +189,17 @@ class PartsReader:
         self.encrypted = self._first.encrypted
         self.path = self.parts.path
         self.result = ReadResult()
+        self.opened: list[tuple[Path, int, SessionHeader]] = []
+        """Each part read so far: its path, its size when opened and its header."""
 
     def _readers(self) -> Iterator[SessionReader]:
         streams = self._first.streams
         last = len(self.parts.paths) - 1
+        self.opened = []
         for index, path in enumerate(self.parts.paths):
             reader = self._first if index == 0 else SessionReader(path, self._keys)
             with reader:
+                self.opened.append((path, reader.size, reader.header))
                 if reader.header.id != self.header.id:
                     raise SessionFileError(
                         f"{path} belongs to session {reader.header.id}, not {self.header.id}",

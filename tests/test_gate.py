@@ -276,7 +276,10 @@ def test_an_unfinished_or_empty_run_fails(db_path: Path, tmp_path: Path) -> None
     out = tmp_path / "gate.json"
     result, data = gate(db_path, out)
     assert result.exit_code == 1 and data is not None
-    assert data["reasons"] == [f"run {running} did not finish (interrupted, or still running)"]
+    assert data["reasons"] == [
+        f"run {running} did not finish (killed, or still running): "
+        f"`parity replay --resume {running}` finishes it"
+    ]
     assert data["run"]["finished_at"] is None
     result, data = gate(db_path, out, done)
     assert result.exit_code == 1 and data is not None

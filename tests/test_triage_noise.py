@@ -115,7 +115,7 @@ def test_an_existing_v1_file_is_migrated_in_place_and_keeps_its_data(tmp_path: P
     conn.close()
 
     with ResultsDB(path, create=False) as migrated:  # a reader migrates too
-        assert migrated.schema_version == schema.LATEST == 7
+        assert migrated.schema_version == schema.LATEST == 8
         tables = set(migrated.db.table_names())
         assert {"noise_routes", "noise", "runs", "results"} <= tables
         assert migrated.query("SELECT id, target FROM runs") == [

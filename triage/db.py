@@ -34,7 +34,7 @@ from parity.differ.noise import LearnedNoise, NoiseObservations, NoisePolicy
 from parity.differ.signature import shape_of, signature_of
 from parity.sessions.crypto import KeySource
 from parity.sessions.private import create_private, private_dir
-from parity.triage import bodies, findings, noise, schema, verdicts
+from parity.triage import bodies, findings, noise, resume, schema, verdicts
 from parity.triage.errors import NoDatabase, NotFound, NotResultsDB, TriageError
 from parity.triage.masking import mask_difference, mask_headers, mask_text
 from parity.triage.model import ExchangeResult, RunInfo
@@ -269,6 +269,21 @@ class ResultsDB:
                 raise NotFound(f"no run {run_id!r} in {self.path}", path=self.path)
             findings.group_run(self.db, run_id)
 
+    def interrupt_run(self, run_id: str, at: float | None = None) -> None:
+        """Mark an unfinished run interrupted (Ctrl-C): `parity runs` says so, `parity
+        gate` fails it, `parity replay --resume` takes it up (`triage.resume`)."""
+        resume.interrupt_run(self, run_id, time.time() if at is None else at)
+
+    def resumable_run(self, ref: str | None = None) -> dict[str, Any]:
+        """The run to resume: `ref` (an id or unique prefix) or the newest unfinished
+        one, its `meta` decoded; a finished run is a `TriageError`."""
+        return resume.resumable_run(self, ref)
+
+    def reopen_run(self, run_id: str) -> resume.Reopened:
+        """Delete what the run's unfinished sessions stored, recount its totals and
+        clear its interruption, in one transaction; what its finished sessions stored."""
+        return resume.reopen_run(self, run_id)
+
     def group_findings(self, run_id: str) -> int:
         """Apply the cross-route rule to the run's findings now (`finish_run` does it);
         returns how many exchange links moved to cross-route findings."""
@@ -396,6 +411,7 @@ class ResultWriter:
         self._body_key: bodies.BodyKey | None = None
         self._sticky = findings.sticky_shapes(results_db.db)
         self._counts = [0, 0, 0, 0, 0]  # exchanges, matched, mismatched, errors, noise
+        self._done: list[tuple[str, str, float]] = []  # run_sessions rows
         self._since = time.monotonic()
 
     def __enter__(self) -> ResultWriter:
@@ -470,6 +486,14 @@ class ResultWriter:
             time.monotonic() - self._since >= self.flush_interval
         ):
             self.flush()
+
+    def session_done(self, session: str) -> None:
+        """Every result of `session` has been added: what is buffered is written now,
+        with its `run_sessions` row in the same transaction (a resumed run does not
+        replay it again). One transaction per finished session at least: a long run's
+        progress is kept as its sessions finish."""
+        self._done.append((self.run_id, storable(session), time.time()))
+        self.flush()
 
     def _mismatch(self, result: ExchangeResult, outcome: str, route: str) -> str | None:
         """Buffer the mismatches row of a mismatched or errored exchange, or of a matched
@@ -595,7 +619,7 @@ class ResultWriter:
     def flush(self) -> None:
         """Write the buffered rows now, in one transaction."""
         self._since = time.monotonic()
-        if not self._results:
+        if not self._results and not self._done:
             return
         db = self._rdb.db
         mismatch_ids = self._unique_ids(len(self._mismatches))
@@ -629,6 +653,8 @@ class ResultWriter:
                     "noise_suppressed = noise_suppressed + ? WHERE id = ?",
                     [*self._counts, self.run_id],
                 )
+                if self._done:
+                    conn.executemany(resume.INSERT_DONE, self._done)
         except sqlite3.IntegrityError as exc:
             raise TriageError(
                 f"cannot store results of run {self.run_id}: {exc} "
@@ -649,6 +675,7 @@ class ResultWriter:
         self._findings = {}
         self._links = []
         self._counts = [0, 0, 0, 0, 0]
+        self._done = []
 
     def _unique_ids(self, count: int) -> list[str]:
         """`count` new mismatch ids (8 hex digits), unique in the batch and the database."""

@@ -135,7 +135,7 @@ def build_gate(
 
     reasons: list[str] = []
     if run["finished_at"] is None:
-        reasons.append(f"run {run['id']} did not finish (interrupted, or still running)")
+        reasons.append(_unfinished(run))
     if run["exchanges"] == 0:
         reasons.append(f"run {run['id']} replayed no exchanges")
     if len(open_) > thresholds.max_open:
@@ -331,3 +331,11 @@ def write_artifact(path: Path, data: dict[str, Any]) -> None:
         raise TriageError(
             f"cannot write the gate artifact {path}: {exc.strerror or exc}", path=path
         ) from None
+
+
+def _unfinished(run: dict[str, Any]) -> str:
+    """Why a run that did not finish fails the gate, and how to finish it."""
+    how = f"`parity replay --resume {run['id']}` finishes it"
+    if run.get("interrupted_at") is not None:
+        return f"run {run['id']} was interrupted and not resumed: {how}"
+    return f"run {run['id']} did not finish (killed, or still running): {how}"

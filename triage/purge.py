@@ -39,6 +39,7 @@ _KEPT_BODIES = (
     "UNION SELECT actual_body_ref FROM mismatches WHERE actual_body_ref IS NOT NULL"
 )
 _DELETE = [
+    f"DELETE FROM run_sessions WHERE run_id IN ({_PURGED})",
     f"DELETE FROM finding_links WHERE run_id IN ({_PURGED})",
     f"DELETE FROM results WHERE run_id IN ({_PURGED})",
     f"DELETE FROM mismatches WHERE run_id IN ({_PURGED})",

@@ -20,6 +20,7 @@ from parity.triage.db import ResultsDB
 from parity.triage.errors import Ambiguous, NotFound
 from parity.triage.masking import mask_json_text, mask_text
 from parity.triage.noise import learned_noise_use
+from parity.triage.resume import run_status
 from parity.triage.sentences import sentence, sentences, sides_of
 from parity.triage.text import loads
 
@@ -75,6 +76,7 @@ def list_runs(rdb: ResultsDB) -> list[dict[str, Any]]:
     return [
         {
             **run_json(row),
+            "status": run_status(row),
             "totals": totals_json(row),
             "parity": parity_percent(row["matched"], row["exchanges"]),
         }

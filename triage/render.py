@@ -210,7 +210,9 @@ def runs(out: Console, rows: list[dict[str, Any]], where: str) -> None:
             _esc(r["id"]),
             _esc(r["label"]),
             format_time(r["started_at"]),
-            format_duration(r["started_at"], r["finished_at"]),
+            r["status"]
+            if r["status"] != "finished"
+            else format_duration(r["started_at"], r["finished_at"]),
             _esc(r["target"]),
             str(len(r["sessions"])),
             str(t["exchanges"]),

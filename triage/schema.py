@@ -319,7 +319,24 @@ def _v7(db: Database) -> None:
     db.execute("CREATE TABLE body_keys (name TEXT PRIMARY KEY, kdf TEXT NOT NULL)")
 
 
-MIGRATIONS: list[Callable[[Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7]
+def _v8(db: Database) -> None:
+    """Resumable runs (issue 12, `triage.resume`): `run_sessions` has a row per session
+    of a run whose every result is stored (written in the transaction of its last
+    result), and `runs.interrupted_at` says when a run was stopped by Ctrl-C."""
+    db.execute("ALTER TABLE runs ADD COLUMN interrupted_at REAL")
+    db.execute(
+        """
+        CREATE TABLE run_sessions (
+            run_id TEXT NOT NULL REFERENCES runs(id),
+            session TEXT NOT NULL,
+            finished_at REAL NOT NULL,
+            PRIMARY KEY (run_id, session)
+        ) WITHOUT ROWID
+        """
+    )
+
+
+MIGRATIONS: list[Callable[[Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8]
 """`MIGRATIONS[n]` takes a database from version n to n + 1. Only ever append."""
 
 LATEST = len(MIGRATIONS)
