@@ -35,6 +35,7 @@ from mitmproxy.proxy import mode_specs
 
 from parity.exceptions import ParityError
 from parity.recorder.capture import StreamTap, capture
+from parity.recorder.redaction import Redaction
 from parity.sessions import (
     Exchange,
     KeySource,
@@ -44,9 +45,7 @@ from parity.sessions import (
     SessionWriter,
 )
 from parity.sessions.crypto import KEY_FILE_ENV, PASSPHRASE_ENV, ready_to_write
-from parity.sessions.keys import REDACT, project_key, purpose_key
-from parity.sessions.redact import MitmCodec, RedactionPolicy, Redactor
-from parity.sessions.secretstore import Secret, SecretStore
+from parity.sessions.redact import RedactionPolicy
 
 logger = logging.getLogger(__name__)
 
@@ -89,9 +88,7 @@ class Recorder:
         encrypt: KeySource | None = None,
     ) -> None:
         self.policy = policy or RedactionPolicy()
-        self.redactor: Redactor | None = None
-        self.secrets: SecretStore | None = None
-        self._stored: set[str] = set()
+        self.redaction: Redaction | None = None
         self.writer: SessionWriter | None = None
         self._in_flight: dict[str, http.HTTPFlow] = {}
         self._seq = 0
@@ -200,18 +197,11 @@ class Recorder:
     def _start_redaction(self, state: Path) -> dict[str, object]:
         """The redactor and secret store of this run; the header's note of them."""
         try:
-            key = project_key(state)
-            assert key is not None
-            self.secrets = SecretStore(state, key)
-            self._stored = set(self.secrets.load())
+            self.redaction = Redaction(self.policy, state)
         except ParityError as exc:
             self._fail(str(exc))
             raise  # _fail exits
-        self.redactor = Redactor(self.policy, purpose_key(key, REDACT), codec=MitmCodec())
-        return {
-            "tokens": "PARITY_REDACTED_",
-            "key_id": self.redactor.token(b"parity key id")[16:24],
-        }
+        return self.redaction.header_note()
 
     async def done(self) -> None:
         writer = self.writer
@@ -290,24 +280,14 @@ class Recorder:
         """Redact, encode and append one exchange. On the event loop when nothing is
         queued for the writer thread, else on that thread: one at a time either way, so
         the redactor, the encoder and the file see exchanges in completion order."""
-        if self.redactor is not None:
+        if self.redaction is not None:
             exchange = self._redact(exchange, writer)
         writer.write(writer.encode(exchange.to_record()))
 
     def _redact(self, exchange: Exchange, writer: SessionWriter) -> Exchange:
-        """The exchange with its secrets replaced by tokens; the originals new to the
-        secret store are added to it first (a small file, rewritten whole)."""
-        assert self.redactor is not None and self.secrets is not None
-        redacted, found = self.redactor.exchange(exchange)
-        new = {
-            token: Secret(value, where, writer.path.stem)
-            for token, (value, where) in found.items()
-            if token not in self._stored
-        }
-        if new:
-            self.secrets.add(new)
-            self._stored.update(new)
-        return redacted
+        """The exchange with its secrets replaced by tokens (originals to the store)."""
+        assert self.redaction is not None
+        return self.redaction.apply(exchange, writer.path.stem)
 
     async def _in_thread(self, writer: SessionWriter, exchange: Exchange) -> None:
         """Large exchanges are redacted, encoded and copied to the OS by one writer
