@@ -235,7 +235,8 @@ def _mismatch(ref: str, fmt: str, db_path: Path, sessions_dir: Path, show: bool)
             from parity.replayer import curl_command as command_for
         else:
             from parity.replayer.powershell import powershell_command as command_for
-        command, notes = command_for(case.exchange, case.run_target, origin, show_secrets=show)
+        exchange = _Secrets(True).apply(case.header, case.exchange) if show else case.exchange
+        command, notes = command_for(exchange, case.run_target, origin, show_secrets=show)
         lines = [f"# {title}", f"# target: {case.run_target}", command]
         lines += [f"# {note}" for note in notes]
         return ("\n".join(lines) + "\n").encode("utf-8", "surrogateescape")
@@ -319,7 +320,7 @@ def _as_sent(case: Case, origin: str, show: bool) -> Exchange:
         return _Secrets(True).apply(case.header, sent)
 
     def masked_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
-        return [(k, b"***" if is_secret_header(k) else v) for k, v in headers]
+        return [(k, _masked_header(k, v) if is_secret_header(k) else v) for k, v in headers]
 
     request = dataclasses.replace(
         request,
@@ -335,6 +336,20 @@ def _as_sent(case: Case, origin: str, show: bool) -> Exchange:
             body=_masked_body(response.headers, response.body),
         )
     return dataclasses.replace(sent, request=request, response=response)
+
+
+def _masked_header(name: bytes, value: bytes) -> bytes:
+    """`***` for a secret header's value; a cookie keeps its names (`sid=***`), and a
+    Set-Cookie its attributes."""
+    lowered = name.lower()
+    if lowered == b"cookie":
+        return b"; ".join(
+            part.strip().partition(b"=")[0] + b"=***" for part in value.split(b";") if part.strip()
+        )
+    if lowered == b"set-cookie":
+        first, sep, attributes = value.partition(b";")
+        return first.partition(b"=")[0].strip() + b"=***" + sep + attributes
+    return b"***"
 
 
 def _masked_body(headers: list[tuple[bytes, bytes]], body: bytes) -> bytes:

@@ -73,6 +73,10 @@ def har_entry(
             post["params"] = []
         entry["request"]["postData"] = post
         entry["request"]["bodySize"] = len(body)
+    for part in ("request", "response"):
+        for cookie in entry[part].get("cookies", []):
+            if cookie.get("value") is None:  # `Set-Cookie: ***` (masked) has no value
+                cookie["value"] = ""
     if pageref is not None:
         entry["pageref"] = pageref
     if comment:

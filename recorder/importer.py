@@ -186,7 +186,7 @@ def _read_har(path: Path, data: bytes) -> Source:
     entries = log.get("entries") if isinstance(log, dict) else None
     if not isinstance(log, dict) or not isinstance(entries, list):
         raise ImportFileError(f"{path}: not a HAR file (no log.entries)")
-    creator = log.get("creator") if isinstance(log.get("creator"), dict) else {}
+    creator: dict[str, Any] = _object(log.get("creator"))
     made_by = f"{creator.get('name', '?')} {creator.get('version', '')}".strip()
     titles = {
         str(p.get("id")): str(p.get("title") or p.get("id"))
@@ -248,7 +248,7 @@ def _har_exchange(entry: Any) -> tuple[Exchange, int, int]:
         fixed_request["postData"] = dict(post, text=text)
     status = response.get("status")
     answered = isinstance(status, int) and not isinstance(status, bool) and 100 <= status <= 999
-    content = response.get("content") if isinstance(response.get("content"), dict) else {}
+    content: dict[str, Any] = _object(response.get("content"))
     bodiless = int(answered and "text" not in content and bool(content.get("size")))
     if content.get("encoding") == "base64":
         _b64(content.get("text", ""), "content.text")  # mitmproxy's loader decodes it
@@ -263,13 +263,18 @@ def _har_exchange(entry: Any) -> tuple[Exchange, int, int]:
     if raw_post is not None:
         flow.request.raw_content = raw_post
     _timings(flow, entry, time_ms)
-    flow.client_conn.peername = None  # a HAR does not say who the client was
+    flow.client_conn.peername = None  # type: ignore[assignment]  # a HAR does not say
     exchange = capture(flow, 0)
     if not answered:
         why = response.get("_error") or entry.get("_error") or f"status {status!r}"
         exchange.response = None
         exchange.error = FlowError(f"no response in the HAR ({why})", flow.request.timestamp_start)
     return exchange, dropped, bodiless
+
+
+def _object(value: Any) -> dict[str, Any]:
+    """A JSON object of the file, or an empty one for anything else."""
+    return value if isinstance(value, dict) else {}
 
 
 def _no_pseudo(headers: Iterable[Any]) -> list[Any]:
@@ -295,12 +300,13 @@ def _b64(text: Any, what: str) -> bytes:
 def _timings(flow: http.HTTPFlow, entry: dict[str, Any], total_ms: float) -> None:
     """Request end and response start from the entry's timings (ms; -1 is unknown)."""
     start = flow.request.timestamp_start
-    timings = entry.get("timings") if isinstance(entry.get("timings"), dict) else {}
+    timings: dict[str, Any] = _object(entry.get("timings"))
 
     def ms(name: str) -> float:
         value = timings.get(name)
-        ok = isinstance(value, (int, float)) and math.isfinite(value) and value > 0
-        return float(value) if ok else 0.0
+        if isinstance(value, (int, float)) and math.isfinite(value) and value > 0:
+            return float(value)
+        return 0.0
 
     before = ms("blocked") + ms("dns") + ms("connect") + ms("send")
     flow.request.timestamp_end = start + before / 1000

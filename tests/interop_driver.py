@@ -1,7 +1,10 @@
 """A short part of the journal pilot's day (`examples/journal/pilot.py`) against
 BASE_URL: logging in, vaults, browsing, entries written, edited and saved, a large
 gzip-compressed entry. Traffic for the HAR and mitmproxy flow tests
-(tests/test_interop.py), small enough to record three ways in a second."""
+(tests/test_interop.py), small enough to record three ways in a second.
+
+    python -m tests.interop_driver BASE_URL
+"""
 
 from __future__ import annotations
 
