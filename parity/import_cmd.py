@@ -170,8 +170,12 @@ def imported_for_replay(paths: tuple[Path, ...], sessions_dir: Path) -> tuple[Pa
 
 
 def _foreign(path: Path) -> bool:
-    """Not a parity session file (plain or encrypted): a file to import."""
-    from parity.sessions.file import FORMAT_NAME
+    """Not a parity session file (plain or encrypted): a file to import. A `.parity`
+    file is always read as a session (a foreign one is the reader's one-line error)."""
+    from parity.sessions.file import FORMAT_NAME, SUFFIX
+
+    if path.suffix == SUFFIX:
+        return False
 
     try:
         with path.open("rb") as file:

@@ -27,6 +27,7 @@ import hashlib
 import json
 import math
 import sys
+import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -105,7 +106,9 @@ def read_source(path: Path, *, single: bool = False) -> Source:
                 raise ImportFileError(f"{path}: empty file")
             if _is_session(head):
                 raise ImportFileError(f"{path}: already a parity session file (replay it as it is)")
-            if stripped.startswith(b"{"):
+            if path.suffix == ".zhar":  # savehar's zlib-compressed HAR
+                source = _read_har(path, _inflated(path, file.read()))
+            elif stripped.startswith(b"{"):
                 source = _read_har(path, file.read())
             else:
                 source = _read_flows(path, file)
@@ -132,6 +135,21 @@ def file_digest(path: Path) -> str:
         for block in iter(lambda: file.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+ZHAR_LIMIT = 1 << 30
+"""The most a `.zhar` may inflate to (a zlib bomb stops there)."""
+
+
+def _inflated(path: Path, data: bytes) -> bytes:
+    inflater = zlib.decompressobj()
+    try:
+        out = inflater.decompress(data, ZHAR_LIMIT)
+    except zlib.error as exc:
+        raise ImportFileError(f"{path}: not a zlib-compressed HAR ({exc})") from None
+    if inflater.unconsumed_tail:
+        raise ImportFileError(f"{path}: inflates to more than {ZHAR_LIMIT >> 20} MiB")
+    return out
 
 
 def _is_session(head: bytes) -> bool:
