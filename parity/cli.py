@@ -15,7 +15,9 @@ import click
 from parity import __version__
 from parity.config import config_option, current_config
 from parity.errors import EXIT_USAGE, ParityError, UserError
+from parity.export_cmd import export
 from parity.gate_cmd import gate
+from parity.import_cmd import import_
 from parity.init_cmd import init
 from parity.keys import key_file_option, keys_for_recording
 from parity.noise_cmd import noise
@@ -198,6 +200,8 @@ for command in (
     purge,
     secrets,
     soak,
+    import_,
+    export,
 ):
     cli.add_command(command)
 

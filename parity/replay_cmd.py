@@ -21,6 +21,7 @@ import click
 
 from parity.config import Config, TargetConfig, config_option, current_config
 from parity.errors import EXIT_DIFFERENCES, UserError
+from parity.import_cmd import imported_for_replay
 from parity.keys import key_file_option
 from parity.options import (
     db_option,
@@ -182,7 +183,7 @@ def replay(
     baselines = () if no_baseline else baselines or config.baseline
     references = [resolve_target(config, b, "--baseline") for b in baselines]
     differ_rules, rules_path = load_rules_file(rules if rules is not None else config.rules)
-    files = _session_files(sessions)
+    files = _session_files(imported_for_replay(sessions, _import_dir(config)))
     settings = replay_settings(
         chosen.url,
         [(ref.url, ref.reset) for ref in references],
@@ -303,6 +304,12 @@ def _session_files(sessions: tuple[Path, ...]) -> list[Path]:
     if not files:
         raise UserError("no session files (*.parity) in " + ", ".join(map(str, sessions)))
     return files
+
+
+def _import_dir(config: Config) -> Path:
+    """Where a HAR or flow file given to replay is imported: the sessions directory."""
+    env = os.environ.get("PARITY_SESSIONS")
+    return Path(env) if env else config.sessions
 
 
 def _render(outcome: RunOutcome) -> None:

@@ -50,6 +50,7 @@ MISSING_PARITY = (
 try:
     from parity.exceptions import ParityError
     from parity.recorder.capture import StreamTap, capture
+    from parity.recorder.redaction import Redaction
     from parity.sessions import (
         Exchange,
         KeySource,
@@ -62,11 +63,9 @@ try:
         parse_rotation,
     )
     from parity.sessions.crypto import KEY_FILE_ENV, PASSPHRASE_ENV, ready_to_write
-    from parity.sessions.keys import REDACT, project_key, purpose_key
     from parity.sessions.model import Record
     from parity.sessions.parts import name_part
-    from parity.sessions.redact import MitmCodec, RedactionPolicy, Redactor
-    from parity.sessions.secretstore import Secret, SecretStore
+    from parity.sessions.redact import RedactionPolicy
     from parity.sessions.streams import EVENTS, STREAMED
 except ModuleNotFoundError as missing:  # `mitmdump -s addon.py` without parity installed
     if (missing.name or "").partition(".")[0] != "parity":
@@ -145,9 +144,7 @@ class Recorder:
         on_rotate: Callable[[Path], None] | None = None,
     ) -> None:
         self.policy = policy or RedactionPolicy()
-        self.redactor: Redactor | None = None
-        self.secrets: SecretStore | None = None
-        self._stored: set[str] = set()
+        self.redaction: Redaction | None = None
         self.writer: SessionWriter | None = None
         self._in_flight: dict[str, http.HTTPFlow] = {}
         self._seq = 0
@@ -366,18 +363,11 @@ class Recorder:
     def _start_redaction(self, state: Path) -> dict[str, object]:
         """The redactor and secret store of this run; the header's note of them."""
         try:
-            key = project_key(state)
-            assert key is not None
-            self.secrets = SecretStore(state, key)
-            self._stored = set(self.secrets.load())
+            self.redaction = Redaction(self.policy, state)
         except ParityError as exc:
             self._fail(str(exc))
             raise  # _fail exits
-        self.redactor = Redactor(self.policy, purpose_key(key, REDACT), codec=MitmCodec())
-        return {
-            "tokens": "PARITY_REDACTED_",
-            "key_id": self.redactor.token(b"parity key id")[16:24],
-        }
+        return self.redaction.header_note()
 
     async def done(self) -> None:
         writer = self.writer
@@ -476,7 +466,7 @@ class Recorder:
         queued for the writer thread, else on that thread: one at a time either way, so
         the redactor, the encoder and the file see exchanges in completion order.
         `streamed`: the events of its stream already written in chunks."""
-        if self.redactor is not None:
+        if self.redaction is not None:
             exchange = self._redact(exchange, writer)
         record = exchange.to_record()
         if streamed is not None and record["response"] is not None:
@@ -527,10 +517,8 @@ class Recorder:
         self, writer: SessionWriter, seq: int, events: list[Message], head: Exchange | None
     ) -> None:
         """Redact (as an exchange's messages, same tokens), encode and append a chunk."""
-        if self.redactor is not None:
-            found: dict[str, tuple[bytes, str]] = {}
-            events = [self.redactor.message(m, found) for m in events]
-            self._keep_secrets(found, writer)
+        if self.redaction is not None:
+            events = self.redaction.messages(events, writer.path.stem)
             if head is not None:
                 head = self._redact(head, writer)
         record: Record = {"kind": EVENTS, "seq": seq, "messages": [m.to_record() for m in events]}
@@ -550,24 +538,9 @@ class Recorder:
         return asyncio.get_running_loop().run_in_executor(self._thread, call, *args)
 
     def _redact(self, exchange: Exchange, writer: SessionWriter) -> Exchange:
-        """The exchange with its secrets replaced by tokens; the originals new to the
-        secret store are added to it first (a small file, rewritten whole)."""
-        assert self.redactor is not None and self.secrets is not None
-        redacted, found = self.redactor.exchange(exchange)
-        self._keep_secrets(found, writer)
-        return redacted
-
-    def _keep_secrets(self, found: dict[str, tuple[bytes, str]], writer: SessionWriter) -> None:
-        """Add the originals new to the secret store (a small file, rewritten whole)."""
-        assert self.secrets is not None
-        new = {
-            token: Secret(value, where, writer.path.stem)
-            for token, (value, where) in found.items()
-            if token not in self._stored
-        }
-        if new:
-            self.secrets.add(new)
-            self._stored.update(new)
+        """The exchange with its secrets replaced by tokens (`recorder.redaction`)."""
+        assert self.redaction is not None
+        return self.redaction.apply(exchange, writer.path.stem)
 
     async def _in_thread(
         self, writer: SessionWriter, exchange: Exchange, streamed: int | None

@@ -143,13 +143,16 @@ class SessionStore:
         recorder: dict[str, str] | None = None,
         meta: dict[str, Any] | None = None,
         encrypt: KeySource | None = None,
+        started_at: float | None = None,
         *,
         part: int | None = None,
         session_id: str | None = None,
     ) -> SessionWriter:
         """Start a new session file and return its writer (the header is already written);
-        encrypted with the key from `encrypt` when given. With `part`, a part of a rotated
-        session (`ID.part0001.parity`), of session `session_id` (default: a new id)."""
+        encrypted with the key from `encrypt` when given. `started_at` (default now) is
+        the header's start and the id's time (an imported session's first request). With
+        `part`, a part of a rotated session (`ID.part0001.parity`), of session
+        `session_id` (default: a new id)."""
         try:
             private_dir(self.root)
         except OSError as exc:
@@ -160,7 +163,7 @@ class SessionStore:
             raise SessionFileError(
                 f"session directory {self.root} is not a directory", path=self.root
             )
-        header = _new_header(label, upstream, recorder, meta)
+        header = _new_header(label, upstream, recorder, meta, started_at)
         if session_id is not None:
             header.id = session_id
         name = f"{header.id}{SUFFIX}"
@@ -253,8 +256,9 @@ def _new_header(
     upstream: str | None,
     recorder: dict[str, str] | None,
     meta: dict[str, Any] | None,
+    started_at: float | None = None,
 ) -> SessionHeader:
-    now = time.time()
+    now = time.time() if started_at is None else started_at
     return SessionHeader(
         id=new_session_id(now),
         label=label,
