@@ -28,6 +28,7 @@ from parity.replay_cmd import replay
 from parity.report_cmd import report, runs, show
 from parity.repro_cmd import repro
 from parity.secrets_cmd import secrets
+from parity.serve_cmd import serve
 from parity.sessions_cmd import sessions
 from parity.shrink_cmd import shrink
 from parity.soak_cmd import soak
@@ -202,6 +203,7 @@ for command in (
     soak,
     import_,
     export,
+    serve,
 ):
     cli.add_command(command)
 

@@ -190,7 +190,7 @@ def test_the_file_is_owner_only_in_wal_mode_with_a_versioned_schema(tmp_path: Pa
     path = tmp_path / "new" / "dir" / "parity.db"
     with ResultsDB(path) as db:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
-        assert db.schema_version == schema.LATEST == 8
+        assert db.schema_version == schema.LATEST == 9
         assert db.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert db.db.execute("PRAGMA application_id").fetchone()[0] == schema.APPLICATION_ID
         assert set(db.db.table_names()) >= {
@@ -500,7 +500,7 @@ def test_a_v5_database_keeps_its_zlib_bodies_and_stores_new_ones_with_zstd(
     old.conn.commit()
     old.close()
     with ResultsDB(path, create=False) as db:
-        assert db.schema_version == 8
+        assert db.schema_version == 9
         row = {"expected_body": None, "expected_body_ref": body_key(body)}
         assert body_of(db.db.conn, row, "expected_body") == body
         encoding, data = packed(body)

@@ -198,7 +198,7 @@ def test_verdicts_on_signatures_survive_the_migration(tmp_path: Path) -> None:
     path = tmp_path / "parity.db"
     _v3_file(path)
     with ResultsDB(path) as db:
-        assert db.schema_version == schema.LATEST == 8  # v3 -> ... -> v8
+        assert db.schema_version == schema.LATEST == 9  # v3 -> ... -> v9
         cors_a = finding_id(finding_keys("GET /a", Verdict(Outcome.MISMATCHED, "", [CORS]))[0])
         title_a = finding_id(finding_keys("GET /a", Verdict(Outcome.MISMATCHED, "", [TITLE]))[0])
         title_b = finding_id(finding_keys("GET /b", Verdict(Outcome.MISMATCHED, "", [TITLE]))[0])

@@ -115,14 +115,14 @@ def test_an_existing_v1_file_is_migrated_in_place_and_keeps_its_data(tmp_path: P
     conn.close()
 
     with ResultsDB(path, create=False) as migrated:  # a reader migrates too
-        assert migrated.schema_version == schema.LATEST == 8
+        assert migrated.schema_version == schema.LATEST == 9
         tables = set(migrated.db.table_names())
         assert {"noise_routes", "noise", "runs", "results"} <= tables
         assert migrated.query("SELECT id, target FROM runs") == [
             {"id": "0ld0ld00", "target": "http://old"}
         ]
         pk = [c.name for c in migrated.db.table("noise").columns if c.is_pk]
-        assert pk == ["route", "where", "path"]
+        assert pk == ["route", "place", "path"]
         fks = {(fk.column, fk.other_table) for fk in migrated.db.table("noise").foreign_keys}
         assert fks == {("route", "noise_routes"), ("first_run", "runs"), ("last_run", "runs")}
         assert migrated.learned_noise().stats == {}

@@ -177,7 +177,7 @@ def test_a_v2_file_is_migrated_to_the_latest_and_keeps_its_data(tmp_path: Path) 
         old.execute("PRAGMA user_version = 2")
     old.close()
     with ResultsDB(path) as v2:  # written as v2 would have been, then migrated
-        assert v2.schema_version == schema.LATEST == 8
+        assert v2.schema_version == schema.LATEST == 9
         run = make_run(v2, {"aaaa0001": 2}, at=1000.0)
         tables = set(v2.db.table_names())
         assert {"signature_verdicts", "signature_verdict_history", "verdicts"} <= tables
@@ -192,7 +192,7 @@ def test_a_v2_file_is_migrated_to_the_latest_and_keeps_its_data(tmp_path: Path) 
         assert ("run_id", "signature") in indexes
         v2.mark(fid("aaaa0001"), "bug", note="real", by="ana", run_id=run)
     with ResultsDB(path, create=False) as again:
-        assert again.schema_version == 8
+        assert again.schema_version == 9
         assert again.verdicts()[fid("aaaa0001")]["verdict"] == "bug"
 
 

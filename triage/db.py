@@ -16,6 +16,7 @@ One `ResultsDB` belongs to one thread (sqlite3's default check applies).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import sqlite3
@@ -34,7 +35,7 @@ from parity.differ.noise import LearnedNoise, NoiseObservations, NoisePolicy
 from parity.differ.signature import shape_of, signature_of
 from parity.sessions.crypto import KeySource
 from parity.sessions.private import create_private, private_dir
-from parity.triage import bodies, findings, noise, resume, schema, verdicts
+from parity.triage import bodies, findings, metadata, noise, resume, schema, verdicts
 from parity.triage.errors import NoDatabase, NotFound, NotResultsDB, TriageError
 from parity.triage.masking import mask_difference, mask_headers, mask_text
 from parity.triage.model import ExchangeResult, RunInfo
@@ -220,6 +221,8 @@ class ResultsDB:
                 schema.MIGRATIONS[number](self.db)
                 self.db.execute(f"PRAGMA application_id = {schema.APPLICATION_ID}")
                 self.db.execute(f"PRAGMA user_version = {number + 1}")
+        with contextlib.suppress(OSError):  # a convenience for Datasette: never a failure
+            metadata.write_metadata(self.path, self.db.conn)
 
     @property
     def schema_version(self) -> int:

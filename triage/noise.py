@@ -37,18 +37,16 @@ _UPSERT_ROUTE = (
     "last_run = excluded.last_run"
 )
 _UPSERT_NOISE = (
-    'INSERT INTO noise (route, "where", path, disagreements, kinds, example_expected, '
+    "INSERT INTO noise (route, place, path, disagreements, kinds, example_expected, "
     "example_baseline, first_run, last_run) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
-    'ON CONFLICT(route, "where", path) DO UPDATE SET '
+    "ON CONFLICT(route, place, path) DO UPDATE SET "
     "disagreements = disagreements + excluded.disagreements, kinds = excluded.kinds, "
     "example_expected = coalesce(example_expected, excluded.example_expected), "
     "example_baseline = coalesce(example_baseline, excluded.example_baseline), "
     "last_run = excluded.last_run"
 )
 _ROUTE_MATCH = "(route GLOB ? OR substr(route, instr(route, ' ') + 1) GLOB ?)"
-_PATH_MATCH = (
-    "(path = ? OR (\"where\" || ' ' || path) = ? OR (\"where\" = 'status' AND ? = 'status'))"
-)
+_PATH_MATCH = "(path = ? OR (place || ' ' || path) = ? OR (place = 'status' AND ? = 'status'))"
 
 
 def _count(value: int, what: str) -> int:
@@ -123,7 +121,7 @@ def _known_kinds(
     known: dict[NoiseKey, set[str]] = {}
     for route in {route for route, _where, _path in keys}:
         for where, path, kinds in conn.execute(
-            'SELECT "where", path, kinds FROM noise WHERE route = ?', [route]
+            "SELECT place, path, kinds FROM noise WHERE route = ?", [route]
         ):
             known[(route, where, path)] = set(loads(kinds, []))
     return known
@@ -136,7 +134,7 @@ def learned_noise(rdb: ResultsDB, policy: NoisePolicy | None = None) -> LearnedN
     stats = {
         (route, where, path): NoiseStats(observations=routes.get(route, 0), disagreements=n)
         for route, where, path, n in conn.execute(
-            'SELECT route, "where", path, disagreements FROM noise'
+            "SELECT route, place, path, disagreements FROM noise"
         )
     }
     return LearnedNoise(
@@ -171,7 +169,7 @@ def noise_rows(
     """What was learned, as plain dicts, most frequent first (see `ResultsDB.noise_rows`)."""
     where, params = _filters(route_glob, path)
     rows = rdb.query(
-        'SELECT n.route AS route, n."where" AS "where", n.path AS path, '
+        "SELECT n.route AS route, n.place AS place, n.path AS path, "
         "n.disagreements AS disagreements, coalesce(r.observations, 0) AS observations, "
         "n.kinds AS kinds, n.example_expected AS example_expected, "
         "n.example_baseline AS example_baseline, n.first_run AS first_run, "
@@ -183,7 +181,7 @@ def noise_rows(
     out = [
         {
             "route": row["route"],
-            "where": row["where"],
+            "where": row["place"],
             "path": row["path"],
             "disagreements": row["disagreements"],
             "observations": row["observations"],

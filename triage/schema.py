@@ -336,7 +336,19 @@ def _v8(db: Database) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8]
+def _v9(db: Database) -> None:
+    """A database people can read (issue 13, `triage.views`): `noise."where"`, an SQL
+    keyword, renamed `place` (as in `findings`); views showing times as ISO 8601 UTC
+    (`runs_iso`, ...) and answering what a team asks (`open_findings`, `run_summary`,
+    `mismatches_by_route`)."""
+    db.execute('ALTER TABLE noise RENAME COLUMN "where" TO place')
+    # Imported here: the views are their own concept (and read the tables as they are).
+    from parity.triage.views import create_views
+
+    create_views(db)
+
+
+MIGRATIONS: list[Callable[[Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9]
 """`MIGRATIONS[n]` takes a database from version n to n + 1. Only ever append."""
 
 LATEST = len(MIGRATIONS)
