@@ -15,13 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlite_utils import Database
 
 from parity.triage import ResultsDB, schema
 from parity.triage.metadata import metadata_path
 from parity.triage.views import view_names
 from tests.procs import Proc, parity
-from tests.test_triage_db import date_mismatch, login_mismatch, matched, run_info
+from tests.test_triage_db import database_at, date_mismatch, login_mismatch, matched, run_info
 
 # https://sqlite.org/lang_keywords.html
 _KEYWORDS = """ABORT ACTION ADD AFTER ALL ALTER ALWAYS ANALYZE AND AS ASC ATTACH AUTOINCREMENT BEFORE
@@ -60,15 +59,10 @@ def store(
 
 
 def make_v8(path: Path) -> None:
-    """A results database as parity wrote it before this change (schema v8), with a run,
-    learned noise and a verdict."""
-    old = Database(path)
-    old.enable_wal()
+    """A results database as parity wrote it before this change (schema v8), with a run
+    and learned noise."""
+    old = database_at(path, 8)
     with old.conn:
-        for migration in schema.MIGRATIONS[:8]:
-            migration(old)
-        old.execute(f"PRAGMA application_id = {schema.APPLICATION_ID}")
-        old.execute("PRAGMA user_version = 8")
         old.execute(
             "INSERT INTO runs (id, target, sessions, started_at, interrupted_at) "
             "VALUES ('0ld0ld00', 'http://old', '[\"s1\"]', ?, ?)",

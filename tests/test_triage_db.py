@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlite_utils import Database
 
 import parity.triage.db
 from parity.differ.model import Difference, DiffKind, HttpResponse, Outcome, Verdict, Where
@@ -28,6 +29,18 @@ from parity.triage import (
 from parity.triage.masking import mask_headers, mask_text
 
 JSON = [(b"Content-Type", b"application/json")]
+
+
+def database_at(path: Path, version: int) -> Database:
+    """A results database as parity wrote it at schema `version` (open, no rows yet)."""
+    old = Database(path)
+    old.enable_wal()
+    with old.conn:
+        for migration in schema.MIGRATIONS[:version]:
+            migration(old)
+        old.execute(f"PRAGMA application_id = {schema.APPLICATION_ID}")
+        old.execute(f"PRAGMA user_version = {version}")
+    return old
 
 
 def run_info(**overrides: object) -> RunInfo:

@@ -6,13 +6,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from sqlite_utils import Database
-
 from parity.differ.findings import finding_id, finding_keys
 from parity.differ.model import Difference, DiffKind, HttpResponse, Outcome, Verdict, Where
 from parity.differ.signature import signature_of
 from parity.triage import ExchangeResult, ResultsDB, RunInfo, schema
 from parity.triage.compare import finding_changes
+from tests.test_triage_db import database_at
 
 JSON = [(b"Content-Type", b"application/json")]
 CORS = Difference(Where.HEADER, "access-control-allow-origin", DiffKind.ADDED, None, "*")
@@ -116,13 +115,7 @@ def test_serialization_only_exchanges_are_stored_as_matched(tmp_path: Path) -> N
 def _v3_file(path: Path) -> None:
     """A results file as parity wrote it at schema v3: runs, results, mismatches,
     signatures and verdicts on signatures (rows as the v3 writer and `mark` stored them)."""
-    old = Database(path)
-    old.enable_wal()
-    with old.conn:
-        for migration in schema.MIGRATIONS[:3]:
-            migration(old)
-        old.execute(f"PRAGMA application_id = {schema.APPLICATION_ID}")
-        old.execute("PRAGMA user_version = 3")
+    old = database_at(path, 3)
     rows = [
         # (mismatch, route, differences): sig A shows CORS+TITLE, sig B CORS only
         ("m1", "GET /a", [CORS, TITLE]),
