@@ -10,6 +10,7 @@ import re
 import sqlite3
 import stat
 import sys
+import time
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -347,3 +348,22 @@ def test_the_views_agree_with_compare_on_the_journal_pilot(tmp_path: Path) -> No
     rows = asyncio.run(ask("/parity/open_findings.json?_shape=array&_size=max"))
     assert {r["finding"] for r in rows} == open_ids
     assert all(ISO.match(r["first_seen_at"]) for r in rows)
+
+
+def test_run_summary_checks_each_finding_once_not_each_exchange(tmp_path: Path) -> None:
+    """One finding on 5,000 exchanges of each of three runs: the view looks each finding
+    up by index (before: every link against every link, 30 s and more)."""
+    with ResultsDB(tmp_path / "parity.db") as db:
+        runs = [db.start_run(run_info(started_at=T0 + i)) for i in range(3)]
+        for i, run_id in enumerate(runs):
+            db.finish_run(run_id, finished_at=T0 + i + 0.5)
+        with db.db.conn:
+            db.db.conn.executemany(
+                "INSERT INTO finding_links (run_id, session, seq, mismatch_id, finding) "
+                "VALUES (?, 's1', ?, ?, 'Fsame')",
+                [(r, seq, f"{r}-{seq}") for r in runs for seq in range(5000)],
+            )
+        started = time.perf_counter()
+        rows = db.query("SELECT run_id, findings, findings_new FROM run_summary")
+        assert time.perf_counter() - started < 1.0
+    assert [(r["findings"], r["findings_new"]) for r in rows] == [(1, 1), (1, 0), (1, 0)]

@@ -82,11 +82,18 @@ GROUP BY latest.id, f.id
 """
 
 _EARLIER_IN_SERIES = f"""EXISTS (
-            SELECT 1 FROM finding_links e JOIN runs er ON er.id = e.run_id
-            WHERE e.finding = l.finding AND er.sessions = s.sessions
-              AND er.finished_at IS NOT NULL AND {_later("s", "er")}
+            SELECT 1 FROM runs er
+            WHERE er.sessions = s.sessions AND er.finished_at IS NOT NULL AND {_later("s", "er")}
+              AND EXISTS (
+                  SELECT 1 FROM finding_links e WHERE e.finding = l.finding AND e.run_id = er.id
+              )
+        )"""
+_NOT_IN_PREVIOUS = """NOT EXISTS (
+            SELECT 1 FROM finding_links p WHERE p.finding = l.finding AND p.run_id = s.previous_run
         )"""
 
+# Per distinct finding of a run (not per link: a finding on 10,000 exchanges is one check),
+# each check an index lookup: finding_links (finding, run_id).
 _RUN_SUMMARY = f"""
 WITH s AS (
     SELECT r.rowid AS rowid, r.*, (
@@ -115,21 +122,19 @@ SELECT
     (SELECT count(DISTINCT l.finding) FROM finding_links l WHERE l.run_id = s.id) AS findings,
     s.previous_run AS previous_run,
     (
-        SELECT count(DISTINCT l.finding) FROM finding_links l
-        WHERE l.run_id = s.id AND NOT EXISTS (
-            SELECT 1 FROM finding_links p WHERE p.run_id = s.previous_run AND p.finding = l.finding
-        ) AND NOT {_EARLIER_IN_SERIES}
+        SELECT count(*) FROM (SELECT DISTINCT finding FROM finding_links WHERE run_id = s.id) l
+        WHERE {_NOT_IN_PREVIOUS} AND NOT {_EARLIER_IN_SERIES}
     ) AS findings_new,
     (
-        SELECT count(DISTINCT l.finding) FROM finding_links l
-        WHERE l.run_id = s.id AND NOT EXISTS (
-            SELECT 1 FROM finding_links p WHERE p.run_id = s.previous_run AND p.finding = l.finding
-        ) AND {_EARLIER_IN_SERIES}
+        SELECT count(*) FROM (SELECT DISTINCT finding FROM finding_links WHERE run_id = s.id) l
+        WHERE {_NOT_IN_PREVIOUS} AND {_EARLIER_IN_SERIES}
     ) AS findings_regressed,
     (
-        SELECT count(DISTINCT p.finding) FROM finding_links p
-        WHERE p.run_id = s.previous_run AND NOT EXISTS (
-            SELECT 1 FROM finding_links l WHERE l.run_id = s.id AND l.finding = p.finding
+        SELECT count(*) FROM (
+            SELECT DISTINCT finding FROM finding_links WHERE run_id = s.previous_run
+        ) p
+        WHERE NOT EXISTS (
+            SELECT 1 FROM finding_links l WHERE l.finding = p.finding AND l.run_id = s.id
         )
     ) AS findings_fixed
 FROM s
@@ -139,18 +144,27 @@ _MISMATCHES_BY_ROUTE = """
 SELECT
     r.run_id AS run_id,
     r.route AS route,
-    count(*) AS exchanges,
-    sum(r.outcome = 'matched') AS matched,
-    sum(r.outcome = 'mismatched') AS mismatched,
-    sum(r.outcome = 'error') AS errors,
-    round(100.0 * sum(r.outcome = 'mismatched') / count(*), 2) AS mismatched_pct,
-    (
-        SELECT count(DISTINCT fl.finding) FROM finding_links fl
-        JOIN mismatches m ON m.id = fl.mismatch_id
-        WHERE fl.run_id = r.run_id AND m.route = r.route
-    ) AS findings
-FROM results r
-GROUP BY r.run_id, r.route
+    r.exchanges AS exchanges,
+    r.matched AS matched,
+    r.mismatched AS mismatched,
+    r.errors AS errors,
+    round(100.0 * r.mismatched / r.exchanges, 2) AS mismatched_pct,
+    coalesce(f.findings, 0) AS findings
+FROM (
+    SELECT
+        run_id,
+        route,
+        count(*) AS exchanges,
+        sum(outcome = 'matched') AS matched,
+        sum(outcome = 'mismatched') AS mismatched,
+        sum(outcome = 'error') AS errors
+    FROM results GROUP BY run_id, route
+) r
+LEFT JOIN (
+    SELECT fl.run_id AS run_id, m.route AS route, count(DISTINCT fl.finding) AS findings
+    FROM finding_links fl JOIN mismatches m ON m.id = fl.mismatch_id
+    GROUP BY fl.run_id, m.route
+) f ON f.run_id = r.run_id AND f.route = r.route
 """
 
 QUESTIONS: dict[str, str] = {
