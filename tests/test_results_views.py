@@ -313,6 +313,8 @@ def test_the_views_agree_with_compare_on_the_journal_pilot(tmp_path: Path) -> No
     with ResultsDB(db_path, create=False) as db:
         summary = {r["run_id"]: r for r in db.query("SELECT * FROM run_summary")}
         assert summary[second]["previous_run"] == first
+        assert summary[second]["sessions_done"] == summary[second]["sessions"] > 0
+        assert summary[second]["interrupted_at"] is None
         counts = compared["counts"]
         assert (
             summary[second]["findings_fixed"],
