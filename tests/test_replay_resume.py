@@ -401,7 +401,7 @@ def test_a_killed_run_with_a_baseline_learns_its_noise_once(
     def noise(path: Path) -> list[tuple[Any, ...]]:
         return _rows(
             path,
-            'SELECT n.route, n."where", n.path, n.disagreements, r.observations, n.kinds '
+            "SELECT n.route, n.place, n.path, n.disagreements, r.observations, n.kinds "
             "FROM noise n JOIN noise_routes r USING (route) ORDER BY 1, 2, 3",
         )
 
