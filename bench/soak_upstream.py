@@ -26,19 +26,15 @@ Prints `bench upstream: listening on http://HOST:PORT` once it accepts connectio
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import contextlib
 import hashlib
 import random
-import signal
-import sys
 import time
 from typing import Any
 
 import orjson
 
-from bench.upstream import _NOT_FOUND, _WORDS, CONTENT_TYPE, journal_json
+from bench import upstream
+from bench.upstream import _NOT_FOUND, _WORDS, CONTENT_TYPE, journal_json, run_main, serve_forever
 
 USERS = {"ana": "correct horse battery", "ben": "hunter2 hunter2"}
 VAULTS = {"ana": ("v-ana-personal", "v-ana-work"), "ben": ("v-ben-notes",)}
@@ -188,18 +184,13 @@ class Backend:
         return _NOT_FOUND
 
 
-class _HTTP(asyncio.Protocol):
-    """Just enough HTTP/1.1: requests with Content-Length bodies, pipelining tolerated,
-    keep-alive."""
+class _HTTP(upstream._HTTP):
+    """bench/upstream.py's HTTP/1.1, with requests with Content-Length bodies, answered
+    by the `Backend`."""
 
     def __init__(self, backend: Backend) -> None:
+        super().__init__({})
         self.backend = backend
-        self.buffer = b""
-        self.transport: asyncio.Transport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
 
     def data_received(self, data: bytes) -> None:
         assert self.transport is not None
@@ -235,29 +226,8 @@ class _HTTP(asyncio.Protocol):
 
 async def serve(host: str, port: int) -> None:
     backend = Backend()
-    loop = asyncio.get_running_loop()
-    server = await loop.create_server(lambda: _HTTP(backend), host, port, backlog=1024)
-    bound = server.sockets[0].getsockname()
-    print(f"bench upstream: listening on http://{bound[0]}:{bound[1]}", flush=True)
-    stop = asyncio.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        # Windows: no signal handlers on the loop; Ctrl-C raises KeyboardInterrupt instead.
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
-    async with server:
-        await stop.wait()
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=0)
-    args = parser.parse_args()
-    try:
-        asyncio.run(serve(args.host, args.port))
-    except KeyboardInterrupt:
-        sys.exit(130)
+    await serve_forever(lambda: _HTTP(backend), host, port, backlog=1024)
 
 
 if __name__ == "__main__":
-    main()
+    run_main(serve, __doc__)
