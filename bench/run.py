@@ -25,6 +25,7 @@ import datetime
 import json
 import os
 import platform
+import signal
 import subprocess
 import sys
 import tempfile
@@ -395,6 +396,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     selected: list[str] = args.only
+    # SIGTERM as an exit, so that every `finally` stops the processes it started.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     config = Config.quick() if args.quick else Config()
     replay_config = replay_bench.Config.quick() if args.quick else replay_bench.Config()

@@ -414,6 +414,7 @@ def run_paced_replay(
     argv = _replay_argv(sessions, f"http://127.0.0.1:{port}", db, rules, config.concurrency, pace)
     samples: list[tuple[int, float]] = []
     stopped = ""
+    cpu0 = _cpu_children()
     began = time.perf_counter()
     proc = procs.spawn(name, argv, workdir, cwd=workdir)
     done = threading.Event()
@@ -452,6 +453,7 @@ def run_paced_replay(
         done.set()
         watcher.join(timeout=5)
         code = procs.stop(proc, timeout=10)
+    cpu = _cpu_children() - cpu0
     stats = backend_call(port, "/__stats")
     output = proc.output(4000)
     summary = _SUMMARY.search(output)
@@ -464,6 +466,8 @@ def run_paced_replay(
         "exit_code": code,
         "stopped": stopped,
         "wall_s": wall,
+        "cpu_s": cpu,
+        "cpu_ms": cpu * 1000 / stats["requests"] if stats["requests"] else None,
         "requests": stats["requests"],
         "first": stats["first"],
         "last": stats["last"],
@@ -472,6 +476,17 @@ def run_paced_replay(
         "output_tail": output[-600:] if counts is None or stopped else "",
         "samples": samples,
     }
+
+
+def _cpu_children() -> float:
+    """User + system CPU of this process's reaped children (the replay, once it exits;
+    the backend runs on)."""
+    if sys.platform == "win32":
+        return 0.0
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def run_replay(
@@ -848,7 +863,10 @@ def _replay_line(what: str, rep: dict[str, Any]) -> str:
         (f"Replay of {what}: " if what else "")
         + f"{rep['requests']:,} requests in {rep['wall_s']:.1f} s whole command, "
         f"{rep['window_s']:.1f} s between the first and the last request; "
-        f"{_f(rep['rps'], ',.0f')}/s whole, {_f(rep['window_rps'], ',.0f')}/s window. "
+        f"{_f(rep['rps'], ',.0f')}/s whole, {_f(rep['window_rps'], ',.0f')}/s window; "
+        f"the replay's CPU {_f(rep.get('cpu_ms'), '.2f')} ms per exchange "
+        f"(the rate one free core would allow: "
+        f"{_f(1000 / rep['cpu_ms'] if rep.get('cpu_ms') else None, ',.0f')}/s). "
         "RSS (MB) by exchanges answered: "
         + (_samples_line(rep["samples"]) if rep["samples"] else "not sampled")
         + f"; before the first answer {_f(rep['phases']['before_first_mb'], '.0f')} MB, "
