@@ -59,7 +59,8 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def spawn(name: str, argv: list[str], workdir: Path) -> Proc:
+def spawn(name: str, argv: list[str], workdir: Path, cwd: Path | None = None) -> Proc:
+    """Start `argv` (output to WORKDIR/NAME.out and .err), in `cwd` (default: the repo)."""
     stdout = workdir / f"{name}.out"
     stderr = workdir / f"{name}.err"
     env = dict(os.environ)
@@ -67,7 +68,7 @@ def spawn(name: str, argv: list[str], workdir: Path) -> Proc:
     env["PYTHONUNBUFFERED"] = "1"
     with stdout.open("wb") as out, stderr.open("wb") as err:
         popen = subprocess.Popen(
-            argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL, cwd=ROOT, env=env
+            argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL, cwd=cwd or ROOT, env=env
         )
     return Proc(name, popen, stdout, stderr)
 

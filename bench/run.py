@@ -3,12 +3,16 @@ against plain mitmdump and `mitmdump -w`, on 2 KB and 1 MB JSON responses, in on
 fast is replaying? `parity replay` (replay + diff + store) against `mitmdump -C`, the
 differ on 200 KB bodies against DeepDiff, and the results store (bench/replay_bench.py).
 And how much memory does one 100 MB JSON body cost to replay and show (bench/large_bench.py)?
+And a soak: 10^6 exchanges recorded through `parity record --rotate`, replayed at
+`--pace asap`, memory over time, and `--pace x10` against the recorded span
+(bench/soak_bench.py).
 
     .venv/bin/python bench/run.py               # everything (~20 minutes on 2 cores)
     .venv/bin/python bench/run.py --quick       # smoke check (~1.5 minutes)
     .venv/bin/python bench/run.py --only record             # the recording benchmark only
     .venv/bin/python bench/run.py --only replay,differ,store  # the replay benchmark only
     .venv/bin/python bench/run.py --only large              # one 100 MB body's peak RSS
+    .venv/bin/python bench/run.py --only soak [--soak-exchanges N]  # the soak simulation
     .venv/bin/python bench/run.py --write-md    # also rewrite their sections of BENCHMARKS.md
     .venv/bin/python bench/run.py --json out.json
 """
@@ -21,6 +25,7 @@ import datetime
 import json
 import os
 import platform
+import signal
 import subprocess
 import sys
 import tempfile
@@ -31,11 +36,11 @@ from typing import Any
 if __package__ in (None, ""):  # run as `python bench/run.py`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import large_bench, procs, replay_bench
+from bench import large_bench, procs, replay_bench, soak_bench
 from bench.record_bench import VARIANTS, Config, goals, run_benchmark
 from bench.upstream import SIZES
 
-BENCHMARKS = ("record", "replay", "differ", "store", "large")
+BENCHMARKS = ("record", "replay", "differ", "store", "large", "soak")
 
 MARK_START = "<!-- record-bench:start -->"
 MARK_END = "<!-- record-bench:end -->"
@@ -358,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
         type=_selected,
         default=list(BENCHMARKS),
         metavar="LIST",
-        help="comma-separated benchmarks to run: record, replay, differ, store, large "
+        help="comma-separated benchmarks to run: record, replay, differ, store, large, soak "
         "(default: all)",
     )
     parser.add_argument(
@@ -378,6 +383,11 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         help="replay: exchanges per recorded session, 16 sessions (default 1250, 100 with --quick)",
     )
+    parser.add_argument(
+        "--soak-exchanges",
+        type=int,
+        help="soak: exchanges recorded and replayed (default 1000000, 30000 with --quick)",
+    )
     parser.add_argument("--json", type=Path, metavar="OUT", help="write the raw results as JSON")
     parser.add_argument(
         "--write-md",
@@ -386,6 +396,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     selected: list[str] = args.only
+    # SIGTERM as an exit, so that every `finally` stops the processes it started.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     config = Config.quick() if args.quick else Config()
     replay_config = replay_bench.Config.quick() if args.quick else replay_bench.Config()
@@ -420,7 +432,7 @@ def main(argv: list[str] | None = None) -> int:
         result["goals"] = goals(result)
         print_result(result)
 
-    replay_parts = [name for name in selected if name not in ("record", "large")]
+    replay_parts = [name for name in selected if name not in ("record", "large", "soak")]
     replay_result: dict[str, Any] | None = None
     if replay_parts:
         print(
@@ -458,6 +470,25 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         large_bench.print_large(result["large"])
 
+    if "soak" in selected:
+        soak_config = soak_bench.Config.quick() if args.quick else soak_bench.Config()
+        if args.soak_exchanges is not None:
+            soak_config.scaled(max(1000, min(args.soak_exchanges, 10_000_000)))
+        print(
+            f"parity soak benchmark: {soak_config.exchanges:,} exchanges, {env['nproc']} CPUs",
+            file=sys.stderr,
+            flush=True,
+        )
+        with tempfile.TemporaryDirectory(prefix="parity-soak-bench-") as tmp:
+            try:
+                soak = soak_bench.run_soak(soak_config, Path(tmp), log=_stderr)
+            except procs.BenchError as exc:
+                print(f"bench: {exc}", file=sys.stderr)
+                return 1
+        soak["goals"] = soak_bench.goals(soak)
+        soak_bench.print_result(soak)
+        result["soak"] = soak
+
     if args.json:
         # The recording benchmark's figures at the top level (as before), the others under
         # `replay_bench`.
@@ -490,6 +521,16 @@ def main(argv: list[str] | None = None) -> int:
                 after=replay_bench.MARK_END,
             )
             print(f"updated {MD_PATH.name}: large-body section", file=sys.stderr)
+        if "soak" in result:
+            soak_command = command + (
+                f" --soak-exchanges {args.soak_exchanges}" if args.soak_exchanges else ""
+            )
+            write_markdown(
+                soak_bench.markdown_section(result["soak"], env, soak_command),
+                marks=(soak_bench.MARK_START, soak_bench.MARK_END),
+                after=large_bench.MARK_END,
+            )
+            print(f"updated {MD_PATH.name}: soak section", file=sys.stderr)
     return 0
 
 

@@ -16,10 +16,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import random
 import signal
 import sys
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import orjson
 
@@ -176,23 +179,26 @@ class _HTTP(asyncio.Protocol):
                 return
 
 
-async def serve(host: str, port: int) -> None:
-    routes = {
-        f"/json/{name}".encode(): _response(journal_json(size)) for name, size in SIZES.items()
-    }
+async def serve_forever(
+    factory: Callable[[], asyncio.Protocol], host: str, port: int, backlog: int = 512
+) -> None:
+    """Serve `factory`'s protocol on host:port until SIGTERM/SIGINT; announce the port."""
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(lambda: _HTTP(routes), host, port, backlog=512)
+    server = await loop.create_server(factory, host, port, backlog=backlog)
     bound = server.sockets[0].getsockname()
     print(f"bench upstream: listening on http://{bound[0]}:{bound[1]}", flush=True)
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        # Windows: no signal handlers on the loop; Ctrl-C raises KeyboardInterrupt instead.
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
     async with server:
         await stop.wait()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+def run_main(serve: Callable[[str, int], Coroutine[Any, Any, None]], doc: str | None) -> None:
+    """The command line of a bench upstream: --host, --port, then `serve` until stopped."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0] if doc else None)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args()
@@ -200,6 +206,17 @@ def main() -> None:
         asyncio.run(serve(args.host, args.port))
     except KeyboardInterrupt:
         sys.exit(130)
+
+
+async def serve(host: str, port: int) -> None:
+    routes = {
+        f"/json/{name}".encode(): _response(journal_json(size)) for name, size in SIZES.items()
+    }
+    await serve_forever(lambda: _HTTP(routes), host, port)
+
+
+def main() -> None:
+    run_main(serve, __doc__)
 
 
 if __name__ == "__main__":
