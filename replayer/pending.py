@@ -15,10 +15,12 @@ stored).
 
 from __future__ import annotations
 
+import functools
 import pickle
 import tempfile
-from collections.abc import Callable, Iterator
-from typing import IO
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Mapping
+from typing import IO, Any
 
 from parity.differ import Differ, Verdict
 from parity.triage import ExchangeResult
@@ -29,6 +31,82 @@ Redo = Callable[[Differ], Verdict]
 SPILL_AFTER = 512
 """Results held in memory before the rest go to the spill file."""
 
+SHARED = 32
+"""Value maps written once and referred to by later results (the last this many)."""
+
+
+def _shared_maps(redo: Redo | None) -> list[dict[Any, Any]]:
+    """The value maps a comparison again carries: one session's results share them (the
+    correlation's cached maps, `ValueMap.reverse`), and a long session's can be large,
+    so the scratch file holds each once while it is in use, not once per result."""
+    if not isinstance(redo, functools.partial):
+        return []
+    maps = [redo.keywords.get("actual_values"), *redo.keywords.get("baselines_values", [])]
+    return [m for m in maps if isinstance(m, dict) and m]
+
+
+class _Referring(pickle.Pickler):
+    """Pickles one record, the shared maps in `shared` as references to them."""
+
+    def __init__(self, file: IO[bytes], shared: Mapping[int, tuple[object, int]]) -> None:
+        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
+        self.shared = shared
+
+    def persistent_id(self, obj: object) -> object:
+        if type(obj) is dict:
+            found = self.shared.get(id(obj))
+            if found is not None and found[0] is obj:
+                return found[1]
+        return None
+
+
+class _Resolving(pickle.Unpickler):
+    """Reads one record back, its references resolved from `shared`."""
+
+    def __init__(self, file: IO[bytes], shared: Mapping[int, object]) -> None:
+        super().__init__(file)
+        self.shared = shared
+
+    def persistent_load(self, pid: object) -> object:
+        assert isinstance(pid, int)
+        return self.shared[pid]
+
+
+class _Writer:
+    def __init__(self, file: IO[bytes]) -> None:
+        self.file = file
+        self.shared: OrderedDict[int, tuple[object, int]] = OrderedDict()
+        self.count = 0
+
+    def entry(self, entry: tuple[ExchangeResult, Redo | None]) -> None:
+        for shared in _shared_maps(entry[1]):
+            found = self.shared.get(id(shared))
+            if found is not None and found[0] is shared:
+                continue
+            pickle.dump(("map", self.count, shared), self.file, pickle.HIGHEST_PROTOCOL)
+            self.shared[id(shared)] = (shared, self.count)
+            self.count += 1
+            if len(self.shared) > SHARED:  # first in, first out: the reader does the same
+                self.shared.popitem(last=False)
+        _Referring(self.file, self.shared).dump(("entry", entry))
+
+
+class _Reader:
+    def __init__(self, file: IO[bytes]) -> None:
+        self.file = file
+        self.shared: OrderedDict[int, object] = OrderedDict()
+
+    def entry(self) -> tuple[ExchangeResult, Redo | None]:
+        while True:
+            record = _Resolving(self.file, self.shared).load()  # this run's own scratch
+            if record[0] == "entry":
+                entry: tuple[ExchangeResult, Redo | None] = record[1]
+                return entry
+            _, n, shared = record
+            self.shared[n] = shared
+            if len(self.shared) > SHARED:
+                self.shared.popitem(last=False)
+
 
 class Pending:
     """An ordered, append-only list of (result, redo or None), `limit` of them in memory."""
@@ -37,6 +115,7 @@ class Pending:
         self.limit = max(1, SPILL_AFTER if limit is None else limit)
         self._memory: list[tuple[ExchangeResult, Redo | None]] = []
         self._file: IO[bytes] | None = None
+        self._writer: _Writer | None = None
         self._spilled = 0
 
     def append(self, result: ExchangeResult, redo: Redo | None = None) -> None:
@@ -45,10 +124,11 @@ class Pending:
             self._spill()
 
     def _spill(self) -> None:
-        if self._file is None:
+        if self._file is None or self._writer is None:
             self._file = tempfile.TemporaryFile(prefix="parity-pending-")  # noqa: SIM115 - closed in clear()
+            self._writer = _Writer(self._file)
         for entry in self._memory:
-            pickle.dump(entry, self._file, protocol=pickle.HIGHEST_PROTOCOL)
+            self._writer.entry(entry)
         self._spilled += len(self._memory)
         self._memory.clear()
 
@@ -69,8 +149,9 @@ class Pending:
             self._file.flush()
             end = self._file.tell()
             self._file.seek(0)
+            reader = _Reader(self._file)
             for _ in range(self._spilled):
-                yield pickle.load(self._file)  # this run's own scratch file
+                yield reader.entry()
             self._file.seek(end)
         yield from list(self._memory)
 
@@ -80,3 +161,4 @@ class Pending:
         if self._file is not None:
             self._file.close()
             self._file = None
+            self._writer = None

@@ -7,6 +7,7 @@ run that held them all in memory."""
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -199,3 +200,29 @@ def test_pending_results_come_back_in_order_from_memory_and_the_scratch_file() -
     assert [n for n, _ in pending] == list(range(9))
     pending.clear()
     assert not pending and list(pending) == [] and entries
+
+
+def _redo(differ: object, **maps: object) -> object:
+    return maps
+
+
+def test_a_value_map_shared_by_a_sessions_results_is_spilled_once_while_in_use() -> None:
+    values = {f"minted-{n}": f"recorded-{n}" for n in range(2000)}
+    reverse = {f"live-{n}": n for n in range(2000)}
+
+    def spill(share: bool) -> tuple[Pending, int]:
+        pending = Pending(limit=2)
+        for n in range(20):
+            actual = values if share else dict(values)
+            redo = functools.partial(_redo, actual_values=actual, baselines_values=[reverse])
+            pending.append(n, redo)  # type: ignore[arg-type]
+        assert pending._file is not None
+        return pending, pending._file.tell()
+
+    shared, size = spill(share=True)
+    copies, copied = spill(share=False)
+    assert size * 5 < copied
+    for p in (shared, copies):
+        back = [(n, redo(None)) for n, redo in p]  # type: ignore[misc]
+        assert [n for n, _ in back] == list(range(20))
+        assert all(m == {"actual_values": values, "baselines_values": [reverse]} for _, m in back)
