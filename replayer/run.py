@@ -3,7 +3,8 @@
 1. `ReplayRun.start` reads each session file once, before anything is sent (a foreign
    or unreadable file fails here): its id, its exchanges, its correlation seeds (the
    values its requests carry, `request_values`) and the requests the route keys are
-   detected from (`differ.detect_route_keys`), all from the same pass. Then the results
+   detected from (`differ.detect_route_keys`), all from the same pass (the seeds wait in
+   a scratch file until their session starts: `replayer.seeds`). Then the results
    database: the learned noise for the differ, a new run.
 2. `ReplayRun.replay` has the engine stream each file once more (send, compare, store),
    hands the run's noise observations to triage whole (state drift left out), keeps the
