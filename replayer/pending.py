@@ -4,8 +4,9 @@ A verdict with suspects (differences at spots of learned noise), and with a base
 every mismatch, waits for the end of the run (`Replayer._settle`). A soak's run holds
 10^5 of them: in memory they grew with the run (each with its bodies and, with a
 baseline, what its comparison again needs). `Pending` keeps the first `limit` in memory
-and spills the rest, pickled in order, to an anonymous temporary file (deleted when
-closed, whatever ends the process), read back once, in the same order, to settle them:
+and spills the rest, pickled in order, to a sealed scratch file
+(`sessions.crypto.SealedScratch`: anonymous, so nothing is left whatever ends the
+process, and encrypted under a key held in memory only), read back once, in the same order, to settle them:
 the same results are decided the same way, only where they wait changes.
 
 The file is the run's own scratch, written and read by this process only; nothing in it
@@ -16,13 +17,14 @@ stored).
 from __future__ import annotations
 
 import functools
+import io
 import pickle
-import tempfile
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from typing import IO, Any
 
 from parity.differ import Differ, Verdict
+from parity.sessions.crypto import SealedScratch
 from parity.triage import ExchangeResult
 
 Redo = Callable[[Differ], Verdict]
@@ -73,7 +75,7 @@ class _Resolving(pickle.Unpickler):
 
 
 class _Writer:
-    def __init__(self, file: IO[bytes]) -> None:
+    def __init__(self, file: SealedScratch) -> None:
         self.file = file
         self.shared: OrderedDict[int, tuple[object, int]] = OrderedDict()
         self.count = 0
@@ -83,22 +85,26 @@ class _Writer:
             found = self.shared.get(id(shared))
             if found is not None and found[0] is shared:
                 continue
-            pickle.dump(("map", self.count, shared), self.file, pickle.HIGHEST_PROTOCOL)
+            self.file.append(pickle.dumps(("map", self.count, shared), pickle.HIGHEST_PROTOCOL))
             self.shared[id(shared)] = (shared, self.count)
             self.count += 1
             if len(self.shared) > SHARED:  # first in, first out: the reader does the same
                 self.shared.popitem(last=False)
-        _Referring(self.file, self.shared).dump(("entry", entry))
+        record = io.BytesIO()
+        _Referring(record, self.shared).dump(("entry", entry))
+        self.file.append(record.getvalue())
 
 
 class _Reader:
-    def __init__(self, file: IO[bytes]) -> None:
+    def __init__(self, file: SealedScratch) -> None:
         self.file = file
+        self.at = 0
         self.shared: OrderedDict[int, object] = OrderedDict()
 
     def entry(self) -> tuple[ExchangeResult, Redo | None]:
         while True:
-            record = _Resolving(self.file, self.shared).load()  # this run's own scratch
+            data, self.at = self.file.read_at(self.at)
+            record = _Resolving(io.BytesIO(data), self.shared).load()  # this run's own scratch
             if record[0] == "entry":
                 entry: tuple[ExchangeResult, Redo | None] = record[1]
                 return entry
@@ -114,7 +120,7 @@ class Pending:
     def __init__(self, limit: int | None = None) -> None:
         self.limit = max(1, SPILL_AFTER if limit is None else limit)
         self._memory: list[tuple[ExchangeResult, Redo | None]] = []
-        self._file: IO[bytes] | None = None
+        self._file: SealedScratch | None = None
         self._writer: _Writer | None = None
         self._spilled = 0
 
@@ -125,7 +131,7 @@ class Pending:
 
     def _spill(self) -> None:
         if self._file is None or self._writer is None:
-            self._file = tempfile.TemporaryFile(prefix="parity-pending-")  # noqa: SIM115 - closed in clear()
+            self._file = SealedScratch("parity-pending-")
             self._writer = _Writer(self._file)
         for entry in self._memory:
             self._writer.entry(entry)
@@ -146,13 +152,9 @@ class Pending:
     def __iter__(self) -> Iterator[tuple[ExchangeResult, Redo | None]]:
         """Every entry in the order appended (the spilled ones read back one at a time)."""
         if self._file is not None and self._spilled:
-            self._file.flush()
-            end = self._file.tell()
-            self._file.seek(0)
             reader = _Reader(self._file)
             for _ in range(self._spilled):
                 yield reader.entry()
-            self._file.seek(end)
         yield from list(self._memory)
 
     def clear(self) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import sqlite3
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -217,7 +218,7 @@ def test_a_value_map_shared_by_a_sessions_results_is_spilled_once_while_in_use()
             redo = functools.partial(_redo, actual_values=actual, baselines_values=[reverse])
             pending.append(n, redo)  # type: ignore[arg-type]
         assert pending._file is not None
-        return pending, pending._file.tell()
+        return pending, pending._file.size
 
     shared, size = spill(share=True)
     copies, copied = spill(share=False)
@@ -226,3 +227,21 @@ def test_a_value_map_shared_by_a_sessions_results_is_spilled_once_while_in_use()
         back = [(n, redo(None)) for n, redo in p]  # type: ignore[misc]
         assert [n for n, _ in back] == list(range(20))
         assert all(m == {"actual_values": values, "baselines_values": [reverse]} for _, m in back)
+
+
+def test_what_a_run_spills_is_sealed_and_nameless() -> None:
+    """The scratch file holds no plaintext and has no name in any directory."""
+    from parity.sessions.crypto import SealedScratch
+
+    scratch = SealedScratch("parity-test-")
+    secret = b"CANARY journal entry text " * 100
+    first = scratch.append(secret)
+    second = scratch.append(b"second")
+    raw = scratch._file
+    if sys.platform != "win32":  # no path: unlinked (or O_TMPFILE) from the start
+        assert isinstance(raw.name, int)
+    raw.seek(0)
+    assert b"CANARY" not in raw.read()
+    assert scratch.read_at(first) == (secret, second)
+    assert scratch.read_at(second)[0] == b"second"
+    scratch.close()
