@@ -58,7 +58,13 @@ from parity.differ.model import (
     Verdict,
     Where,
 )
-from parity.differ.noise import LearnedNoise, noise_key, real_keys
+from parity.differ.noise import (
+    LearnedNoise,
+    NoiseKey,
+    noise_key,
+    real_keys_of,
+    suspect_counts,
+)
 from parity.differ.normalize import IGNORED, Normalizer, Scope
 from parity.differ.placeholders import same_instants, substitute
 from parity.differ.routekeys import route_for
@@ -388,24 +394,38 @@ class Differ:
         with_suspects = [v for v in verdicts if v.suspects]
         if not with_suspects:
             return
-        if self.learned is None:
-            real = {noise_key(v.route, d) for v in with_suspects for d in v.suspects}
-        else:
-            real = real_keys(self.learned, with_suspects, route_exchanges)
+        real = self.real_suspects(suspect_counts(with_suspects), route_exchanges)
         for verdict in with_suspects:
-            confirmed = [d for d in verdict.suspects if noise_key(verdict.route, d) in real]
-            quiet = [d for d in verdict.suspects if noise_key(verdict.route, d) not in real]
-            verdict.suspects = []
-            if quiet:
-                verdict.noise.extend(quiet)
-                verdict.rules_applied = sorted({*verdict.rules_applied, "noise:learned"})
-            if confirmed:
-                verdict.differences = self.with_confirmed(verdict, confirmed)
-            if verdict.outcome is not Outcome.ERROR:
-                verdict.outcome = Outcome.MISMATCHED if verdict.differences else Outcome.MATCHED
-            verdict.signature = (
-                signature_of(verdict.route, verdict.differences) if verdict.differences else None
-            )
+            self.settle_one(verdict, real)
+
+    def real_suspects(
+        self, counts: Mapping[NoiseKey, int], route_exchanges: Mapping[str, int]
+    ) -> set[NoiseKey]:
+        """The suspect keys that are real, given how many of the run's verdicts have a
+        suspect at each (`suspect_counts`): `settle`'s decision, for a caller that
+        streams the verdicts (a long run spills them: `replayer.pending`)."""
+        if self.learned is None:
+            return set(counts)
+        return real_keys_of(self.learned, counts, route_exchanges)
+
+    def settle_one(self, verdict: Verdict, real: set[NoiseKey]) -> None:
+        """Decide one verdict's suspects, in place, once the run's `real` keys are known
+        (`real_suspects`): what `settle` does to each verdict."""
+        if not verdict.suspects:
+            return
+        confirmed = [d for d in verdict.suspects if noise_key(verdict.route, d) in real]
+        quiet = [d for d in verdict.suspects if noise_key(verdict.route, d) not in real]
+        verdict.suspects = []
+        if quiet:
+            verdict.noise.extend(quiet)
+            verdict.rules_applied = sorted({*verdict.rules_applied, "noise:learned"})
+        if confirmed:
+            verdict.differences = self.with_confirmed(verdict, confirmed)
+        if verdict.outcome is not Outcome.ERROR:
+            verdict.outcome = Outcome.MISMATCHED if verdict.differences else Outcome.MATCHED
+        verdict.signature = (
+            signature_of(verdict.route, verdict.differences) if verdict.differences else None
+        )
 
     # --- the comparison ---------------------------------------------------------------
 

@@ -21,7 +21,7 @@ Pure data and arithmetic: no I/O.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from parity.differ.model import Difference, DiffKind, Verdict
@@ -143,9 +143,23 @@ def real_keys(
     """The suspect keys where the candidate differs clearly more often than the reference:
     candidate_rate = (verdicts of the route with a suspect at the key) / exchanges of the
     route in the run."""
+    return real_keys_of(learned, suspect_counts(verdicts), route_exchanges)
+
+
+def suspect_counts(verdicts: Iterable[Verdict]) -> Counter[NoiseKey]:
+    """Per key, how many of `verdicts` have a suspect there (once per verdict)."""
     counts: Counter[NoiseKey] = Counter()
     for verdict in verdicts:
         counts.update({noise_key(verdict.route, d) for d in verdict.suspects})
+    return counts
+
+
+def real_keys_of(
+    learned: LearnedNoise,
+    counts: Mapping[NoiseKey, int],
+    route_exchanges: Mapping[str, int],
+) -> set[NoiseKey]:
+    """`real_keys` from the counts of verdicts with a suspect per key (`suspect_counts`)."""
     real = set()
     for key, count in counts.items():
         exchanges = max(route_exchanges.get(key[0], 0), count)
@@ -202,8 +216,10 @@ class _Spot:
     flips: set[tuple[bool, bool]] = field(default_factory=set)
     """(recorded, baseline) of boolean changes; any other change empties `flag`."""
     flag: bool = True
-    exchanges: list[int] = field(default_factory=list)
-    """The exchanges (in observation order) where the baseline disagreed here."""
+    together: Counter[frozenset[NoiseKey]] = field(default_factory=Counter)
+    """While `flag` holds: for the exchanges where the baseline disagreed here, the
+    spots it disagreed at in each (counted by set: a run's memory does not grow with
+    its exchanges, only with the distinct sets)."""
 
 
 @dataclass(slots=True)
@@ -243,7 +259,6 @@ class StateDrift:
             if key not in seen:
                 seen.add(key)
                 spot.disagreements += 1
-                spot.exchanges.append(self.exchanges)
             if isinstance(b.expected, bool) and isinstance(b.actual, bool):
                 spot.flips.add((b.expected, b.actual))
             else:
@@ -265,6 +280,13 @@ class StateDrift:
                 spot.added += 1
             elif b.kind is DiffKind.REMOVED:
                 spot.removed += 1
+        together = frozenset(seen)
+        for key in seen:
+            spot = self.spots[key]
+            if spot.flag:
+                spot.together[together] += 1
+            elif spot.together:
+                spot.together.clear()  # never a flag again: not needed
 
     def excluded(self) -> dict[NoiseKey, str]:
         """The spots that look like state drift, each with why (`AGREES`, `GROWS`,
@@ -278,14 +300,14 @@ class StateDrift:
                 out[key] = GROWS
             elif key[2].endswith("[*]") and spot.added and not spot.removed:
                 out[key] = LENGTHENS
-        drifted = {n for key in out for n in self.spots[key].exchanges}
+        drifting = set(out)
         for key in sorted(self.spots):
             spot = self.spots[key]
             if (
                 key not in out
                 and spot.flag
                 and len(spot.flips) == 1
-                and set(spot.exchanges) <= drifted
+                and all(not keys.isdisjoint(drifting) for keys in spot.together)
             ):
                 out[key] = FOLLOWS
         return dict(sorted(out.items()))

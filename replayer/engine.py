@@ -60,7 +60,13 @@ import aiohttp
 
 from parity.defaults import DEFAULT_CONCURRENCY, DEFAULT_RESET_TIMEOUT, DEFAULT_TIMEOUT
 from parity.differ import Differ, HttpRequest, HttpResponse, Outcome, Verdict
-from parity.differ.noise import LearnedNoise, NoiseObservations, NoisePolicy
+from parity.differ.noise import (
+    LearnedNoise,
+    NoiseKey,
+    NoiseObservations,
+    NoisePolicy,
+    suspect_counts,
+)
 from parity.replayer.client import (
     Answer,
     SendError,
@@ -74,6 +80,7 @@ from parity.replayer.explain import sent_record
 from parity.replayer.interrupt import INTERRUPTED, Interrupt
 from parity.replayer.outgoing import Outgoing, Target, build, recorded_origin, with_originals
 from parity.replayer.pacing import Pace, RequestSchedule
+from parity.replayer.pending import Pending
 from parity.replayer.reset import ResetError, reset_target
 from parity.replayer.secrets import Live, MissingSecret, ReplaySecrets, is_redacted
 from parity.sessions import (
@@ -178,6 +185,9 @@ class RunCounts:
             self.errors += 1
 
 
+Seeds = set[Scalar] | Callable[[], set[Scalar]]
+"""A session's correlation seeds, or what reads them when it starts (`replayer.seeds`)."""
+
 Progress = Callable[[RunCounts], None]
 """Called after each exchange with the run's counts (the same object, updated)."""
 
@@ -246,10 +256,9 @@ class Replayer:
         self.observations = NoiseObservations()
         # Verdicts with differences at spots of learned noise wait for the end of the run:
         # only then is it known how often the candidate differs there (Diffy's rule).
-        self._pending: list[ExchangeResult] = []
-        self._redo: dict[int, Callable[[Differ], Verdict]] = {}
-        """Per pending result (by id) with a baseline: its comparison again, under
-        another differ (`_settle`)."""
+        # Held in bounded memory, the rest spilled to a scratch file (`replayer.pending`);
+        # with a baseline, each with its comparison again under another differ (`_settle`).
+        self._pending = Pending()
         self._route_exchanges: Counter[str] = Counter()
         self.settled_as_noise = 0
         """Differences suppressed by learned noise at the end of the run."""
@@ -274,7 +283,7 @@ class Replayer:
 
     async def run(
         self,
-        sessions: Iterable[tuple[Path | SessionParts, set[Scalar]]],
+        sessions: Iterable[tuple[Path | SessionParts, Seeds]],
         offsets: Sequence[float] | None = None,
     ) -> ReplayTotals:
         """Replay sessions (a file, or a rotated session's parts as one), each with its
@@ -320,10 +329,9 @@ class Replayer:
         if settle:
             self._settle()
             return
-        for result in self._pending:
+        for result, _ in self._pending:
             self._store(result)
         self._pending.clear()
-        self._redo.clear()
 
     def _settle(self) -> None:
         """With a baseline, the pending verdicts are compared again under learned noise
@@ -336,29 +344,42 @@ class Replayer:
         noise = self._run_noise()
         if noise is not None:
             differ = Differ(self.differ.rules, noise, self.differ.route_keys)
-            for result in self._pending:
-                redo = self._redo.get(id(result))
-                if redo is not None:
-                    try:
-                        result.verdict = redo(differ)
-                    except Exception as exc:  # the first verdict stands, and says why
-                        result.verdict = _errored(
-                            result.verdict, _internal_error("the differ", exc)
-                        )
-        self._redo.clear()
-        verdicts = [r.verdict for r in self._pending]
-        before = sum(len(v.noise) for v in verdicts)
-        try:
-            differ.settle(verdicts, self._route_exchanges)
-        except Exception as exc:  # stored unsettled, each an error saying why
-            reason = _internal_error("the differ (settling learned noise)", exc)
-            for result in self._pending:
-                if result.verdict.suspects:
-                    result.verdict = _errored(result.verdict, reason)
-        self.settled_as_noise = sum(len(v.noise) for v in verdicts) - before
-        for result in self._pending:
-            self._store(result)
+        # Two passes over the held results (streamed: a long run spilled most of them):
+        # compared again and their suspects counted, then each settled and stored.
+        counts: Counter[NoiseKey] = Counter()
+        again = Pending(self._pending.limit)
+        for result, redo in self._pending:
+            if noise is not None and redo is not None:
+                try:
+                    result.verdict = redo(differ)
+                except Exception as exc:  # the first verdict stands, and says why
+                    result.verdict = _errored(result.verdict, _internal_error("the differ", exc))
+            counts.update(suspect_counts([result.verdict]))
+            again.append(result)
         self._pending.clear()
+        failed: str | None = None
+        real: set[NoiseKey] = set()
+        try:
+            real = differ.real_suspects(counts, self._route_exchanges)
+        except Exception as exc:  # stored unsettled, each an error saying why
+            failed = _internal_error("the differ (settling learned noise)", exc)
+        settled = 0
+        for result, _ in again:
+            verdict = result.verdict
+            if verdict.suspects:
+                before = len(verdict.noise)
+                if failed is not None:
+                    result.verdict = _errored(verdict, failed)
+                else:
+                    try:
+                        differ.settle_one(verdict, real)
+                    except Exception as exc:
+                        reason = _internal_error("the differ (settling learned noise)", exc)
+                        result.verdict = _errored(verdict, reason)
+                settled += len(verdict.noise) - before
+            self._store(result)
+        again.clear()
+        self.settled_as_noise = settled
 
     def _run_noise(self) -> LearnedNoise | None:
         """Learned noise plus this run's baseline observations, state drift left out
@@ -392,7 +413,7 @@ class Replayer:
     async def _guarded(
         self,
         path: Path | SessionParts,
-        wanted: set[Scalar],
+        wanted: Seeds,
         http: aiohttp.ClientSession,
         limit: asyncio.Semaphore,
         start: float = 0.0,
@@ -422,13 +443,14 @@ class Replayer:
     async def replay_session(
         self,
         path: Path | SessionParts,
-        wanted: set[Scalar],
+        wanted: Seeds,
         http: aiohttp.ClientSession,
         slot: _Slot | None = None,
     ) -> None:
         """Replay one session (a file, or its parts in order: one correlation state
         across them; read once, as it streams), after the reset hooks; `wanted`: the
-        values its requests carry (`request_values`). Paced (when the settings say so)
+        values its requests carry (`request_values`; or what reads them, called when the
+        session starts, so that a run holds only its running sessions' seeds). Paced (when the settings say so)
         within `slot`, started now."""
         self.totals.sessions += 1
         failure = await self.reset_targets()
@@ -439,8 +461,9 @@ class Replayer:
                 self._complete(session)
                 return
             redacted = bool(reader.header.meta.get("redaction"))
+            seeds = wanted() if callable(wanted) else wanted
             if await self._replay(
-                session, reader.header.upstream, reader, wanted, http, redacted, slot
+                session, reader.header.upstream, reader, seeds, http, redacted, slot
             ):
                 self._complete(session)
 
@@ -674,10 +697,11 @@ class Replayer:
         # With a baseline, a mismatch waits too: a spot where the baseline agreed with
         # the recording here by chance may show as noise elsewhere in the run.
         if verdict.suspects or (verdict.differences and self.settings.baselines):
-            self._pending.append(result)
             self._held.add(session)
-            if self.settings.baselines:
-                self._redo[id(result)] = functools.partial(
+            if not self.settings.baselines:
+                self._pending.append(result)
+            else:
+                redo = functools.partial(
                     _compare_again,
                     request=request,
                     expected=expected,
@@ -686,6 +710,7 @@ class Replayer:
                     baselines=baselines,
                     baselines_values=baselines_values,
                 )
+                self._pending.append(result, redo)
         else:
             self._store(result)
         return verdict.outcome

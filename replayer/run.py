@@ -3,7 +3,8 @@
 1. `ReplayRun.start` reads each session file once, before anything is sent (a foreign
    or unreadable file fails here): its id, its exchanges, its correlation seeds (the
    values its requests carry, `request_values`) and the requests the route keys are
-   detected from (`differ.detect_route_keys`), all from the same pass. Then the results
+   detected from (`differ.detect_route_keys`), all from the same pass (the seeds wait in
+   a scratch file until their session starts: `replayer.seeds`). Then the results
    database: the learned noise for the differ, a new run.
 2. `ReplayRun.replay` has the engine stream each file once more (send, compare, store),
    hands the run's noise observations to triage whole (state drift left out), keeps the
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -37,6 +39,7 @@ from parity.replayer.outgoing import Target
 from parity.replayer.pacing import Pace, TimingCheck, session_offsets
 from parity.replayer.resume import parts_fingerprint, run_options
 from parity.replayer.secrets import MissingSecret, ReplaySecrets
+from parity.replayer.seeds import SeedStore
 from parity.sessions import (
     ReadResult,
     SessionFileError,
@@ -62,8 +65,8 @@ class ScannedSession:
     id: str
     exchanges: int
     """Recorded requests (each one exchange to replay)."""
-    wanted: set[Scalar]
-    """The values its requests carry: correlation replaces only these."""
+    seeds: tuple[SeedStore, int]
+    """Where the values its requests carry wait until it replays (`wanted`)."""
     read: ReadResult = field(default_factory=ReadResult)
     """What the reader passed over: a torn or corrupt tail, malformed records."""
     encrypted: bool = False
@@ -76,6 +79,13 @@ class ScannedSession:
     fingerprint: list[dict[str, object]] = field(default_factory=list)
     """What says each of its files (every part of a rotated session) is unchanged when
     the run is resumed (`replayer.resume`)."""
+
+    @property
+    def wanted(self) -> set[Scalar]:
+        """The values its requests carry: correlation replaces only these (read back
+        from the run's scratch file each time: `replayer.seeds`)."""
+        store, at = self.seeds
+        return store.get(at)
 
     @property
     def damaged(self) -> bool:
@@ -127,6 +137,7 @@ def scan_sessions(files: Sequence[Path | SessionParts], *, skip_unreadable: bool
     `SessionFileError` for a file that is not a readable session, or leaves it out
     with `skip_unreadable` (a repro's run may have lost a file since)."""
     scanned: list[ScannedSession] = []
+    seeds = SeedStore()
 
     def session(path: Path | SessionParts) -> Iterator[HttpRequest]:
         parts = as_parts(path)
@@ -152,7 +163,7 @@ def scan_sessions(files: Sequence[Path | SessionParts], *, skip_unreadable: bool
                     parts.path,
                     reader.header.id,
                     count,
-                    wanted,
+                    (seeds, seeds.put(wanted)),
                     reader.result,
                     reader.encrypted,
                     timing.first,
@@ -358,7 +369,14 @@ class ReplayRun:
                 replayer.totals.sessions += len(self.reopened.finished)
             try:
                 totals = asyncio.run(
-                    replayer.run([(s.parts or s.path, s.wanted) for s in sessions], offsets)
+                    # each session's seeds read back when it starts (`replayer.seeds`)
+                    replayer.run(
+                        [
+                            (s.parts or s.path, functools.partial(s.seeds[0].get, s.seeds[1]))
+                            for s in sessions
+                        ],
+                        offsets,
+                    )
                 )
             except ExceptionGroup as group:  # from the TaskGroup of sessions
                 known = group.subgroup(

@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import os
 import struct
+import tempfile
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -290,3 +291,47 @@ def new_envelope(source: KeySource) -> tuple[dict[str, Any], FrameCipher]:
         "nonce_prefix": prefix,
     }
     return envelope, FrameCipher(source.key(kdf), prefix)
+
+
+class SealedScratch:
+    """A process's own scratch file for what it spills from memory (results held for the
+    end of a run, correlation seeds): anonymous (`tempfile.TemporaryFile`: no name on
+    POSIX, deleted on close on Windows, so a crash leaves nothing behind) and every record
+    sealed with AES-GCM under a key that exists only in this process's memory, so what a
+    run spills is never plaintext on disk, not even in freed blocks. Records are read back
+    by the position `append` gave (`read_at`, which also gives the next one's)."""
+
+    _HEAD = struct.Struct(">IQ")  # sealed length, record index (the nonce)
+
+    def __init__(self, prefix: str) -> None:
+        self._file: IO[bytes] = tempfile.TemporaryFile(prefix=prefix)  # noqa: SIM115 - close()
+        self._aead = AESGCM(os.urandom(32))
+        self._count = 0
+
+    @staticmethod
+    def _nonce(index: int) -> bytes:
+        return struct.pack(">Q", index) + bytes(4)
+
+    def append(self, data: bytes) -> int:
+        """Seal and append one record; its position."""
+        self._file.seek(0, os.SEEK_END)
+        at = self._file.tell()
+        index, self._count = self._count, self._count + 1
+        sealed = self._aead.encrypt(self._nonce(index), data, None)
+        self._file.write(self._HEAD.pack(len(sealed), index) + sealed)
+        return at
+
+    def read_at(self, at: int) -> tuple[bytes, int]:
+        """The record at `at`, and the position of the next."""
+        self._file.seek(at)
+        length, index = self._HEAD.unpack(self._file.read(self._HEAD.size))
+        sealed = self._file.read(length)
+        return self._aead.decrypt(self._nonce(index), sealed, None), at + self._HEAD.size + length
+
+    @property
+    def size(self) -> int:
+        """Bytes written so far."""
+        return self._file.seek(0, os.SEEK_END)
+
+    def close(self) -> None:
+        self._file.close()

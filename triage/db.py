@@ -390,6 +390,11 @@ class ResultsDB:
         return list(self.db.query(sql, params))
 
 
+STORED_BODIES_CACHE = 50_000
+"""Keys of large bodies a writer remembers as stored (a cache in front of a lookup: a
+run's memory does not grow with its distinct bodies)."""
+
+
 class ResultWriter:
     """Buffers rows and writes each batch in one transaction (see the module doc)."""
 
@@ -670,6 +675,8 @@ class ResultWriter:
                 path=self._rdb.path,
             ) from exc
         self.written += len(results)
+        if len(self._stored_bodies) > STORED_BODIES_CACHE:
+            self._stored_bodies.clear()  # a cache: a key not in it is looked up again
         self._stored_bodies.update(self._bodies)
         self._bodies = {}
         self._results = []
