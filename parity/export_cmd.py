@@ -7,8 +7,8 @@ powershell` prints it).
 Secrets: a redacted session's tokens stay tokens, and a session recorded with
 `--no-redact` is redacted on the way out (the project's key and secret store, as
 `parity record` would have); `--show-secrets` puts the secret store's originals back
-instead (`sessions.reveal`). A mismatch's secret headers and body values are `***`
-unless `--show-secrets`, as in `parity repro`.
+instead (`parity.originals`, as `parity repro --show-secrets` does). A mismatch's secret
+headers and body values are `***` unless `--show-secrets`, as in `parity repro`.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from parity.config import config_option, current_config
 from parity.errors import UserError
 from parity.keys import key_file_option
 from parity.options import db_option, quiet_option, results_at, sessions_option
+from parity.originals import SHOW_SECRETS_HELP, Originals
 from parity.progress import ProgressBar
 
 if TYPE_CHECKING:
@@ -57,7 +58,7 @@ MISMATCH_FORMATS = ("har", "curl", "powershell")
 @click.option(
     "--show-secrets",
     is_flag=True,
-    help="Put the originals of redacted values back (from the project's secret store).",
+    help=SHOW_SECRETS_HELP,
 )
 @sessions_option
 @db_option
@@ -189,19 +190,13 @@ class _Secrets:
 
     def __init__(self, show: bool) -> None:
         self.show = show
+        self.originals = Originals()
         self._lookup: Lookup | None = None
         self._redaction: Any = None
 
     def lookup(self) -> Lookup:
         if self._lookup is None:
-            from parity.sessions.keys import project_key
-            from parity.sessions.reveal import lookup_in
-            from parity.sessions.secretstore import SecretStore
-
-            state = current_config().state
-            key = project_key(state, create=False)
-            stored = {t: s.value for t, s in SecretStore(state, key).load().items()} if key else {}
-            self._lookup = lookup_in(stored)
+            self._lookup = self.originals.lookup()
         return self._lookup
 
     def apply(self, header: SessionHeader, exchange: Exchange) -> Exchange:
@@ -234,13 +229,15 @@ def _mismatch(ref: str, fmt: str, db_path: Path, sessions_dir: Path, show: bool)
     if fmt in ("curl", "powershell"):
         from parity.replayer import curl_command
 
-        exchange = _Secrets(True).apply(case.header, case.exchange) if show else case.exchange
+        originals = Originals()
+        exchange = originals.revealed(case.exchange) if show else case.exchange
         shell = "powershell" if fmt == "powershell" else "posix"
         command, notes = curl_command(
             exchange, case.run_target, origin, show_secrets=show, shell=shell
         )
+        missing = originals.missing_note()
         lines = [f"# {title}", f"# target: {case.run_target}", command]
-        lines += [f"# {note}" for note in notes]
+        lines += [f"# {note}" for note in [*notes, *([missing] if missing else [])]]
         return ("\n".join(lines) + "\n").encode("utf-8", "surrogateescape")
     from parity.triage.answers import actual_answer
 

@@ -7,7 +7,8 @@ sessions directory (`--sessions`, `$PARITY_SESSIONS`, `[paths] sessions`): the r
 database keeps requests masked, the session file has them whole (`replayer.case`).
 
 `repro` prints the request as a curl command per target (`replayer.curl`), secrets
-masked unless `--show-secrets`. A request recorded mid-session carries values minted in
+masked unless `--show-secrets`, which also puts the secret store's originals of redacted
+values back (`parity.originals`, as `parity export --show-secrets` does). A request recorded mid-session carries values minted in
 that session (a login token, a new entry's id), so `--send` replays the session's
 earlier requests first, on a target freshly reset when a reset hook is known (`--reset
 CMD`, or `reset` of the target in parity.toml), then the mismatching request, judged by
@@ -27,6 +28,7 @@ from parity.config import config_option, current_config
 from parity.errors import EXIT_DIFFERENCES, EXIT_OK, UserError
 from parity.keys import key_file_option
 from parity.options import reset_option, resolve_target, target_option
+from parity.originals import SHOW_SECRETS_HELP, Originals
 
 if TYPE_CHECKING:
     from parity.differ import Difference
@@ -35,9 +37,7 @@ if TYPE_CHECKING:
 
 @click.command()
 @click.argument("ref", metavar="ID")
-@click.option(
-    "--show-secrets", is_flag=True, help="Print credentials and binary bodies as recorded."
-)
+@click.option("--show-secrets", is_flag=True, help=SHOW_SECRETS_HELP)
 @click.option(
     "--send",
     is_flag=True,
@@ -136,14 +136,15 @@ def _print_curl(case: Case, aimed: list[tuple[str, str]], show_secrets: bool, sh
         f"# mismatch {case.mismatch_id}: {case.route} (session {case.session}, seq {case.seq}, "
         f"run {case.run_id})"
     )
+    originals = Originals()
+    exchange = originals.revealed(case.exchange) if show_secrets else case.exchange
     notes: list[str] = []
     for role, url in aimed:
-        command, notes = curl_command(
-            case.exchange, url, origin, show_secrets=show_secrets, shell=shell
-        )
+        command, notes = curl_command(exchange, url, origin, show_secrets=show_secrets, shell=shell)
         click.echo(f"# {role}: {url}")
         click.echo(command)
-    for note in notes:
+    missing = originals.missing_note()
+    for note in [*notes, *([missing] if missing else [])]:
         click.echo(f"# {note}")
 
 

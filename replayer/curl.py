@@ -4,7 +4,9 @@ the URL. Unless `show_secrets`: Authorization, Cookie and other secret-named hea
 and secret-named query values and JSON/form fields, are `***`, and a binary body is
 left out (with `show_secrets` it is piped in as base64: `printf %s B64 | base64 -d |
 curl --data-binary @-`, no file written). A text body is given inline with
-`--data-binary`, shell-quoted."""
+`--data-binary`, shell-quoted, or piped in the same way (`printf %s '...' | curl
+--data-binary @-`) when it starts with `@` or is over `POSIX_ARGUMENT_MAX`: `printf` is
+a builtin of sh, bash and zsh, so no limit of a program's arguments applies."""
 
 from __future__ import annotations
 
@@ -19,6 +21,9 @@ from parity.sessions.secrets import is_secret_header, mask_path
 from parity.triage.masking import mask_text
 
 MASK = "***"
+POSIX_ARGUMENT_MAX = 64 * 1024
+"""The longest body given to curl as an argument (Linux refuses one over 128 KiB,
+MAX_ARG_STRLEN, and all of them over ARG_MAX); a longer one is piped in by `printf`."""
 _TEXT_CONTROL = frozenset(range(32)) - {9, 10, 13}
 
 
@@ -118,11 +123,14 @@ def curl_command(
         parts.append(" ".join(p for p in (option, quoted) if p is not None))
     pipe = ""
     if isinstance(shown.body, str):
-        if shown.body.startswith("@"):  # curl would read a file of that name
-            pipe = f"printf %s {shlex.quote(shown.body)} | "
+        quoted = shlex.quote(shown.body)
+        # `@...` would be read as a file name; a large argument is over the kernel's
+        # limit for one argument of a program (`printf` is a shell builtin: no limit).
+        if shown.body.startswith("@") or len(quoted.encode()) > POSIX_ARGUMENT_MAX:
+            pipe = f"printf %s {quoted} | "
             parts.append("--data-binary @-")
         else:
-            parts.append("--data-binary " + shlex.quote(shown.body))
+            parts.append("--data-binary " + quoted)
     elif shown.body is not None:
         encoded = base64.b64encode(shown.body).decode("ascii")
         pipe = f"printf %s {shlex.quote(encoded)} | base64 -d | "

@@ -14,6 +14,8 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+import re
+import shutil
 import subprocess
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -278,6 +280,25 @@ def test_a_mismatch_exports_as_har_curl_and_powershell(
     shown = capture.run("export", *common, "--format", "powershell", "--show-secrets").stdout
     assert "curl.exe" in shown and "ana-pilot-2026" in shown  # from the secret store
     assert "***" not in shown
+    for shell in ("powershell", "posix"):  # repro's --show-secrets means the same
+        args = ("repro", *common[1:], "--shell", shell, "--show-secrets")
+        repro = capture.run(*args).stdout
+        assert "ana-pilot-2026" in repro and "PARITY_REDACTED_" not in repro, repro
+        assert "***" not in repro and "no original" not in repro
+    # Elsewhere, without the project's secret store: the tokens stay, and a note says so.
+    elsewhere = capture.root / "elsewhere"
+    shutil.copytree(capture.root / "native", elsewhere / "native")
+    for db in capture.root.glob("native.db*"):
+        shutil.copy(db, elsewhere / db.name)
+    for command in (("repro", *common[1:]), ("export", *common, "--format", "powershell")):
+        done = subprocess.run(
+            parity(*command, "--show-secrets"), cwd=elsewhere, capture_output=True, text=True,
+            timeout=90, env=_env(elsewhere),
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert "PARITY_REDACTED_" in done.stdout and "ana-pilot-2026" not in done.stdout
+        assert re.search(r"^# \d+ redacted values? ha(s|ve) no original in the project's "
+                         r"secret store", done.stdout, re.M), done.stdout  # fmt: skip
 
 
 def _exchanges(path: Path) -> list[Exchange]:

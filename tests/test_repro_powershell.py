@@ -87,6 +87,17 @@ def test_printable_values_are_single_quoted_and_control_characters_double_quoted
     assert powershell_quote("\udcff") == '"$([char]0xDCFF)"'
 
 
+def test_the_quote_function_reads_the_passing_mode_safely_under_strict_mode() -> None:
+    """`$PSNativeCommandArgumentPassing` does not exist before PowerShell 7.3: reading it
+    throws under `Set-StrictMode -Version Latest`, `Get-Variable` does not."""
+    assert QUOTE_FUNCTION.startswith(
+        "function q([string]$s) { if ((Get-Variable PSNativeCommandArgumentPassing -ValueOnly "
+        "-ErrorAction SilentlyContinue) -in $null, 'Legacy') { "
+    )
+    assert "$PSNativeCommandArgumentPassing" not in QUOTE_FUNCTION
+    assert QUOTE_FUNCTION.count("{") == QUOTE_FUNCTION.count("}")
+
+
 def test_bytes_that_are_not_utf8_are_base64() -> None:
     data = b"\xff\xfe\x00binary\x80"
     expression = powershell_bytes(data)
