@@ -7,7 +7,9 @@ the chosen format.
 the other formats write the command's rows: the same rows whatever the format, nested
 objects flattened to `parent.child` columns, lists kept as lists in `--nl` and written as
 compact JSON in a cell. Nothing is ever cut or wrapped: an id, a URL, a long route stay
-whole on their line.
+whole on their line. Times (`started_at`, `finished_at`, ... kept as Unix seconds in the
+results database and the session files) are written as ISO 8601 UTC text, as the gate
+artifact writes them (`iso_times`, with `parity.triage.times.iso`).
 
 Without a format the command draws its human view; `parity.output.console()` draws it at
 the terminal's width on a terminal and at unlimited width elsewhere (`| cat`, a file).
@@ -73,6 +75,27 @@ def _flag(fmt: Format) -> str:
     return next(names[-1] for f, names, _ in _FLAGS if f is fmt)
 
 
+TIME_KEYS = frozenset(
+    {"started_at", "finished_at", "ended_at", "interrupted_at", "marked_at", "generated_at"}
+)
+"""The keys under which parity's documents hold a time."""
+
+
+def iso_times(value: Any) -> Any:
+    """A row (or a list of rows) with each number under a `TIME_KEYS` key as ISO 8601 UTC
+    text (`2026-12-01T08:00:01.250Z`). Only the row's own keys: what is nested in it (a
+    recorded body, a difference's values) is the user's data and stays as it is."""
+    from parity.triage.times import iso
+
+    if isinstance(value, list | tuple):
+        return [iso_times(item) for item in value]
+    if not isinstance(value, Mapping):
+        return value
+    return {
+        key: iso(sub) if key in TIME_KEYS and _is_number(sub) else sub for key, sub in value.items()
+    }
+
+
 def flatten(row: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     """`{"totals": {"matched": 3}}` -> `{"totals.matched": 3}`; lists stay as they are."""
     flat: dict[str, Any] = {}
@@ -100,10 +123,12 @@ def write_rows(
     out: TextIO | None = None,
 ) -> None:
     """`rows` in format `fmt` on `out` (stdout): `--json` as one array, the others as
-    flattened rows with `columns` (default: every key, in the order first seen)."""
+    flattened rows with `columns` (default: every key, in the order first seen); times
+    as ISO 8601 text (`iso_times`)."""
     stream = out if out is not None else sys.stdout
+    rows = iso_times(list(rows))
     if fmt is Format.JSON:
-        stream.write(json_text(list(rows), indent=True) + "\n")
+        stream.write(json_text(rows, indent=True) + "\n")
         stream.flush()
         return
     flat = [flatten(row) for row in rows]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from parity.formats import Format, output_options, write_rows
+from parity.formats import Format, iso_times, output_options, write_rows
 from parity.keys import key_file_option
 from parity.options import db_option, json_option, results_at
 from parity.output import console, print_json
@@ -35,7 +35,7 @@ def report(run: str | None, db_path: Path, output: Format | None) -> None:
     with results_at(db_path) as results_db:
         data = queries.build_report(results_db, run)
     if output is Format.JSON:
-        print_json(data)
+        print_json({**data, "run": iso_times(data["run"])})
         return
     if output is not None:
         write_rows(data["routes"], output)
@@ -66,7 +66,12 @@ def show(ref: str, db_path: Path, as_json: bool) -> None:
     with results_at(db_path) as results_db:
         data = queries.show(results_db, ref)
     if as_json:
-        print_json(data)
+        runs_of = {  # the runs a finding or a signature shows in, with their start times
+            key: {**data[key], "runs": iso_times(data[key]["runs"])}
+            for key in ("finding", "signature")
+            if data.get(key) is not None
+        }
+        print_json({**data, **runs_of})
         return
     from parity.triage import render
 
@@ -90,7 +95,7 @@ def runs(db_path: Path, output: Format | None) -> None:
     with results_at(db_path) as results_db:
         rows = queries.list_runs(results_db)
     if output is Format.JSON:
-        print_json(rows)
+        print_json(iso_times(rows))
         return
     if output is not None:
         write_rows(rows, output)

@@ -40,6 +40,8 @@ def serve(host: str, port: int, db_path: Path, datasette_args: tuple[str, ...]) 
 
     \b
     Example:
+
+    \b
         parity serve
         parity serve --port 0 -- --open
     """

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from parity.errors import UserError
-from parity.formats import Format, output_options, write_rows
+from parity.formats import Format, iso_times, output_options, write_rows
 from parity.keys import key_file_option
 from parity.options import sessions_option
 from parity.output import print_json
@@ -42,7 +42,7 @@ def list_sessions(sessions_dir: Path, output: Format | None) -> None:
     store = SessionStore(sessions_dir)
     found = list(store.summaries())
     if output is Format.JSON:
-        print_json([listed_json(s) for s in found])
+        print_json(iso_times([listed_json(s) for s in found]))
         return
     if output is not None:
         write_rows([listed_json(s) for s in found], output)
@@ -76,7 +76,9 @@ def show_session(session_ref: str, sessions_dir: Path, limit: int, output: Forma
     except SessionFileError as exc:
         raise UserError(str(exc)) from None
     if output is Format.JSON:
-        print_json(overview.to_json())
+        data = overview.to_json()
+        times = {key: iso_times(data[key]) for key in ("session", "trailer", "exchanges")}
+        print_json({**data, **times})
         return
     if output is not None:
         write_rows(overview.exchanges, output)

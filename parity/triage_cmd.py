@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from parity.errors import UserError
-from parity.formats import Format, output_options, write_rows
+from parity.formats import Format, iso_times, output_options, write_rows
 from parity.keys import key_file_option
 from parity.options import db_option, json_option, results_at
 from parity.output import console, print_json
@@ -58,7 +58,9 @@ def mark(finding: str, verdict: str, note: str | None, db_path: Path, as_json: b
         row = find_finding(results_db, finding)
         stored = results_db.mark(row["id"], verdict, note=note)
     if as_json:
-        print_json({**stored, **{k: v for k, v in finding_json(row).items() if k != "id"}})
+        previous = iso_times(stored["previous"])
+        shown = {**iso_times(stored), "previous": previous}
+        print_json({**shown, **{k: v for k, v in finding_json(row).items() if k != "id"}})
         return
     previous = stored["previous"]
     was = f" (was {previous['verdict']})" if previous and previous["verdict"] != verdict else ""
@@ -78,7 +80,7 @@ def compare(runs: tuple[str, ...], db_path: Path, output: Format | None) -> None
     Without RUN: the latest finished run against the finished run before it over the
     same sessions. One RUN: that run against the one before it over the same sessions.
     Two: those two, the older as A. Fixed: in A, not in B. New: in B, not in A, never
-    seen fixed. Regressed: in B, not in A, but fixed before. Still open: in both, with no
+    seen fixed. Regressed: in B, not in A, but fixed before. Recurring: in both, with no
     verdict or `bug`; accepted: in both, marked `expected` or `noise`. --json is the
     whole comparison; --nl, --csv, --tsv and -t list the findings, a row each with its
     state.
@@ -96,7 +98,7 @@ def compare(runs: tuple[str, ...], db_path: Path, output: Format | None) -> None
     with results_at(db_path) as results_db:
         data = build_compare(results_db, runs)
     if output is Format.JSON:
-        print_json(data)
+        print_json({**data, "a": iso_times(data["a"]), "b": iso_times(data["b"])})
         return
     if output is not None:
         from parity.triage.compare import CATEGORIES

@@ -62,3 +62,16 @@ def test_commands_with_examples_have_them() -> None:
     """The walk finds examples at all (a docstring change cannot make it vacuous)."""
     with_examples = [p for p in ALL if examples(command_at(p))]
     assert len(with_examples) >= 15
+
+
+@pytest.mark.parametrize("path", ALL, ids=lambda p: " ".join(p) or "parity")
+def test_examples_sit_under_a_heading_and_a_blank_line(path: tuple[str, ...]) -> None:
+    """The line before a command's first example block ends in ':' (`Example:`) and is
+    followed by a blank line, as in every other command's help."""
+    result = CliRunner().invoke(cli, [*path, "--help"], terminal_width=200)
+    lines = result.output.splitlines()
+    first = next((i for i, ln in enumerate(lines) if ln.strip().startswith("parity ")), None)
+    if first is None or not examples(command_at(path)):
+        return
+    assert first >= 2 and lines[first - 1].strip() == "", result.output
+    assert lines[first - 2].rstrip().endswith(":"), result.output

@@ -215,6 +215,55 @@ def test_piped_into_a_reader_the_lines_are_whole(project: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert sum(TARGET in line for line in done.stdout.splitlines()) == 2
 
+    def body_rows(*args: str) -> list[str]:
+        """The lines of the table's body (between the header's rule and the bottom)."""
+        done = subprocess.run(
+            parity(*args), cwd=project, env=env, capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 0, done.stderr
+        lines = done.stdout.splitlines()
+        start = next(i for i, ln in enumerate(lines) if ln.startswith("┡"))
+        return [ln for ln in lines[start + 1 :] if ln.startswith("│")]
+
+    noise = body_rows("noise", "--db", "parity.db")  # one line a learned entry, rate whole
+    assert len(noise) == 4, noise
+    assert any("100.00 % (4/4)" in line for line in noise), noise
+    compare = body_rows("compare", "--db", "parity.db")  # one line a finding
+    assert len(compare) == 2, compare
+    assert all("recurring" in line and " · " in line for line in compare), compare
+
+
+def test_compare_names_a_finding_in_both_runs_recurring_in_every_format(
+    in_project: Path,
+) -> None:
+    data = json.loads(ok("compare", "--db", "parity.db", "--json"))
+    assert {item["state"] for item in data["still_open"]} == {"recurring"}
+    assert "still open" not in ok("compare", "--db", "parity.db")
+    assert "2 recurring" in ok("compare", "--db", "parity.db")
+    for fmt in ("--csv", "--nl", "-t"):
+        rows = parsed(fmt, ok("compare", "--db", "parity.db", fmt))
+        assert [row["state"] for row in rows] == ["recurring", "recurring"], fmt
+
+
+def test_times_are_iso_8601_utc_text_in_every_format(in_project: Path) -> None:
+    runs = json.loads(ok("runs", "--db", "parity.db", "--json"))
+    assert [(r["started_at"], r["finished_at"]) for r in runs] == [
+        ("2023-11-16T02:00:00.000Z", "2023-11-16T02:00:12.500Z"),
+        ("2023-11-14T22:13:20.000Z", "2023-11-14T22:13:32.500Z"),
+    ]
+    for fmt in ("--csv", "--tsv", "--nl", "-t"):
+        rows = parsed(fmt, ok("runs", "--db", "parity.db", fmt))
+        assert rows[1]["started_at"] == "2023-11-14T22:13:20.000Z", fmt
+        listed = parsed(fmt, ok("sessions", "list", "--sessions", "sessions", fmt))
+        assert listed[0]["started_at"] == "2023-11-14T22:13:20.000Z", fmt
+    report = json.loads(ok("report", "--db", "parity.db", "--json"))
+    assert report["run"]["started_at"] == "2023-11-16T02:00:00.000Z"
+    compare = json.loads(ok("compare", "--db", "parity.db", "--json"))
+    assert compare["a"]["started_at"] == "2023-11-14T22:13:20.000Z"
+    shown = json.loads(ok("sessions", "show", SESSION, "--sessions", "sessions", "--json"))
+    assert shown["session"]["started_at"] == "2023-11-14T22:13:20.000Z"
+    assert shown["exchanges"][0]["started_at"].endswith("Z")
+
 
 def test_two_formats_are_one_usage_error(in_project: Path) -> None:
     result = invoke("runs", "--db", "parity.db", "--csv", "-t")

@@ -102,8 +102,8 @@ def test_report_json_has_exactly_the_documented_shape(db_path: Path) -> None:
         "target": "http://127.0.0.1:5001",
         "baseline": "http://127.0.0.1:5000",
         "sessions": ["s1", "s2"],
-        "started_at": 1_700_100_000.0,
-        "finished_at": 1_700_100_012.5,
+        "started_at": "2023-11-16T02:00:00.000Z",
+        "finished_at": "2023-11-16T02:00:12.500Z",
         "label": "nightly",
     }
     assert data["totals"] == {

@@ -425,7 +425,7 @@ def test_compare_table_names_each_state(db: ResultsDB, db_path: Path) -> None:
     result = invoke("compare", "--db", str(db_path))
     assert result.exit_code == 0, result.output
     out = result.output
-    assert "0 fixed, 1 new, 1 regressed, 0 still open, 1 accepted" in out
+    assert "0 fixed, 1 new, 1 regressed, 0 recurring, 1 accepted" in out
     assert f"to run {r3}" in out
     for text in ("regressed", "fixed in", "new", "accepted", "ok by ADR-7", "bbbb0002", "1 → 1"):
         assert text in out, text

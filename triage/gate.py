@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from parity.differ.findings import SERIALIZATION
 from parity.sessions.private import write_private
+from parity.triage import times
 from parity.triage.compare import (
     Change,
     finding_changes,
@@ -66,11 +67,8 @@ class Thresholds:
 
 
 def iso(timestamp: float | None) -> str | None:
-    """`2026-02-23T20:19:14Z` (UTC, to the second); None stays None."""
-    if timestamp is None:
-        return None
-    moment = datetime.fromtimestamp(timestamp, UTC)
-    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+    """`2026-02-23T20:19:14Z`: the gate artifact's times are to the second."""
+    return times.iso(timestamp, "seconds")
 
 
 def _plural(count: int, word: str, words: str | None = None) -> str:

@@ -479,7 +479,7 @@ def _noise_table(out: Console, rows: list[dict[str, Any]], scope: str) -> None:
             _esc(r["route"]),
             _esc(r["where"]),
             _esc(r["path"] or "-"),
-            f"{rate}\n[dim]{r['disagreements']}/{r['observations']}[/dim]",
+            f"{rate} [dim]({r['disagreements']}/{r['observations']})[/dim]",
             _esc(r.get("why") or ", ".join(r["kinds"])),
             _esc(shown),
         )
@@ -499,7 +499,7 @@ _STATE_LABEL = {
     "regressed": "regressed",
     "new": "new",
     "fixed": "fixed",
-    "still_open": "still open",
+    "still_open": "recurring",
     "accepted": "accepted",
 }
 COMPARE_ORDER = ("regressed", "new", "fixed", "still_open", "accepted")
@@ -516,12 +516,18 @@ def _run_line(name: str, run: dict[str, Any]) -> str:
     )
 
 
-def _verdict_cell(verdict: str | None, note: str | None) -> str:
+def _cell_break(out: Console) -> str:
+    """Between two values of one table cell: a new line on a terminal; off one (`| cat`,
+    a file) ` · `, so that a row stays one line."""
+    return "\n" if out.is_terminal else " · "
+
+
+def _verdict_cell(verdict: str | None, note: str | None, sep: str = "\n") -> str:
     if verdict is None:
         return "[dim]-[/dim]"
     style = {"bug": "red", "expected": "cyan", "noise": "dim"}.get(verdict, "")
     shown = f"[{style}]{verdict}[/]" if style else verdict
-    return f"{shown}\n[dim]{_esc(note)}[/dim]" if note else shown
+    return f"{shown}{sep}[dim]{_esc(note)}[/dim]" if note else shown
 
 
 def compare(out: Console, data: dict[str, Any]) -> None:
@@ -548,7 +554,8 @@ def compare(out: Console, data: dict[str, Any]) -> None:
         return
     table = Table(title=f"Findings from run {_esc(a['id'])} to run {_esc(b['id'])}")
     room = max(40, out.width - 40)
-    table.add_column("state, verdict", max_width=14)
+    sep = _cell_break(out)
+    table.add_column("state, verdict", max_width=14 if out.is_terminal else None)
     table.add_column("finding", no_wrap=True)
     table.add_column("A → B", justify="right", no_wrap=True)
     table.add_column("where, what", overflow="fold", ratio=2, min_width=min(30, room // 3))
@@ -558,28 +565,28 @@ def compare(out: Console, data: dict[str, Any]) -> None:
         for item in data[name]:
             state = f"[{style}]{_STATE_LABEL[name]}[/]" if style else _STATE_LABEL[name]
             if item["fixed_in"]:
-                state += f"\n[dim]fixed in {_esc(item['fixed_in'])}[/dim]"
+                state += f"{sep}[dim]fixed in {_esc(item['fixed_in'])}[/dim]"
             if item["verdict"]:
-                state += "\n" + _verdict_cell(item["verdict"], item["note"])
+                state += sep + _verdict_cell(item["verdict"], item["note"], sep)
             example = item["example"]
             said = (example.get("sentence") or example["difference"]) if example else ""
             table.add_row(
                 state,
                 _esc(item["id"]),
                 f"{item['count_a']} → {item['count_b']}",
-                _finding_cell(item),
+                _finding_cell(item, sep),
                 _esc(said),
             )
     out.print(table)
 
 
-def _finding_cell(item: dict[str, Any]) -> str:
+def _finding_cell(item: dict[str, Any], sep: str = "\n") -> str:
     """The route (or how many routes a cross-route finding spans) over the title."""
     if item["route"] is not None:
         where = item["route"]
     else:
         where = f"across {len(item.get('routes') or [])} routes"
-    return f"{_esc(where)}\n[dim]{_esc(item.get('title') or '')}[/dim]"
+    return f"{_esc(where)}{sep}[dim]{_esc(item.get('title') or '')}[/dim]"
 
 
 # -- gate -------------------------------------------------------------------------------

@@ -26,13 +26,13 @@ import math
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from parity.differ.content import decode_body
 from parity.differ.model import HttpRequest
 from parity.differ.routekeys import route_for
+from parity.triage.times import iso
 
 if TYPE_CHECKING:
     from parity.differ.rules import RouteRule
@@ -228,15 +228,6 @@ def _median(values: list[float]) -> float:
     if len(ordered) % 2:
         return ordered[middle]
     return (ordered[middle - 1] + ordered[middle]) / 2
-
-
-def iso(timestamp: float | None) -> str | None:
-    """`2026-02-23T20:19:14.250Z` (UTC, to the millisecond: buckets may be shorter than
-    a second in tests)."""
-    if timestamp is None:
-        return None
-    moment = datetime.fromtimestamp(timestamp, UTC)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass(frozen=True, slots=True)
