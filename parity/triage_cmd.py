@@ -75,7 +75,7 @@ def mark(finding: str, verdict: str, note: str | None, db_path: Path, as_json: b
 @key_file_option
 @output_options
 def compare(runs: tuple[str, ...], db_path: Path, output: Format | None) -> None:
-    """Compare two runs: the findings fixed, new, regressed, still open and accepted.
+    """Compare two runs: the findings fixed, new, regressed, recurring and accepted.
 
     Without RUN: the latest finished run against the finished run before it over the
     same sessions. One RUN: that run against the one before it over the same sessions.

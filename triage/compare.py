@@ -1,4 +1,4 @@
-"""Run to run: what a fix fixed, what it broke, what is still open.
+"""Run to run: what a fix fixed, what it broke, what recurs.
 
 Definitions (also in `docs/results-db.md` and `docs/gate.md`). Runs are ordered by when
 they started. A run's *series* is every finished run over the same set of session ids.
@@ -11,7 +11,7 @@ run A with a later run B:
 - **regressed**: in P(B), not in P(A), and fixed before: it was in some earlier run of
   B's series (or A) and absent from a run after that one, A included. `fixed_in` names
   the run in which it last disappeared.
-- **still open**: in P(A) and P(B), with no verdict or the verdict `bug`.
+- **recurring** (`still_open` in JSON): in P(A) and P(B), with no verdict or the verdict `bug`.
 - **accepted**: in P(A) and P(B), marked `expected` or `noise`.
 
 Verdicts (`triage.verdicts`) are the finding's, whatever the run: a fixed, new or

@@ -637,7 +637,7 @@ def gate(out: Console, data: dict[str, Any], artifact: str) -> None:
         table.add_column("verdict", overflow="fold")
         table.add_column("example", overflow="fold", ratio=3)
         for item in data["open"][:GATE_ROWS]:
-            state = item["state"].replace("recurring", "still open")
+            state = item["state"]
             style = _STATE_STYLE.get(item["state"], "")
             example = item["example"]
             table.add_row(
