@@ -14,6 +14,7 @@ from parity.config import config_option, current_config
 from parity.errors import UserError
 from parity.keys import key_file_option, keys_for_recording
 from parity.options import quiet_option, sessions_option
+from parity.output import plural
 from parity.progress import ProgressBar
 
 if TYPE_CHECKING:
@@ -31,10 +32,14 @@ if TYPE_CHECKING:
 @click.option("--label", default="", help="A label for the sessions (default: the file's name).")
 @sessions_option
 @click.option(
-    "--single",
-    is_flag=True,
-    help="One session per file, whatever pages or client connections it has.",
+    "--split",
+    type=click.Choice(["page", "connection"]),
+    default=None,
+    help="A session per HAR page (page) or per client connection of a flow file "
+    "(connection); default: one session per file. Each session is replayed after the "
+    "reset hook: split only where sessions are independent (no login carried over).",
 )
+@click.option("--single", is_flag=True, hidden=True)  # the default now; kept for scripts
 @click.option(
     "--no-redact",
     is_flag=True,
@@ -52,6 +57,7 @@ def import_(
     files: tuple[Path, ...],
     label: str,
     sessions_dir: Path,
+    split: str | None,
     single: bool,
     no_redact: bool,
     encrypt: bool | None,
@@ -60,21 +66,27 @@ def import_(
     """Import HAR files and mitmproxy flow files as parity sessions.
 
     HAR 1.2 from a browser's devtools, Charles, Postman or mitmproxy; flow files from
-    `mitmdump -w`. One session per HAR page or per client connection of a flow file
-    (else one per file), in the order of their start times, redacted as `parity record`
-    redacts. The session files' paths are printed on stdout.
+    `mitmdump -w`. One session per file, its exchanges in the order of their start
+    times, so a login on one connection or page still holds on the next, as it did
+    when recorded; `--split page|connection` makes one session per HAR page or per
+    client connection (each replayed after the reset hook: only for independent
+    ones). Redacted as `parity record` redacts. The session files' paths are printed
+    on stdout.
 
     Example:
 
     \b
         parity import devtools.har --label bug-1234
         parity import capture.mitm --sessions .parity/sessions
+        parity import tabs.har --split page
     """
+    if single and split is not None:
+        raise click.UsageError("--single is the default; drop it or --split")
     written = import_files(
         files,
         sessions_dir,
         label=label,
-        single=single,
+        split=split,
         redact=not no_redact,
         encrypt=encrypt,
         quiet=quiet,
@@ -88,7 +100,7 @@ def import_files(
     sessions_dir: Path,
     *,
     label: str = "",
-    single: bool = False,
+    split: str | None = None,
     redact: bool = True,
     encrypt: bool | None = None,
     quiet: bool = False,
@@ -98,7 +110,7 @@ def import_files(
     from parity.recorder.importer import ImportFileError, read_source
 
     try:
-        sources = [read_source(path, single=single) for path in files]
+        sources = [read_source(path, split=split) for path in files]
     except ImportFileError as exc:
         raise UserError(str(exc)) from None
     settings = _settings(sessions_dir, label, redact, encrypt)
@@ -132,10 +144,10 @@ def _write(sources: list[Source], settings: ImportSettings, quiet: bool) -> list
             written += paths
             if not quiet:
                 skipped = sum(source.skipped.values())
-                more = f" ({skipped} non-HTTP flows skipped)" if skipped else ""
+                more = f" ({plural(skipped, 'non-HTTP flow')} skipped)" if skipped else ""
                 click.echo(
-                    f"parity import: {source.path}: {source.exchanges} exchanges in "
-                    f"{len(paths)} sessions{more}",
+                    f"parity import: {source.path}: {plural(source.exchanges, 'exchange')} in "
+                    f"{plural(len(paths), 'session')}{more}",
                     err=True,
                 )
     return written
@@ -155,14 +167,15 @@ def imported_for_replay(paths: tuple[Path, ...], sessions_dir: Path) -> tuple[Pa
         found = _imported_before(file_digest(path), sessions_dir)
         if found:
             click.echo(
-                f"parity replay: {path}: replaying its {len(found)} sessions imported before",
+                f"parity replay: {path}: replaying its {plural(len(found), 'session')} "
+                "imported before",
                 err=True,
             )
         else:
             found = import_files([path], sessions_dir, quiet=True)
             click.echo(
                 f"parity replay: imported {path} into {sessions_dir} "
-                f"({len(found)} sessions; parity import does this alone)",
+                f"({plural(len(found), 'session')}; parity import does this alone)",
                 err=True,
             )
         out += found

@@ -34,6 +34,11 @@ def json_text(value: Any, indent: bool = False) -> str:
         return storable(text)
 
 
+def plural(count: int, word: str, words: str = "") -> str:
+    """`1 session`, `2 sessions`, `1,200 exchanges`; `words` for an irregular plural."""
+    return f"{count:,} {word if count == 1 else words or word + 's'}"
+
+
 def print_json(value: Any) -> None:
     sys.stdout.buffer.write(json_text(value, indent=True).encode("utf-8"))
     sys.stdout.buffer.write(b"\n")

@@ -13,7 +13,7 @@ import click
 
 from parity.errors import EXIT_USAGE, UserError
 from parity.options import db_option, json_option, sessions_dir_option
-from parity.output import format_bytes, print_json
+from parity.output import format_bytes, plural, print_json
 
 if TYPE_CHECKING:
     from parity.sessions.purge import SessionPurge
@@ -129,10 +129,6 @@ def _run(
     )
 
 
-def _plural(count: int, word: str, words: str = "") -> str:
-    return f"{count:,} {word if count == 1 else words or word + 's'}"
-
-
 def _render(found: _Found, older_than: str, as_json: bool) -> None:
     files, runs = found.sessions, found.results
     if as_json:
@@ -146,8 +142,8 @@ def _render(found: _Found, older_than: str, as_json: bool) -> None:
     if files is not None:
         verb = "would remove" if files.dry_run else "removed"
         click.echo(
-            f"parity purge: {files.root}: {verb} {_plural(len(files.sessions), 'session file')}"
-            f" and {_plural(len(files.leftovers), 'leftover')} older than {older_than}"
+            f"parity purge: {files.root}: {verb} {plural(len(files.sessions), 'session file')}"
+            f" and {plural(len(files.leftovers), 'leftover')} older than {older_than}"
             f" ({format_bytes(files.bytes)})"
         )
         if files.dry_run:
@@ -160,14 +156,14 @@ def _render(found: _Found, older_than: str, as_json: bool) -> None:
             sizes = f"{sizes} -> {format_bytes(runs.bytes_after)}"
         counts = ", ".join(
             (
-                _plural(runs.results, "result"),
-                _plural(runs.mismatches, "mismatch", "mismatches"),
-                _plural(runs.bodies, "stored body", "stored bodies"),
-                _plural(runs.findings, "finding"),
+                plural(runs.results, "result"),
+                plural(runs.mismatches, "mismatch", "mismatches"),
+                plural(runs.bodies, "stored body", "stored bodies"),
+                plural(runs.findings, "finding"),
             )
         )
         click.echo(
-            f"parity purge: {runs.path}: {verb} {_plural(runs.runs, 'run')} older than "
+            f"parity purge: {runs.path}: {verb} {plural(runs.runs, 'run')} older than "
             f"{older_than} ({counts}; {sizes})"
         )
 

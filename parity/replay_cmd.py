@@ -50,7 +50,7 @@ EXIT_INTERRUPTED = 130
 @click.argument(
     "sessions",
     nargs=-1,
-    type=click.Path(path_type=Path, exists=True),
+    type=click.Path(path_type=Path),
     metavar="SESSION_FILE_OR_DIR...",
 )
 @click.option(
@@ -141,8 +141,10 @@ def replay(
     each exchange is an error saying why. Exit 0 when everything matched, 1 when
     anything mismatched or errored.
 
-    Targets are URLs or names from parity.toml; without SESSION_FILE_OR_DIR, the
-    sessions directory of parity.toml.
+    SESSION_FILE_OR_DIR: session files, directories of them, session ids or unique
+    prefixes of one (in the sessions directory), HAR and mitmproxy flow files
+    (imported first). Targets are URLs or names from parity.toml; without
+    SESSION_FILE_OR_DIR, the sessions directory of parity.toml.
 
     Ctrl-C stops a run cleanly (a second one faster): what was replayed is stored, the
     run is marked interrupted, exit 130. `--resume` finishes it later.
@@ -183,6 +185,7 @@ def replay(
     baselines = () if no_baseline else baselines or config.baseline
     references = [resolve_target(config, b, "--baseline") for b in baselines]
     differ_rules, rules_path = load_rules_file(rules if rules is not None else config.rules)
+    sessions = _by_id(sessions, _import_dir(config))
     files = _session_files(imported_for_replay(sessions, _import_dir(config)))
     settings = replay_settings(
         chosen.url,
@@ -304,6 +307,24 @@ def _session_files(sessions: tuple[Path, ...]) -> list[Path]:
     if not files:
         raise UserError("no session files (*.parity) in " + ", ".join(map(str, sessions)))
     return files
+
+
+def _by_id(refs: tuple[Path, ...], sessions_dir: Path) -> tuple[Path, ...]:
+    """Paths as given; a name that is no path, a session id or a unique prefix of one
+    in the sessions directory (`SessionStore.find`, as `sessions show` and `export`
+    resolve them): all its parts."""
+    from parity.sessions import SessionFileError, SessionStore
+
+    out: list[Path] = []
+    for ref in refs:
+        if ref.exists():
+            out.append(ref)
+            continue
+        try:
+            out += SessionStore(sessions_dir).find(str(ref)).paths
+        except SessionFileError as exc:
+            raise UserError(f"{ref}: no such file or directory, and {exc}") from None
+    return tuple(out)
 
 
 def _import_dir(config: Config) -> Path:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from parity.config import TargetConfig
+from parity.output import plural
 
 if TYPE_CHECKING:
     from parity.replayer import Pace, ReplaySettings, ResumePoint, RunOutcome
@@ -19,7 +20,8 @@ def start_lines(
 ) -> list[str]:
     """Before the replay: what goes where, reset hooks, baselines without one."""
     target = settings.target.url
-    lines = [f"parity replay: run {run_id}: {sessions} sessions, {exchanges} exchanges -> {target}"]
+    counts = f"{plural(sessions, 'session')}, {plural(exchanges, 'exchange')}"
+    lines = [f"parity replay: run {run_id}: {counts} -> {target}"]
     if not settings.pace.asap:
         lines.append(f"parity replay: paced {settings.pace.describe()}")
     if settings.resets:
@@ -56,7 +58,7 @@ def summary_lines(outcome: RunOutcome) -> list[str]:
         reasons = ", ".join(f"{n} {why}" for why, n in totals.skipped_reasons.items())
         summary += f"; skipped {reasons}"
     if totals.reset_failures:
-        summary += f"; {len(totals.reset_failures)} sessions not replayed (reset failed)"
+        summary += f"; {plural(len(totals.reset_failures), 'session')} not replayed (reset failed)"
         lines += _per_session(totals.reset_failures, "session {}: {}")
     if totals.failed_sessions:
         summary += f"; {len(totals.failed_sessions)} sessions stopped part-way"

@@ -183,10 +183,30 @@ def render_show(overview: SessionOverview) -> None:
     if result.malformed_records:
         out.print(f"  [yellow]{result.malformed_records} malformed records passed over[/yellow]")
     out.print(f"  exchanges {overview.total}")
+    for line in imported_lines(header.meta.get("imported")):
+        out.print(f"  {escape_markup(line)}")
     for note, count in (overview.notes or {}).items():
         out.print(f"  [yellow]noted     {count} x {escape_markup(note)}[/yellow]")
     out.print(_routes_table(overview.routes))
     out.print(_exchanges_table(overview.exchanges, overview.total))
+
+
+def imported_lines(note: Any) -> list[str]:
+    """An imported session's `meta.imported` as text: where it came from and what the
+    file could not hold (docs/session-format.md)."""
+    if not isinstance(note, dict):
+        return []
+    lines = [f"imported  from {note.get('from', '?')} ({note.get('format', '?')}, "
+             f"written by {note.get('creator', '?')})"]  # fmt: skip
+    if note.get("page") is not None:
+        lines.append(f"          page {note['page']}: {note.get('title', '')}")
+    if note.get("client_conn") is not None:
+        lines.append(f"          client connection {note['client_conn']}")
+    for kind, count in (note.get("skipped") or {}).items():
+        lines.append(f"          skipped {count} x {kind}")
+    for what in note.get("cannot_hold") or []:
+        lines.append(f"          not held  {what}")
+    return lines
 
 
 def _routes_table(route_rows: list[dict[str, Any]]) -> Any:

@@ -179,6 +179,33 @@ def _websocket_messages(ws: WebSocketData) -> list[Message]:
     ]
 
 
+SSE_TIMES = "parity_sse_times"
+"""`flow.metadata` key of an exported flow: its events' timestamps (`recorder.flows`)."""
+
+
+def _sse_events(flow: http.HTTPFlow) -> list[Message]:
+    """A flow read from a file (not streamed through the recorder): a `text/event-stream`
+    body split into its events as `StreamTap` splits them, stamped with the times the
+    export kept, else the response's start."""
+    response = flow.response
+    assert response is not None
+    kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    body = response.raw_content or b""
+    if kind != "text/event-stream" or not body:
+        return []
+    parts: list[bytes] = []
+    start = 0
+    for match in _SSE_EVENT_END.finditer(body):
+        parts.append(body[start : match.end()])
+        start = match.end()
+    if start < len(body):
+        parts.append(body[start:])
+    times = flow.metadata.get(SSE_TIMES)
+    if not isinstance(times, list) or len(times) != len(parts):
+        times = [response.timestamp_start] * len(parts)
+    return [Message("sse", False, part, float(at)) for part, at in zip(parts, times, strict=True)]
+
+
 def capture(flow: http.HTTPFlow, seq: int) -> Exchange:
     """The `Exchange` for a flow that has ended (response, error or closed WebSocket)."""
     response = capture_response(flow.response) if flow.response is not None else None
@@ -193,6 +220,8 @@ def capture(flow: http.HTTPFlow, seq: int) -> Exchange:
         }
     elif flow.response is not None and isinstance(flow.response.stream, StreamTap):
         messages = flow.response.stream.messages()
+    elif flow.response is not None:
+        messages = _sse_events(flow)
     peer = flow.client_conn.peername
     return Exchange(
         seq=seq,

@@ -3,7 +3,7 @@ own writers (`SaveHar.make_har`/`flow_entry`, `mitmproxy.io.FlowWriter`) from th
 `recorder.flows.to_flow` makes of the exchanges.
 
 HAR: one page per session (`id` the session id, `title` its label), each entry's
-`pageref` its session, so `parity import` gives the sessions back. mitmproxy's writer
+`pageref` its session, so `parity import --split page` gives the sessions back. mitmproxy's writer
 puts a request body in `postData` for POST, PUT and PATCH only, as text; parity adds
 `postData` for any request with a body, and a body that is not UTF-8 text (or is
 content-encoded) as base64 with `"encoding": "base64"` (the field HAR has for response
@@ -109,7 +109,8 @@ def write_flows(
     sessions: Iterable[Session], out: IO[bytes], progress: Progress = lambda: None
 ) -> int:
     """Sessions as a mitmproxy flow file (one client connection per session, so
-    `parity import` gives the sessions back); how many flows were written."""
+    `parity import --split connection` gives the sessions back); how many flows were
+    written."""
     writer = FlowWriter(out)
     count = 0
     for header, exchanges in sessions:

@@ -11,12 +11,13 @@ from mitmproxy import flow as mitmflow
 from mitmproxy.websocket import WebSocketData, WebSocketMessage
 from wsproto.frame_protocol import Opcode
 
+from parity.recorder.capture import SSE_TIMES
 from parity.sessions import Exchange, Request, Response
 
 
 def session_client(exchange: Exchange | None, started: float) -> connection.Client:
     """One client connection for the flows of one session: mitmproxy's `client_conn.id`
-    is how `parity import` tells a flow file's sessions apart."""
+    is how `parity import --split connection` tells a flow file's sessions apart."""
     peer = exchange.client if exchange is not None else None
     return connection.Client(
         peername=peer or ("127.0.0.1", 0),
@@ -60,7 +61,8 @@ def to_flow(
     exchange: Exchange, client: connection.Client, *, response: Response | None = None
 ) -> http.HTTPFlow:
     """The exchange as an `HTTPFlow` from `client` (its response, or `response` instead:
-    a mismatch's actual answer). Server-sent events stay in the body, as on the wire."""
+    a mismatch's actual answer). Server-sent events stay in the body, as on the wire,
+    their times in `flow.metadata` (`capture` splits the body into them again)."""
     request = exchange.request
     server = connection.Server(address=(request.host, request.port))
     flow = http.HTTPFlow(client, server)
@@ -70,6 +72,9 @@ def to_flow(
     answer = response if response is not None else exchange.response
     if answer is not None:
         flow.response = _response(answer)
+    events = [m.timestamp for m in exchange.messages if m.kind == "sse"]
+    if events and response is None:
+        flow.metadata[SSE_TIMES] = events
     if exchange.error is not None and response is None:
         flow.error = mitmflow.Error(exchange.error.message, exchange.error.timestamp)
     if exchange.websocket_close is not None:

@@ -7,9 +7,13 @@ out (pages, `pageref`, entries without an answer, timings). Each flow becomes an
 `Exchange` by the recorder's own `capture` (the one home of flow -> Exchange), is
 redacted as at record time, and written to a new session file:
 
-- one session per HAR page (`pageref`), per client connection of a flow file
-  (`client_conn.id`), else one per file; sessions and their exchanges in the order of
-  their start times (`seq` renumbered in that order);
+- one session per file, its exchanges in the order of their start times (`seq`
+  renumbered in that order): state a recording carries from one request to the next
+  (a login's cookie or token, on a browser's next connection or page) stays in the
+  session. `split="page"` makes one session per HAR page (`pageref`),
+  `split="connection"` one per client connection of a flow file (`client_conn.id`),
+  sessions in the order of their start times: each is replayed after the reset hook,
+  so only where sessions are independent;
 - a HAR holds the decoded body (`content.text`, or base64 with `encoding`); mitmproxy's
   loader encodes it again with the response's Content-Encoding, so a compressed body's
   bytes are not the wire's. The session header's `meta["imported"]` says so, with what
@@ -39,6 +43,8 @@ from mitmproxy import exceptions, http
 from mitmproxy import flow as mitmflow
 from mitmproxy.io import FlowReader
 from mitmproxy.io.har import request_to_flow
+from mitmproxy.websocket import WebSocketData, WebSocketMessage
+from wsproto.frame_protocol import Opcode
 
 from parity.exceptions import ParityError
 from parity.recorder.addon import _parity_version
@@ -50,11 +56,15 @@ from parity.sessions.file import FORMAT_NAME
 HAR = "har"
 FLOWS = "mitmproxy-flows"
 
+SPLITS = {"page": HAR, "connection": FLOWS}
+"""`--split` values and the kind of file each applies to."""
+
 HAR_CANNOT_HOLD = [
     "exact body bytes: a HAR keeps the decoded body, encoded again here with its Content-Encoding",
     "header order and duplicates only as the tool that wrote the HAR kept them",
     "timings in milliseconds",
     "HTTP/2 pseudo-headers (dropped)",
+    "WebSocket close codes and reasons",
     "request bodies as text (postData)",
 ]
 
@@ -93,8 +103,9 @@ class Source:
         return sum(len(g.exchanges) for g in self.groups)
 
 
-def read_source(path: Path, *, single: bool = False) -> Source:
-    """Read one file whole (nothing written yet); `single`: one session for all of it."""
+def read_source(path: Path, *, split: str | None = None) -> Source:
+    """Read one file whole (nothing written yet): one session, or one per HAR page
+    (`split="page"`) or per client connection of a flow file (`split="connection"`)."""
     try:
         with path.open("rb") as file:
             head = file.read(64)
@@ -108,14 +119,17 @@ def read_source(path: Path, *, single: bool = False) -> Source:
                 raise ImportFileError(f"{path}: already a parity session file (replay it as it is)")
             if path.suffix == ".zhar":  # savehar's zlib-compressed HAR
                 source = _read_har(path, _inflated(path, file.read()))
-            elif stripped.startswith(b"{"):
+            elif stripped.startswith((b"{", b"[")) or path.suffix.lower() == ".har":
                 source = _read_har(path, file.read())
             else:
                 source = _read_flows(path, file)
     except OSError as exc:
         raise ImportFileError(f"{path}: cannot read: {exc.strerror or exc}") from None
     source.sha256 = file_digest(path)
-    if single and len(source.groups) > 1:
+    if split is not None and SPLITS[split] != source.kind:
+        what = "a HAR file" if SPLITS[split] == HAR else "a mitmproxy flow file"
+        raise ImportFileError(f"{path}: --split {split} needs {what}")
+    if split is None and len(source.groups) > 1:
         merged = Group(None, [e for g in source.groups for e in g.exchanges])
         source.groups = [merged]
     for group in source.groups:
@@ -175,6 +189,8 @@ def _read_flows(path: Path, file: Any) -> Source:
             key = flow.client_conn.id
             groups.setdefault(key, Group(key)).exchanges.append(capture(flow, 0))
     except exceptions.FlowReadException as exc:
+        if not count:
+            _json_not_flows(path)
         where = f"after {count} flows" if count else "at its start"
         raise ImportFileError(
             f"{path}: not a mitmproxy flow file, or torn or corrupt {where} ({exc})"
@@ -186,6 +202,16 @@ def _read_flows(path: Path, file: Any) -> Source:
     return Source(
         path, FLOWS, f"mitmproxy {mitmproxy.version.VERSION}", list(groups.values()), skipped
     )
+
+
+def _json_not_flows(path: Path) -> None:
+    """A file that is JSON (a HAR gone wrong, not a flow file) gets the HAR's message."""
+    try:
+        data = path.read_bytes()
+        json.loads(data.decode("utf-8-sig"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return
+    _read_har(path, data)
 
 
 def _start(flow: http.HTTPFlow) -> float:
@@ -203,7 +229,10 @@ def _read_har(path: Path, data: bytes) -> Source:
     log = doc.get("log") if isinstance(doc, dict) else None
     entries = log.get("entries") if isinstance(log, dict) else None
     if not isinstance(log, dict) or not isinstance(entries, list):
-        raise ImportFileError(f"{path}: not a HAR file (no log.entries)")
+        shape = (
+            "not a HAR file" if isinstance(doc, dict) else f"{_json_kind(doc)}, not a HAR object"
+        )
+        raise ImportFileError(f"{path}: {shape} (no log.entries)")
     creator: dict[str, Any] = _object(log.get("creator"))
     made_by = f"{creator.get('name', '?')} {creator.get('version', '')}".strip()
     titles = {
@@ -214,9 +243,10 @@ def _read_har(path: Path, data: bytes) -> Source:
     groups: dict[str | None, Group] = {}
     pseudo = 0
     no_body = 0
+    hosts = 0
     for index, entry in enumerate(entries, 1):
         try:
-            exchange, dropped, bodiless = _har_exchange(entry)
+            exchange, dropped, bodiless, host = _har_exchange(entry)
         except ImportFileError as exc:
             raise ImportFileError(f"{path}: entry {index}: {exc}") from None
         except (exceptions.OptionsError, ValueError, TypeError, KeyError, AttributeError) as exc:
@@ -224,6 +254,7 @@ def _read_har(path: Path, data: bytes) -> Source:
             raise ImportFileError(f"{path}: entry {index} is malformed ({problem})") from None
         pseudo += dropped
         no_body += bodiless
+        hosts += host
         pageref = entry.get("pageref")
         key = str(pageref) if pageref is not None else None
         group = groups.setdefault(key, Group(key, title=titles.get(key or "", key or "")))
@@ -231,14 +262,29 @@ def _read_har(path: Path, data: bytes) -> Source:
     notes = list(HAR_CANNOT_HOLD)
     if pseudo:
         notes[3] = f"HTTP/2 pseudo-headers ({pseudo} dropped)"
+    if hosts:
+        requests = f"{hosts} request{'' if hosts == 1 else 's'}"
+        notes.append(f"Host from the HTTP/2 :authority pseudo-header ({requests})")
     if no_body:
         notes.append(f"{no_body} responses without their body in the file")
     return Source(path, HAR, made_by, list(groups.values()), notes=notes)
 
 
-def _har_exchange(entry: Any) -> tuple[Exchange, int, int]:
+def _json_kind(value: Any) -> str:
+    """What a JSON document is, for a message: `a JSON array`, `a JSON number`."""
+    if isinstance(value, list):
+        return "a JSON array"
+    if isinstance(value, str):
+        return "a JSON string"
+    if isinstance(value, bool) or value is None:
+        return "a JSON literal"
+    return "a JSON number"
+
+
+def _har_exchange(entry: Any) -> tuple[Exchange, int, int, int]:
     """One HAR entry as an Exchange; how many pseudo-headers it dropped; 1 when its
-    response body is not in the file."""
+    response body is not in the file; 1 when its Host is the `:authority` pseudo-header
+    (a HAR of HTTP/2 traffic has no Host header)."""
     if not isinstance(entry, dict):
         raise ImportFileError("not an object")
     request, response = entry.get("request"), entry.get("response")
@@ -251,6 +297,10 @@ def _har_exchange(entry: Any) -> tuple[Exchange, int, int]:
     fixed_response = dict(response, headers=_no_pseudo(response.get("headers") or []))
     dropped = len(request.get("headers") or []) - len(fixed_request["headers"])
     dropped += len(response.get("headers") or []) - len(fixed_response["headers"])
+    authority = _header_value(request.get("headers") or [], ":authority")
+    host = int(bool(authority) and _header_value(fixed_request["headers"], "host") is None)
+    if host:
+        fixed_request["headers"] = [{"name": "Host", "value": authority}, *fixed_request["headers"]]
     fixed_request.setdefault("httpVersion", "HTTP/1.1")
     fixed_response.setdefault("httpVersion", "HTTP/1.1")
     post = request.get("postData")
@@ -280,6 +330,14 @@ def _har_exchange(entry: Any) -> tuple[Exchange, int, int]:
     )
     if raw_post is not None:
         flow.request.raw_content = raw_post
+    if (
+        not flow.request.raw_content
+        and _header_value(fixed_request["headers"], "content-length") is None
+    ):
+        flow.request.headers.pop("content-length", None)  # mitmproxy's loader adds one
+    websocket = _websocket(entry.get("_webSocketMessages"))
+    if websocket is not None:
+        flow.websocket = websocket
     _timings(flow, entry, time_ms)
     flow.client_conn.peername = None  # type: ignore[assignment]  # a HAR does not say
     exchange = capture(flow, 0)
@@ -287,7 +345,44 @@ def _har_exchange(entry: Any) -> tuple[Exchange, int, int]:
         why = response.get("_error") or entry.get("_error") or f"status {status!r}"
         exchange.response = None
         exchange.error = FlowError(f"no response in the HAR ({why})", flow.request.timestamp_start)
-    return exchange, dropped, bodiless
+    return exchange, dropped, bodiless, host
+
+
+def _header_value(headers: Iterable[Any], name: str) -> str | None:
+    """The first value of header `name` (any case) in a HAR header list, else None."""
+    for header in headers:
+        key, value = (
+            (header.get("name"), header.get("value")) if isinstance(header, dict) else header
+        )
+        if isinstance(key, str) and key.lower() == name:
+            return str(value) if value is not None else ""
+    return None
+
+
+_WS_OPCODES = {1: Opcode.TEXT, 2: Opcode.BINARY}
+
+
+def _websocket(messages: Any) -> WebSocketData | None:
+    """`_webSocketMessages` as Chromium and mitmproxy write them (`type` send/receive,
+    `time` in seconds, `opcode` 1 text or 2 binary in base64, `data`); other opcodes
+    (control frames) are left out. None when the entry has none."""
+    if not isinstance(messages, list):
+        return None
+    ws = WebSocketData()
+    for index, message in enumerate(messages, 1):
+        if not isinstance(message, dict):
+            raise ImportFileError(f"_webSocketMessages[{index}] is not an object")
+        opcode = _WS_OPCODES.get(message.get("opcode"))  # type: ignore[arg-type]
+        if opcode is None:
+            continue
+        data = message.get("data", "")
+        if not isinstance(data, str):
+            raise ImportFileError(f"_webSocketMessages[{index}].data is not text")
+        content = data.encode("utf-8") if opcode is Opcode.TEXT else _b64(data, "data")
+        at = message.get("time")
+        when = float(at) if isinstance(at, (int, float)) and math.isfinite(at) else 0.0
+        ws.messages.append(WebSocketMessage(opcode, message.get("type") == "send", content, when))
+    return ws
 
 
 def _object(value: Any) -> dict[str, Any]:

@@ -16,19 +16,28 @@ import aiohttp
 from examples.journal.pilot import USERS, Client, PilotDay
 
 
-async def day(base_url: str) -> int:
-    async with aiohttp.ClientSession(
+def _session(jar: aiohttp.CookieJar) -> aiohttp.ClientSession:
+    return aiohttp.ClientSession(
         auto_decompress=False,
-        cookie_jar=aiohttp.CookieJar(unsafe=True),
+        cookie_jar=jar,
         headers={"User-Agent": "journal-pilot/1.0", "Accept-Encoding": "identity"},
         timeout=aiohttp.ClientTimeout(total=60),
-    ) as session:
+    )
+
+
+async def day(base_url: str) -> int:
+    """The day on two client connections, as a browser's pool reconnects: the second
+    goes on with the login (cookie and token) of the first."""
+    jar = aiohttp.CookieJar(unsafe=True)
+    async with _session(jar) as session:
         client = Client(session, base_url, None)
         pilot = PilotDay(client, USERS["ana"])
         await pilot.log_in()
         vaults = await pilot.vault_list()
         vault = f"/api/vaults/{vaults[0]['id']}"
         unlocked = await pilot.load_vault(vaults[0], wrong_first=True)
+    async with _session(jar) as session:
+        client.session = session
         first = await pilot.browse(vault, unlocked)
         await pilot.reopen(vault, unlocked, first)
         await pilot.write_entries(vault, unlocked)

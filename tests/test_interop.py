@@ -137,11 +137,28 @@ def test_a_savehar_har_given_to_replay_is_imported_once_and_finds_what_the_recor
 def test_a_mitmdump_flow_file_imports_and_finds_what_the_recording_finds(
     capture: Capture, native_findings: set[tuple[str, str]]
 ) -> None:
+    """The driver logs in on one client connection and goes on on a second (a browser's
+    pool reconnecting): one session per file keeps the login, so the findings are the
+    recording's; split per connection, the second has no login (reset before it)."""
+    with capture.flows.open("rb") as file:
+        assert len({f.client_conn.id for f in FlowReader(file).stream()}) == 2
     out = capture.run("import", str(capture.flows), "--sessions", "flows", "--label", "dump")
     (path,) = map(Path, out.stdout.split())
+    assert "exchanges in 1 session\n" in out.stderr, out.stderr
     assert capture.findings(capture.root / path, db="flows.db") == native_findings
     native, imported = _exchanges(capture.native), _exchanges(capture.root / path)
     assert [_wire(e) for e in imported] == [_wire(e) for e in native]  # byte for byte
+    split = capture.run("import", str(capture.flows), "--sessions", "split", "--split",
+                        "connection")  # fmt: skip
+    first, second = map(Path, split.stdout.split())
+    assert "in 2 sessions" in split.stderr
+    assert len(_exchanges(capture.root / first)) + len(_exchanges(capture.root / second)) == len(
+        native
+    )
+    with SessionReader(capture.root / second) as reader:
+        assert reader.header.meta["imported"]["client_conn"]
+    wrong = capture.run("import", str(capture.flows), "--sessions", "s", "--split", "page", check=2)
+    assert "--split page needs a HAR file" in wrong.stderr
 
 
 def test_a_chromium_shaped_har_imports_and_finds_what_the_recording_finds(
@@ -161,7 +178,7 @@ def test_a_chromium_shaped_har_imports_and_finds_what_the_recording_finds(
     assert [_decoded(e) for e in imported] == [_decoded(e) for e in native]
 
 
-def test_pages_and_client_connections_are_sessions_in_order_of_their_start(
+def test_split_pages_are_sessions_in_order_of_their_start(
     tmp_path: Path,
 ) -> None:
     har = {"log": {"version": "1.2", "creator": {"name": "Charles", "version": "4.6"},
@@ -175,7 +192,8 @@ def test_pages_and_client_connections_are_sessions_in_order_of_their_start(
     path = tmp_path / "charles.har"
     path.write_text(json.dumps(har))
     done = subprocess.run(
-        parity("import", str(path), "--sessions", str(tmp_path / "s"), "--no-redact"),
+        parity("import", str(path), "--sessions", str(tmp_path / "s"), "--no-redact",
+               "--split", "page"),
         cwd=tmp_path, capture_output=True, text=True, timeout=30, env=_env(tmp_path),
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
@@ -193,6 +211,37 @@ def test_pages_and_client_connections_are_sessions_in_order_of_their_start(
     assert b2.response is not None and b2.response.body == b"\x00\x01binary"
     assert not any(name.startswith(b":") for name, _ in b2.request.headers)
     assert (b"X-Dup", b"1") in b2.request.headers and (b"X-Dup", b"2") in b2.request.headers
+    # HTTP/2 in a HAR: Host from :authority, no Content-Length the HAR did not have
+    assert b2.request.headers[0] == (b"Host", b"api.test")
+    assert not any(name.lower() == b"content-length" for name, _ in b2.request.headers)
+    with SessionReader(second) as reader:
+        notes = reader.header.meta["imported"]["cannot_hold"]
+    assert "Host from the HTTP/2 :authority pseudo-header (3 requests)" in notes
+
+
+def test_har_pages_are_one_session_by_default_so_a_login_carries_over(tmp_path: Path) -> None:
+    har = {"log": {"version": "1.2", "creator": {"name": "WebInspector", "version": "537.36"},
+        "pages": [{"id": "p1", "title": "login", "startedDateTime": _iso(100.0)},
+                  {"id": "p2", "title": "app", "startedDateTime": _iso(200.0)}],
+        "entries": [_entry("p2", 200.0, "GET", "http://api.test/me"),
+                    _entry("p1", 100.0, "POST", "http://api.test/login")]}}  # fmt: skip
+    path = tmp_path / "tabs.har"
+    path.write_text(json.dumps(har))
+    run = ("import", str(path), "--no-redact", "--sessions")
+    done = subprocess.run(
+        parity(*run, str(tmp_path / "one")),
+        cwd=tmp_path, capture_output=True, text=True, timeout=30, env=_env(tmp_path),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    (one,) = map(Path, done.stdout.split())
+    assert "2 exchanges in 1 session\n" in done.stderr
+    assert [e.request.path for e in _exchanges(one)] == ["/login", "/me"]
+    done = subprocess.run(
+        parity(*run, str(tmp_path / "two"), "--split", "page"),
+        cwd=tmp_path, capture_output=True, text=True, timeout=30, env=_env(tmp_path),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert len(done.stdout.split()) == 2 and "in 2 sessions" in done.stderr
 
 
 @pytest.mark.parametrize(
@@ -200,13 +249,16 @@ def test_pages_and_client_connections_are_sessions_in_order_of_their_start(
     [
         (b"", "empty file"),
         (b"\x00\x01\x02 not a capture", "not a mitmproxy flow file"),
+        (b"\x00\x01\x02 not a capture", "input.har: not valid JSON, so not a HAR file"),
         (b'{"not": "a har"}', "not a HAR file (no log.entries)"),
         (b"{broken json", "not valid JSON"),
+        (b"[1, 2]", "a JSON array, not a HAR object (no log.entries)"),
+        (b"not json", "not valid JSON, so not a HAR file"),
         (b'{"log": {"entries": [{"request": {}}]}}', "entry 1"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, content: bytes, why: str) -> None:
-    path = tmp_path / "input.har"
+    path = tmp_path / ("input.mitm" if "flow file" in why else "input.har")
     path.write_bytes(content)
     done = subprocess.run(
         parity("import", str(path), "--sessions", str(tmp_path / "s")),
@@ -216,6 +268,17 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, content: bytes, why: s
     assert len(done.stderr.strip().splitlines()) == 1 and why in done.stderr, done.stderr
     assert "Traceback" not in done.stderr
     assert not (tmp_path / "s").exists() or not list((tmp_path / "s").iterdir())
+
+
+def test_json_that_is_no_har_gets_the_har_message_whatever_its_name(tmp_path: Path) -> None:
+    path = tmp_path / "capture.mitm"
+    path.write_bytes(b'"a JSON string"')
+    done = subprocess.run(
+        parity("import", str(path), "--sessions", str(tmp_path / "s")),
+        cwd=tmp_path, capture_output=True, text=True, timeout=30, env=_env(tmp_path),
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "a JSON string, not a HAR object (no log.entries)" in done.stderr, done.stderr
 
 
 def test_a_torn_flow_file_and_a_session_file_are_one_line_exit_2(capture: Capture) -> None:
@@ -539,3 +602,115 @@ def _validate_har(har: Any) -> None:
         if post is not None:
             _check(post, "postData", where + ".request.postData")
             assert "text" in post or "params" in post
+
+
+# -- messages, sessions show, replay by id ---------------------------------------------------
+
+
+def _streaming_session(root: Path) -> Path:
+    """A session of a WebSocket (text and binary frames, closed) and an event stream."""
+    from parity.sessions import Message, Request, Response, save_session
+
+    def request(seq: int, path: str) -> Request:
+        return Request("GET", "http", "127.0.0.1", 5000, path, "HTTP/1.1",
+                       [(b"Host", b"127.0.0.1:5000")], b"", 1000.0 + seq, 1000.0 + seq)  # fmt: skip
+
+    ws = Exchange(
+        1, request(1, "/ws"),
+        Response(101, "Switching Protocols", "HTTP/1.1", [(b"Upgrade", b"websocket")], b"",
+                 1001.0, 1001.1),
+        messages=[Message("text", True, b'{"hello": 1}', 1001.2),
+                  Message("binary", False, b"\x00\xffbin", 1001.3),
+                  Message("text", False, "é ok".encode(), 1001.4)],
+        websocket_close={"code": 1000, "reason": "", "closed_by_client": True},
+    )  # fmt: skip
+    events = [b"event: tick\ndata: 1\n\n", b"data: 2\r\n\r\n", b"data: 3\n\n"]
+    sse = Exchange(
+        2, request(2, "/events"),
+        Response(200, "OK", "HTTP/1.1", [(b"Content-Type", b"text/event-stream")],
+                 b"".join(events), 1002.0, 1003.0),
+        messages=[Message("sse", False, e, 1002.1 + n / 10) for n, e in enumerate(events)],
+    )  # fmt: skip
+    return save_session(str(root / "stream.parity"), [ws, sse], label="stream")
+
+
+def _messages(path: Path) -> list[list[tuple[str, bool, bytes, float]]]:
+    return [
+        [(m.kind, m.from_client, m.content, round(m.timestamp, 3)) for m in e.messages]
+        for e in _exchanges(path)
+    ]
+
+
+@pytest.mark.parametrize("fmt", ["har", "mitm"])
+def test_websocket_and_sse_messages_survive_an_export_and_import(tmp_path: Path, fmt: str) -> None:
+    session = _streaming_session(tmp_path)
+    env = _env(tmp_path)
+    for args in (
+        ("export", str(session), "--format", fmt, "--out", f"out.{fmt}"),
+        ("import", f"out.{fmt}", "--sessions", "again", "--no-redact"),
+    ):
+        done = subprocess.run(parity(*args), cwd=tmp_path, capture_output=True, text=True,
+                              timeout=30, env=env)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+    (again,) = map(Path, done.stdout.split())
+    expected = _messages(session)
+    got = _messages(tmp_path / again)
+    if fmt == "har":  # a HAR keeps no event times: each event at the response's start
+        expected[1] = [(k, c, b, 1002.0) for k, c, b, _ in expected[1]]
+    assert got == expected
+    assert [e.response and e.response.body for e in _exchanges(tmp_path / again)][1] == (
+        b"event: tick\ndata: 1\n\ndata: 2\r\n\r\ndata: 3\n\n"
+    )
+
+
+def test_chromium_websocket_messages_are_read(tmp_path: Path) -> None:
+    entry = _entry("p", 100.0, "GET", "http://api.test/socket", status=101)
+    entry["_resourceType"] = "websocket"
+    entry["_webSocketMessages"] = [
+        {"type": "send", "time": 100.25, "opcode": 1, "data": "ping"},
+        {"type": "receive", "time": 100.5, "opcode": 2, "data": base64.b64encode(b"\x01\x02").decode()},
+        {"type": "receive", "time": 100.75, "opcode": 9, "data": ""},
+    ]  # fmt: skip
+    path = tmp_path / "ws.har"
+    path.write_text(json.dumps({"log": {"version": "1.2", "creator": {"name": "WebInspector",
+                    "version": "537.36"}, "entries": [entry]}}))  # fmt: skip
+    done = subprocess.run(
+        parity("import", str(path), "--sessions", "s", "--no-redact"),
+        cwd=tmp_path, capture_output=True, text=True, timeout=30, env=_env(tmp_path),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    (session,) = map(Path, done.stdout.split())
+    assert _messages(tmp_path / session) == [
+        [("text", True, b"ping", 100.25), ("binary", False, b"\x01\x02", 100.5)]
+    ]
+
+
+def test_sessions_show_lists_what_an_import_noted(capture: Capture) -> None:
+    har = capture.root / "shown.har"
+    har.write_text(json.dumps({"log": {"version": "1.2", "creator": {"name": "Charles",
+        "version": "4.6"}, "entries": [_entry("a", 100.0, "GET", "http://api.test/x")]}}))  # fmt: skip
+    capture.run("import", str(har), "--sessions", "shown")
+    (path,) = SessionStore(capture.root / "shown").paths()
+    text = capture.run("sessions", "show", path.stem, "--sessions", "shown").stdout
+    assert "imported  from shown.har (har, written by Charles 4.6)" in text
+    assert "not held  timings in milliseconds" in text
+    assert "Host from the HTTP/2 :authority pseudo-header (1 request)" in text
+
+
+def test_replay_takes_a_session_id_or_prefix(
+    capture: Capture, native_findings: set[tuple[str, str]]
+) -> None:
+    env = dict(_env(capture.root), PARITY_SESSIONS=str(capture.native.parent))
+    args = ("--target", capture.candidate, "--reset", RESET, "--no-baseline", "--db", "byid.db")
+    prefix = capture.native.stem[:-2]
+    done = subprocess.run(parity("replay", prefix, *args), cwd=capture.root, capture_output=True,
+                          text=True, timeout=90, env=env)  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    assert ": 1 session, " in done.stderr, done.stderr
+    run_id = done.stdout.strip().splitlines()[-1]
+    report = json.loads(capture.run("report", run_id, "--db", "byid.db", "--json").stdout)
+    assert {(f["id"], f["kind"]) for f in report["findings"]} == native_findings
+    missing = subprocess.run(parity("replay", "nosuchsession", *args), cwd=capture.root,
+                             capture_output=True, text=True, timeout=30, env=env)  # fmt: skip
+    assert missing.returncode == 2
+    assert "nosuchsession: no such file or directory, and no session" in missing.stderr

@@ -123,7 +123,7 @@ def test_rotation_by_size_writes_every_exchange_once_in_parts_read_as_one_sessio
     db = tmp_path / "given.db"
     replay = cli("replay", *given, "--target", upstream, "--db", str(db), cwd=tmp_path)
     assert replay.returncode == 0, replay.stderr
-    assert "1 sessions, 300 exchanges" in replay.stderr and "warning" not in replay.stderr
+    assert "1 session, 300 exchanges" in replay.stderr and "warning" not in replay.stderr
     with sqlite3.connect(db) as conn:
         (sessions_in_run,) = conn.execute("SELECT count(DISTINCT session) FROM results").fetchone()
     assert sessions_in_run == 1

@@ -51,7 +51,7 @@ def test_quiet_prints_nothing_but_the_summary(tmp_path: Path, quiet: bool) -> No
     result = CliRunner().invoke(cli, [*args, "-q"] if quiet else args)
     assert result.exit_code == 1, result.output
     assert "2 exchanges: 0 matched, 0 mismatched, 2 errors" in result.output
-    assert ("1 sessions, 2 exchanges -> http://127.0.0.1:9" in result.output) is not quiet
+    assert ("1 session, 2 exchanges -> http://127.0.0.1:9" in result.output) is not quiet
 
 
 def test_a_slow_target_times_out_per_exchange(tmp_path: Path) -> None:
