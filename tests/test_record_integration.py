@@ -252,7 +252,7 @@ def test_mitmdump_with_the_addon_script_encrypts_with_a_key_file(
     env = {"PARITY_PASSPHRASE": "", "PARITY_KEY_FILE": ""}
     with Proc(_mitmdump(upstream, tmp_path / "other", "parity_encrypt=true"), env=env) as proc:
         assert proc.popen.wait(timeout=30) == 2
-        said = [line for line in proc.output().splitlines() if "parity" in line]
+        said = [line for line in proc.output().splitlines() if line.startswith("parity")]
     assert said == [
         "parity record: parity_encrypt needs a key: set PARITY_PASSPHRASE or "
         "PARITY_KEY_FILE, or --set parity_key_file=PATH; stopping so that no traffic "
