@@ -58,9 +58,6 @@ class Candidates:
     echoes: set[bytes] = field(default_factory=set)
     """Remembered secrets found as whole string values (`"SECRET"`)."""
 
-    def __bool__(self) -> bool:
-        return bool(self.keys or self.escaped_key or self.patterns or self.echoes)
-
 
 class Scanner:
     """One compiled pattern for every kind of candidate; the echoes (secrets remembered by
