@@ -34,15 +34,19 @@ SECRET_WORDS = (b"pass", b"pwd", b"secret", b"token", b"apikey", b"auth", b"sess
 """One of these occurs in every name `is_secret_key` accepts, once the name is lower-cased
 and stripped of everything but letters and digits (its words then touch): a cheap look
 that many names at once hold no secret one (`sessions.redact`, large forms)."""
-KEY_WORDS = (
-    rb"pass(?:word|wd|phrase)?|pwd|secret|token|auth(?:orization)?|session|sid"
-    rb"|sig(?:nature)?|credentials?|otp|cookie|jwt|bearer"
-    rb"|(?:api|private)[^a-z0-9\"\\\n]{0,2}key|code[^a-z0-9\"\\\n]{0,2}verifier"
+_KEY_SPELLINGS = (
+    "password", "passwd", "passphrase", "pass", "pwd", "secret", "token", "authorization",
+    "auth", "session", "sid", "signature", "sig", "credentials", "credential", "otp",
+    "cookie", "jwt", "bearer", "apikey", "privatekey", "codeverifier",
+)  # fmt: skip
+KEY_WORDS = b"|".join(
+    rb'[^a-z0-9"\\\n]*'.join(letter.encode() for letter in word) for word in _KEY_SPELLINGS
 )
-"""The words of `_SECRET_WORD` as they are spelled inside a raw key (matched without case,
-separators allowed where `is_secret_key` joins two words): a key `is_secret_key` accepts
-holds one of them followed by anything but a lower-case letter (the end of a word), unless
-it spells its word in single letters (`p_a_s_s`). `sessions.scan` finds keys with it."""
+"""The words of `_SECRET_WORD` as they may be spelled inside a raw key (matched without
+case), any run of separators allowed between two letters: `is_secret_key` joins a key's
+words (`api_key`, `to_Ken`, `p_a_s_s` hold `apikey`, `token`, `pass`), and a key it accepts
+holds one of them followed by anything but a lower-case letter (the end of a word).
+`sessions.scan` finds keys with it."""
 _SECRET_HEADERS = frozenset(
     {b"authorization", b"proxy-authorization", b"cookie", b"set-cookie", b"x-api-key"}
 )

@@ -145,11 +145,26 @@ keys = st.lists(
     max_size=4,
 ).map(lambda parts: "".join(case(word) + sep for word, case, sep in parts).strip(" "))
 
+_SEPARATORS = st.sampled_from(["", "_", "-", ".", "__", " ", "_-"])
 
-@given_target(keys, st.sampled_from([b"", b" ", b"\n  "]))
+
+@st.composite
+def _split_words(draw: st.DrawFn) -> str:
+    """A word (a secret one or not) cut anywhere, its pieces cased and separated at
+    random: `to_Ken`, `P-A-S-S`, `seSSion`; words around it sometimes."""
+    word = draw(st.sampled_from(_PARTS))
+    cuts = sorted(draw(st.sets(st.integers(1, max(1, len(word) - 1)), max_size=len(word))))
+    pieces = [word[a:b] for a, b in zip([0, *cuts], [*cuts, len(word)], strict=True) if a < b]
+    spelled = "".join(draw(st.sampled_from(_CASES))(piece) + draw(_SEPARATORS) for piece in pieces)
+    before = draw(st.sampled_from(["", "user_", "x", "My", "2"]))
+    after = draw(st.sampled_from(["", "_id", "s", "Id", "2"]))
+    return (before + spelled + after).strip(" ") or word
+
+
+@given_target(st.one_of(keys, _split_words()), st.sampled_from([b"", b" ", b"\n  "]))
 def test_the_scan_finds_every_key_named_like_a_secret(key: str, space: bytes) -> None:
-    """The one-pass scan of large bodies (`sessions.scan`) finds each key the exact rule
-    (`is_secret_key`) calls secret, however its words are cased and separated."""
+    """The one-pass scan of JSON bodies (`sessions.scan`) finds each key the exact rule
+    (`is_secret_key`) calls secret, however its words are cased, cut and separated."""
     from parity.sessions.scan import Scanner
     from parity.sessions.secrets import is_secret_key
 
