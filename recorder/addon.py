@@ -49,7 +49,7 @@ MISSING_PARITY = (
 
 try:
     from parity.exceptions import ParityError
-    from parity.recorder.capture import StreamTap, capture
+    from parity.recorder.capture import SocketChunks, StreamTap, capture
     from parity.recorder.redaction import Redaction
     from parity.sessions import (
         Exchange,
@@ -147,6 +147,8 @@ class Recorder:
         self.redaction: Redaction | None = None
         self.writer: SessionWriter | None = None
         self._in_flight: dict[str, http.HTTPFlow] = {}
+        self._sockets: dict[str, SocketChunks] = {}
+        """Open WebSockets' chunks, by flow id (until the exchange is written)."""
         self._seq = 0
         self._thread: ThreadPoolExecutor | None = None
         self._queued = 0
@@ -426,6 +428,17 @@ class Recorder:
     async def error(self, flow: http.HTTPFlow) -> None:
         await self._record(flow)
 
+    def websocket_message(self, flow: http.HTTPFlow) -> None:
+        ws = flow.websocket
+        if ws is None or flow.metadata.get(_RECORDED):
+            return
+        chunks = self._sockets.get(flow.id)
+        if chunks is None:
+            chunks = self._sockets[flow.id] = SocketChunks(
+                lambda count: self._write_messages(flow, count)
+            )
+        chunks.arrived(ws)
+
     async def websocket_end(self, flow: http.HTTPFlow) -> None:
         await self._record(flow)
 
@@ -440,12 +453,16 @@ class Recorder:
         tap = _events_tap(flow)
         if tap is not None:
             tap.close()
+        socket = self._sockets.pop(flow.id, None)
+        if socket is not None:
+            socket.close()
         seq = flow.metadata.get(_SEQ)
         if seq is None:
             self._seq += 1
             seq = self._seq
         exchange = capture(flow, seq)
-        streamed = tap.flushed if tap is not None and tap.flushed else None
+        chunked = tap or socket
+        streamed = chunked.flushed if chunked is not None and chunked.flushed else None
         writer.count(exchange)
         self._part_records += 1
         self.exchanges += 1
@@ -484,11 +501,21 @@ class Recorder:
 
     def _write_events(self, flow: http.HTTPFlow, tap: StreamTap) -> None:
         """Write the events of an open stream that arrived since the last chunk (called
-        by the tap, on the event loop); the first chunk carries the exchange as known
-        at the time (`head`) and gives the exchange its seq. Redacted, encoded and
-        written as an exchange is: on the loop, or behind what is queued for the
-        writer thread."""
-        events = tap.take()
+        by the tap, on the event loop)."""
+        self._write_chunk(flow, tap.take())
+
+    def _write_messages(self, flow: http.HTTPFlow, count: int) -> None:
+        """Write the first `count` (-1: all) messages of an open WebSocket and drop them
+        from the flow (called by its `SocketChunks`, on the event loop)."""
+        chunks = self._sockets.get(flow.id)
+        if chunks is not None and flow.websocket is not None:
+            self._write_chunk(flow, chunks.take(flow.websocket, count))
+
+    def _write_chunk(self, flow: http.HTTPFlow, events: list[Message]) -> None:
+        """Write a chunk of an open stream's events or messages; the first chunk carries
+        the exchange as known at the time (`head`) and gives the exchange its seq.
+        Redacted, encoded and written as an exchange is: on the loop, or behind what is
+        queued for the writer thread."""
         if not events or flow.metadata.get(_RECORDED):
             return
         writer = self._current()

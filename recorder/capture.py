@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 
 from mitmproxy import http
-from mitmproxy.websocket import WebSocketData
+from mitmproxy.websocket import WebSocketData, WebSocketMessage
 
 from parity.sessions import Exchange, FlowError, Message, Request, Response
 
@@ -132,6 +132,69 @@ class StreamTap:
         return list(self.events)
 
 
+class SocketChunks:
+    """A WebSocket's messages handed over in chunks as they arrive, under the limits of
+    `StreamTap`'s chunks (`MAX_CHUNK_EVENTS`, `MAX_CHUNK_BYTES`, `FLUSH_SECONDS`), so a
+    socket open for hours holds at most one chunk in the recorder.
+
+    mitmproxy keeps every message of a flow in `flow.websocket.messages` and forwards the
+    newest after the `websocket_message` hook, so `arrived` (called from that hook) hands
+    over the messages before the newest; the timer hands over all of them. `on_chunk(n)`
+    is to write the first `n` and remove them from the flow (`take`)."""
+
+    __slots__ = ("_bytes", "_newest", "_timer", "closed", "flushed", "on_chunk")
+
+    def __init__(self, on_chunk: Callable[[int], None]) -> None:
+        self.on_chunk = on_chunk
+        self.flushed = 0
+        """Messages already handed over."""
+        self.closed = False
+        self._bytes = 0
+        self._newest = 0
+        self._timer: asyncio.TimerHandle | None = None
+
+    def arrived(self, ws: WebSocketData) -> None:
+        """A message was appended to `ws.messages` (the newest is still to be forwarded)."""
+        if self.closed or not ws.messages:
+            return
+        before = self._bytes
+        self._newest = len(ws.messages[-1].content)
+        self._bytes += self._newest
+        waiting = len(ws.messages) - 1
+        if waiting and (waiting >= MAX_CHUNK_EVENTS or before >= MAX_CHUNK_BYTES):
+            self.on_chunk(waiting)
+        if self._timer is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                return  # not on an event loop (a test): chunks by size only
+            self._timer = loop.call_later(FLUSH_SECONDS, self._timed_out)
+
+    def _timed_out(self) -> None:
+        self._timer = None
+        if not self.closed:
+            self.on_chunk(-1)
+
+    def take(self, ws: WebSocketData, count: int) -> list[Message]:
+        """The first `count` messages (-1: all), removed from the flow."""
+        count = len(ws.messages) if count < 0 else min(count, len(ws.messages))
+        messages = _websocket_messages_of(ws.messages[:count])
+        del ws.messages[:count]
+        self.flushed += count
+        self._bytes = sum(len(m.content) for m in ws.messages)
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        return messages
+
+    def close(self) -> None:
+        """The exchange is being written: no chunk after this."""
+        self.closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+
 def _body(message: http.Message, tap: StreamTap | None) -> bytes:
     if isinstance(tap, StreamTap):
         return tap.body
@@ -168,14 +231,13 @@ def capture_response(response: http.Response) -> Response:
 
 
 def _websocket_messages(ws: WebSocketData) -> list[Message]:
+    return _websocket_messages_of(ws.messages)
+
+
+def _websocket_messages_of(messages: list[WebSocketMessage]) -> list[Message]:
     return [
-        Message(
-            "text" if m.is_text else "binary",
-            m.from_client,
-            m.content,
-            m.timestamp,
-        )
-        for m in ws.messages
+        Message("text" if m.is_text else "binary", m.from_client, m.content, m.timestamp)
+        for m in messages
     ]
 
 

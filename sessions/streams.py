@@ -1,7 +1,9 @@
-"""Server-sent event streams written as they arrive, put back together on reading.
+"""Streams written as they arrive, put back together on reading: server-sent events and
+WebSocket messages.
 
 A stream that stays open for hours cannot be held in the recorder's memory until it
-ends. The recorder writes it in pieces (docs/session-format.md, "Streams"):
+ends. The recorder writes it in pieces (docs/session-format.md, "Streams"; a WebSocket's
+messages as a stream's events, its 101 answer as the head):
 
     events    {"kind": "events", "seq": N, "head": {exchange map}, "messages": []}
               when the response headers arrive: the exchange as known then (its
@@ -12,7 +14,8 @@ ends. The recorder writes it in pieces (docs/session-format.md, "Streams"):
               "response": {..., "body": nil}, ...} when the stream ends
 
 `Streams` turns those back into one ordinary exchange record: every event in order, the
-response body their concatenation (as a stream's body always was), in the place of the
+response body their concatenation (as an event stream's body always was; a WebSocket's
+answer keeps its empty body), in the place of the
 final record. A stream whose end never came (a `kill -9` of the recorder) is still one
 exchange, from its head and the events that reached the file, with an error saying so.
 A stream that ended before any chunk was written has a plain exchange record (the
@@ -113,12 +116,21 @@ class Streams:
 
 
 def _join_body(record: Record) -> None:
-    """A stream's body is its events, byte for byte."""
+    """A server-sent event stream's body is its events, byte for byte (a WebSocket's
+    messages are not its body: its 101 answer has none)."""
     response = record.get("response")
     if not isinstance(response, dict):
         return
+    if not _events(record["messages"]):
+        if response.get("body") is None:
+            response["body"] = b""
+        return
     contents = [m.get("content") for m in record["messages"] if isinstance(m, dict)]
     response["body"] = b"".join(c for c in contents if isinstance(c, bytes))
+
+
+def _events(messages: list[Any]) -> bool:
+    return any(isinstance(m, dict) and m.get("kind") == "sse" for m in messages)
 
 
 def _last_time(messages: list[Any], record: Record) -> float:
