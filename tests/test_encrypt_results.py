@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import sqlite3
-import subprocess
 from collections import Counter
 from pathlib import Path
 
@@ -20,12 +18,11 @@ from parity.differ.noise import NoiseObservations
 from parity.sessions import KeySource, SessionStore
 from parity.triage import ResultsDB, RunInfo
 from tests.factories import make_exchange
-from tests.procs import Proc, parity, python
+from tests.procs import Proc, python
+from tests.test_encrypt import ENV, PASSPHRASE, _cli
 
 pytestmark = pytest.mark.timeout(120)
 
-PASSPHRASE = "correct horse battery"
-ENV = {"PARITY_PASSPHRASE": PASSPHRASE}
 ENTRY_TEXT = "Dear diary, c4n4ry-entry-7 is what I typed today"
 """A user's journal text: the recorded value of `$.n` (the candidate answers another)."""
 QUERY = "c4n4ry-query-5"
@@ -34,18 +31,6 @@ WORD = "c4n4ryword9"
 """A one-word value: a finding's transition quotes such values (`"a" → "b"`)."""
 HEADER = "c4n4ry-header-3"
 CANARIES = [ENTRY_TEXT.encode(), b"c4n4ry-entry-7", QUERY.encode(), WORD.encode(), HEADER.encode()]
-
-
-def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        parity(*args),
-        env={**os.environ, "COLUMNS": "250", **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 def _answer(n: str) -> bytes:
