@@ -117,6 +117,12 @@ def test_an_encrypting_projects_results_hold_no_plaintext_and_read_back_with_the
     assert gate.returncode == 1, gate.stderr
     artifact = (tmp_path / "g.json").read_text()
     assert "sealed:v1:" not in artifact
+    repro = _cli("repro", by_seq[1]["id"], "--db", str(db), "--sessions", str(sessions),
+                 "--shell", "posix", env=ENV)  # fmt: skip
+    assert repro.returncode == 0, repro.stderr
+    assert QUERY in repro.stdout and "sealed:v1:" not in repro.stdout
+    csv = _cli("report", _first_run(db), "--db", str(db), "--csv", env=ENV)
+    assert csv.returncode == 0 and "sealed:v1:" not in csv.stdout, csv.stderr
     runs = _cli("runs", "--db", str(db))  # the runs table is plain: no key needed
     assert runs.returncode == 0, runs.stderr
     compared = _cli("compare", *_runs(db), "--db", str(db), "--json", env=ENV)
