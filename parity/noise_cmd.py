@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from parity.formats import Format, output_options, write_rows
+from parity.keys import key_file_option
 from parity.options import db_option, results_at
 from parity.output import console, print_json
 from parity.prompts import confirm
@@ -33,6 +34,7 @@ from parity.prompts import confirm
 )
 @db_option
 @output_options
+@key_file_option
 def noise(
     route_glob: str | None,
     path: str | None,

@@ -13,16 +13,29 @@ body goes to `bodies`, small ones too, sealed with AES-GCM under a key from the
 command's key source (`sessions.crypto`; the KDF and salt in `body_keys`) and keyed by
 an HMAC of its bytes rather than their SHA-256 (a plain hash would confirm a guessed
 body). `parity show` opens them with the same key source.
+
+The other columns that hold exchange content (`mismatches.url`, `differences`, headers,
+`sent`, ...; `results.url` and `error`; `noise` examples; `findings.transition`: the
+list is in docs/results-db.md) are sealed under the same key, inline: `SEALED_VALUE` and
+the base64 of a nonce and the AES-GCM ciphertext (`BodyKey.seal_text`). The nonce is an
+HMAC of the text, so the same text seals to the same value and SQL's `=`, `GROUP BY` and
+`DISTINCT` keep working on sealed columns (they reveal equal values, as a hash column
+would; nothing more). `SealedText`, the row factory of the connection, opens them in
+every row read, so readers see plain text; it asks for the key only when a row holds a
+sealed value.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import json
 import os
 import sqlite3
 import zlib
+from collections.abc import Callable
 from typing import Any
 
 import zstandard
@@ -63,6 +76,9 @@ def unpacked(encoding: str, data: bytes) -> bytes:
     return bytes(data)
 
 
+SEALED_VALUE = "sealed:v1:"
+"""How a sealed content column's value begins (`BodyKey.seal_text`)."""
+_TEXT_AD = b"parity sealed text v1"
 SEALED = "+aes-gcm"
 """Suffix of the encoding of an encrypted body (`zstd+aes-gcm`)."""
 _NONCE = 12
@@ -89,6 +105,7 @@ class BodyKey:
         key = keys.key(kdf)
         self._aead = AESGCM(key)
         self._mac = hmac.new(key, b"parity body ref v1", hashlib.sha256).digest()
+        self._text_mac = hmac.new(key, b"parity sealed text v1", hashlib.sha256).digest()
 
     def ref(self, body: bytes) -> str:
         return "h" + hmac.new(self._mac, body, hashlib.sha256).hexdigest()
@@ -104,6 +121,23 @@ class BodyKey:
         except InvalidTag:
             return None
         return unpacked(encoding.removesuffix(SEALED), plain)
+
+    def seal_text(self, text: str) -> str:
+        """`text` sealed for a column: `SEALED_VALUE` + base64(nonce + ciphertext), the
+        nonce an HMAC of the text (deterministic: equal texts seal equal)."""
+        data = text.encode("utf-8", "surrogatepass")
+        nonce = hmac.new(self._text_mac, data, hashlib.sha256).digest()[:_NONCE]
+        sealed = nonce + self._aead.encrypt(nonce, data, _TEXT_AD)
+        return SEALED_VALUE + base64.b64encode(sealed).decode("ascii")
+
+    def open_text(self, value: str) -> str | None:
+        """The text `seal_text` sealed into `value`; None when it does not authenticate."""
+        data = base64.b64decode(value.removeprefix(SEALED_VALUE), validate=True)
+        try:
+            plain = self._aead.decrypt(data[:_NONCE], data[_NONCE:], _TEXT_AD)
+        except InvalidTag:
+            return None
+        return plain.decode("utf-8", "surrogatepass")
 
 
 def sealing_key(conn: sqlite3.Connection, keys: KeySource | None = None) -> BodyKey:
@@ -121,6 +155,80 @@ def sealing_key(conn: sqlite3.Connection, keys: KeySource | None = None) -> Body
         raise TriageError(f"stored bodies are encrypted: {exc}") from None
 
 
+_WRONG_KEY = "wrong passphrase or key file for the stored bodies (they do not authenticate)"
+
+
+def _sealed_value(value: object) -> bool:
+    """`value` looks like `BodyKey.seal_text`'s output (prefix and base64 after it)."""
+    if not isinstance(value, str) or not value.startswith(SEALED_VALUE):
+        return False
+    try:
+        base64.b64decode(value.removeprefix(SEALED_VALUE), validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return len(value) > len(SEALED_VALUE) + 40  # a nonce and a tag at least
+
+
+class SealedText:
+    """Seals content columns and opens them again: the row factory of a results
+    database's connection once it holds encrypted data (`install`). The key comes from
+    `keys` (default: the installed key source) when first needed: reading rows without
+    a sealed value needs none."""
+
+    def __init__(self, conn: sqlite3.Connection, keys: KeySource | None = None) -> None:
+        self._conn = conn
+        self._keys = keys
+        self._key: BodyKey | None = None
+
+    @classmethod
+    def install(cls, conn: sqlite3.Connection, keys: KeySource | None = None) -> SealedText:
+        """The connection's `SealedText`, made its row factory if it is not yet."""
+        current = conn.row_factory
+        if isinstance(current, SealedText):
+            if keys is not None and current._keys is None:
+                current._keys, current._key = keys, None
+            return current
+        sealed = cls(conn, keys)
+        conn.row_factory = sealed
+        return sealed
+
+    @staticmethod
+    def needed(conn: sqlite3.Connection) -> bool:
+        """Whether the database has a bodies key, so may hold sealed values."""
+        tables = conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'body_keys'"
+        ).fetchone()
+        if tables is None:
+            return False
+        return conn.execute("SELECT 1 FROM body_keys WHERE name = 'bodies'").fetchone() is not None
+
+    def key(self) -> BodyKey:
+        if self._key is None:
+            self._key = sealing_key(self._conn, self._keys)
+        return self._key
+
+    def seal(self, text: str | None) -> str | None:
+        return None if text is None else self.key().seal_text(text)
+
+    def opened(self, value: str) -> str:
+        text = self.key().open_text(value)
+        if text is None:
+            raise TriageError(_WRONG_KEY)
+        return text
+
+    def __call__(self, cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> tuple[Any, ...]:
+        for value in row:  # the common case (no sealed value) kept cheap: every row
+            if value.__class__ is str and value.startswith(SEALED_VALUE):
+                break
+        else:
+            return row
+        return tuple(self.opened(v) if _sealed_value(v) else v for v in row)
+
+
+Sealer = Callable[[str], str]
+"""Seals one column's text (`SealedText.seal` with a key)."""
+
+
 def body_of(conn: sqlite3.Connection, row: dict[str, Any], column: str) -> bytes | None:
     """The body of `row`'s `column` (`expected_body`, ...), inline or from `bodies`
     (opened with the installed key source when it is encrypted)."""
@@ -135,9 +243,7 @@ def body_of(conn: sqlite3.Connection, row: dict[str, Any], column: str) -> bytes
         return unpacked(found[0], found[1])
     opened = sealing_key(conn).open(ref, found[0], found[1])
     if opened is None:
-        raise TriageError(
-            "wrong passphrase or key file for the stored bodies (they do not authenticate)"
-        )
+        raise TriageError(_WRONG_KEY)
     return opened
 
 

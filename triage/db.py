@@ -139,6 +139,8 @@ class ResultsDB:
         self.path = Path(path)
         self.body_keys: KeySource | None = None
         """Set: mismatch bodies written from now on are encrypted with a key from it."""
+        self.sealer: bodies.Sealer | None = None
+        """Set with `body_keys`: seals the content columns written from now on."""
         if not self.path.exists():
             if not create:
                 raise NoDatabase(self.path)
@@ -162,6 +164,8 @@ class ResultsDB:
         try:
             self._check_and_migrate(create)
             self.db.execute("PRAGMA synchronous = NORMAL")
+            if bodies.SealedText.needed(self.db.conn):  # may hold sealed values: opened
+                bodies.SealedText.install(self.db.conn)
         except sqlite3.DatabaseError as exc:
             self.db.close()
             raise NotResultsDB(
@@ -176,8 +180,17 @@ class ResultsDB:
         key is derived now, so a missing or wrong one is a `TriageError` before any
         result is stored."""
         with self.db.atomic():
-            bodies.sealing_key(self.db.conn, keys)
+            sealed = bodies.SealedText.install(self.db.conn, keys)
+            key = sealed.key()
         self.body_keys = keys
+        self.sealer = key.seal_text
+
+    def sealed(self, text: str | None) -> str | None:
+        """`text` as a content column stores it: sealed when the database encrypts
+        (`encrypt_bodies`); None, `""` and `[]` (no content; compared in SQL) as they are."""
+        if self.sealer is None or text is None or text in ("", "[]"):
+            return text
+        return self.sealer(text)
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -270,7 +283,7 @@ class ResultsDB:
             cursor = self.db.execute("UPDATE runs SET finished_at = ? WHERE id = ?", [when, run_id])
             if cursor.rowcount == 0:
                 raise NotFound(f"no run {run_id!r} in {self.path}", path=self.path)
-            findings.group_run(self.db, run_id)
+            findings.group_run(self.db, run_id, self.sealer)
 
     def interrupt_run(self, run_id: str, at: float | None = None) -> None:
         """Mark an unfinished run interrupted (Ctrl-C): `parity runs` says so, `parity
@@ -291,7 +304,7 @@ class ResultsDB:
         """Apply the cross-route rule to the run's findings now (`finish_run` does it);
         returns how many exchange links moved to cross-route findings."""
         with self._writing("group findings"):
-            return findings.group_run(self.db, run_id)
+            return findings.group_run(self.db, run_id, self.sealer)
 
     def writer(
         self,
@@ -450,6 +463,7 @@ class ResultWriter:
         route = result.route or verdict.route
         expected, actual = result.expected, result.actual
         noise = len(verdict.noise)
+        sealed = self._rdb.sealed
         signature: str | None = None
         mismatch_index: int | None = None
         keys: list[FindingKey] = []
@@ -462,7 +476,9 @@ class ResultWriter:
                 stored = grouped(key, self._sticky)
                 ident = finding_id(stored)
                 if ident not in self._findings:
-                    self._findings[ident] = findings.finding_row(stored, self.run_id)
+                    self._findings[ident] = findings.finding_row(
+                        stored, self.run_id, self._rdb.sealer
+                    )
                 self._links.append((result.session, result.seq, mismatch_index, ident))
         self._results.append(
             (
@@ -470,7 +486,7 @@ class ResultWriter:
                 storable(result.session),
                 result.seq,
                 storable(result.method),
-                storable(result.url),
+                sealed(storable(result.url)),
                 storable(route),
                 outcome,
                 signature,
@@ -482,7 +498,7 @@ class ResultWriter:
                 result.actual_ms,
                 len(verdict.differences),
                 noise,
-                None if verdict.error is None else storable(verdict.error),
+                None if verdict.error is None else sealed(storable(verdict.error)),
                 len(verdict.serialization),
             )
         )
@@ -533,6 +549,7 @@ class ResultWriter:
             first = describe_difference(serialization[0]) if serialization else ""
         else:
             first = f"error: {verdict.error or 'no answer'}"
+        sealed = self._rdb.sealed  # the content columns (docs/results-db.md)
         self._mismatches.append(
             [  # every text valid UTF-8 (`storable`): JSON through `dumps`, the rest here
                 "",  # the id, assigned at flush time: unique in the database
@@ -540,29 +557,29 @@ class ResultWriter:
                 storable(result.session),
                 result.seq,
                 storable(result.method),
-                storable(result.url),
+                sealed(storable(result.url)),
                 storable(route),
                 outcome,
                 signature,
-                None if verdict.error is None else storable(verdict.error),
+                None if verdict.error is None else sealed(storable(verdict.error)),
                 expected.status if expected else None,
                 actual.status if actual else None,
                 result.baseline_status,
                 result.expected_ms,
                 result.actual_ms,
-                storable(first),
-                dumps(differences),
-                dumps([mask_difference(d) for d in verdict.noise]),
+                sealed(storable(first)),
+                sealed(dumps(differences)),
+                sealed(dumps([mask_difference(d) for d in verdict.noise])),
                 dumps(list(verdict.rules_applied)),
-                dumps(mask_headers(result.request_headers)),
-                dumps(mask_headers(expected.headers)) if expected else None,
-                dumps(mask_headers(actual.headers)) if actual else None,
+                sealed(dumps(mask_headers(result.request_headers))),
+                sealed(dumps(mask_headers(expected.headers))) if expected else None,
+                sealed(dumps(mask_headers(actual.headers))) if actual else None,
                 self._rendered(result.expected_rendered),
                 self._rendered(result.actual_rendered),
                 *inline,
-                None if result.sent is None else dumps(result.sent),
-                dumps(list(result.ambiguous_ids)),
-                dumps(serialization),
+                None if result.sent is None else sealed(dumps(result.sent)),
+                sealed(dumps(list(result.ambiguous_ids))),
+                sealed(dumps(serialization)),
                 *refs,
             ]
         )
@@ -597,8 +614,9 @@ class ResultWriter:
     def _sealing(self) -> bodies.BodyKey:
         if self._body_key is None:
             assert self._rdb.body_keys is not None
-            with self._rdb.db.atomic():
-                self._body_key = bodies.sealing_key(self._rdb.db.conn, self._rdb.body_keys)
+            with self._rdb.db.atomic():  # the connection's key, derived once
+                sealed = bodies.SealedText.install(self._rdb.db.conn, self._rdb.body_keys)
+                self._body_key = sealed.key()
         return self._body_key
 
     def _seal(self, body: bytes) -> str:

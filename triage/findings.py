@@ -29,6 +29,7 @@ from parity.differ.findings import (
     keys_of,
 )
 from parity.differ.model import Difference, DiffKind, Where
+from parity.triage.bodies import Sealer
 from parity.triage.text import loads, storable
 
 UPSERT_FINDING = (
@@ -42,10 +43,15 @@ INSERT_LINK = (
 )
 
 
-def finding_row(key: FindingKey, run_id: str) -> tuple[Any, ...]:
-    """The `UPSERT_FINDING` parameters of `key`, seen in `run_id`."""
+def finding_row(key: FindingKey, run_id: str, seal: Sealer | None = None) -> tuple[Any, ...]:
+    """The `UPSERT_FINDING` parameters of `key`, seen in `run_id`; its transition (which
+    may quote short values) sealed with `seal` when the database encrypts (the id is
+    computed from the plain key)."""
     route = None if key.route is None else storable(key.route)
-    shape = tuple(storable(part) for part in key.shape)
+    place, path, kind, transition, category = (storable(part) for part in key.shape)
+    if seal is not None:
+        transition = seal(transition)
+    shape = (place, path, kind, transition, category)
     return (finding_id(key), key.scope, route, *shape, run_id, run_id)
 
 
@@ -62,8 +68,9 @@ def _key(row: Iterable[Any]) -> FindingKey:
     return FindingKey(*row)
 
 
-def group_run(db: Database, run_id: str) -> int:
+def group_run(db: Database, run_id: str, seal: Sealer | None = None) -> int:
     """Apply the cross-route rule to run `run_id`; returns how many links moved.
+    `seal`: as in `finding_row` (rows are read opened, by the connection's row factory).
 
     Idempotent. Runs its own transaction when none is open."""
     conn = db.conn
@@ -84,7 +91,7 @@ def group_run(db: Database, run_id: str) -> int:
             if key.shape not in cross:
                 continue
             target = grouped(key, cross)
-            conn.execute(UPSERT_FINDING, finding_row(target, run_id))
+            conn.execute(UPSERT_FINDING, finding_row(target, run_id, seal))
             old, new = finding_id(key), finding_id(target)
             # A mismatch linked to two route keys of one shape cannot happen (one route per
             # exchange), so the re-pointed primary keys stay distinct.

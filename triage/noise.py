@@ -101,8 +101,8 @@ def add_noise(
                         *(storable(part) for part in key),
                         n,
                         dumps(merged),
-                        _example(key, example[0]) if example is not None else None,
-                        _example(key, example[1]) if example is not None else None,
+                        rdb.sealed(_example(key, example[0])) if example is not None else None,
+                        rdb.sealed(_example(key, example[1])) if example is not None else None,
                         run_id,
                         run_id,
                     )
