@@ -4,6 +4,7 @@ groups by operation. `detect_route_keys` finds such routes in recorded requests.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from fnmatch import fnmatchcase
@@ -105,6 +106,12 @@ def _operation(value: object, *, qualified: bool = False, known: bool = False) -
     return value
 
 
+@functools.lru_cache(maxsize=4096)  # pure; a run's header values repeat
+def _header_operation(value: str, known: bool) -> str | None:
+    """`_operation` of a header's value (text: cached)."""
+    return _operation(value, known=known)
+
+
 def _glob_escape(text: str) -> str:
     """`text` as an fnmatch glob that matches only itself."""
     return re.sub(r"([*?\[])", r"[\1]", text)
@@ -132,7 +139,7 @@ class _RouteSample:
                 seen[lower] = None  # repeated: not one operation name
                 continue
             self.names.setdefault(lower, name)
-            seen[lower] = _operation(raw_value.decode("latin-1"), known=lower in OPERATION_HEADERS)
+            seen[lower] = _header_operation(raw_value.decode("latin-1"), lower in OPERATION_HEADERS)
         if first:
             self.headers = {k: [v] for k, v in seen.items()}
         else:

@@ -3,6 +3,7 @@ whatever ids, tokens or uuids their URLs carry."""
 
 from __future__ import annotations
 
+import functools
 import re
 
 _UUID = re.compile(
@@ -13,6 +14,7 @@ _HEX = re.compile(r"^(?=.*\d)[0-9a-fA-F]{8,}$")
 _TOKEN = re.compile(r"^(?=.*[A-Za-z])(?=.*\d)[A-Za-z0-9_\-.~=]{16,}$")
 
 
+@functools.lru_cache(maxsize=8192)  # pure; a run's segments repeat (ids, names)
 def is_variable_segment(segment: str) -> bool:
     """True for path segments that name an instance rather than an endpoint:
     numbers, uuids, hex digests of 8+ digits and long mixed tokens."""
