@@ -106,9 +106,12 @@ def _operation(value: object, *, qualified: bool = False, known: bool = False) -
     return value
 
 
+_CACHED_VALUE = 256
+
+
 @functools.lru_cache(maxsize=4096)  # pure; a run's header values repeat
 def _header_operation(value: str, known: bool) -> str | None:
-    """`_operation` of a header's value (text: cached)."""
+    """`_operation` of a short header value, remembered (bounded)."""
     return _operation(value, known=known)
 
 
@@ -139,7 +142,12 @@ class _RouteSample:
                 seen[lower] = None  # repeated: not one operation name
                 continue
             self.names.setdefault(lower, name)
-            seen[lower] = _header_operation(raw_value.decode("latin-1"), lower in OPERATION_HEADERS)
+            text, known = raw_value.decode("latin-1"), lower in OPERATION_HEADERS
+            seen[lower] = (
+                _header_operation(text, known)
+                if len(text) <= _CACHED_VALUE
+                else _operation(text, known=known)
+            )
         if first:
             self.headers = {k: [v] for k, v in seen.items()}
         else:
