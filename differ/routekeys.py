@@ -4,6 +4,7 @@ groups by operation. `detect_route_keys` finds such routes in recorded requests.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from fnmatch import fnmatchcase
@@ -105,6 +106,15 @@ def _operation(value: object, *, qualified: bool = False, known: bool = False) -
     return value
 
 
+_CACHED_VALUE = 256
+
+
+@functools.lru_cache(maxsize=4096)  # pure; a run's header values repeat
+def _header_operation(value: str, known: bool) -> str | None:
+    """`_operation` of a short header value, remembered (bounded)."""
+    return _operation(value, known=known)
+
+
 def _glob_escape(text: str) -> str:
     """`text` as an fnmatch glob that matches only itself."""
     return re.sub(r"([*?\[])", r"[\1]", text)
@@ -132,7 +142,12 @@ class _RouteSample:
                 seen[lower] = None  # repeated: not one operation name
                 continue
             self.names.setdefault(lower, name)
-            seen[lower] = _operation(raw_value.decode("latin-1"), known=lower in OPERATION_HEADERS)
+            text, known = raw_value.decode("latin-1"), lower in OPERATION_HEADERS
+            seen[lower] = (
+                _header_operation(text, known)
+                if len(text) <= _CACHED_VALUE
+                else _operation(text, known=known)
+            )
         if first:
             self.headers = {k: [v] for k, v in seen.items()}
         else:

@@ -3,6 +3,7 @@ whatever ids, tokens or uuids their URLs carry."""
 
 from __future__ import annotations
 
+import functools
 import re
 
 _UUID = re.compile(
@@ -16,12 +17,23 @@ _TOKEN = re.compile(r"^(?=.*[A-Za-z])(?=.*\d)[A-Za-z0-9_\-.~=]{16,}$")
 def is_variable_segment(segment: str) -> bool:
     """True for path segments that name an instance rather than an endpoint:
     numbers, uuids, hex digests of 8+ digits and long mixed tokens."""
+    if len(segment) > _CACHED_SEGMENT:
+        return _variable(segment)
+    return _variable_cached(segment)
+
+
+def _variable(segment: str) -> bool:
     return bool(
         _NUMBER.match(segment)
         or _UUID.match(segment)
         or _HEX.match(segment)
         or _TOKEN.match(segment)
     )
+
+
+_CACHED_SEGMENT = 128
+_variable_cached = functools.lru_cache(maxsize=8192)(_variable)
+"""A run's segments repeat (ids, names): short ones are remembered (bounded)."""
 
 
 def template_path(path: str) -> str:

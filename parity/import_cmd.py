@@ -157,13 +157,14 @@ def imported_for_replay(paths: tuple[Path, ...], sessions_dir: Path) -> tuple[Pa
     """`parity replay`'s arguments with each HAR or flow file replaced by its sessions
     in `sessions_dir`: those an earlier import made of the same bytes, else imported now
     (one line on stderr saying so)."""
-    from parity.recorder.importer import file_digest
-
     out: list[Path] = []
     for path in paths:
         if path.is_dir() or not _foreign(path):
             out.append(path)
             continue
+        # Imported here, not above: replaying session files needs none of the recorder.
+        from parity.recorder.importer import file_digest
+
         found = _imported_before(file_digest(path), sessions_dir)
         if found:
             click.echo(

@@ -392,7 +392,11 @@ class ValueMap:
         self._seq, self._path, self._route_known = seq, path, False
         recorded_json: Any = None
         target_json: Any = None
-        if max(len(recorded_body), len(target_body)) <= MAX_LEARN_BODY:
+        if max(len(recorded_body), len(target_body)) <= MAX_LEARN_BODY and not (
+            # Answered as recorded, bytes both sides' values were remembered from before
+            # (`_remember`): nothing to learn, nothing to parse.
+            recorded_body == target_body and self._remembered_both(recorded_body)
+        ):
             recorded_json = _tree(recorded_body)
             if recorded_body == target_body:
                 target_json = recorded_json
@@ -413,6 +417,13 @@ class ValueMap:
             self._remember(self._seen_minted, target_body, target_json)
         self._seen_recorded.update(recorded.get("etag", []))
         self._seen_minted.update(target.get("etag", []))
+
+    def _remembered_both(self, body: bytes) -> bool:
+        """Whether `_remember` has taken `body`'s leaves as recorded and as minted (it
+        would return nothing new for either)."""
+        digest = hash(body)
+        both = {(id(self._seen_recorded), digest), (id(self._seen_minted), digest)}
+        return both <= self._remembered
 
     def _remember(self, seen: set[object], body: bytes, parsed: Any) -> set[object]:
         """Adds the body's minted-looking leaves to `seen`; returns those not seen before."""

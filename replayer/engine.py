@@ -50,7 +50,7 @@ import os
 import sys
 import traceback
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -622,7 +622,11 @@ class Replayer:
         of the run); an exception on the way is raised as `_Failed` naming the stage.
         Returns the verdict's outcome."""
         answers = [answer for _, answer in sent]
-        with _stage("correlation"):
+        # One try for the three stages (not a context manager each: three generators per
+        # exchange): an exception inside one is raised again as `_Failed` naming it;
+        # between them (`stage` None) it goes on as it is.
+        stage: str | None = "correlation"
+        try:
             expected_body = (
                 server_frames(exchange.messages)
                 if exchange.websocket_close is not None
@@ -641,21 +645,22 @@ class Replayer:
                     )
             actual_values = sides[0].values.comparable(side.values for side in sides[1:])
             baselines_values = [side.values.reverse() for side in sides[1:]]
-        actual = answers[0]
-        request = HttpRequest(
-            exchange.request.method,
-            exchange.request.path,
-            exchange.request.headers,
-            exchange.request.body,
-        )
-        expected = HttpResponse(
-            recorded.status, expected_headers, expected_body, origin, recorded.http_version
-        )
-        actual_response = _response(actual, sides[0].target)
-        baselines = [
-            _response(a, side.target) for a, side in zip(answers[1:], sides[1:], strict=True)
-        ]
-        with _stage("the differ"):
+            stage = None
+            actual = answers[0]
+            request = HttpRequest(
+                exchange.request.method,
+                exchange.request.path,
+                exchange.request.headers,
+                exchange.request.body,
+            )
+            expected = HttpResponse(
+                recorded.status, expected_headers, expected_body, origin, recorded.http_version
+            )
+            actual_response = _response(actual, sides[0].target)
+            baselines = [
+                _response(a, side.target) for a, side in zip(answers[1:], sides[1:], strict=True)
+            ]
+            stage = "the differ"
             verdict = self.differ.compare(
                 request,
                 expected,
@@ -671,7 +676,7 @@ class Replayer:
                     verdict.baseline_differences,
                     [*verdict.differences, *verdict.noise, *verdict.suspects],
                 )
-        with _stage("the replayer"):
+            stage = "the replayer"
             result = ExchangeResult(
                 session=session,
                 seq=exchange.seq,
@@ -693,6 +698,10 @@ class Replayer:
                 result.sent = sent_record(
                     session, sent[0][0], sent[1][0] if len(sent) > 1 else None
                 )
+        except Exception as exc:
+            if stage is None:
+                raise
+            raise _Failed(stage, exc) from exc
         self._route_exchanges[verdict.route] += 1
         # With a baseline, a mismatch waits too: a spot where the baseline agreed with
         # the recording here by chance may show as noise elsewhere in the run.
@@ -780,16 +789,6 @@ class _Failed(Exception):
         self.exc = exc
 
 
-@contextlib.contextmanager
-def _stage(stage: str) -> Iterator[None]:
-    """`with _stage("the differ"): ...`: an exception inside is raised again as
-    `_Failed` naming the stage."""
-    try:
-        yield
-    except Exception as exc:
-        raise _Failed(stage, exc) from exc
-
-
 def _internal_error(stage: str, exc: BaseException) -> str:
     """An exchange's `error` reason for an unexpected exception: `internal error in the
     differ: ValueError: ...`; with PARITY_DEBUG=1 the traceback goes to stderr."""
@@ -821,8 +820,9 @@ def _redacted(answer: Answer, secrets: ReplaySecrets, live: Live) -> Answer:
     if answer.messages:
         messages = secrets.redact_messages(answer.messages, live)
         return dataclasses.replace(answer, messages=messages, body=server_frames(messages))
-    headers, body = secrets.redact_answer(answer.headers, answer.body, live)
-    return dataclasses.replace(answer, headers=headers, body=body)
+    # `answer` is this exchange's own, fresh from `send`: redacted in place.
+    answer.headers, answer.body = secrets.redact_answer(answer.headers, answer.body, live)
+    return answer
 
 
 def _request(exchange: Exchange) -> HttpRequest:

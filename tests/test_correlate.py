@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import orjson
+import pytest
 
 from parity.replayer.correlate import Trace, ValueMap, looks_minted, request_values
 from parity.replayer.outgoing import Target, build
@@ -335,3 +336,49 @@ def test_values_minted_in_xml_answers_are_carried_too() -> None:
     fresh = ValueMap()
     fresh.learn(html, page, html, other)
     assert fresh.apply_path("/x?id=tokenABCDEF123456") == "/x?id=tokenABCDEF123456"
+
+
+def test_bytes_answered_as_recorded_again_are_not_parsed_and_learn_the_same(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A body answered byte for byte as recorded, whose values were remembered before,
+    is not parsed again: what the map knows after a run of list pages, mints and repeats
+    is what it knows when every body is parsed."""
+    digest = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+    page = {"entries": [{"id": 1001, "etag": digest}, {"id": 1002, "title": "a"}]}
+    steps = [
+        (page, page),  # answered as recorded
+        ({"id": 13, "token": "tok-recorded-1"}, {"id": 77, "token": "tok-minted-1"}),
+        (page, page),  # the same bytes again: remembered, not parsed
+        ({"id": 14}, {"id": 14}),
+        (page, {"entries": [{"id": 2001, "etag": digest}]}),  # a mismatch: learned from
+        (page, page),
+        ({"id": 13}, {"id": 78}),  # 13 minted again
+    ]
+    fast = ValueMap({13, 14, 1001, "tok-recorded-1"})
+    slow = ValueMap({13, 14, 1001, "tok-recorded-1"})
+    slow._remembered_both = lambda body: False  # type: ignore[method-assign]
+    parsed = 0
+    import parity.replayer.correlate as correlate
+
+    tree = correlate._tree
+
+    def counting(body: bytes) -> object:
+        nonlocal parsed
+        parsed += 1
+        return tree(body)
+
+    monkeypatch.setattr(correlate, "_tree", counting)
+    for recorded, minted in steps:
+        _learn(fast, recorded, minted)
+    fast_parses, parsed = parsed, 0
+    for recorded, minted in steps:
+        _learn(slow, recorded, minted)
+    assert fast_parses < parsed
+    assert fast.forward == slow.forward
+    assert fast.forward[13] == 78 and fast.forward["tok-recorded-1"] == "tok-minted-1"
+    assert fast.reproduced == slow.reproduced and fast.version == slow.version
+    assert fast._seen_recorded == slow._seen_recorded
+    assert fast._seen_minted == slow._seen_minted
+    for path in ("/api/entries/13?x=1001", "/api/entries/14", "/t/tok-recorded-1"):
+        assert fast.apply_path(path) == slow.apply_path(path)

@@ -139,3 +139,19 @@ def test_a_query_that_names_the_operation_is_part_of_the_route() -> None:
     # Filters, blank filters, ids and tokens never make another route.
     assert route_of("GET", "/api/entries?page=2&q=&checkbox=") == "GET /api/entries"
     assert route_of("GET", "/x?action=0b6e4c1f2a3d4e5f6a7b8c9d") == "GET /x"
+
+
+def test_remembered_segments_and_header_values_answer_as_computed() -> None:
+    """The route helpers remember short segments and header values (bounded); a long one
+    is computed each time: either way the answer is the same, asked once or again."""
+    from parity.differ import routekeys, routes
+
+    segments = ["api", "1042", "0b6e1c9a-2c1d-4e7a-9b3f-2a6c8d9e0f11", "deadbeef01", "entries"]
+    segments += ["a1" * 20, "x" * 200, "9" * 300, "ab12" * 40]
+    for segment in segments * 2:
+        assert routes.is_variable_segment(segment) is routes._variable(segment)
+    values = ["GetItem", "speech.speak", "1042", "Bearer abc", "Op" * 200, "x" * 300]
+    for value in values * 2:
+        for known in (False, True):
+            expected = routekeys._operation(value, known=known)
+            assert routekeys._header_operation(value, known) == expected

@@ -184,6 +184,45 @@ def test_the_differ_raising_on_one_exchange_is_that_exchanges_error_verdict(
     assert ("Traceback" in stderr and "no codec for this body" in stderr) is debug
 
 
+def test_correlation_or_the_result_raising_names_its_stage(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each stage of judging an exchange names itself in the error verdict: correlation
+    (learning the answer's values), the replayer (building the result of a mismatch);
+    the exchange before them matches."""
+    import dataclasses
+
+    import parity.replayer.engine as engine
+    from parity.replayer.correlate import ValueMap
+
+    learn, compare = ValueMap.learn, Differ.compare
+
+    def hostile_learn(self: ValueMap, *args: Any, **kwargs: Any) -> None:
+        if kwargs.get("path") == "/b":
+            raise KeyError("minted")
+        learn(self, *args, **kwargs)
+
+    def mismatched(self: Differ, request: HttpRequest, *args: Any, **kwargs: Any) -> Verdict:
+        verdict = compare(self, request, *args, **kwargs)
+        if request.path == "/c":
+            return dataclasses.replace(verdict, outcome=Outcome.MISMATCHED)
+        return verdict
+
+    def hostile_sent_record(*args: Any) -> None:
+        raise RuntimeError("what was sent")
+
+    monkeypatch.setattr(ValueMap, "learn", hostile_learn)
+    monkeypatch.setattr(Differ, "compare", mismatched)
+    monkeypatch.setattr(engine, "sent_record", hostile_sent_record)
+    results = asyncio.run(_replay_three(False, monkeypatch))
+    by_url = {r.url: r for r in results}
+    assert by_url["/a"].verdict.outcome is Outcome.MATCHED
+    assert by_url["/b"].verdict.error == "internal error in correlation: KeyError: 'minted'"
+    assert (
+        by_url["/c"].verdict.error == "internal error in the replayer: RuntimeError: what was sent"
+    )
+
+
 def test_a_failure_outside_any_exchange_stops_that_session_not_the_run(tmp_path: Path) -> None:
     """The reset hook deletes one session file after the run has read it: that session
     stops (one line, the gate fails the run), every other exchange is stored, exit 1."""
