@@ -388,6 +388,12 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         help="soak: exchanges recorded and replayed (default 1000000, 30000 with --quick)",
     )
+    parser.add_argument(
+        "--soak-users",
+        type=int,
+        help="soak: simulated app users recording at once, each on its own connection "
+        "(default 8; more record a long soak sooner, up to what the recorder serves)",
+    )
     parser.add_argument("--json", type=Path, metavar="OUT", help="write the raw results as JSON")
     parser.add_argument(
         "--write-md",
@@ -474,6 +480,8 @@ def main(argv: list[str] | None = None) -> int:
         soak_config = soak_bench.Config.quick() if args.quick else soak_bench.Config()
         if args.soak_exchanges is not None:
             soak_config.scaled(max(1000, min(args.soak_exchanges, 10_000_000)))
+        if args.soak_users is not None:
+            soak_config.users = max(1, min(args.soak_users, 256))
         print(
             f"parity soak benchmark: {soak_config.exchanges:,} exchanges, {env['nproc']} CPUs",
             file=sys.stderr,
