@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import random
 import stat
 from pathlib import Path
 
@@ -540,3 +541,37 @@ def test_a_large_body_without_secrets_is_returned_as_it_is() -> None:
     body = b"[" + b",".join([entry] * 2000) + b"]"
     redacted, found = redact(exchange(headers=[JSON], body=body))
     assert redacted.request.body is body and not found
+
+
+def test_the_scanner_leaves_no_pattern_it_replaced_alive() -> None:
+    """google-re2 keeps the last 128 compiled patterns alive, each with a DFA cache of up
+    to 8 MiB; a recorder recompiles at every new secret it remembers, so the old patterns
+    must not stay in that cache (before: +130 MB of RSS over 40,000 scans)."""
+    import re2
+
+    from parity.sessions.scan import Scanner
+
+    def rss_mb() -> float:
+        status = Path(f"/proc/{os.getpid()}/status")
+        if not status.exists():
+            return 0.0
+        line = next(x for x in status.read_text().splitlines() if x.startswith("VmRSS:"))
+        return int(line.split()[1]) / 1024
+
+    scanner = Scanner()
+    rng = random.Random(5)
+    names = [b"entry", b"title", b"text", b"vaultId", b"tag", b"created_at", b"query"]
+    echoes: list[bytes] = []
+    start = 0.0
+    for i in range(12_000):
+        if i % 100 == 0:
+            echoes = [*echoes, b"%024x" % rng.getrandbits(96)][-8:]
+        if i == 2_000:
+            start = rss_mb()
+        pairs = (
+            b'"%s_%d": "%x"' % (rng.choice(names), rng.randrange(50), rng.getrandbits(80))
+            for _ in range(30)
+        )
+        scanner.scan(b"{" + b",".join(pairs) + b"}", echoes)
+    assert re2._Regexp._make.cache_info().currsize <= 1
+    assert rss_mb() - start < 20, f"{rss_mb() - start:.0f} MB"
