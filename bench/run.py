@@ -530,8 +530,10 @@ def main(argv: list[str] | None = None) -> int:
             )
             print(f"updated {MD_PATH.name}: large-body section", file=sys.stderr)
         if "soak" in result:
-            soak_command = command + (
-                f" --soak-exchanges {args.soak_exchanges}" if args.soak_exchanges else ""
+            soak_command = (
+                command
+                + (f" --soak-exchanges {args.soak_exchanges}" if args.soak_exchanges else "")
+                + (f" --soak-users {args.soak_users}" if args.soak_users else "")
             )
             write_markdown(
                 soak_bench.markdown_section(result["soak"], env, soak_command),
