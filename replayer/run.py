@@ -279,7 +279,8 @@ class ReplayRun:
         stored is deleted, they are replayed again (`replayer.resume`)."""
         scan = scan_sessions(plan.files)
         results = ResultsDB(plan.db)
-        if plan.encrypt_bodies or any(s.encrypted for s in scan.sessions):
+        if plan.encrypt_bodies or any(s.encrypted for s in scan.sessions) or results.encrypted():
+            # The key now, before the run is recorded: a missing one leaves no run behind.
             results.encrypt_bodies(installed_keys())
         learned = results.learned_noise()
         settings = plan.settings

@@ -39,11 +39,13 @@ def _answer(n: str) -> bytes:
     return json.dumps({"items": items, "n": n}).encode()
 
 
-def _session(root: Path) -> Path:
+def _session(root: Path, *, encrypt: bool = True) -> Path:
     """An encrypted session of two GETs whose recorded `$.n` the candidate will not
     give back: the entry text (its URL carrying the query) and a one-word value."""
     writer = SessionStore(root).create(
-        label="t", upstream="http://127.0.0.1:5000", encrypt=KeySource(passphrase=PASSPHRASE)
+        label="t",
+        upstream="http://127.0.0.1:5000",
+        encrypt=KeySource(passphrase=PASSPHRASE) if encrypt else None,
     )
     with writer:
         for seq, path, n in (
@@ -183,3 +185,31 @@ def test_learned_noise_examples_are_sealed_and_noise_lists_them_with_the_key(
     assert missing.returncode == 2
     (line,) = missing.stderr.strip().splitlines()
     assert line.startswith("parity: error: stored bodies are encrypted: ")
+
+
+def test_a_plain_session_replayed_into_an_encrypting_database_needs_the_key_first(
+    tmp_path: Path,
+) -> None:
+    """Once the results database encrypts, every run written into it does, even of plain
+    sessions; without the key the replay stops before it records a run (no ghost
+    unfinished run for `report` and `gate` to take as the latest)."""
+    db = tmp_path / "results.db"
+    plain = _session(tmp_path / "plain", encrypt=False)
+    with Proc(python("tests/upstream.py")) as upstream:
+        target = upstream.wait_for(r"UPSTREAM_LISTENING (\S+)").group(1)
+        first = _cli("replay", str(_session(tmp_path / "sealed")), "--target", target,
+                     "--db", str(db), "--quiet", env=ENV)  # fmt: skip
+        assert first.returncode == 1, first.stderr
+        keyless = _cli("replay", str(plain), "--target", target, "--db", str(db), "--quiet")
+        assert keyless.returncode == 2, keyless.stderr
+        (line,) = keyless.stderr.strip().splitlines()
+        assert line.startswith("parity: error: stored bodies are encrypted: ") and db.name in line
+        assert len(_runs(db)) == 1
+        again = _cli("replay", str(plain), "--target", target, "--db", str(db), "--quiet",
+                     env=ENV)  # fmt: skip
+        assert again.returncode == 1, again.stderr
+    assert len(_runs(db)) == 2
+    for path in _files(db):
+        data = path.read_bytes()
+        for canary in CANARIES:
+            assert canary not in data, (path.name, canary)

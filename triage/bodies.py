@@ -36,6 +36,7 @@ import os
 import sqlite3
 import zlib
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import zstandard
@@ -102,7 +103,7 @@ class BodyKey:
                 stored["name"], bytes.fromhex(stored["salt"]),
                 stored.get("n", 0), stored.get("r", 0), stored.get("p", 0),
             )  # fmt: skip
-        key = keys.key(kdf)
+        key = keys.key(kdf, _file_of(conn))
         self._aead = AESGCM(key)
         self._mac = hmac.new(key, b"parity body ref v1", hashlib.sha256).digest()
         self._text_mac = hmac.new(key, b"parity sealed text v1", hashlib.sha256).digest()
@@ -138,6 +139,14 @@ class BodyKey:
         except InvalidTag:
             return None
         return plain.decode("utf-8", "surrogatepass")
+
+
+def _file_of(conn: sqlite3.Connection) -> Path | None:
+    """The database file of `conn` (what a missing key's message names)."""
+    for _, name, file in conn.execute("PRAGMA database_list"):
+        if name == "main" and file:
+            return Path(file)
+    return None
 
 
 def sealing_key(conn: sqlite3.Connection, keys: KeySource | None = None) -> BodyKey:

@@ -185,6 +185,11 @@ class ResultsDB:
         self.body_keys = keys
         self.sealer = key.seal_text
 
+    def encrypted(self) -> bool:
+        """Whether the database encrypts what it stores (it has a bodies key): every run
+        written into it then does, whatever its sessions were."""
+        return bodies.SealedText.needed(self.db.conn)
+
     def sealed(self, text: str | None) -> str | None:
         """`text` as a content column stores it: sealed when the database encrypts
         (`encrypt_bodies`); None, `""` and `[]` (no content; compared in SQL) as they are."""
