@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -507,7 +508,7 @@ class Redactor:
             return self.patterns(body, found, f"{side} body")
         secrets: set[str] = set()
         if hinted:
-            self._walk(tree, (), False, "", secrets)
+            self._walk(_with_every_member(body, tree), (), False, "", secrets)
         # Parsed anyway: every remembered secret is looked for among the string values.
         known = self._known
         if not secrets and not patterned and not echoed:
@@ -619,7 +620,7 @@ class Redactor:
             if value and (secret or self._on_path(path)):
                 out.add(value)
             return
-        if isinstance(value, dict):
+        if isinstance(value, dict | Members):
             for k, v in value.items():
                 self._walk(v, (*path, k), secret or self.policy.field_secret(k), k, out)
         elif isinstance(value, list):
@@ -734,6 +735,24 @@ def _changed(obj: _T, **changes: Any) -> _T:
     if all(getattr(obj, name) is value for name, value in changes.items()):
         return obj
     return replace(obj, **changes)  # type: ignore[type-var]
+
+
+class Members(list[tuple[str, Any]]):
+    """A JSON object as written, every member kept: a key given twice has both values
+    (a parser's dict keeps the last, and the earlier value would go unredacted)."""
+
+    def items(self) -> list[tuple[str, Any]]:
+        return self
+
+
+def _with_every_member(body: bytes, tree: Any) -> Any:
+    """The document parsed again with every member of its objects (`Members`), for the
+    walk that finds secrets under secret keys; the standard parser is slower than orjson,
+    and only bodies with a secret key take this walk. `tree` (orjson's) if it fails."""
+    try:
+        return json.loads(body.decode("utf-8", "surrogateescape"), object_pairs_hook=Members)
+    except (ValueError, RecursionError):
+        return tree
 
 
 def _json_keys(body: bytes) -> set[bytes]:

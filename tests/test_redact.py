@@ -25,6 +25,7 @@ from parity.sessions.keys import (
     purpose_key,
 )
 from parity.sessions.redact import (
+    LARGE,
     TOKEN,
     RedactionPolicy,
     Redactor,
@@ -126,6 +127,26 @@ def test_json_keeps_its_bytes_but_the_secret_literals() -> None:
     answer = json.loads(redacted.response.body)
     assert TOKEN.fullmatch(answer["token"]) and answer["echo"] == password and answer["c"] == 3
     assert found[password] == ('päss"word1'.encode(), "json password")
+
+
+def test_a_key_given_twice_has_every_value_redacted() -> None:
+    """A parser keeps a duplicated key's last value; the walk sees every member, so the
+    earlier values (and secrets under an earlier object) are redacted too, whatever the
+    spelling of the key (escapes decode to the same key)."""
+    small = (
+        b'{"user":"ana","password":"FIRSTSECRET1","password":"SECONDSECRET2",'
+        b'"token":{"v":"NESTEDSECRET3"},"token":1,"p\\u0061ssword":"THIRDSECRET4",'
+        b'"pass\\u0077ord":"FOURTHSECRET5"}'
+    )
+    pad = b'{"pad": "' + b"x" * (LARGE + 10) + b'", '
+    plain_keys = small[: small.index(b',"p\\u0061')] + b"}"  # the large body's own path
+    for body, count in ((small, 5), (pad + small[1:], 5), (pad + plain_keys[1:], 3)):
+        redacted, _ = redact(exchange(response_headers=[JSON], response_body=body))
+        assert redacted.response is not None
+        out = redacted.response.body
+        for secret in (b"FIRST", b"SECOND", b"NESTED", b"THIRD", b"FOURTH"):
+            assert secret not in out, (len(body), secret)
+        assert out.count(b"PARITY_REDACTED_") == count and b'"user":"ana"' in out
 
 
 def test_query_form_and_multipart_fields() -> None:
