@@ -451,3 +451,32 @@ def test_serialization_findings_count_only_when_the_runs_rules_say_so(
         (1, 0) if gated else (0, 1)
     )
     assert result.exit_code == (1 if gated else 0), result.output
+
+
+def test_the_gate_line_on_serialization_findings_keeps_its_rules_key() -> None:
+    """Rich markup took `[serialization]` for a tag and printed "` gate = true`"."""
+    from rich.console import Console
+
+    from parity.triage import render
+
+    out = Console(record=True, width=200)
+    data: dict[str, object] = {
+        "run": {"id": "r1", "label": ""},
+        "passed": True,
+        "reasons": [],
+        "totals": {
+            "exchanges": 3,
+            "parity": 1.0,
+            "open": 0,
+            "accepted": 0,
+            "errors": 0,
+            "serialization": 2,
+        },
+        "thresholds": {"max_open": 0, "max_errors": 0},
+        "previous_run": None,
+        "open": [],
+        "regressed": [],
+        "fixed": [],
+    }
+    render.gate(out, data, "logs/x.json")
+    assert "(`[serialization] gate = true` in the rules counts them)" in out.export_text()

@@ -612,7 +612,7 @@ def gate(out: Console, data: dict[str, Any], artifact: str) -> None:
     if totals.get("serialization"):
         out.print(
             f"  {totals['serialization']} open serialization findings (wire only), outside "
-            "the gate (`[serialization] gate = true` in the rules counts them)"
+            "the gate (`\\[serialization] gate = true` in the rules counts them)"
         )
     damaged = data.get("damaged_sessions") or []
     if damaged and limits.get("allow_torn"):
