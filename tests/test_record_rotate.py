@@ -544,3 +544,22 @@ def test_kill_9_mid_websocket_keeps_the_messages_already_written(
     assert exchange.error is not None and "before the stream ended" in exchange.error.message
     assert exchange.response is not None and exchange.response.status == 101
     assert exchange.response.body == b""
+
+
+def test_a_websocket_open_across_rotations_reads_back_as_one_exchange(
+    upstream: str, tmp_path: Path
+) -> None:
+    sessions = tmp_path / "project" / "sessions"
+    proc, url = recorder(upstream, sessions, "--rotate", "64KiB")
+    with proc:
+        seen = asyncio.run(_talk(url.replace("http", "ws") + "/ws", 30, 100, {}))
+        assert proc.terminate() == 0
+    (parts,) = group_sessions([sessions])
+    assert len(parts.paths) >= 2  # chunks went to more than one part
+    with open_session(parts) as reader:
+        (exchange,) = list(reader)
+        assert reader.result.malformed_records == 0 and reader.result.missing_parts == []
+    assert len(exchange.messages) == seen + 1
+    sent = [m.content for m in exchange.messages if m.from_client and m.kind == "text"]
+    assert sent == [f"m{n}".encode() for n in range(3000)] + [b"END"]
+    assert exchange.response is not None and exchange.response.body == b""
