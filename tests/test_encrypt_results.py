@@ -213,3 +213,18 @@ def test_a_plain_session_replayed_into_an_encrypting_database_needs_the_key_firs
         data = path.read_bytes()
         for canary in CANARIES:
             assert canary not in data, (path.name, canary)
+
+
+def test_short_sealed_values_open_again(tmp_path: Path) -> None:
+    """A sealed `/` (a URL) or empty text is 40 base64 characters, a nonce and a tag with
+    at most two bytes between: it is opened like any other."""
+    db = ResultsDB(tmp_path / "r.db")
+    db.encrypt_bodies(KeySource(passphrase=PASSPHRASE))
+    values = ["", "/", "ab", "abc", "/api/entries?q=x"]
+    assert db.sealer is not None
+    sealed = [db.sealer(v) for v in values]  # "" too, as a finding's transition would be
+    assert all(s.startswith("sealed:v1:") for s in sealed)
+    conn = db.db.conn
+    conn.execute("CREATE TABLE t (a, b, c, d, e, n)")
+    conn.execute("INSERT INTO t VALUES (?, ?, ?, ?, ?, 1)", sealed)
+    assert conn.execute("SELECT * FROM t").fetchone() == (*values, 1)

@@ -131,9 +131,9 @@ class BodyKey:
         sealed = nonce + self._aead.encrypt(nonce, data, _TEXT_AD)
         return SEALED_VALUE + base64.b64encode(sealed).decode("ascii")
 
-    def open_text(self, value: str) -> str | None:
-        """The text `seal_text` sealed into `value`; None when it does not authenticate."""
-        data = base64.b64decode(value.removeprefix(SEALED_VALUE), validate=True)
+    def open_text(self, data: bytes) -> str | None:
+        """The text `seal_text` sealed into `data` (its value's bytes after the base64,
+        `sealed_bytes`); None when it does not authenticate."""
         try:
             plain = self._aead.decrypt(data[:_NONCE], data[_NONCE:], _TEXT_AD)
         except InvalidTag:
@@ -167,15 +167,20 @@ def sealing_key(conn: sqlite3.Connection, keys: KeySource | None = None) -> Body
 _WRONG_KEY = "wrong passphrase or key file for the stored bodies (they do not authenticate)"
 
 
-def _sealed_value(value: object) -> bool:
-    """`value` looks like `BodyKey.seal_text`'s output (prefix and base64 after it)."""
+_TAG = 16
+
+
+def sealed_bytes(value: object) -> bytes | None:
+    """The nonce and ciphertext of a value `BodyKey.seal_text` made (its prefix, then the
+    base64 of a nonce and a tag at least: the empty text, or `/`, sealed too); None for
+    any other value."""
     if not isinstance(value, str) or not value.startswith(SEALED_VALUE):
-        return False
+        return None
     try:
-        base64.b64decode(value.removeprefix(SEALED_VALUE), validate=True)
+        data = base64.b64decode(value.removeprefix(SEALED_VALUE), validate=True)
     except (binascii.Error, ValueError):
-        return False
-    return len(value) > len(SEALED_VALUE) + 40  # a nonce and a tag at least
+        return None
+    return data if len(data) >= _NONCE + _TAG else None
 
 
 class SealedText:
@@ -216,11 +221,12 @@ class SealedText:
             self._key = sealing_key(self._conn, self._keys)
         return self._key
 
-    def seal(self, text: str | None) -> str | None:
-        return None if text is None else self.key().seal_text(text)
-
-    def opened(self, value: str) -> str:
-        text = self.key().open_text(value)
+    def opened(self, value: Any) -> Any:
+        """`value` opened when it is sealed, else as it is."""
+        data = sealed_bytes(value)
+        if data is None:
+            return value
+        text = self.key().open_text(data)
         if text is None:
             raise TriageError(_WRONG_KEY)
         return text
@@ -231,11 +237,11 @@ class SealedText:
                 break
         else:
             return row
-        return tuple(self.opened(v) if _sealed_value(v) else v for v in row)
+        return tuple(map(self.opened, row))
 
 
 Sealer = Callable[[str], str]
-"""Seals one column's text (`SealedText.seal` with a key)."""
+"""Seals one column's text (`BodyKey.seal_text`)."""
 
 
 def body_of(conn: sqlite3.Connection, row: dict[str, Any], column: str) -> bytes | None:
