@@ -435,7 +435,7 @@ class Recorder:
         chunks = self._sockets.get(flow.id)
         if chunks is None:
             chunks = self._sockets[flow.id] = SocketChunks(
-                lambda count: self._write_messages(flow, count)
+                lambda chunks, count: self._write_messages(flow, chunks, count)
             )
         chunks.arrived(ws)
 
@@ -504,11 +504,10 @@ class Recorder:
         by the tap, on the event loop)."""
         self._write_chunk(flow, tap.take())
 
-    def _write_messages(self, flow: http.HTTPFlow, count: int) -> None:
+    def _write_messages(self, flow: http.HTTPFlow, chunks: SocketChunks, count: int) -> None:
         """Write the first `count` (-1: all) messages of an open WebSocket and drop them
         from the flow (called by its `SocketChunks`, on the event loop)."""
-        chunks = self._sockets.get(flow.id)
-        if chunks is not None and flow.websocket is not None:
+        if flow.websocket is not None:
             self._write_chunk(flow, chunks.take(flow.websocket, count))
 
     def _write_chunk(self, flow: http.HTTPFlow, events: list[Message]) -> None:

@@ -139,18 +139,19 @@ class SocketChunks:
 
     mitmproxy keeps every message of a flow in `flow.websocket.messages` and forwards the
     newest after the `websocket_message` hook, so `arrived` (called from that hook) hands
-    over the messages before the newest; the timer hands over all of them. `on_chunk(n)`
-    is to write the first `n` and remove them from the flow (`take`)."""
+    over the messages before the newest; the timer hands over all of them.
+    `on_chunk(chunks, n)` is to write the first `n` (-1: all) and remove them from the
+    flow (`take`)."""
 
-    __slots__ = ("_bytes", "_newest", "_timer", "closed", "flushed", "on_chunk")
+    __slots__ = ("_bytes", "_timer", "closed", "flushed", "on_chunk")
 
-    def __init__(self, on_chunk: Callable[[int], None]) -> None:
+    def __init__(self, on_chunk: Callable[[SocketChunks, int], None]) -> None:
         self.on_chunk = on_chunk
         self.flushed = 0
         """Messages already handed over."""
         self.closed = False
         self._bytes = 0
-        self._newest = 0
+        """Bytes of the messages not handed over (the newest included)."""
         self._timer: asyncio.TimerHandle | None = None
 
     def arrived(self, ws: WebSocketData) -> None:
@@ -158,11 +159,10 @@ class SocketChunks:
         if self.closed or not ws.messages:
             return
         before = self._bytes
-        self._newest = len(ws.messages[-1].content)
-        self._bytes += self._newest
+        self._bytes += len(ws.messages[-1].content)
         waiting = len(ws.messages) - 1
         if waiting and (waiting >= MAX_CHUNK_EVENTS or before >= MAX_CHUNK_BYTES):
-            self.on_chunk(waiting)
+            self.on_chunk(self, waiting)
         if self._timer is None:
             try:
                 loop = asyncio.get_running_loop()
@@ -173,7 +173,7 @@ class SocketChunks:
     def _timed_out(self) -> None:
         self._timer = None
         if not self.closed:
-            self.on_chunk(-1)
+            self.on_chunk(self, -1)
 
     def take(self, ws: WebSocketData, count: int) -> list[Message]:
         """The first `count` messages (-1: all), removed from the flow."""
@@ -182,14 +182,15 @@ class SocketChunks:
         del ws.messages[:count]
         self.flushed += count
         self._bytes = sum(len(m.content) for m in ws.messages)
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._stop_timer()
         return messages
 
     def close(self) -> None:
         """The exchange is being written: no chunk after this."""
         self.closed = True
+        self._stop_timer()
+
+    def _stop_timer(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
