@@ -521,17 +521,41 @@ class Replayer:
         # The session's schedule is anchored once: when it was due to start, or later if
         # it waited for a slot or a reset hook.
         began = max(slot.due if slot is not None else 0.0, asyncio.get_running_loop().time())
-        for exchange in exchanges:
-            if self.interrupted:
-                return False
-            origin = origin or recorded_origin(exchange.request, upstream)
-            if schedule is not None and slot is not None:
-                await slot.wait_until(began + schedule.next(exchange.request.timestamp_start))
-                if self.interrupted:  # the wait was cut short
+        # The comparison of the exchange before, made while this one's request is in
+        # flight (`_in_flight`): the lane's CPU overlaps the target's.
+        judge: _Judgement | None = None
+        try:
+            for exchange in exchanges:
+                if self.interrupted:
                     return False
-            self.counts.tick(await self._exchange(session, exchange, sides, origin, http))
-            self.progress(self.counts)
+                origin = origin or recorded_origin(exchange.request, upstream)
+                if schedule is not None and slot is not None:
+                    self._tick(judge)  # nothing to overlap with a wait
+                    await slot.wait_until(began + schedule.next(exchange.request.timestamp_start))
+                    if self.interrupted:  # the wait was cut short
+                        return False
+                recorded = exchange.response
+                if recorded is None:
+                    self.totals.skip("recorded without a response")
+                    self.counts.tick(None)
+                    self.progress(self.counts)
+                    continue
+                try:
+                    sent = await self._in_flight(exchange, sides, origin, http, judge)
+                except asyncio.CancelledError:  # a second Ctrl-C: stored as interrupted
+                    if self.interrupt.aborted:
+                        self._store(self._unsent(session, exchange, INTERRUPTED))
+                    raise
+                judge = self._learned(session, exchange, recorded, sides, sent, origin)
+        finally:
+            self._tick(judge)  # the last one, or the one before a stop
         return True
+
+    def _tick(self, judge: _Judgement | None) -> None:
+        """Make a comparison that waits, if it has not been made, and count it."""
+        if judge is not None and judge.due:
+            self.counts.tick(judge())
+            self.progress(self.counts)
 
     def _not_replayed(self, session: str, exchanges: Iterable[Exchange], reason: str) -> None:
         """A session whose reset failed: each exchange an error verdict with the reason."""
@@ -573,41 +597,105 @@ class Replayer:
             expected_ms=_recorded_ms(exchange),
         )
 
-    async def _exchange(
+    async def _in_flight(
         self,
-        session: str,
         exchange: Exchange,
         sides: list[_Side],
         origin: str,
         http: aiohttp.ClientSession,
-    ) -> Outcome | None:
-        """Send, judge and store (or hold) one exchange: its outcome as first judged
-        (None: not replayed, recorded without a response)."""
-        recorded = exchange.response
-        if recorded is None:
-            self.totals.skip("recorded without a response")
-            return None
+        judge: _Judgement | None,
+    ) -> list[tuple[Outgoing, Answer | str]]:
+        """Send `exchange` to every side and wait for the answers; the comparison of
+        the exchange before (`judge`) is made once the request has gone out. aiohttp
+        writes a request within two turns of the loop (its body from a task of its
+        own); if it takes longer, the comparison is only made sooner, not wrongly."""
+        sending = self._send_all(exchange, sides, origin, http)
+        if judge is None:
+            return await sending
+        task = asyncio.ensure_future(sending)
         try:
-            if len(sides) == 1:  # no task per request when there is nothing to overlap
-                sent = [await self._send(exchange, sides[0], origin, http)]
-            else:
-                sent = list(
-                    await asyncio.gather(
-                        *(self._send(exchange, side, origin, http) for side in sides)
-                    )
-                )
-        except asyncio.CancelledError:  # a second Ctrl-C: stored as interrupted
-            if self.interrupt.aborted:
-                self._store(self._unsent(session, exchange, INTERRUPTED))
+            await asyncio.sleep(0)
+            await asyncio.sleep(0)
+            self._tick(judge)
+        except BaseException:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
             raise
-        # Anything unexpected from here on (a hostile answer tripping correlation or the
-        # differ) is this exchange's `error` verdict, never the run's.
+        return await task
+
+    async def _send_all(
+        self, exchange: Exchange, sides: list[_Side], origin: str, http: aiohttp.ClientSession
+    ) -> list[tuple[Outgoing, Answer | str]]:
+        if len(sides) == 1:  # no task per request when there is nothing to overlap
+            return [await self._send(exchange, sides[0], origin, http)]
+        return list(
+            await asyncio.gather(*(self._send(exchange, side, origin, http) for side in sides))
+        )
+
+    def _learned(
+        self,
+        session: str,
+        exchange: Exchange,
+        recorded: Response,
+        sides: list[_Side],
+        sent: list[tuple[Outgoing, Answer | str]],
+        origin: str,
+    ) -> _Judgement:
+        """Correlation learns from the answers now (the next request may carry what
+        they minted); the comparison is returned, to be made while the next request is
+        in flight. Anything unexpected from here on (a hostile answer tripping
+        correlation or the differ) is this exchange's `error` verdict, never the run's."""
         try:
-            return self._judge(session, exchange, recorded, sides, sent, origin)
-        except _Failed as failed:
-            reason = _internal_error(failed.stage, failed.exc)
-            self._store(self._failed(session, exchange, sent, sides, reason))
-            return Outcome.ERROR
+            learned = self._learn(exchange, recorded, sides, sent)
+        except Exception as exc:
+            reason = _internal_error("correlation", exc)
+            return _Judgement(functools.partial(self._fail, session, exchange, sent, sides, reason))
+        return _Judgement(
+            functools.partial(
+                self._judge, session, exchange, recorded, sides, sent, origin, learned
+            )
+        )
+
+    def _fail(
+        self,
+        session: str,
+        exchange: Exchange,
+        sent: list[tuple[Outgoing, Answer | str]],
+        sides: list[_Side],
+        reason: str,
+    ) -> Outcome:
+        self._store(self._failed(session, exchange, sent, sides, reason))
+        return Outcome.ERROR
+
+    def _learn(
+        self,
+        exchange: Exchange,
+        recorded: Response,
+        sides: list[_Side],
+        sent: list[tuple[Outgoing, Answer | str]],
+    ) -> _Learned:
+        """Each side's correlation learns what its answer minted; what the comparison
+        takes from it."""
+        is_socket = exchange.websocket_close is not None
+        expected_body = server_frames(exchange.messages) if is_socket else recorded.body
+        expected_headers = [] if is_socket else recorded.headers
+        for side, (_, answer) in zip(sides, sent, strict=True):
+            if isinstance(answer, Answer):
+                side.values.learn(
+                    expected_headers,
+                    expected_body,
+                    answer.headers,
+                    answer.body,
+                    seq=exchange.seq,
+                    path=exchange.request.path,
+                )
+        return _Learned(
+            expected_body,
+            expected_headers,
+            sides[0].values.comparable(side.values for side in sides[1:]),
+            [side.values.reverse() for side in sides[1:]],
+        )
 
     def _judge(
         self,
@@ -617,35 +705,34 @@ class Replayer:
         sides: list[_Side],
         sent: list[tuple[Outgoing, Answer | str]],
         origin: str,
+        learned: _Learned,
     ) -> Outcome:
-        """Learn from the answers, compare, and store the result (or hold it for the end
-        of the run); an exception on the way is raised as `_Failed` naming the stage.
-        Returns the verdict's outcome."""
+        """Compare, and store the result (or hold it for the end of the run); an
+        exception in the differ or while building the result is stored as the
+        exchange's `error` verdict naming the stage. Returns the verdict's outcome."""
+        try:
+            return self._compare(session, exchange, recorded, sides, sent, origin, learned)
+        except _Failed as failed:
+            reason = _internal_error(failed.stage, failed.exc)
+            return self._fail(session, exchange, sent, sides, reason)
+
+    def _compare(
+        self,
+        session: str,
+        exchange: Exchange,
+        recorded: Response,
+        sides: list[_Side],
+        sent: list[tuple[Outgoing, Answer | str]],
+        origin: str,
+        learned: _Learned,
+    ) -> Outcome:
         answers = [answer for _, answer in sent]
-        # One try for the three stages (not a context manager each: three generators per
+        actual_values, baselines_values = learned.actual_values, learned.baselines_values
+        # One try for the two stages (not a context manager each: two generators per
         # exchange): an exception inside one is raised again as `_Failed` naming it;
         # between them (`stage` None) it goes on as it is.
-        stage: str | None = "correlation"
+        stage: str | None = None
         try:
-            expected_body = (
-                server_frames(exchange.messages)
-                if exchange.websocket_close is not None
-                else recorded.body
-            )
-            expected_headers = [] if exchange.websocket_close is not None else recorded.headers
-            for side, answer in zip(sides, answers, strict=True):
-                if isinstance(answer, Answer):
-                    side.values.learn(
-                        expected_headers,
-                        expected_body,
-                        answer.headers,
-                        answer.body,
-                        seq=exchange.seq,
-                        path=exchange.request.path,
-                    )
-            actual_values = sides[0].values.comparable(side.values for side in sides[1:])
-            baselines_values = [side.values.reverse() for side in sides[1:]]
-            stage = None
             actual = answers[0]
             request = HttpRequest(
                 exchange.request.method,
@@ -654,7 +741,11 @@ class Replayer:
                 exchange.request.body,
             )
             expected = HttpResponse(
-                recorded.status, expected_headers, expected_body, origin, recorded.http_version
+                recorded.status,
+                learned.expected_headers,
+                learned.expected_body,
+                origin,
+                recorded.http_version,
             )
             actual_response = _response(actual, sides[0].target)
             baselines = [
@@ -778,6 +869,34 @@ class Replayer:
         except Exception as exc:
             return outgoing, f"{where}: {_internal_error('sending', exc)}"
         return outgoing, answer
+
+
+@dataclass(frozen=True, slots=True)
+class _Learned:
+    """What an exchange's comparison takes from correlation's learning."""
+
+    expected_body: bytes
+    expected_headers: list[tuple[bytes, bytes]]
+    actual_values: Mapping[object, object]
+    baselines_values: list[dict[object, object]]
+
+
+class _Judgement:
+    """An exchange's comparison, made once: the first call makes it, any other is not
+    made (`due` says which)."""
+
+    __slots__ = ("_compare",)
+
+    def __init__(self, compare: Callable[[], Outcome]) -> None:
+        self._compare: Callable[[], Outcome] | None = compare
+
+    @property
+    def due(self) -> bool:
+        return self._compare is not None
+
+    def __call__(self) -> Outcome | None:
+        compare, self._compare = self._compare, None
+        return compare() if compare is not None else None
 
 
 class _Failed(Exception):
