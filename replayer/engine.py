@@ -552,10 +552,12 @@ class Replayer:
         return True
 
     def _tick(self, judge: _Judgement | None) -> None:
-        """Make a comparison that waits, if it has not been made, and count it."""
-        if judge is not None and judge.due:
-            self.counts.tick(judge())
-            self.progress(self.counts)
+        """Count a comparison that waited (made now if it was not), once."""
+        if judge is not None:
+            outcome = judge.outcome()
+            if outcome is not None:
+                self.counts.tick(outcome)
+                self.progress(self.counts)
 
     def _not_replayed(self, session: str, exchanges: Iterable[Exchange], reason: str) -> None:
         """A session whose reset failed: each exchange an error verdict with the reason."""
@@ -606,23 +608,18 @@ class Replayer:
         judge: _Judgement | None,
     ) -> list[tuple[Outgoing, Answer | str]]:
         """Send `exchange` to every side and wait for the answers; the comparison of
-        the exchange before (`judge`) is made once the request has gone out. aiohttp
-        writes a request within two turns of the loop (its body from a task of its
-        own); if it takes longer, the comparison is only made sooner, not wrongly."""
-        sending = self._send_all(exchange, sides, origin, http)
-        if judge is None:
-            return await sending
-        task = asyncio.ensure_future(sending)
+        the exchange before (`judge`) is made two turns of the loop later, once the
+        request has gone out (aiohttp writes one without a body at once, a body from a
+        task of its own on the next turn), and counted here. Were it not made by the
+        time the answers are in, it is made then: the comparison may be made sooner, but
+        never out of order."""
+        if judge is not None:
+            loop = asyncio.get_running_loop()
+            loop.call_soon(loop.call_soon, judge.make)
         try:
-            await asyncio.sleep(0)
-            await asyncio.sleep(0)
+            return await self._send_all(exchange, sides, origin, http)
+        finally:
             self._tick(judge)
-        except BaseException:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-            raise
-        return await task
 
     async def _send_all(
         self, exchange: Exchange, sides: list[_Side], origin: str, http: aiohttp.ClientSession
@@ -882,21 +879,32 @@ class _Learned:
 
 
 class _Judgement:
-    """An exchange's comparison, made once: the first call makes it, any other is not
-    made (`due` says which)."""
+    """An exchange's comparison, made once (`make`, from the loop or at `outcome`); its
+    outcome, or the exception it raised, taken once (`outcome`)."""
 
-    __slots__ = ("_compare",)
+    __slots__ = ("_compare", "_error", "_outcome")
 
     def __init__(self, compare: Callable[[], Outcome]) -> None:
         self._compare: Callable[[], Outcome] | None = compare
+        self._outcome: Outcome | None = None
+        self._error: Exception | None = None
 
-    @property
-    def due(self) -> bool:
-        return self._compare is not None
-
-    def __call__(self) -> Outcome | None:
+    def make(self) -> None:
         compare, self._compare = self._compare, None
-        return compare() if compare is not None else None
+        if compare is None:
+            return
+        try:
+            self._outcome = compare()
+        except Exception as exc:  # raised again where the lane takes the outcome
+            self._error = exc
+
+    def outcome(self) -> Outcome | None:
+        """The outcome, once (None after that); the comparison's exception is raised."""
+        self.make()
+        error, outcome, self._error, self._outcome = self._error, self._outcome, None, None
+        if error is not None:
+            raise error
+        return outcome
 
 
 class _Failed(Exception):
