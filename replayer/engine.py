@@ -1,6 +1,12 @@
 """The replay loop: sessions concurrently, exchanges of one session strictly in recorded
 order, each sent to the target (and the baseline), correlated, compared, stored.
 
+Within a session, correlation learns from an answer before the next request is built
+(it may carry what the answer minted), but the comparison and the store are made while
+that next request is in flight (`Replayer._in_flight`): a session's lane keeps the
+target and the replay busy at once, and stays strictly in order (each comparison is
+made before the answer after it is learned from, results are stored in order).
+
 Reset hooks (`ReplaySettings.resets`, see `replayer.reset`): before each session, every
 target that has one runs it. A reset restores the whole backend, so while any target has
 one, sessions run one at a time whatever `concurrency` says. A failed reset means the
