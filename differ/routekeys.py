@@ -125,19 +125,28 @@ class _RouteSample:
 
     def __init__(self) -> None:
         self.requests = 0
-        self.headers: dict[str, list[str | None]] = {}
-        """Lower-case header name -> the operation-like value of each request (None: not
-        operation-like), for names present on every request so far."""
-        self.fields: dict[str, list[str | None]] = {}
+        self.headers: dict[str, list[str]] = {}
+        """Lower-case header name -> the operation-like value of each request, for names
+        present once on every request so far with an operation-like value."""
+        self.fields: dict[str, list[str]] = {}
+        """The same for the top-level JSON fields of `OPERATION_FIELDS`."""
         self.names: dict[str, str] = {}
 
     def add(self, request: HttpRequest) -> None:
+        """Note what `request` says. A header or field that is once absent, repeated or
+        not operation-like can never be the key (`key` wants a name on every request),
+        so it is dropped at once and not looked at again: most routes have nothing left
+        to look at after their first request."""
         first = self.requests == 0
         self.requests += 1
+        if not first and not self.headers and not self.fields:
+            return
         seen: dict[str, str | None] = {}
         for raw_name, raw_value in request.headers:
             name = raw_name.decode("latin-1").strip()
             lower = name.lower()
+            if not first and lower not in self.headers:
+                continue
             if lower in seen:
                 seen[lower] = None  # repeated: not one operation name
                 continue
@@ -149,30 +158,35 @@ class _RouteSample:
                 else _operation(text, known=known)
             )
         if first:
-            self.headers = {k: [v] for k, v in seen.items()}
+            self.headers = {k: [v] for k, v in seen.items() if v is not None}
+            self.fields = {field: [] for field in OPERATION_FIELDS}
         else:
-            for name in list(self.headers):
-                if name in seen:
-                    self.headers[name].append(seen[name])
+            for name, values in list(self.headers.items()):
+                value = seen.get(name)
+                if value is None:
+                    del self.headers[name]  # absent once, or not an operation: not a key
                 else:
-                    del self.headers[name]  # absent once: not a key
+                    values.append(value)
+        if not self.fields:
+            return
         body: object = None
         if request.body:
             decoded = decode_body(request.headers, request.body)
             body = decoded.value if decoded.kind == "json" else None
-        for field in OPERATION_FIELDS:
+        for field, values in list(self.fields.items()):
             raw = body.get(field) if isinstance(body, dict) else None
-            self.fields.setdefault(field, []).append(_operation(raw, qualified=field == "type"))
+            value = _operation(raw, qualified=field == "type")
+            if value is None:
+                del self.fields[field]
+            else:
+                values.append(value)
 
     def key(self) -> tuple[RouteSource, str] | None:
         """The source and name of the operation key, if the requests show one."""
 
-        def carries(values: list[str | None], *, repeats: bool) -> bool:
-            named = [v for v in values if v is not None]
-            distinct = set(named)
-            if len(named) != len(values) or len(distinct) < 2:
-                return False
-            return not repeats or len(distinct) < len(values)
+        def carries(values: list[str], *, repeats: bool) -> bool:
+            distinct = set(values)
+            return len(distinct) >= 2 and (not repeats or len(distinct) < len(values))
 
         for name in OPERATION_HEADERS:
             if name in self.headers and carries(self.headers[name], repeats=False):

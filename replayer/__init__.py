@@ -19,7 +19,6 @@ from parity.replayer.engine import (
     ReplaySettings,
     ReplayTotals,
     RunCounts,
-    record_request,
     replay_sequence,
     session_files,
 )
@@ -84,7 +83,6 @@ __all__ = [
     "ddmin",
     "load_case",
     "looks_minted",
-    "record_request",
     "replay_sequence",
     "replay_settings",
     "request_row",

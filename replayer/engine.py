@@ -1037,32 +1037,6 @@ async def replay_sequence(
     return sorted(sink.results, key=lambda r: order.get(r.seq, len(order)))
 
 
-def record_request(record: dict[str, object]) -> HttpRequest | None:
-    """The request of a raw exchange record, without building the whole `Exchange`
-    (passes that only look at requests are twice as fast this way); None for other
-    records (the trailer) or a request whose fields have other types."""
-    if record.get("kind") != "exchange":
-        return None
-    request = record.get("request")
-    if not isinstance(request, dict):
-        return None
-    path, headers, body = request.get("path"), request.get("headers"), request.get("body")
-    if isinstance(path, bytes):
-        path = path.decode("utf-8", "surrogateescape")
-    if not isinstance(path, str) or not isinstance(headers, list) or not isinstance(body, bytes):
-        return None
-    method = request.get("method")
-    pairs = [
-        (pair[0], pair[1])
-        for pair in headers
-        if isinstance(pair, list)
-        and len(pair) == 2
-        and isinstance(pair[0], bytes)
-        and isinstance(pair[1], bytes)
-    ]
-    return HttpRequest(str(method), path, pairs, body)
-
-
 def session_files(paths: Iterable[Path]) -> list[Path]:
     """Session files from files and directories (a directory: its `*.parity`, sorted;
     the parts of a rotated session in part order, `sessions.group_sessions`: the run's

@@ -33,7 +33,7 @@ from pathlib import Path
 from parity.defaults import DEFAULT_CONCURRENCY, DEFAULT_RESET_TIMEOUT, DEFAULT_TIMEOUT
 from parity.differ import Differ, HttpRequest, LearnedNoise, RouteRule, Rules, detect_route_keys
 from parity.replayer.correlate import Scalar, request_values
-from parity.replayer.engine import Progress, Replayer, ReplaySettings, ReplayTotals, record_request
+from parity.replayer.engine import Progress, Replayer, ReplaySettings, ReplayTotals
 from parity.replayer.interrupt import Interrupt
 from parity.replayer.outgoing import Target
 from parity.replayer.pacing import Pace, TimingCheck, session_offsets
@@ -133,7 +133,7 @@ class Scan:
 
 def scan_sessions(files: Sequence[Path | SessionParts], *, skip_unreadable: bool = False) -> Scan:
     """One read of every session (the parts of a rotated one, given or in a directory,
-    as one: `sessions.parts.as_sessions`) (raw records: this pass needs only the requests); raises
+    as one: `sessions.parts.as_sessions`); raises
     `SessionFileError` for a file that is not a readable session, or leaves it out
     with `skip_unreadable` (a repro's run may have lost a file since)."""
     scanned: list[ScannedSession] = []
@@ -145,19 +145,15 @@ def scan_sessions(files: Sequence[Path | SessionParts], *, skip_unreadable: bool
             wanted: set[Scalar] = set()
             count = 0
             timing = TimingCheck()
-            # Exactly the exchanges the engine's read will yield: malformed ones are
-            # counted (in `reader.result`) and passed over here as there.
-            for record in reader.exchange_records():
-                request = record_request(record)
-                if request is None:
-                    continue
+            # The exchanges the engine's read will yield, as it reads them: malformed
+            # ones are counted (in `reader.result`) and passed over here as there.
+            for exchange in reader:
+                request = exchange.request
                 count += 1
-                raw = record["request"]
-                timing.add(raw.get("timestamp_start") if isinstance(raw, dict) else None)
+                timing.add(request.timestamp_start)
                 wanted |= request_values(request.path, request.headers, request.body)
-                if len(request.body) > ROUTE_SCAN_BODY:
-                    request = HttpRequest(request.method, request.path, request.headers, b"")
-                yield request
+                body = request.body if len(request.body) <= ROUTE_SCAN_BODY else b""
+                yield HttpRequest(request.method, request.path, request.headers, body)
             scanned.append(
                 ScannedSession(
                     parts.path,

@@ -507,19 +507,6 @@ class SessionReader:
             yield record
         return offset
 
-    def exchange_records(self) -> Iterator[Record]:
-        """The raw maps of the exchanges that are well formed (every field checked as
-        `Exchange.from_record` checks it); the others are counted as malformed."""
-        for record in self.records():
-            if record.get("kind") != "exchange":
-                continue
-            try:
-                Exchange.from_record(record)
-            except RecordError as exc:
-                self._malformed(str(exc))
-                continue
-            yield record
-
     def __iter__(self) -> Iterator[Exchange]:
         for record in self.records():
             if record.get("kind") != "exchange":

@@ -177,7 +177,7 @@ def as_parts(session: Path | SessionParts) -> SessionParts:
 
 class PartsReader:
     """Streams the exchanges of a session's parts in order, as `SessionReader` does one
-    file's: `header` (the first part's), `encrypted`, iteration, `exchange_records`, and
+    file's: `header` (the first part's), `encrypted`, iteration, and
     `result` after the iteration (the parts' counts summed, the last part's trailer,
     `missing_parts`; `opened`: each part's size and header, as read). A part that cannot be opened raises when it is reached."""
 
@@ -229,11 +229,6 @@ class PartsReader:
         self.result = ReadResult()
         for reader in self._readers():
             yield from reader.records()
-
-    def exchange_records(self) -> Iterator[Record]:
-        self.result = ReadResult()
-        for reader in self._readers():
-            yield from reader.exchange_records()
 
     def __iter__(self) -> Iterator[Exchange]:
         self.result = ReadResult()
