@@ -5,7 +5,11 @@ Within a session, correlation learns from an answer before the next request is b
 (it may carry what the answer minted), but the comparison and the store are made while
 that next request is in flight (`Replayer._in_flight`): a session's lane keeps the
 target and the replay busy at once, and stays strictly in order (each comparison is
-made before the answer after it is learned from, results are stored in order).
+made before the answer after it is learned from, results are stored in order). Only a
+quick comparison waits so (`QUICK_BYTES`: the answer's time, `actual_ms`, must not
+take in a long one); and a store that fails while it waits ends the run once the
+request in flight is answered (that request is not stored: a resumed run sends the
+session again).
 
 Reset hooks (`ReplaySettings.resets`, see `replayer.reset`): before each session, every
 target that has one runs it. A reset restores the whole backend, so while any target has
@@ -553,6 +557,9 @@ class Replayer:
                         self._store(self._unsent(session, exchange, INTERRUPTED))
                     raise
                 judge = self._learned(session, exchange, recorded, sides, sent, origin)
+                if not judge.quick:  # made now: it would hold up the next answer's reading
+                    self._tick(judge)
+                    judge = None
         finally:
             self._tick(judge)  # the last one, or the one before a stop
         return True
@@ -657,7 +664,8 @@ class Replayer:
         return _Judgement(
             functools.partial(
                 self._judge, session, exchange, recorded, sides, sent, origin, learned
-            )
+            ),
+            quick=_quick(learned.expected_body, sent),
         )
 
     def _fail(
@@ -884,13 +892,37 @@ class _Learned:
     baselines_values: list[dict[object, object]]
 
 
+QUICK_BYTES = 4096
+"""An answer whose body is not the recorded one is compared while the next request is in
+flight only when the two bodies hold at most this many bytes together. The comparison
+runs on the loop that reads the next answer, so while it runs that answer waits, and
+its time (`actual_ms`) grows by what is left of the comparison when it arrives; a
+comparison's cost grows with its differences (up to ~0.4 ms per KiB of JSON in which
+everything differs), so a longer one is made before the next request is sent. Equal
+bodies compare in microseconds whatever their size."""
+
+
+def _quick(expected: bytes, sent: list[tuple[Outgoing, Answer | str]]) -> bool:
+    """Whether the comparison of these answers is quick enough to be made while the
+    next request is in flight (`QUICK_BYTES`)."""
+    for _, answer in sent:
+        if not isinstance(answer, Answer):
+            continue
+        body = answer.body
+        if len(body) + len(expected) > QUICK_BYTES and body != expected:
+            return False
+    return True
+
+
 class _Judgement:
     """An exchange's comparison, made once (`make`, from the loop or at `outcome`); its
-    outcome, or the exception it raised, taken once (`outcome`)."""
+    outcome, or the exception it raised, taken once (`outcome`). `quick`: whether it may
+    wait until the next request is in flight."""
 
-    __slots__ = ("_compare", "_error", "_outcome")
+    __slots__ = ("_compare", "_error", "_outcome", "quick")
 
-    def __init__(self, compare: Callable[[], Outcome]) -> None:
+    def __init__(self, compare: Callable[[], Outcome], *, quick: bool = True) -> None:
+        self.quick = quick
         self._compare: Callable[[], Outcome] | None = compare
         self._outcome: Outcome | None = None
         self._error: Exception | None = None

@@ -1,6 +1,8 @@
 """One session replays strictly in order, yet its lane overlaps the target's work with
 its own: an exchange's comparison is made while the next request is in flight (the
-answer is learned from first, so a value it minted still travels in the next request).
+answer is learned from first, so a value it minted still travels in the next request),
+when it is quick: a long one would hold up the reading of the next answer and show as
+the target's time.
 
 A real aiohttp server on 127.0.0.1, in a thread of its own, notes when each request has
 arrived whole; the results go to a sink that takes its time storing each one (a slow
@@ -10,6 +12,7 @@ seen from the server's side: the next request arrives before the store ends."""
 from __future__ import annotations
 
 import asyncio
+import statistics
 import threading
 import time
 from collections.abc import Iterator
@@ -19,7 +22,7 @@ import orjson
 import pytest
 from aiohttp import web
 
-from parity.differ import Differ, Outcome
+from parity.differ import Differ, HttpRequest, HttpResponse, Outcome
 from parity.replayer import ReplaySettings, Target
 from parity.replayer.client import new_client
 from parity.replayer.engine import Replayer
@@ -32,11 +35,20 @@ pytestmark = pytest.mark.timeout(60)
 STORE_S = 0.25
 """How long the sink takes to store one result."""
 
+BIG = orjson.dumps(
+    {"items": [{"id": i, "name": f"n{i}", "tags": ["x", i % 5]} for i in range(4000)]}
+)
+BIG_RECORDED = orjson.dumps(
+    {"items": [{"id": i, "name": f"m{i}", "tags": ["y", i % 5]} for i in range(4000)]}
+)
+"""A page where everything differs from the recording: a long comparison."""
+
 
 class Server:
     """`/items/{n}` (GET, or POST with a body read whole) answers `{"id": n, "token":
     ...}` with a token minted per answer; `arrived[n]` is when request n had arrived
-    whole (time.monotonic), `tokens_seen` what each request carried in `X-Token`."""
+    whole (time.monotonic), `tokens_seen` what each request carried in `X-Token`.
+    `/big/{n}` answers `BIG`, `/small/{n}` a few bytes, at once."""
 
     def __init__(self) -> None:
         self.arrived: dict[int, float] = {}
@@ -54,6 +66,12 @@ class Server:
         self.tokens_seen[n] = request.headers.get("X-Token", "")
         return web.json_response({"id": n, "token": f"live-{n}-{time.monotonic_ns()}"})
 
+    async def _big(self, request: web.Request) -> web.Response:
+        return web.Response(body=BIG, content_type="application/json")
+
+    async def _small(self, request: web.Request) -> web.Response:
+        return web.Response(body=b'{"ok": 1}', content_type="application/json")
+
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)
         self._loop.run_until_complete(self._serve())
@@ -61,6 +79,8 @@ class Server:
     async def _serve(self) -> None:
         app = web.Application()
         app.router.add_route("*", "/items/{n}", self._item)
+        app.router.add_get("/big/{n}", self._big)
+        app.router.add_get("/small/{n}", self._small)
         runner, self.url = await serve(app)
         self._stop = asyncio.Event()
         self._ready.set()
@@ -182,3 +202,70 @@ def test_a_store_that_fails_in_a_waiting_comparison_ends_the_run(server: Server)
     assert [r.seq for r in sink.results] == [1]
     # The request after the failing exchange was in flight; nothing after it was sent.
     assert sorted(server.arrived) == [1, 2, 3]
+
+
+def _exchange(seq: int, port: int, path: str, answer: bytes) -> Exchange:
+    return Exchange(
+        seq=seq,
+        request=Request(
+            "GET",
+            "http",
+            "127.0.0.1",
+            port,
+            path,
+            "HTTP/1.1",
+            [(b"Host", f"127.0.0.1:{port}".encode())],
+            b"",
+            1_700_000_000.0 + seq,
+        ),
+        response=Response(
+            200,
+            "OK",
+            "HTTP/1.1",
+            [(b"Content-Type", b"application/json")],
+            answer,
+            1_700_000_000.1 + seq,
+            1_700_000_000.2 + seq,
+        ),
+    )
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.results: list[ExchangeResult] = []
+
+    def add(self, result: ExchangeResult) -> None:
+        self.results.append(result)
+
+
+def test_a_long_comparison_is_not_counted_in_the_next_answers_time(server: Server) -> None:
+    port = int(server.url.rsplit(":", 1)[1])
+    # How long one comparison of the big page takes on this machine.
+    h = [(b"Content-Type", b"application/json")]
+    request = HttpRequest("GET", "/big/1", h, b"")
+    differ = Differ()
+    began = time.perf_counter()
+    verdict = differ.compare(request, HttpResponse(200, h, BIG_RECORDED), HttpResponse(200, h, BIG))
+    compare_ms = (time.perf_counter() - began) * 1000
+    assert verdict.outcome is Outcome.MISMATCHED
+
+    exchanges = [
+        _exchange(seq, port, f"/big/{seq}", BIG_RECORDED)
+        if seq % 2
+        else _exchange(seq, port, f"/small/{seq}", b'{"ok": 1}')
+        for seq in range(1, 17)
+    ]
+    sink = Sink()
+
+    async def run() -> None:
+        replayer = Replayer(ReplaySettings(Target(server.url)), Differ(), sink)
+        async with new_client(1) as http:
+            await replayer.replay_exchanges("s", server.url, exchanges, http, reset=False)
+        replayer.finish()
+
+    asyncio.run(run())
+    small = [r.actual_ms for r in sink.results if "/small/" in r.url]
+    assert len(small) == 8 and all(ms is not None for ms in small)
+    # Each small answer follows a big one whose comparison takes `compare_ms`: had it
+    # been made while the small request was in flight, each small time would hold it.
+    assert statistics.median(small) < compare_ms / 3, (small, compare_ms)  # type: ignore[type-var]
