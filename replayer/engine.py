@@ -541,6 +541,7 @@ class Replayer:
                 origin = origin or recorded_origin(exchange.request, upstream)
                 if schedule is not None and slot is not None:
                     self._tick(judge)  # nothing to overlap with a wait
+                    judge = None
                     await slot.wait_until(began + schedule.next(exchange.request.timestamp_start))
                     if self.interrupted:  # the wait was cut short
                         return False
@@ -721,27 +722,11 @@ class Replayer:
         """Compare, and store the result (or hold it for the end of the run); an
         exception in the differ or while building the result is stored as the
         exchange's `error` verdict naming the stage. Returns the verdict's outcome."""
-        try:
-            return self._compare(session, exchange, recorded, sides, sent, origin, learned)
-        except _Failed as failed:
-            reason = _internal_error(failed.stage, failed.exc)
-            return self._fail(session, exchange, sent, sides, reason)
-
-    def _compare(
-        self,
-        session: str,
-        exchange: Exchange,
-        recorded: Response,
-        sides: list[_Side],
-        sent: list[tuple[Outgoing, Answer | str]],
-        origin: str,
-        learned: _Learned,
-    ) -> Outcome:
         answers = [answer for _, answer in sent]
         actual_values, baselines_values = learned.actual_values, learned.baselines_values
         # One try for the two stages (not a context manager each: two generators per
-        # exchange): an exception inside one is raised again as `_Failed` naming it;
-        # between them (`stage` None) it goes on as it is.
+        # exchange): an exception inside one is the exchange's `error` verdict naming
+        # it; before them (`stage` None) it goes on as it is.
         stage: str | None = None
         try:
             actual = answers[0]
@@ -803,7 +788,7 @@ class Replayer:
         except Exception as exc:
             if stage is None:
                 raise
-            raise _Failed(stage, exc) from exc
+            return self._fail(session, exchange, sent, sides, _internal_error(stage, exc))
         self._route_exchanges[verdict.route] += 1
         # With a baseline, a mismatch waits too: a spot where the baseline agreed with
         # the recording here by chance may show as noise elsewhere in the run.
@@ -943,15 +928,6 @@ class _Judgement:
         if error is not None:
             raise error
         return outcome
-
-
-class _Failed(Exception):
-    """An exchange's handling failed at `stage` (the exception: `exc`)."""
-
-    def __init__(self, stage: str, exc: Exception) -> None:
-        super().__init__(stage)
-        self.stage = stage
-        self.exc = exc
 
 
 def _internal_error(stage: str, exc: BaseException) -> str:

@@ -133,9 +133,9 @@ class Scan:
 
 def scan_sessions(files: Sequence[Path | SessionParts], *, skip_unreadable: bool = False) -> Scan:
     """One read of every session (the parts of a rotated one, given or in a directory,
-    as one: `sessions.parts.as_sessions`); raises
-    `SessionFileError` for a file that is not a readable session, or leaves it out
-    with `skip_unreadable` (a repro's run may have lost a file since)."""
+    as one: `sessions.parts.as_sessions`); raises `SessionFileError` for a file that is
+    not a readable session, or leaves it out with `skip_unreadable` (a repro's run may
+    have lost a file since)."""
     scanned: list[ScannedSession] = []
     seeds = SeedStore()
 

@@ -25,7 +25,7 @@ from aiohttp import web
 from parity.differ import Differ, HttpRequest, HttpResponse, Outcome
 from parity.replayer import ReplaySettings, Target
 from parity.replayer.client import new_client
-from parity.replayer.engine import Replayer
+from parity.replayer.engine import Replayer, ResultSink
 from parity.sessions import Exchange, Request, Response
 from parity.triage import ExchangeResult, TriageError
 from tests.live import serve
@@ -124,6 +124,42 @@ class SlowSink:
         self.stored[result.seq] = time.monotonic()
 
 
+def _exchange(
+    seq: int,
+    port: int,
+    path: str,
+    answer: bytes,
+    *,
+    method: str = "GET",
+    headers: list[tuple[bytes, bytes]] | None = None,
+    body: bytes = b"",
+) -> Exchange:
+    """A recorded exchange on 127.0.0.1:`port` whose JSON answer was `answer`."""
+    return Exchange(
+        seq=seq,
+        request=Request(
+            method,
+            "http",
+            "127.0.0.1",
+            port,
+            path,
+            "HTTP/1.1",
+            [(b"Host", f"127.0.0.1:{port}".encode()), *(headers or [])],
+            body,
+            1_700_000_000.0 + seq,
+        ),
+        response=Response(
+            200,
+            "OK",
+            "HTTP/1.1",
+            [(b"Content-Type", b"application/json; charset=utf-8")],
+            answer,
+            1_700_000_000.1 + seq,
+            1_700_000_000.2 + seq,
+        ),
+    )
+
+
 def _exchanges(port: int, count: int) -> list[Exchange]:
     """GETs and POSTs (16 KiB bodies: aiohttp writes those from a task of its own),
     each carrying the token the answer before it minted."""
@@ -132,7 +168,7 @@ def _exchanges(port: int, count: int) -> list[Exchange]:
     for seq in range(1, count + 1):
         method = "POST" if seq % 2 == 0 else "GET"
         body = orjson.dumps({"text": "x" * 16_384}) if method == "POST" else b""
-        headers = [(b"Host", f"127.0.0.1:{port}".encode()), (b"Accept", b"application/json")]
+        headers = [(b"Accept", b"application/json")]
         if token:
             headers.append((b"X-Token", token.encode()))
         if body:
@@ -140,34 +176,12 @@ def _exchanges(port: int, count: int) -> list[Exchange]:
         token = f"recorded-{seq}-a1b2c3d4e5"
         answer = orjson.dumps({"id": seq, "token": token})
         exchanges.append(
-            Exchange(
-                seq=seq,
-                request=Request(
-                    method,
-                    "http",
-                    "127.0.0.1",
-                    port,
-                    f"/items/{seq}",
-                    "HTTP/1.1",
-                    headers,
-                    body,
-                    1_700_000_000.0 + seq,
-                ),
-                response=Response(
-                    200,
-                    "OK",
-                    "HTTP/1.1",
-                    [(b"Content-Type", b"application/json; charset=utf-8")],
-                    answer,
-                    1_700_000_000.1 + seq,
-                    1_700_000_000.2 + seq,
-                ),
-            )
+            _exchange(seq, port, f"/items/{seq}", answer, method=method, headers=headers, body=body)
         )
     return exchanges
 
 
-async def _replay(server: Server, exchanges: list[Exchange], sink: SlowSink) -> None:
+async def _replay(server: Server, exchanges: list[Exchange], sink: ResultSink) -> None:
     replayer = Replayer(ReplaySettings(Target(server.url)), Differ(), sink)
     http: aiohttp.ClientSession
     async with new_client(1) as http:
@@ -204,32 +218,6 @@ def test_a_store_that_fails_in_a_waiting_comparison_ends_the_run(server: Server)
     assert sorted(server.arrived) == [1, 2, 3]
 
 
-def _exchange(seq: int, port: int, path: str, answer: bytes) -> Exchange:
-    return Exchange(
-        seq=seq,
-        request=Request(
-            "GET",
-            "http",
-            "127.0.0.1",
-            port,
-            path,
-            "HTTP/1.1",
-            [(b"Host", f"127.0.0.1:{port}".encode())],
-            b"",
-            1_700_000_000.0 + seq,
-        ),
-        response=Response(
-            200,
-            "OK",
-            "HTTP/1.1",
-            [(b"Content-Type", b"application/json")],
-            answer,
-            1_700_000_000.1 + seq,
-            1_700_000_000.2 + seq,
-        ),
-    )
-
-
 class Sink:
     def __init__(self) -> None:
         self.results: list[ExchangeResult] = []
@@ -256,14 +244,7 @@ def test_a_long_comparison_is_not_counted_in_the_next_answers_time(server: Serve
         for seq in range(1, 17)
     ]
     sink = Sink()
-
-    async def run() -> None:
-        replayer = Replayer(ReplaySettings(Target(server.url)), Differ(), sink)
-        async with new_client(1) as http:
-            await replayer.replay_exchanges("s", server.url, exchanges, http, reset=False)
-        replayer.finish()
-
-    asyncio.run(run())
+    asyncio.run(_replay(server, exchanges, sink))
     small = [r.actual_ms for r in sink.results if "/small/" in r.url]
     assert len(small) == 8 and all(ms is not None for ms in small)
     # Each small answer follows a big one whose comparison takes `compare_ms`: had it
